@@ -43,3 +43,44 @@ ANNOTATION_MIRROR_POD: Final = "kubernetes.io/config.mirror"
 
 #: Finalizer-free field manager name used for the operator's own writes.
 FIELD_MANAGER: Final = "gobuild-operator"
+
+# --- What an injected workload carries (visible in users' Pod specs; see SPEC) ---
+#: Volume holding the SSH key and known_hosts of `privateModules.ssh`.
+VOLUME_SSH: Final = f"{VOLUME_PREFIX}ssh"
+#: Volume holding the `.netrc` of `privateModules.netrc`.
+VOLUME_NETRC: Final = f"{VOLUME_PREFIX}netrc"
+#: Volume holding the extra CA certificates of `caBundle`.
+VOLUME_CA: Final = f"{VOLUME_PREFIX}ca"
+#: Volume of the module (and build) cache claim of `cache`.
+VOLUME_CACHE: Final = f"{VOLUME_PREFIX}cache"
+
+#: Everything the operator mounts from Secrets and ConfigMaps sits below this directory.
+MOUNT_ROOT: Final = "/etc/gobuild"
+SSH_MOUNT_PATH: Final = f"{MOUNT_ROOT}/ssh"
+#: File names inside SSH_MOUNT_PATH (Secret items map the user's keys to these fixed names).
+SSH_KEY_FILE: Final = "identity"
+SSH_KNOWN_HOSTS_FILE: Final = "known_hosts"
+NETRC_MOUNT_PATH: Final = f"{MOUNT_ROOT}/netrc"
+NETRC_FILE: Final = ".netrc"
+CA_MOUNT_PATH: Final = f"{MOUNT_ROOT}/ca"
+CA_FILE: Final = "ca.crt"
+#: Where GOCACHE is mounted when `cache.buildCache` shares it on the cache claim.
+GOCACHE_MOUNT_PATH: Final = "/var/cache/gobuild/gocache"
+#: Directories on the cache claim: the module cache and the build cache never see each other, so
+#: `go clean -modcache` cannot wipe the shared build cache.
+CACHE_SUBPATH_MODCACHE: Final = "gomodcache"
+CACHE_SUBPATH_GOCACHE: Final = "gocache"
+#: The claim the operator creates when `cache.existingClaim` is empty is `<config name>-gomodcache`.
+CACHE_CLAIM_SUFFIX: Final = "-gomodcache"
+
+#: Key of the private key in a Secret of type kubernetes.io/ssh-auth.
+SECRET_KEY_SSH_PRIVATE: Final = "ssh-privatekey"
+#: Key of the netrc file in the `privateModules.netrc` Secret.
+SECRET_KEY_NETRC: Final = ".netrc"
+#: Mode of every file the operator mounts: readable by whatever user the build runs as.
+MOUNTED_FILE_MODE: Final = 0o444
+
+#: Set on injected containers that do not choose one, so a failed build's log tail reaches the API.
+TERMINATION_MESSAGE_POLICY: Final = "FallbackToLogsOnError"
+#: Cluster DNS domain used to complete NO_PROXY when the operator is not told otherwise.
+DEFAULT_CLUSTER_DOMAIN: Final = "cluster.local"

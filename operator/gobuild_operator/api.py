@@ -1,0 +1,406 @@
+"""Typed model of the GoBuildConfig spec (SPEC "GoBuildConfig spec"), parsed once and trusted after.
+
+The API server refuses most bad input at `kubectl apply` through the CRD schema and its CEL rules.
+This model repeats those checks because the operator must not trust that the CRD installed in a
+cluster is the one it shipped with, and because the pure core (selection, plan, mutate) wants typed,
+defaulted, immutable values instead of dicts. A config that does not parse is reported on its own
+status with the message of `SpecError`, which names the field path the user has to fix
+(`spec.goproxy[1]: ...`).
+
+Cross-field rules that compare against defaults (e.g. `cache.existingClaim` together with
+`cache.size`) only fire when the value differs from the default: a CRD schema that applies defaults
+server-side would otherwise make every `existingClaim` config invalid.
+
+Values that end up inside shell snippets (the SSH user) or file names (Secret keys) are restricted
+to safe character sets here, so the plan can embed them without quoting surprises.
+"""
+
+from __future__ import annotations
+
+import json
+import posixpath
+import re
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic.alias_generators import to_camel
+from pydantic_core import ErrorDetails
+
+from gobuild_operator import constants as c
+
+_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_HOSTNAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?(\.[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?)*$")
+_SSH_USER = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,31}$")
+_DATA_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
+_ENV_NAME = re.compile(r"^[-._a-zA-Z][-._a-zA-Z0-9]*$")
+_QUANTITY = re.compile(r"^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$")
+_MODULE_PATH = re.compile(r"^[A-Za-z0-9][-._~A-Za-z0-9/]*$")
+
+#: Variables the operator sets from a dedicated field; `spec.env` may not set them too.
+_ENV_OWNED_BY_FIELD: Mapping[str, str] = {
+    "GOPROXY": "goproxy",
+    "GOSUMDB": "gosumdb",
+    "GOPRIVATE": "goprivate",
+    "GONOPROXY": "gonoproxy",
+    "GONOSUMDB": "gonosumdb",
+    "GOINSECURE": "goinsecure",
+    "GOFLAGS": "goflags",
+    **dict.fromkeys(
+        ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy"), "corporateProxy"
+    ),
+    "GIT_SSH_COMMAND": "privateModules.ssh",
+    "NETRC": "privateModules.netrc",
+    "GIT_CONFIG_COUNT": "privateModules",
+    "SSL_CERT_DIR": "caBundle",
+    "GIT_SSL_CAINFO": "caBundle",
+    "GIT_SSL_CAPATH": "caBundle",
+}
+_ENV_GIT_CONFIG_ENTRY = re.compile(r"^GIT_CONFIG_(KEY|VALUE)_[0-9]+$")
+
+
+class SpecError(ValueError):
+    """A GoBuildConfig spec the operator cannot use; every message starts with the field path."""
+
+    def __init__(self, errors: list[str] | tuple[str, ...]) -> None:
+        self.errors: tuple[str, ...] = tuple(errors)
+        super().__init__("; ".join(self.errors))
+
+
+class _At(ValueError):
+    """A validator's complaint about a part of the value it checks (`[2]`, `.env[1]`)."""
+
+    def __init__(self, path: str, message: str) -> None:
+        self.path = path
+        super().__init__(message)
+
+
+# --- single values ---------------------------------------------------------------------------
+
+
+def _no_space_or_comma(value: str) -> str:
+    if not value or any(ch.isspace() or ch == "," for ch in value):
+        raise ValueError(f"{value!r} must be non-empty without spaces or commas")
+    return value
+
+
+def _dns_subdomain(value: str) -> str:
+    if value and (len(value) > 253 or not _DNS_SUBDOMAIN.match(value)):
+        raise ValueError(f"{value!r} is not a valid Kubernetes object name")
+    return value
+
+
+def _data_key(value: str) -> str:
+    if not _DATA_KEY.match(value) or value in (".", ".."):
+        raise ValueError(f"{value!r} is not a valid Secret/ConfigMap key")
+    return value
+
+
+def _goproxy_entry(value: str) -> str:
+    if value in ("direct", "off"):
+        return value
+    parts = urlsplit(value)
+    if any(ch.isspace() or ch in ",|" for ch in value) or parts.scheme not in ("http", "https", "file"):
+        raise ValueError(f"{value!r} must be an http(s):// or file:// URL, 'direct' or 'off'")
+    if parts.scheme != "file" and not parts.hostname:
+        raise ValueError(f"{value!r} has no host")
+    return value
+
+
+def _proxy_url(value: str) -> str:
+    if not value:
+        return value
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https", "socks5", "socks5h") or not parts.hostname:
+        raise ValueError(f"{value!r} must be an http://, https:// or socks5:// URL with a host")
+    if any(ch.isspace() for ch in value):
+        raise ValueError(f"{value!r} must not contain spaces")
+    return value
+
+
+def _goflag(value: str) -> str:
+    if not value.startswith("-") or any(ch.isspace() for ch in value):
+        raise ValueError(f"{value!r} must be one flag starting with '-' and without spaces")
+    return value
+
+
+def _printable(value: str) -> str:
+    if not value.isprintable():
+        raise ValueError("must be printable text on one line")
+    return value.strip()
+
+
+def _container_name(value: str) -> str:
+    if len(value) > 63 or not _DNS_LABEL.match(value):
+        raise ValueError(f"{value!r} is not a valid container name")
+    return value
+
+
+def _ssh_host(value: str) -> str:
+    if len(value) > 253 or not _HOSTNAME.match(value):
+        raise ValueError(f"{value!r} must be a host name (no scheme, user, port or path)")
+    return value.lower()
+
+
+def _ssh_user(value: str) -> str:
+    if not _SSH_USER.match(value):
+        raise ValueError(f"{value!r} is not a valid SSH user name")
+    return value
+
+
+def _env_name(value: str) -> str:
+    if not _ENV_NAME.match(value):
+        raise ValueError(f"{value!r} is not a valid environment variable name")
+    if value in _ENV_OWNED_BY_FIELD:
+        raise ValueError(f"{value} is set by spec.{_ENV_OWNED_BY_FIELD[value]}; configure it there")
+    if _ENV_GIT_CONFIG_ENTRY.match(value):
+        raise ValueError(f"{value} is managed by the operator (spec.privateModules)")
+    return value
+
+
+def _quantity(value: str) -> str:
+    if not _QUANTITY.match(value):
+        raise ValueError(f"{value!r} is not a storage quantity such as 10Gi")
+    return value
+
+
+def _mount_path(value: str) -> str:
+    normal = posixpath.normpath(value)
+    if not value.startswith("/") or normal == "/":
+        raise ValueError(f"{value!r} must be an absolute path below /")
+    for reserved in (c.MOUNT_ROOT, posixpath.dirname(c.GOCACHE_MOUNT_PATH)):
+        if normal == reserved or normal.startswith(reserved + "/") or reserved.startswith(normal + "/"):
+            raise ValueError(f"{value!r} overlaps {reserved}, where the operator mounts its own files")
+    return normal
+
+
+def _module_path(value: str) -> str:
+    if not _MODULE_PATH.match(value):
+        raise ValueError(f"{value!r} is not a Go module path")
+    return value
+
+
+def _unique(values: tuple[Any, ...]) -> tuple[Any, ...]:
+    seen: set[Any] = set()
+    for index, value in enumerate(values):
+        if value in seen:
+            raise _At(f"[{index}]", f"{value!r} is listed twice")
+        seen.add(value)
+    return values
+
+
+Pattern = Annotated[str, AfterValidator(_no_space_or_comma)]
+ObjectName = Annotated[str, AfterValidator(_dns_subdomain)]
+DataKey = Annotated[str, AfterValidator(_data_key)]
+GoproxyEntry = Annotated[str, AfterValidator(_goproxy_entry)]
+GoFlag = Annotated[str, AfterValidator(_goflag)]
+ContainerName = Annotated[str, AfterValidator(_container_name)]
+SSHHost = Annotated[str, AfterValidator(_ssh_host)]
+AccessMode = Literal["ReadWriteOnce", "ReadOnlyMany", "ReadWriteMany", "ReadWriteOncePod"]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True, extra="forbid")
+
+
+# --- blocks ----------------------------------------------------------------------------------
+
+
+class LabelSelectorRequirement(_Model):
+    key: Annotated[str, Field(min_length=1)]
+    operator: Literal["In", "NotIn", "Exists", "DoesNotExist"]
+    values: tuple[str, ...] = ()
+
+    @model_validator(mode="after")
+    def _values_fit_operator(self) -> LabelSelectorRequirement:
+        if self.operator in ("In", "NotIn") and not self.values:
+            raise ValueError(f"values must be non-empty for operator {self.operator}")
+        if self.operator in ("Exists", "DoesNotExist") and self.values:
+            raise ValueError(f"values must be empty for operator {self.operator}")
+        return self
+
+
+class LabelSelector(_Model):
+    """metav1.LabelSelector; unlike Kubernetes, an empty selector here selects nothing (SPEC)."""
+
+    match_labels: dict[str, str] = Field(default_factory=dict)
+    match_expressions: tuple[LabelSelectorRequirement, ...] = ()
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.match_labels and not self.match_expressions
+
+
+class EnvEntry(_Model):
+    name: Annotated[str, AfterValidator(_env_name)]
+    value: str = ""
+
+
+class CorporateProxy(_Model):
+    http_proxy: Annotated[str, AfterValidator(_proxy_url)] = ""
+    https_proxy: Annotated[str, AfterValidator(_proxy_url)] = ""
+    no_proxy: tuple[Pattern, ...] = ()
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.http_proxy or self.https_proxy or self.no_proxy)
+
+
+class SSHAuth(_Model):
+    secret_name: ObjectName = ""
+    known_hosts_key: DataKey = "known_hosts"
+    hosts: Annotated[tuple[SSHHost, ...], AfterValidator(_unique)] = ()
+    user: Annotated[str, AfterValidator(_ssh_user)] = "git"
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.secret_name)
+
+    @model_validator(mode="after")
+    def _secret_and_hosts_together(self) -> SSHAuth:
+        if self.secret_name and not self.hosts:
+            raise ValueError("hosts must list at least one host when secretName is set")
+        if self.hosts and not self.secret_name:
+            raise ValueError("secretName is required when hosts are set")
+        return self
+
+
+class NetrcAuth(_Model):
+    secret_name: ObjectName = ""
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.secret_name)
+
+
+class PrivateModules(_Model):
+    ssh: SSHAuth = SSHAuth()
+    netrc: NetrcAuth = NetrcAuth()
+
+
+class CABundle(_Model):
+    config_map_name: ObjectName = ""
+    secret_name: ObjectName = ""
+    key: DataKey = "ca.crt"
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.config_map_name or self.secret_name)
+
+    @model_validator(mode="after")
+    def _one_source(self) -> CABundle:
+        if self.config_map_name and self.secret_name:
+            raise ValueError("configMapName and secretName are mutually exclusive; set one")
+        return self
+
+
+_DEFAULT_SIZE = "10Gi"
+_DEFAULT_ACCESS_MODES: tuple[AccessMode, ...] = ("ReadWriteMany",)
+
+
+class Cache(_Model):
+    enabled: bool = False
+    existing_claim: ObjectName = ""
+    size: Annotated[str, AfterValidator(_quantity)] = _DEFAULT_SIZE
+    storage_class_name: ObjectName = ""
+    access_modes: Annotated[tuple[AccessMode, ...], Field(min_length=1), AfterValidator(_unique)] = (
+        _DEFAULT_ACCESS_MODES
+    )
+    mount_path: Annotated[str, AfterValidator(_mount_path)] = "/go/pkg/mod"
+    build_cache: bool = False
+
+    @model_validator(mode="after")
+    def _existing_claim_alone(self) -> Cache:
+        if not self.existing_claim:
+            return self
+        clashing = [
+            name
+            for name, is_set in (
+                ("size", self.size != _DEFAULT_SIZE),
+                ("storageClassName", bool(self.storage_class_name)),
+                ("accessModes", self.access_modes != _DEFAULT_ACCESS_MODES),
+            )
+            if is_set
+        ]
+        if clashing:
+            raise ValueError(
+                f"existingClaim cannot be combined with {', '.join(clashing)}: "
+                "those only describe the claim the operator creates"
+            )
+        return self
+
+
+class Reporting(_Model):
+    enabled: bool = True
+    probe_interval_seconds: Annotated[int, Field(ge=10, le=86400)] = 300
+    probe_module: Annotated[str, AfterValidator(_module_path)] = "golang.org/x/mod"
+
+
+class GoBuildConfigSpec(_Model):
+    """SPEC "GoBuildConfig spec", field for field; defaults are the SPEC's."""
+
+    default: bool = False
+    pod_selector: LabelSelector | None = None
+    containers: Annotated[tuple[ContainerName, ...], AfterValidator(_unique)] = ()
+    override_env: bool = False
+    goproxy: Annotated[tuple[GoproxyEntry, ...], Field(min_length=1)] = ("https://proxy.golang.org", "direct")
+    proxy_fallback: Literal["OnNotFound", "OnAnyError"] = "OnNotFound"
+    gosumdb: Annotated[str, AfterValidator(_printable)] = ""
+    goprivate: tuple[Pattern, ...] = ()
+    gonoproxy: tuple[Pattern, ...] = ()
+    gonosumdb: tuple[Pattern, ...] = ()
+    goinsecure: tuple[Pattern, ...] = ()
+    goflags: tuple[GoFlag, ...] = ()
+    env: tuple[EnvEntry, ...] = ()
+    corporate_proxy: CorporateProxy = CorporateProxy()
+    private_modules: PrivateModules = PrivateModules()
+    ca_bundle: CABundle = CABundle()
+    cache: Cache = Cache()
+    reporting: Reporting = Reporting()
+
+    @model_validator(mode="after")
+    def _env_names_unique_and_free(self) -> GoBuildConfigSpec:
+        names = [entry.name for entry in self.env]
+        for index, name in enumerate(names):
+            if name in names[:index]:
+                raise _At(f".env[{index}].name", f"{name} is listed twice")
+            if self.cache.enabled and name == "GOMODCACHE":
+                raise _At(f".env[{index}].name", "GOMODCACHE is set by spec.cache.mountPath")
+            if self.cache.enabled and self.cache.build_cache and name == "GOCACHE":
+                raise _At(f".env[{index}].name", "GOCACHE is set by spec.cache.buildCache")
+        return self
+
+
+# --- parsing ---------------------------------------------------------------------------------
+
+
+def parse_spec(spec: Mapping[str, Any]) -> GoBuildConfigSpec:
+    """Validate and default a GoBuildConfig `.spec`; raise SpecError naming every bad field."""
+    if not isinstance(spec, Mapping):
+        raise SpecError([f"spec: must be an object, not {type(spec).__name__}"])
+    try:
+        return GoBuildConfigSpec.model_validate(dict(spec))
+    except ValidationError as error:
+        raise SpecError([_describe(detail) for detail in error.errors()]) from None
+
+
+def _describe(detail: ErrorDetails) -> str:
+    path = "spec" + "".join(_path_element(part) for part in detail["loc"])
+    if detail["type"] == "extra_forbidden":
+        return f"{path}: unknown field"
+    if detail["type"] == "value_error":
+        error = detail.get("ctx", {}).get("error")
+        if isinstance(error, _At):
+            path += error.path
+        return f"{path}: {error if error is not None else detail['msg']}"
+    return f"{path}: {detail['msg']}"
+
+
+def _path_element(part: int | str) -> str:
+    if isinstance(part, int):
+        return f"[{part}]"
+    if part.isidentifier():
+        return f".{part}"
+    return f"[{json.dumps(part)}]"
