@@ -77,9 +77,6 @@ def test_example_is_accepted(kubectl: Kubectl, namespace: str, path: Path) -> No
         pytest.param(
             {"caBundle": {"configMapName": "", "secretName": "corp-ca"}}, id="cabundle-empty-placeholder"
         ),
-        pytest.param(
-            {"cache": {"enabled": True, "existingClaim": "shared", "size": ""}}, id="claim-empty-size"
-        ),
         pytest.param({"cache": {"enabled": True, "existingClaim": "shared"}}, id="existing-claim-alone"),
         pytest.param(
             {"cache": {"enabled": True, "size": "500Mi", "storageClassName": "nfs"}}, id="created-claim"
@@ -151,7 +148,7 @@ INVALID_EXAMPLES = {
     "corporate-proxy-not-url.yaml": ["spec.corporateProxy.httpsProxy", "http:// or https://"],
     "goflags-without-dash.yaml": ["spec.goflags[0]", 'starts with "-"'],
     "env-reserved-name.yaml": ["spec.env[0].name", "Forbidden", "GOPROXY is set from spec.goproxy"],
-    "env-bad-name.yaml": ["spec.env[0].name", '"CGO-ENABLED"', "must be an environment variable name"],
+    "env-bad-name.yaml": ["spec.env[0].name", '"CGO_ENABLED=0"', "must be an environment variable name"],
     "env-gomodcache-with-cache.yaml": ["spec.env", "Forbidden", "GOMODCACHE", "spec.cache.enabled"],
     "cache-bad-size.yaml": ["spec.cache.size", "quantity"],
     "cache-relative-mountpath.yaml": ["spec.cache.mountPath", "absolute path"],
@@ -237,6 +234,27 @@ def test_invalid_example_is_refused_on_create_too(kubectl: Kubectl, namespace: s
             {"caBundle": {"configMapName": "Corp_CA"}},
             ["spec.caBundle.configMapName", "object name"],
             id="cabundle-bad-name",
+        ),
+        pytest.param({"cache": {"size": ""}}, ["spec.cache.size", "positive quantity"], id="size-empty"),
+        pytest.param(
+            {"cache": {"existingClaim": "shared", "accessModes": ["ReadWriteOnce"]}},
+            ["spec.cache.accessModes", "Forbidden", "existingClaim"],
+            id="claim-and-accessmodes",
+        ),
+        pytest.param(
+            {"cache": {"mountPath": "/etc/gobuild/mod"}},
+            ["spec.cache.mountPath", "Forbidden", "/etc/gobuild"],
+            id="mountpath-over-operator-files",
+        ),
+        pytest.param(
+            {"env": [{"name": "GIT_CONFIG_KEY_0", "value": "url.x.insteadOf"}]},
+            ["spec.env[0].name", "Forbidden", "spec.privateModules"],
+            id="env-git-config",
+        ),
+        pytest.param(
+            {"env": [{"name": "NETRC", "value": "/tmp/netrc"}]},
+            ["spec.env[0].name", "NETRC is set from spec.privateModules.netrc"],
+            id="env-netrc",
         ),
     ],
 )
