@@ -1,0 +1,183 @@
+"""python -m localcluster {up,down,serve,run,build}: the local control plane from the command line.
+
+`up` starts it in the background (a detached `serve` process owns every component) and returns
+once /readyz answers; `down` stops it and removes its state; `run -- CMD` starts it, runs CMD with
+KUBECONFIG pointing at it, and stops it when CMD ends or on Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import FrameType
+
+from localcluster.binaries import KUBE, ensure_binaries
+from localcluster.cluster import LocalCluster
+
+PID_FILE = "serve.pid"
+READY_FILE = "ready"
+
+
+def _alive(pid_file: Path) -> int | None:
+    try:
+        pid = int(pid_file.read_text())
+        os.kill(pid, 0)
+    except (FileNotFoundError, ValueError, ProcessLookupError, PermissionError):
+        return None
+    return pid
+
+
+def _print_usage_hint(state_dir: Path) -> None:
+    print(
+        f"\nlocal control plane ready (Kubernetes {KUBE.version}):\n"
+        f"  export KUBECONFIG={(state_dir / 'kubeconfig').resolve()}\n"
+        f"  kubectl get --raw /version\n",
+        flush=True,
+    )
+
+
+def cmd_build(_: argparse.Namespace) -> int:
+    for name, path in ensure_binaries().items():
+        print(f"{name}: {path}")
+    return 0
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    state_dir: Path = args.state_dir
+    if _alive(state_dir / PID_FILE) and (state_dir / READY_FILE).exists():
+        print(f"already running; KUBECONFIG={(state_dir / 'kubeconfig').resolve()}")
+        return 0
+    ensure_binaries()  # build in the foreground so progress shows
+    shutil.rmtree(state_dir, ignore_errors=True)
+    state_dir.mkdir(parents=True)
+    with open(state_dir / "serve.log", "ab") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "localcluster", "serve", "--state-dir", str(state_dir)],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # outlives `make cluster-up`; `make cluster-down` stops it
+        )
+    deadline = time.monotonic() + args.timeout
+    while time.monotonic() < deadline:
+        if (state_dir / READY_FILE).exists():
+            _print_usage_hint(state_dir)
+            return 0
+        if proc.poll() is not None:
+            break
+        time.sleep(0.2)
+    print((state_dir / "serve.log").read_text()[-4000:], file=sys.stderr)
+    print("local control plane failed to start", file=sys.stderr)
+    _stop_server(state_dir)
+    return 1
+
+
+def _stop_server(state_dir: Path) -> None:
+    pid = _alive(state_dir / PID_FILE)
+    if pid is None:
+        return
+    os.kill(pid, signal.SIGTERM)
+    for _ in range(200):
+        if _alive(state_dir / PID_FILE) is None:
+            return
+        time.sleep(0.1)
+    os.kill(pid, signal.SIGKILL)  # its children die with it (PR_SET_PDEATHSIG)
+
+
+def cmd_down(args: argparse.Namespace) -> int:
+    _stop_server(args.state_dir)
+    shutil.rmtree(args.state_dir, ignore_errors=True)
+    print("local control plane stopped")
+    return 0
+
+
+class _Stop(Exception):
+    pass
+
+
+def _raise_stop(signum: int, frame: FrameType | None) -> None:
+    raise _Stop
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    state_dir: Path = args.state_dir
+    state_dir.mkdir(parents=True, exist_ok=True)
+    (state_dir / PID_FILE).write_text(str(os.getpid()))
+    signal.signal(signal.SIGTERM, _raise_stop)
+    signal.signal(signal.SIGINT, _raise_stop)
+    cluster = LocalCluster(state_dir=state_dir)
+    try:
+        cluster.start()
+        (state_dir / READY_FILE).write_text(cluster.server)
+        while True:
+            cluster.check_alive()
+            time.sleep(1)
+    except _Stop:
+        return 0
+    finally:
+        cluster.stop()
+        (state_dir / PID_FILE).unlink(missing_ok=True)
+        (state_dir / READY_FILE).unlink(missing_ok=True)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Run CMD against the background cluster if one is up, else against one started here."""
+    state_dir: Path = args.state_dir
+    command = [c for c in args.command if c != "--"]
+    if not command:
+        print("run needs a command after --", file=sys.stderr)
+        return 2
+    cluster: LocalCluster | None = None
+    if _alive(state_dir / PID_FILE) and (state_dir / READY_FILE).exists():
+        print(f"using the running local control plane in {state_dir}")
+    else:
+        shutil.rmtree(state_dir, ignore_errors=True)
+        cluster = LocalCluster(state_dir=state_dir)
+    signal.signal(signal.SIGTERM, _raise_stop)
+    child: subprocess.Popen[bytes] | None = None
+    try:
+        if cluster is not None:
+            cluster.start()
+        _print_usage_hint(state_dir)
+        env = {**os.environ, "KUBECONFIG": str((state_dir / "kubeconfig").resolve())}
+        child = subprocess.Popen(command, env=env)
+        return child.wait()
+    except (KeyboardInterrupt, _Stop):
+        if child is not None and child.poll() is None:
+            child.send_signal(signal.SIGINT)
+            try:
+                child.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                child.kill()
+        return 130
+    finally:
+        if cluster is not None:
+            cluster.stop()
+            shutil.rmtree(state_dir, ignore_errors=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="localcluster", description=__doc__)
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    for name, fn in (("build", cmd_build), ("up", cmd_up), ("down", cmd_down), ("serve", cmd_serve)):
+        p = sub.add_parser(name)
+        p.set_defaults(fn=fn)
+        p.add_argument("--state-dir", type=Path, default=Path(".cluster"))
+        p.add_argument("--timeout", type=float, default=180)
+    p = sub.add_parser("run")
+    p.set_defaults(fn=cmd_run)
+    p.add_argument("--state-dir", type=Path, default=Path(".cluster"))
+    p.add_argument("command", nargs=argparse.REMAINDER)
+    args = parser.parse_args(argv)
+    result: int = args.fn(args)
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())
