@@ -1,0 +1,65 @@
+"""python -m gobuild_operator {run,diagnose}: the operator and its offline log classifier."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from gobuild_operator.settings import Settings, WebhookSettings
+
+
+def _run(args: argparse.Namespace) -> int:
+    from gobuild_operator.runner import run_operator  # kopf is heavy: only load it to run
+
+    settings = Settings(
+        operator_namespace=args.operator_namespace,
+        cluster_domain=args.cluster_domain,
+        metrics_port=args.metrics_port if args.metrics_port > 0 else None,
+        metrics_addr=args.metrics_addr,
+        webhook=WebhookSettings(
+            listen_addr=args.webhook_addr,
+            port=args.webhook_port,
+            host=args.webhook_host,
+            register=args.register_webhook,
+            configuration_name=args.webhook_configuration,
+            service_name=args.webhook_service,
+            certificate_dir=args.webhook_cert_dir,
+        ),
+    )
+    return run_operator(settings, namespaces=args.namespace, verbose=args.verbose)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "diagnose":
+        from gobuild_operator.diagnose_cli import main as diagnose_main
+
+        return diagnose_main(argv[1:])
+    parser = argparse.ArgumentParser(prog="gobuild-operator", description="Run the gobuild-operator.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run the operator and its admission webhook")
+    run.add_argument("--namespace", action="append", default=[], help="watch only these (default: all)")
+    run.add_argument("--operator-namespace", default=Settings.default_namespace())
+    run.add_argument("--cluster-domain", default="cluster.local")
+    run.add_argument("--webhook-addr", default="0.0.0.0")  # noqa: S104
+    run.add_argument("--webhook-port", type=int, default=9443)
+    run.add_argument("--webhook-host", default="127.0.0.1", help="name the API server uses to reach us")
+    run.add_argument(
+        "--register-webhook",
+        action="store_true",
+        help="create the MutatingWebhookConfiguration on start and delete it on exit (local runs)",
+    )
+    run.add_argument("--webhook-configuration", default="gobuild-operator")
+    run.add_argument("--webhook-service", default=None, help="in-cluster: the webhook's Service name")
+    run.add_argument("--webhook-cert-dir", type=Path, default=None, help="tls.crt/tls.key/ca.crt to serve")
+    run.add_argument("--metrics-port", type=int, default=8080, help="Prometheus metrics; 0 disables")
+    run.add_argument("--metrics-addr", default="0.0.0.0")  # noqa: S104
+    run.add_argument("--verbose", action="store_true")
+    sub.add_parser("diagnose", help="classify a saved build log: diagnose [FILE|-] [--output json|text]")
+    args = parser.parse_args(argv)
+    return _run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,60 @@
+"""Prometheus metrics, on a registry of their own so two operators in one test never share counts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+
+_ADMISSION_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0)
+
+
+@dataclass
+class Metrics:
+    registry: CollectorRegistry = field(default_factory=CollectorRegistry)
+
+    def __post_init__(self) -> None:
+        r = self.registry
+        self.admission_requests = Counter(
+            "gobuild_admission_requests",
+            "Admission requests by kind and outcome (injected, skipped, error).",
+            ["kind", "outcome"],
+            registry=r,
+        )
+        self.admission_seconds = Histogram(
+            "gobuild_admission_duration_seconds",
+            "Time spent deciding and building the patch for one admission request.",
+            ["kind"],
+            buckets=_ADMISSION_BUCKETS,
+            registry=r,
+        )
+        self.injections = Counter(
+            "gobuild_injections",
+            "Objects injected, by namespace and config.",
+            ["namespace", "config"],
+            registry=r,
+        )
+        self.downloads = Counter(
+            "gobuild_download_outcomes",
+            "Finished injected Pods by outcome and failure reason.",
+            ["namespace", "config", "outcome", "reason"],
+            registry=r,
+        )
+        self.missed_injections = Counter(
+            "gobuild_missed_injections",
+            "Pods that asked for injection but were admitted without it.",
+            ["namespace", "config"],
+            registry=r,
+        )
+        self.probe_up = Gauge(
+            "gobuild_proxy_reachable",
+            "1 when the last probe of a GOPROXY URL succeeded.",
+            ["url"],
+            registry=r,
+        )
+        self.probe_seconds = Histogram(
+            "gobuild_proxy_probe_duration_seconds", "Latency of GOPROXY probes.", ["url"], registry=r
+        )
+
+    def serve(self, *, port: int, addr: str) -> None:
+        start_http_server(port, addr=addr, registry=self.registry)

@@ -1,0 +1,28 @@
+"""Start kopf with our handlers and settings, and always leave the cluster clean on exit."""
+
+from __future__ import annotations
+
+import logging
+
+import kopf
+
+from gobuild_operator.settings import Settings
+
+
+def run_operator(settings: Settings, *, namespaces: list[str], verbose: bool) -> int:
+    # Importing the handler modules registers them with kopf's default registry.
+    from gobuild_operator.handlers import admission, gobuildconfig, startup  # noqa: F401
+
+    kopf.configure(verbose=verbose, log_format=kopf.LogFormat.PLAIN)
+    logging.getLogger("kubernetes").setLevel(logging.WARNING)
+    memo = kopf.Memo(settings=settings)
+    try:
+        kopf.run(
+            standalone=True,
+            clusterwide=not namespaces,
+            namespaces=namespaces,
+            memo=memo,
+        )
+    finally:
+        startup.remove_webhook_configuration(memo)  # also when kopf died before its cleanup ran
+    return 0

@@ -1,0 +1,144 @@
+"""Session fixtures: a real Kubernetes API server and the operator running against it.
+
+By default the tests start the local control plane (real etcd, kube-apiserver and
+kube-controller-manager built from pinned Go modules; see devtools/localcluster). With
+`--existing-cluster` they use the cluster KUBECONFIG names; with `--kind` they create one with
+pytest-kind (needs a Docker engine, which our CI machines do not have).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from kubernetes import client, config
+
+from support.operator_process import OperatorProcess
+from support.waiting import wait_for
+
+REPO = Path(__file__).resolve().parents[1]
+CRDS = REPO / "crds"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("gobuild-operator")
+    group.addoption("--existing-cluster", action="store_true", help="use the cluster KUBECONFIG names")
+    group.addoption(
+        "--kind", action="store_true", help="create a kind cluster with pytest-kind (needs Docker)"
+    )
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        parts = Path(str(item.fspath)).relative_to(REPO / "tests").parts
+        if parts[0] == "integration":
+            item.add_marker(pytest.mark.integration)
+        elif parts[0] == "e2e":
+            item.add_marker(pytest.mark.e2e)
+
+
+@dataclass(frozen=True)
+class Cluster:
+    kubeconfig: Path
+
+    def kubectl(
+        self, *args: str, input: str | None = None, check: bool = True, timeout: float = 60
+    ) -> subprocess.CompletedProcess[str]:
+        kubectl = shutil.which("kubectl", path=str(Path(sys.executable).parent)) or "kubectl"
+        result = subprocess.run(
+            [kubectl, *args],
+            input=input,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env={**os.environ, "KUBECONFIG": str(self.kubeconfig)},
+            check=False,
+        )
+        if check and result.returncode != 0:
+            raise AssertionError(f"kubectl {' '.join(args)} failed ({result.returncode}):\n{result.stderr}")
+        return result
+
+
+@pytest.fixture(scope="session")
+def cluster(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    if request.config.getoption("--existing-cluster"):
+        kubeconfig = Path(os.environ.get("KUBECONFIG", Path.home() / ".kube" / "config"))
+        handle = Cluster(kubeconfig=kubeconfig)
+        _install_crds(handle)
+        yield handle
+        return
+    if request.config.getoption("--kind"):
+        from pytest_kind import KindCluster  # optional extra: pip install -e '.[kind]'; needs Docker
+
+        kind = KindCluster("gobuild-operator-test")
+        kind.create()
+        try:
+            handle = Cluster(kubeconfig=Path(kind.kubeconfig_path))
+            _install_crds(handle)
+            yield handle
+        finally:
+            kind.delete()
+        return
+    from localcluster.cluster import running
+
+    with running(tmp_path_factory.mktemp("cluster")) as local:
+        handle = Cluster(kubeconfig=local.kubeconfig)
+        _wait_for_default_serviceaccount(handle)
+        _install_crds(handle)
+        yield handle
+
+
+def _wait_for_default_serviceaccount(cluster: Cluster) -> None:
+    wait_for(
+        lambda: (
+            cluster.kubectl("get", "serviceaccount", "default", "-n", "default", check=False).returncode == 0
+        ),
+        timeout=60,
+        what="the controller-manager to create the default ServiceAccount",
+    )
+
+
+def _install_crds(cluster: Cluster) -> None:
+    cluster.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(CRDS))
+    cluster.kubectl("wait", "--for=condition=Established", "crd/gobuildconfigs.gobuild.dev", "--timeout=60s")
+
+
+@pytest.fixture(scope="session")
+def kubectl(cluster: Cluster) -> object:
+    return cluster.kubectl
+
+
+@pytest.fixture(scope="session")
+def api(cluster: Cluster) -> Iterator[client.ApiClient]:
+    api_client = config.new_client_from_config(config_file=str(cluster.kubeconfig))
+    yield api_client
+    api_client.close()
+
+
+@pytest.fixture
+def namespace(cluster: Cluster) -> Iterator[str]:
+    name = f"t-{uuid.uuid4().hex[:10]}"
+    cluster.kubectl("create", "namespace", name)
+    wait_for(
+        lambda: cluster.kubectl("get", "serviceaccount", "default", "-n", name, check=False).returncode == 0,
+        timeout=30,
+        what=f"the default ServiceAccount in {name}",
+    )
+    yield name
+    cluster.kubectl("delete", "namespace", name, "--wait=false", check=False)
+
+
+@pytest.fixture(scope="session")
+def operator(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[OperatorProcess]:
+    """The real operator (python -m gobuild_operator run) with its webhook registered."""
+    proc = OperatorProcess(kubeconfig=cluster.kubeconfig, workdir=tmp_path_factory.mktemp("operator"))
+    proc.start()
+    yield proc
+    proc.stop()

@@ -1,0 +1,104 @@
+"""The operator as a real process, the way `make run` starts it, stoppable and restartable."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+from support.waiting import wait_for
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@dataclass
+class OperatorProcess:
+    kubeconfig: Path
+    workdir: Path
+    operator_namespace: str = "gobuild-system"
+    webhook_port: int = field(default_factory=free_port)
+    metrics_port: int = field(default_factory=free_port)
+    configuration_name: str = field(default_factory=lambda: f"gobuild-operator-test-{uuid.uuid4().hex[:6]}")
+    extra_args: tuple[str, ...] = ()
+    proc: subprocess.Popen[bytes] | None = None
+    _log: IO[bytes] | None = None
+    starts: int = 0
+
+    @property
+    def log_path(self) -> Path:
+        return self.workdir / f"operator-{self.starts}.log"
+
+    def start(self) -> None:
+        self.starts += 1
+        self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
+        env = {**os.environ, "KUBECONFIG": str(self.kubeconfig), "PYTHONUNBUFFERED": "1"}
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "gobuild_operator",
+                "run",
+                "--register-webhook",
+                "--webhook-host=127.0.0.1",
+                "--webhook-addr=127.0.0.1",
+                f"--webhook-port={self.webhook_port}",
+                f"--webhook-configuration={self.configuration_name}",
+                f"--operator-namespace={self.operator_namespace}",
+                f"--metrics-port={self.metrics_port}",
+                "--metrics-addr=127.0.0.1",
+                "--verbose",
+                *self.extra_args,
+            ],
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+        wait_for(self._serving, timeout=60, what=f"the operator's webhook (log: {self.log_path})")
+
+    def _serving(self) -> bool:
+        assert self.proc is not None
+        if self.proc.poll() is not None:
+            raise RuntimeError(f"operator exited with {self.proc.returncode}:\n{self.log()}")
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        try:
+            with (
+                socket.create_connection(("127.0.0.1", self.webhook_port), timeout=1) as raw,
+                context.wrap_socket(raw),
+            ):
+                pass
+        except OSError:
+            return False
+        return "registered MutatingWebhookConfiguration" in self.log()
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def stop(self, *, kill: bool = False) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
