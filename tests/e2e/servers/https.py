@@ -1,0 +1,230 @@
+"""HTTPS on 127.0.0.1 with a private CA: git over smart HTTP and a GOPROXY, both behind Basic auth.
+
+It lets a test prove that a download works only when the Pod trusts the injected CA bundle and
+presents the netrc token: without the CA, TLS verification fails (CertificateUntrusted); without
+the token, the server answers 401 (AuthenticationFailed).
+
+* ``git_url_base`` (``https://127.0.0.1:PORT/git/``) serves the private repositories through the
+  real ``git http-backend`` CGI.
+* ``proxy_url`` (``https://127.0.0.1:PORT/proxy``) serves the recorded public modules; go sends the
+  netrc credentials of the proxy's host with every proxy request.
+
+The certificate names IP 127.0.0.1 and DNS localhost; ``netrc()`` is the ``.netrc`` a GoBuildConfig's
+privateModules.netrc Secret would hold. What this server shows about the clients (see test_servers):
+git reads only ``$HOME/.netrc`` (not $NETRC) and trusts a CA only through GIT_SSL_CAINFO /
+http.sslCAInfo (not SSL_CERT_FILE); go reads $NETRC and SSL_CERT_FILE / SSL_CERT_DIR.
+"""
+
+from __future__ import annotations
+
+import datetime
+import ipaddress
+import os
+import ssl
+import subprocess
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from .gitrepos import PrivateRepos, git_config_env
+from .goproxy import GoProxy, ModuleStore
+from .http import LoopbackHTTPServer, Request, Response, require_basic_auth, text
+
+_CGI_TIMEOUT = 30
+_VALIDITY = datetime.timedelta(days=2)
+
+
+@dataclass(frozen=True)
+class PrivateCA:
+    """A certificate authority nobody trusts until a test (or the operator) says so."""
+
+    cert_pem: bytes
+    key_pem: bytes
+
+    def issue(self, hosts: Sequence[str]) -> tuple[bytes, bytes]:
+        """A server certificate for `hosts` (IPs or DNS names): (cert PEM, key PEM)."""
+        ca_cert = x509.load_pem_x509_certificate(self.cert_pem)
+        ca_key = serialization.load_pem_private_key(self.key_pem, password=None)
+        assert isinstance(ca_key, ec.EllipticCurvePrivateKey)
+        key = ec.generate_private_key(ec.SECP256R1())
+        names: list[x509.GeneralName] = []
+        for host in hosts:
+            try:
+                names.append(x509.IPAddress(ipaddress.ip_address(host)))
+            except ValueError:
+                names.append(x509.DNSName(host))
+        now = datetime.datetime.now(datetime.UTC)
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hosts[0])]))
+            .issuer_name(ca_cert.subject)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + _VALIDITY)
+            .add_extension(x509.SubjectAlternativeName(names), critical=False)
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+            .add_extension(
+                x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False
+            )
+            .sign(ca_key, hashes.SHA256())
+        )
+        return cert.public_bytes(serialization.Encoding.PEM), _key_pem(key)
+
+
+def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+
+
+def make_private_ca(common_name: str = "gobuild e2e private CA") -> PrivateCA:
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + _VALIDITY)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    return PrivateCA(cert.public_bytes(serialization.Encoding.PEM), _key_pem(key))
+
+
+class GitHttpBackend:
+    """Smart HTTP for the repositories under `project_root`, through ``git http-backend`` (CGI)."""
+
+    def __init__(self, project_root: Path, *, prefix: str) -> None:
+        self.project_root = project_root
+        self.prefix = prefix.rstrip("/")
+
+    def __call__(self, request: Request) -> Response:
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "GIT_PROJECT_ROOT": str(self.project_root),
+            "GIT_HTTP_EXPORT_ALL": "1",
+            "GIT_CONFIG_NOSYSTEM": "1",
+            "GIT_CONFIG_GLOBAL": os.devnull,
+            "GATEWAY_INTERFACE": "CGI/1.1",
+            "REQUEST_METHOD": request.method,
+            "PATH_INFO": request.path[len(self.prefix) :],
+            "QUERY_STRING": request.query,
+            "CONTENT_TYPE": request.headers.get("content-type", ""),
+            "CONTENT_LENGTH": str(len(request.body)),
+            "REMOTE_USER": request.user or "",
+            "REMOTE_ADDR": "127.0.0.1",
+        }
+        for header in ("git-protocol", "content-encoding"):
+            if header in request.headers:
+                env["HTTP_" + header.upper().replace("-", "_")] = request.headers[header]
+        result = subprocess.run(
+            ["git", "http-backend"], input=request.body, env=env, capture_output=True, timeout=_CGI_TIMEOUT
+        )
+        head, sep, body = result.stdout.partition(b"\r\n\r\n")
+        if not sep:
+            head, sep, body = result.stdout.partition(b"\n\n")
+        if result.returncode != 0 and not sep:
+            return text(500, f"git http-backend failed: {result.stderr.decode(errors='replace')}")
+        response = Response(200, body)
+        for line in head.decode(errors="replace").splitlines():
+            name, _, value = line.partition(":")
+            if name.lower() == "status":
+                response.status = int(value.split()[0])
+            elif name:
+                response.headers[name.strip()] = value.strip()
+        return response
+
+
+class HttpsGitServer(LoopbackHTTPServer):
+    """HTTPS on 127.0.0.1:<port>: /git/ (smart HTTP) and /proxy/ (GOPROXY), Basic auth on both."""
+
+    username = "e2e-bot"
+
+    def __init__(
+        self,
+        *,
+        ca: PrivateCA,
+        repos: PrivateRepos,
+        store: ModuleStore,
+        state_dir: Path,
+        token: str = "e2e-token-c0ffee",  # noqa: S107 - a test server's credential
+    ) -> None:
+        self.ca = ca
+        self.repos = repos
+        self.token = token
+        state_dir.mkdir(parents=True, exist_ok=True)
+        cert_pem, key_pem = ca.issue(["127.0.0.1", "localhost"])
+        cert_file, key_file = state_dir / "server.crt", state_dir / "server.key"
+        cert_file.write_bytes(cert_pem + ca.cert_pem)
+        key_file.write_bytes(key_pem)
+        key_file.chmod(0o600)
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(cert_file, key_file)
+        self.git = GitHttpBackend(repos.root, prefix="/git")
+        self.proxy = GoProxy(store, prefix="/proxy")
+        users = {self.username: token}
+        git_app = require_basic_auth(self.git, users)
+        proxy_app = require_basic_auth(self.proxy, users)
+
+        def route(request: Request) -> Response:
+            if request.path.startswith("/git/"):
+                return git_app(request)
+            if request.path.startswith("/proxy/"):
+                return proxy_app(request)
+            return text(404, "not found\n")
+
+        super().__init__(route, ssl_context=context)
+
+    @property
+    def ca_pem(self) -> bytes:
+        return self.ca.cert_pem
+
+    @property
+    def git_url_base(self) -> str:
+        return f"{self.url}/git/"
+
+    @property
+    def proxy_url(self) -> str:
+        return f"{self.url}/proxy"
+
+    def netrc(self, *, token: str | None = None) -> bytes:
+        """A .netrc with this server's credentials (or a wrong `token`).
+
+        Two machine lines, because the port is not 443: git (libcurl) matches ``machine`` against
+        the host alone, go (GOAUTH=netrc, the default) against host:port.
+        """
+        password = token or self.token
+        return "".join(
+            f"machine {machine}\nlogin {self.username}\npassword {password}\n"
+            for machine in ("127.0.0.1", f"127.0.0.1:{self.port}")
+        ).encode()
+
+    def rewrite_env(self) -> dict[str, str]:
+        """GIT_CONFIG_* that send go's https://git.corp.example/... to this server."""
+        return git_config_env({f"url.{self.git_url_base}.insteadOf": self.repos.instead_of})
