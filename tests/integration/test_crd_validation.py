@@ -92,6 +92,13 @@ def test_example_is_accepted(kubectl: Kubectl, namespace: str, path: Path) -> No
         # Without the cache, GOMODCACHE is the user's to set.
         pytest.param({"env": [{"name": "GOMODCACHE", "value": "/cache"}]}, id="gomodcache-without-cache"),
         pytest.param(
+            {"env": [{"name": n, "value": "x"} for n in ("NETRC", "GIT_SSH_COMMAND", "SSL_CERT_DIR")]},
+            id="block-variables-without-blocks",
+        ),
+        pytest.param(
+            {"cache": {"enabled": True, "existingClaim": "shared", "size": ""}}, id="claim-empty-size"
+        ),
+        pytest.param(
             {"podSelector": {"matchExpressions": [{"key": "gobuild.dev/build", "operator": "Exists"}]}},
             id="selector-exists",
         ),
@@ -235,7 +242,8 @@ def test_invalid_example_is_refused_on_create_too(kubectl: Kubectl, namespace: s
             ["spec.caBundle.configMapName", "object name"],
             id="cabundle-bad-name",
         ),
-        pytest.param({"cache": {"size": ""}}, ["spec.cache.size", "positive quantity"], id="size-empty"),
+        pytest.param({"cache": {"size": "10GB"}}, ["spec.cache.size", "positive quantity"], id="size-GB"),
+        pytest.param({"cache": {"size": "0"}}, ["spec.cache.size", "positive quantity"], id="size-zero"),
         pytest.param(
             {"cache": {"existingClaim": "shared", "accessModes": ["ReadWriteOnce"]}},
             ["spec.cache.accessModes", "Forbidden", "existingClaim"],
@@ -252,9 +260,32 @@ def test_invalid_example_is_refused_on_create_too(kubectl: Kubectl, namespace: s
             id="env-git-config",
         ),
         pytest.param(
-            {"env": [{"name": "NETRC", "value": "/tmp/netrc"}]},
-            ["spec.env[0].name", "NETRC is set from spec.privateModules.netrc"],
-            id="env-netrc",
+            {"env": [{"name": "GIT_CONFIG_COUNT", "value": "1"}]},
+            ["spec.env[0].name", "GIT_CONFIG_COUNT is set from spec.privateModules"],
+            id="env-git-config-count",
+        ),
+        pytest.param(
+            {"env": [{"name": "http_proxy", "value": "http://p:3128"}]},
+            ["spec.env[0].name", "http_proxy is set from spec.corporateProxy.httpProxy"],
+            id="env-lowercase-proxy",
+        ),
+        pytest.param(
+            {"privateModules": {"netrc": {"secretName": "netrc"}}, "env": [{"name": "NETRC", "value": "/n"}]},
+            ["spec.env", "Forbidden", "spec.privateModules.netrc"],
+            id="env-netrc-with-netrc",
+        ),
+        pytest.param(
+            {
+                "privateModules": {"ssh": {"secretName": "k", "hosts": ["git.corp.example"]}},
+                "env": [{"name": "GIT_SSH_COMMAND", "value": "ssh"}],
+            },
+            ["spec.env", "Forbidden", "spec.privateModules.ssh"],
+            id="env-ssh-command-with-ssh",
+        ),
+        pytest.param(
+            {"caBundle": {"secretName": "ca"}, "env": [{"name": "SSL_CERT_DIR", "value": "/certs"}]},
+            ["spec.env", "Forbidden", "spec.caBundle"],
+            id="env-ssl-cert-dir-with-cabundle",
         ),
     ],
 )
