@@ -7,9 +7,10 @@ defaulted, immutable values instead of dicts. A config that does not parse is re
 status with the message of `SpecError`, which names the field path the user has to fix
 (`spec.goproxy[1]: ...`).
 
-Cross-field rules that compare against defaults (e.g. `cache.existingClaim` together with
-`cache.size`) only fire when the value differs from the default: a CRD schema that applies defaults
-server-side would otherwise make every `existingClaim` config invalid.
+Optional blocks (privateModules.ssh, privateModules.netrc, caBundle) are None when absent: their
+presence is what turns them on, as in the CRD, which requires their names once they are written.
+`spec.env` additionally may not carry GIT_CONFIG_* (the operator numbers its own git entries after
+the workload's).
 
 Values that end up inside shell snippets (the SSH user) or file names (Secret keys) are restricted
 to safe character sets here, so the plan can embed them without quoting surprises.
@@ -32,14 +33,15 @@ from gobuild_operator import constants as c
 
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-_HOSTNAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?(\.[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?)*$")
-_SSH_USER = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,31}$")
+_SSH_HOST = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*(:[0-9]{1,5})?$")
+_SSH_USER = re.compile(r"^[A-Za-z0-9_][-A-Za-z0-9_.]{0,63}$")
 _DATA_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
-_ENV_NAME = re.compile(r"^[-._a-zA-Z][-._a-zA-Z0-9]*$")
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _QUANTITY = re.compile(r"^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$")
-_MODULE_PATH = re.compile(r"^[A-Za-z0-9][-._~A-Za-z0-9/]*$")
+_GOSUMDB = re.compile(r"^[A-Za-z0-9][-A-Za-z0-9.]*[A-Za-z0-9](\+[^\s]+)?( +https?://[^\s]+)?$")
+_MODULE_PATH = re.compile(r"^[a-z0-9][-a-z0-9]*(\.[a-z0-9][-a-z0-9]*)+(/[A-Za-z0-9._~+-]+)*$")
 
-#: Variables the operator sets from a dedicated field; `spec.env` may not set them too.
+#: Variables the operator sets from a dedicated field; `spec.env` may not set them too (as the CRD).
 _ENV_OWNED_BY_FIELD: Mapping[str, str] = {
     "GOPROXY": "goproxy",
     "GOSUMDB": "gosumdb",
@@ -48,17 +50,16 @@ _ENV_OWNED_BY_FIELD: Mapping[str, str] = {
     "GONOSUMDB": "gonosumdb",
     "GOINSECURE": "goinsecure",
     "GOFLAGS": "goflags",
-    **dict.fromkeys(
-        ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy"), "corporateProxy"
-    ),
-    "GIT_SSH_COMMAND": "privateModules.ssh",
-    "NETRC": "privateModules.netrc",
-    "GIT_CONFIG_COUNT": "privateModules",
-    "SSL_CERT_DIR": "caBundle",
-    "GIT_SSL_CAINFO": "caBundle",
-    "GIT_SSL_CAPATH": "caBundle",
+    **dict.fromkeys(("HTTP_PROXY", "http_proxy"), "corporateProxy.httpProxy"),
+    **dict.fromkeys(("HTTPS_PROXY", "https_proxy"), "corporateProxy.httpsProxy"),
+    **dict.fromkeys(("NO_PROXY", "no_proxy"), "corporateProxy.noProxy"),
 }
-_ENV_GIT_CONFIG_ENTRY = re.compile(r"^GIT_CONFIG_(KEY|VALUE)_[0-9]+$")
+#: git's environment config (GIT_CONFIG_COUNT/KEY_n/VALUE_n) carries the operator's URL rewrites and
+#: credential helper, appended after the workload's own entries; a fixed set in spec.env would break
+#: that numbering.
+_ENV_GIT_CONFIG = re.compile(r"^GIT_CONFIG_(COUNT|KEY_[0-9]+|VALUE_[0-9]+)$")
+#: Size of the claim the operator creates when `cache.size` is empty.
+DEFAULT_CACHE_SIZE = "10Gi"
 
 
 class SpecError(ValueError):
@@ -126,10 +127,10 @@ def _goflag(value: str) -> str:
     return value
 
 
-def _printable(value: str) -> str:
-    if not value.isprintable():
-        raise ValueError("must be printable text on one line")
-    return value.strip()
+def _gosumdb(value: str) -> str:
+    if value not in ("", "off") and not _GOSUMDB.match(value):
+        raise ValueError(f'{value!r} must be "off" or "NAME[+KEY] [URL]" with an http(s) URL')
+    return value
 
 
 def _container_name(value: str) -> str:
@@ -139,9 +140,11 @@ def _container_name(value: str) -> str:
 
 
 def _ssh_host(value: str) -> str:
-    if len(value) > 253 or not _HOSTNAME.match(value):
-        raise ValueError(f"{value!r} must be a host name (no scheme, user, port or path)")
-    return value.lower()
+    if len(value) > 259 or not _SSH_HOST.match(value):
+        raise ValueError(
+            f"{value!r} must be a lowercase host name, optionally with :PORT (no scheme, user or path)"
+        )
+    return value
 
 
 def _ssh_user(value: str) -> str:
@@ -154,22 +157,24 @@ def _env_name(value: str) -> str:
     if not _ENV_NAME.match(value):
         raise ValueError(f"{value!r} is not a valid environment variable name")
     if value in _ENV_OWNED_BY_FIELD:
-        raise ValueError(f"{value} is set by spec.{_ENV_OWNED_BY_FIELD[value]}; configure it there")
-    if _ENV_GIT_CONFIG_ENTRY.match(value):
-        raise ValueError(f"{value} is managed by the operator (spec.privateModules)")
+        raise ValueError(f"{value} is set from spec.{_ENV_OWNED_BY_FIELD[value]}; set that field instead")
+    if _ENV_GIT_CONFIG.match(value):
+        raise ValueError(
+            f"{value} carries the operator's git settings (spec.privateModules); set it in the workload"
+        )
     return value
 
 
 def _quantity(value: str) -> str:
-    if not _QUANTITY.match(value):
+    if value and not _QUANTITY.match(value):
         raise ValueError(f"{value!r} is not a storage quantity such as 10Gi")
     return value
 
 
 def _mount_path(value: str) -> str:
     normal = posixpath.normpath(value)
-    if not value.startswith("/") or normal == "/":
-        raise ValueError(f"{value!r} must be an absolute path below /")
+    if not value.startswith("/") or normal == "/" or ":" in value or ".." in value.split("/"):
+        raise ValueError(f"{value!r} must be an absolute path other than '/', without '..' or ':'")
     for reserved in (c.MOUNT_ROOT, posixpath.dirname(c.GOCACHE_MOUNT_PATH)):
         if normal == reserved or normal.startswith(reserved + "/") or reserved.startswith(normal + "/"):
             raise ValueError(f"{value!r} overlaps {reserved}, where the operator mounts its own files")
@@ -249,92 +254,75 @@ class CorporateProxy(_Model):
 
 
 class SSHAuth(_Model):
-    secret_name: ObjectName = ""
+    """Present means enabled: the CRD requires secretName and at least one host."""
+
+    secret_name: Annotated[str, Field(min_length=1), AfterValidator(_dns_subdomain)]
     known_hosts_key: DataKey = "known_hosts"
-    hosts: Annotated[tuple[SSHHost, ...], AfterValidator(_unique)] = ()
+    hosts: Annotated[tuple[SSHHost, ...], Field(min_length=1), AfterValidator(_unique)]
     user: Annotated[str, AfterValidator(_ssh_user)] = "git"
-
-    @property
-    def enabled(self) -> bool:
-        return bool(self.secret_name)
-
-    @model_validator(mode="after")
-    def _secret_and_hosts_together(self) -> SSHAuth:
-        if self.secret_name and not self.hosts:
-            raise ValueError("hosts must list at least one host when secretName is set")
-        if self.hosts and not self.secret_name:
-            raise ValueError("secretName is required when hosts are set")
-        return self
 
 
 class NetrcAuth(_Model):
-    secret_name: ObjectName = ""
+    """Present means enabled."""
 
-    @property
-    def enabled(self) -> bool:
-        return bool(self.secret_name)
+    secret_name: Annotated[str, Field(min_length=1), AfterValidator(_dns_subdomain)]
 
 
 class PrivateModules(_Model):
-    ssh: SSHAuth = SSHAuth()
-    netrc: NetrcAuth = NetrcAuth()
+    ssh: SSHAuth | None = None
+    netrc: NetrcAuth | None = None
 
 
 class CABundle(_Model):
+    """Present means enabled: exactly one of configMapName and secretName."""
+
     config_map_name: ObjectName = ""
     secret_name: ObjectName = ""
     key: DataKey = "ca.crt"
 
-    @property
-    def enabled(self) -> bool:
-        return bool(self.config_map_name or self.secret_name)
-
     @model_validator(mode="after")
-    def _one_source(self) -> CABundle:
+    def _exactly_one_source(self) -> CABundle:
         if self.config_map_name and self.secret_name:
-            raise ValueError("configMapName and secretName are mutually exclusive; set one")
+            raise _At(".secretName", "must not be set together with configMapName; set exactly one")
+        if not self.config_map_name and not self.secret_name:
+            raise ValueError("set exactly one of configMapName and secretName")
         return self
-
-
-_DEFAULT_SIZE = "10Gi"
-_DEFAULT_ACCESS_MODES: tuple[AccessMode, ...] = ("ReadWriteMany",)
 
 
 class Cache(_Model):
     enabled: bool = False
     existing_claim: ObjectName = ""
-    size: Annotated[str, AfterValidator(_quantity)] = _DEFAULT_SIZE
+    size: Annotated[str, AfterValidator(_quantity)] = ""
     storage_class_name: ObjectName = ""
     access_modes: Annotated[tuple[AccessMode, ...], Field(min_length=1), AfterValidator(_unique)] = (
-        _DEFAULT_ACCESS_MODES
+        "ReadWriteMany",
     )
     mount_path: Annotated[str, AfterValidator(_mount_path)] = "/go/pkg/mod"
     build_cache: bool = False
 
+    @property
+    def claim_size(self) -> str:
+        """The storage request of the claim the operator creates."""
+        return self.size or DEFAULT_CACHE_SIZE
+
     @model_validator(mode="after")
     def _existing_claim_alone(self) -> Cache:
-        if not self.existing_claim:
-            return self
-        clashing = [
-            name
-            for name, is_set in (
-                ("size", self.size != _DEFAULT_SIZE),
-                ("storageClassName", bool(self.storage_class_name)),
-                ("accessModes", self.access_modes != _DEFAULT_ACCESS_MODES),
+        if self.existing_claim and self.size:
+            raise _At(
+                ".size",
+                "must not be set together with existingClaim: it sizes the claim the operator creates",
             )
-            if is_set
-        ]
-        if clashing:
-            raise ValueError(
-                f"existingClaim cannot be combined with {', '.join(clashing)}: "
-                "those only describe the claim the operator creates"
+        if self.existing_claim and self.storage_class_name:
+            raise _At(
+                ".storageClassName",
+                "must not be set together with existingClaim: it applies to the claim the operator creates",
             )
         return self
 
 
 class Reporting(_Model):
     enabled: bool = True
-    probe_interval_seconds: Annotated[int, Field(ge=10, le=86400)] = 300
+    probe_interval_seconds: Annotated[int, Field(ge=30, le=86400)] = 300
     probe_module: Annotated[str, AfterValidator(_module_path)] = "golang.org/x/mod"
 
 
@@ -345,9 +333,12 @@ class GoBuildConfigSpec(_Model):
     pod_selector: LabelSelector | None = None
     containers: Annotated[tuple[ContainerName, ...], AfterValidator(_unique)] = ()
     override_env: bool = False
-    goproxy: Annotated[tuple[GoproxyEntry, ...], Field(min_length=1)] = ("https://proxy.golang.org", "direct")
+    goproxy: Annotated[tuple[GoproxyEntry, ...], Field(min_length=1), AfterValidator(_unique)] = (
+        "https://proxy.golang.org",
+        "direct",
+    )
     proxy_fallback: Literal["OnNotFound", "OnAnyError"] = "OnNotFound"
-    gosumdb: Annotated[str, AfterValidator(_printable)] = ""
+    gosumdb: Annotated[str, AfterValidator(_gosumdb)] = ""
     goprivate: tuple[Pattern, ...] = ()
     gonoproxy: tuple[Pattern, ...] = ()
     gonosumdb: tuple[Pattern, ...] = ()
@@ -356,7 +347,7 @@ class GoBuildConfigSpec(_Model):
     env: tuple[EnvEntry, ...] = ()
     corporate_proxy: CorporateProxy = CorporateProxy()
     private_modules: PrivateModules = PrivateModules()
-    ca_bundle: CABundle = CABundle()
+    ca_bundle: CABundle | None = None
     cache: Cache = Cache()
     reporting: Reporting = Reporting()
 
@@ -383,7 +374,13 @@ def parse_spec(spec: Mapping[str, Any]) -> GoBuildConfigSpec:
     try:
         return GoBuildConfigSpec.model_validate(dict(spec))
     except ValidationError as error:
-        raise SpecError([_describe(detail) for detail in error.errors()]) from None
+        details = error.errors()
+        # A list whose bad entry was reported is also "too short" after dropping it: say it once.
+        below = {detail["loc"][:-1] for detail in details if detail["loc"]}
+        kept = [
+            detail for detail in details if not (detail["type"] == "too_short" and detail["loc"] in below)
+        ]
+        raise SpecError([_describe(detail) for detail in kept]) from None
 
 
 def _describe(detail: ErrorDetails) -> str:
