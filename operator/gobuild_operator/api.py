@@ -166,8 +166,8 @@ def _env_name(value: str) -> str:
 
 
 def _quantity(value: str) -> str:
-    if value and not _QUANTITY.match(value):
-        raise ValueError(f"{value!r} is not a storage quantity such as 10Gi")
+    if value and (not _QUANTITY.match(value) or not any(ch in "123456789" for ch in value)):
+        raise ValueError(f"{value!r} must be a positive quantity such as 10Gi or 500Mi")
     return value
 
 
@@ -353,15 +353,31 @@ class GoBuildConfigSpec(_Model):
 
     @model_validator(mode="after")
     def _env_names_unique_and_free(self) -> GoBuildConfigSpec:
+        owners = self._env_owned_by_blocks()
         names = [entry.name for entry in self.env]
         for index, name in enumerate(names):
             if name in names[:index]:
                 raise _At(f".env[{index}].name", f"{name} is listed twice")
-            if self.cache.enabled and name == "GOMODCACHE":
-                raise _At(f".env[{index}].name", "GOMODCACHE is set by spec.cache.mountPath")
-            if self.cache.enabled and self.cache.build_cache and name == "GOCACHE":
-                raise _At(f".env[{index}].name", "GOCACHE is set by spec.cache.buildCache")
+            if name in owners:
+                raise _At(
+                    f".env[{index}].name", f"{name} is set by spec.{owners[name]} while it is configured"
+                )
         return self
+
+    def _env_owned_by_blocks(self) -> dict[str, str]:
+        """Variables a configured block sets; without the block they are the user's to set."""
+        owners: dict[str, str] = {}
+        if self.cache.enabled:
+            owners["GOMODCACHE"] = "cache"
+            if self.cache.build_cache:
+                owners["GOCACHE"] = "cache.buildCache"
+        if self.private_modules.ssh is not None:
+            owners["GIT_SSH_COMMAND"] = "privateModules.ssh"
+        if self.private_modules.netrc is not None:
+            owners["NETRC"] = "privateModules.netrc"
+        if self.ca_bundle is not None:
+            owners.update(dict.fromkeys(("SSL_CERT_DIR", "GIT_SSL_CAINFO", "GIT_SSL_CAPATH"), "caBundle"))
+        return owners
 
 
 # --- parsing ---------------------------------------------------------------------------------

@@ -179,6 +179,26 @@ def _json(value: Any) -> Any:
             id="claim-sc",
         ),
         pytest.param({"cache": {"size": "lots"}}, "spec.cache.size: ", id="size"),
+        pytest.param({"cache": {"size": "0"}}, "spec.cache.size: ", id="size-zero"),
+        pytest.param({"cache": {"size": "10GB"}}, "spec.cache.size: ", id="size-GB"),
+        pytest.param(
+            {
+                "privateModules": {"ssh": {"secretName": "k", "hosts": ["a.b"]}},
+                "env": [{"name": "GIT_SSH_COMMAND"}],
+            },
+            "spec.env[0].name: GIT_SSH_COMMAND is set by spec.privateModules.ssh",
+            id="env-ssh",
+        ),
+        pytest.param(
+            {"privateModules": {"netrc": {"secretName": "n"}}, "env": [{"name": "NETRC"}]},
+            "spec.env[0].name: NETRC is set by spec.privateModules.netrc",
+            id="env-netrc",
+        ),
+        pytest.param(
+            {"caBundle": {"secretName": "ca"}, "env": [{"name": "A"}, {"name": "GIT_SSL_CAPATH"}]},
+            "spec.env[1].name: GIT_SSL_CAPATH is set by spec.caBundle",
+            id="env-ca",
+        ),
         pytest.param(
             {"cache": {"accessModes": ["ReadWriteSometimes"]}}, "spec.cache.accessModes[0]: ", id="mode"
         ),
@@ -228,6 +248,20 @@ def test_parsed_spec_is_immutable() -> None:
     spec = parse_spec({})
     with pytest.raises(ValueError, match="frozen"):
         spec.default = True  # type: ignore[misc]
+
+
+def test_block_variables_are_the_users_while_the_block_is_absent() -> None:
+    names = [
+        "NETRC",
+        "GIT_SSH_COMMAND",
+        "SSL_CERT_DIR",
+        "GIT_SSL_CAINFO",
+        "GIT_SSL_CAPATH",
+        "GOMODCACHE",
+        "GOCACHE",
+    ]
+    spec = parse_spec({"env": [{"name": name, "value": "x"} for name in names]})
+    assert [entry.name for entry in spec.env] == names
 
 
 def test_empty_strings_mean_unset_like_the_crd() -> None:
