@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
 from urllib.parse import unquote, urlsplit
 
 #: Seconds a connection may sit idle (or mid-handshake) before the server drops it.
@@ -208,7 +208,7 @@ class LoopbackHTTPServer:
             self._thread.join(timeout=5)
         self._httpd = self._thread = None
 
-    def __enter__(self) -> LoopbackHTTPServer:
+    def __enter__(self) -> Self:
         self.start()
         return self
 
