@@ -185,6 +185,9 @@ class LocalCluster:
             stdout=handle,
             stderr=subprocess.STDOUT,
             env=env,
+            # Own process group: a terminal's Ctrl-C reaches the operator first, which then still
+            # has an API server to remove its webhook configuration from; stop() ends these.
+            start_new_session=True,
             preexec_fn=_die_with_parent,
         )
 

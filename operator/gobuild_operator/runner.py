@@ -3,13 +3,29 @@
 from __future__ import annotations
 
 import logging
+import socket
 
 import kopf
 
 from gobuild_operator.settings import Settings
 
 
+def _port_free(addr: str, port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind((addr, port))
+        except OSError:
+            return False
+    return True
+
+
 def run_operator(settings: Settings, *, namespaces: list[str], verbose: bool) -> int:
+    hook = settings.webhook
+    if not _port_free(hook.listen_addr, hook.port):
+        print(
+            f"gobuild-operator: port {hook.port} on {hook.listen_addr} is in use; pick another with --webhook-port"
+        )
+        return 1
     # Importing the handler modules registers them with kopf's default registry.
     from gobuild_operator.handlers import admission, gobuildconfig, startup  # noqa: F401
 
