@@ -93,6 +93,9 @@ DEFAULT_CAPABILITIES: Final = (
     "kill",
     "audit_write",
 )
+#: The ConfigMap kube-controller-manager publishes in every namespace; API-server-stored Pods project it.
+KUBE_ROOT_CA: Final = "kube-root-ca.crt"
+PLACEHOLDER_CA: Final = "# e2e placeholder for the cluster CA\n"
 SETPRIV: Final = "/usr/bin/setpriv"
 IMAGE_GOROOT: Final = "/usr/local/go"
 
@@ -348,7 +351,7 @@ class PodSandbox:
         self.pod = pod
         self.spec: Mapping[str, Any] = pod.get("spec") or {}
         self.secrets = secrets
-        self.config_maps = config_maps
+        self.config_maps = {KUBE_ROOT_CA: {"ca.crt": PLACEHOLDER_CA}, **config_maps}
         self.claims = claims
         self.claim_fs_group = claim_fs_group
         self.image = image
@@ -828,11 +831,13 @@ def run_container(
 ) -> subprocess.CompletedProcess[str]:
     """Start the pod's volumes, run its init containers, then run `container` and return its result.
 
-    pod: the Pod as the API server stored it (a dict: ``kubectl get pod -o json`` or a client's
-        ``to_dict()`` after camelCase conversion).
+    pod: the Pod as the API server stored it, with the API's camelCase keys (``kubectl get pod -o
+        json``, or ``ApiClient().sanitize_for_serialization(pod)``; not the client's ``to_dict()``).
     command: run this argv in the container's environment instead of its command+args (like
         ``kubectl exec``; no ``$(VAR)`` expansion), e.g. ``["go", "mod", "download"]``.
-    secrets / config_maps: the objects the API server would serve, name -> data.
+    secrets / config_maps: the objects the API server would serve, name -> data. The
+        ``kube-root-ca.crt`` ConfigMap that every namespace has (and the kube-api-access volume
+        projects) holds a placeholder unless given.
     claims: PersistentVolumeClaim name -> host folder standing in for its volume (created if missing;
         reuse the same folder across calls to share a module cache between "pods").
     claim_fs_group: whether the claims' storage applies fsGroup like a block/RWO volume (default

@@ -7,6 +7,7 @@ is, what a Secret volume file looks like to root and to uid 1000, fsGroup, share
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import time
@@ -23,7 +24,7 @@ from .podrunner import (
     golang_image,
     run_container,
 )
-from .servers import GoProxyServer
+from .servers import GoProxyServer, PrivateRepos, SshGitServer
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("sandbox")]
 
@@ -457,6 +458,40 @@ def test_failing_init_container_stops_the_pod() -> None:
     assert "broken" in failed.value.result.stderr
 
 
+def test_service_account_volume_of_a_stored_pod_is_projected() -> None:
+    """The API server adds kube-api-access-* to every Pod; it must not stop the runner."""
+    volume = {
+        "name": "kube-api-access-x7k2p",
+        "projected": {
+            "defaultMode": 420,
+            "sources": [
+                {"serviceAccountToken": {"expirationSeconds": 3607, "path": "token"}},
+                {"configMap": {"name": "kube-root-ca.crt", "items": [{"key": "ca.crt", "path": "ca.crt"}]}},
+                {
+                    "downwardAPI": {
+                        "items": [
+                            {
+                                "path": "namespace",
+                                "fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.namespace"},
+                            }
+                        ]
+                    }
+                },
+            ],
+        },
+    }
+    mount = {
+        "name": "kube-api-access-x7k2p",
+        "mountPath": "/var/run/secrets/kubernetes.io/serviceaccount",
+        "readOnly": True,
+    }
+    script = sh(
+        "cd /var/run/secrets/kubernetes.io/serviceaccount && ls && cat namespace && echo && stat -L -c %a token"
+    )
+    result = run_container(pod(command=script, volumes=[volume], mounts=[mount]), container="build")
+    assert result.stdout.split() == ["ca.crt", "namespace", "token", "team-a", "644"], result.stderr
+
+
 def test_unmodelled_volume_types_are_refused() -> None:
     spec = pod(command=["true"], volumes=[{"name": "host", "hostPath": {"path": "/var/run"}}])
     with pytest.raises(PodRunnerError, match="hostPath"):
@@ -535,3 +570,51 @@ def test_go_downloads_through_a_loopback_proxy_into_a_shared_claim(
     second = run_container(spec, container="build", claims=claims, workdir=consumer_project)
     assert second.returncode == 0, second.stderr
     assert goproxy.requests == []
+
+
+@pytest.mark.parametrize(
+    ("image_user", "fs_group"),
+    [((0, 0), None), ((1000, 1000), 1000)],
+    ids=["root", "image-user-with-fsgroup"],
+)
+def test_go_fetches_a_private_module_over_ssh_from_inside_a_pod(
+    sshd: SshGitServer,
+    private_repos: PrivateRepos,
+    tmp_path: Path,
+    image_user: tuple[int, int],
+    fs_group: int | None,
+) -> None:
+    """A hand-written stand-in for an injected Pod: key and known_hosts from a Secret volume."""
+    module = private_repos.modules["secretlib"]
+    project = module.write_consumer(tmp_path / "project")
+    project.chmod(0o777)  # the image user writes go.sum
+    ssh_command = (
+        "ssh -i /etc/gobuild/ssh/ssh-privatekey -o IdentitiesOnly=yes -o BatchMode=yes"
+        " -o StrictHostKeyChecking=yes -o UserKnownHostsFile=/etc/gobuild/ssh/known_hosts"
+    )
+    env = [
+        {"name": "GOPROXY", "value": "direct"},
+        {"name": "GOPRIVATE", "value": private_repos.host},
+        {"name": "GOFLAGS", "value": "-mod=mod"},
+        {"name": "GIT_SSH_COMMAND", "value": ssh_command},
+        *({"name": k, "value": v} for k, v in sshd.rewrite_env().items()),
+    ]
+    volumes = [{"name": "gobuild-ssh", "secret": {"secretName": "git-ssh", "defaultMode": 0o400}}]
+    mounts = [{"name": "gobuild-ssh", "mountPath": "/etc/gobuild/ssh", "readOnly": True}]
+    spec = pod(
+        command=["go", "mod", "download", "-json", f"{module.path}@{module.version}"],
+        env=env,
+        volumes=volumes,
+        mounts=mounts,
+        workingDir="/src",
+        pod_sc=None if fs_group is None else {"fsGroup": fs_group},
+    )
+    result = run_container(
+        spec,
+        container="build",
+        secrets={"git-ssh": sshd.secret_data()},
+        image=golang_image(user=image_user),
+        workdir=project,
+    )
+    assert result.returncode == 0, result.stderr + sshd.log()[-2000:]
+    assert json.loads(result.stdout)["Version"] == module.version
