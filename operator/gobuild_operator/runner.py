@@ -22,9 +22,8 @@ def _port_free(addr: str, port: int) -> bool:
 def run_operator(settings: Settings, *, namespaces: list[str], verbose: bool) -> int:
     hook = settings.webhook
     if not _port_free(hook.listen_addr, hook.port):
-        print(
-            f"gobuild-operator: port {hook.port} on {hook.listen_addr} is in use; pick another with --webhook-port"
-        )
+        where = f"{hook.listen_addr}:{hook.port}"
+        print(f"gobuild-operator: {where} is in use; pick another port with --webhook-port")
         return 1
     # Importing the handler modules registers them with kopf's default registry.
     from gobuild_operator.handlers import admission, gobuildconfig, startup  # noqa: F401

@@ -7,6 +7,7 @@ import re
 from typing import Any
 
 import yaml
+
 from conftest import Cluster
 from support.operator_process import OperatorProcess
 from support.waiting import wait_for

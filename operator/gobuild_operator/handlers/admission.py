@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import copy
 import functools
-import logging
 import time
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, cast
 
 import kopf
 
@@ -76,7 +75,7 @@ async def handle(
     memo: kopf.Memo,
     patch: kopf.Patch,
     warnings: list[str],
-    logger: logging.Logger,
+    logger: kopf.Logger,
     gobuildconfigs: ConfigIndex,
     namespace_labels: LabelIndex,
     **_: Any,
@@ -100,9 +99,10 @@ async def handle(
         if new is not None:
             replacement = new
 
-            def replace(target: dict[str, Any]) -> None:
-                target.clear()
-                target.update(copy.deepcopy(replacement))
+            def replace(target: kopf.RawBody) -> None:
+                raw = cast(dict[str, Any], target)  # kopf hands a plain dict typed as a TypedDict
+                raw.clear()
+                raw.update(copy.deepcopy(replacement))
 
             patch.fns.append(replace)
             config = new.get("metadata", {}).get("annotations", {}).get(ANNOTATION_INJECTED, "")
@@ -128,7 +128,7 @@ for _suffix, _handler_id, _group, _version, _resource, _operations in HOOKS:
         _version,
         _resource,
         id=_handler_id,
-        operations=list(_operations),
+        operations=[cast(kopf.Operation, op) for op in _operations],
         ignore_failures=True,
         side_effects=False,
     )(functools.partial(handle, kind=KINDS[_resource]))

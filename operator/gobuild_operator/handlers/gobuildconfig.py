@@ -6,7 +6,6 @@ namespace's labels live in kopf indices that the webhook reads.
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 import kopf
@@ -21,8 +20,8 @@ from gobuild_operator.timeutil import now_rfc3339
 
 @kopf.index(GROUP, VERSION, PLURAL)
 def gobuildconfigs(
-    namespace: str, name: str, spec: kopf.Spec, **_: Any
-) -> dict[str, tuple[str, GoBuildConfigSpec | None]]:
+    namespace: str | None, name: str, spec: kopf.Spec, **_: Any
+) -> dict[str | None, tuple[str, GoBuildConfigSpec | None]]:
     """namespace -> (name, parsed spec or None when invalid)."""
     try:
         parsed: GoBuildConfigSpec | None = parse_spec(dict(spec))
@@ -74,7 +73,9 @@ def spec_status(
 @kopf.on.resume(GROUP, VERSION, PLURAL)
 @kopf.on.create(GROUP, VERSION, PLURAL)
 @kopf.on.update(GROUP, VERSION, PLURAL, field="spec")
-async def reconcile(name: str, namespace: str, memo: kopf.Memo, logger: logging.Logger, **_: Any) -> None:
+async def reconcile(name: str, namespace: str | None, memo: kopf.Memo, logger: kopf.Logger, **_: Any) -> None:
+    assert namespace is not None  # GoBuildConfig is namespaced
+
     def apply(obj: dict[str, Any], current: dict[str, Any]) -> dict[str, Any]:
         return spec_status(
             obj.get("spec") or {},

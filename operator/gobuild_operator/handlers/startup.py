@@ -23,8 +23,8 @@ def _webhook_certificates(settings: Settings) -> tuple[Path, Path, bytes]:
     hook = settings.webhook
     if hook.certificate_dir is not None:
         d = hook.certificate_dir
-        ca = (d / "ca.crt").read_bytes() if (d / "ca.crt").exists() else (d / "tls.crt").read_bytes()
-        return d / "tls.crt", d / "tls.key", ca
+        bundle = d / "ca.crt" if (d / "ca.crt").exists() else d / "tls.crt"
+        return d / "tls.crt", d / "tls.key", bundle.read_bytes()
     dns = ["localhost"]
     ips = []
     if hook.host.replace(".", "").isdigit():
@@ -42,9 +42,7 @@ def _webhook_certificates(settings: Settings) -> tuple[Path, Path, bytes]:
 
 
 @kopf.on.startup()
-async def configure(
-    settings: kopf.OperatorSettings, memo: kopf.Memo, logger: logging.Logger, **_: Any
-) -> None:
+async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, logger: kopf.Logger, **_: Any) -> None:
     ours: Settings = memo.settings
     memo.api = make_api_client()
     memo.metrics = Metrics()
@@ -89,7 +87,7 @@ def remove_webhook_configuration(memo: kopf.Memo) -> None:
 
 
 @kopf.on.cleanup()
-async def cleanup(memo: kopf.Memo, logger: logging.Logger, **_: Any) -> None:
+async def cleanup(memo: kopf.Memo, logger: kopf.Logger, **_: Any) -> None:
     if getattr(memo, "registered_webhook", None):
         remove_webhook_configuration(memo)
         logger.info("removed the MutatingWebhookConfiguration")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import copy
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
@@ -25,7 +25,7 @@ StatusFn = Callable[[dict[str, Any], dict[str, Any]], dict[str, Any] | None]
 
 def _update_once(api: client.ApiClient, namespace: str, name: str, fn: StatusFn) -> bool:
     custom = client.CustomObjectsApi(api)
-    obj: dict[str, Any] = custom.get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name)
+    obj = cast(dict[str, Any], custom.get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name))
     current = copy.deepcopy(obj.get("status") or {})
     new = fn(obj, copy.deepcopy(current))
     if new is None or new == current:

@@ -92,15 +92,17 @@ def build_configuration(settings: Settings, *, ca_bundle: bytes, url_base: str |
 def apply_configuration(api: client.ApiClient, body: dict[str, Any]) -> None:
     admission = client.AdmissionregistrationV1Api(api)
     name = body["metadata"]["name"]
+    raw: Any = body  # the client serialises plain dicts as they are
     try:
         existing = admission.read_mutating_webhook_configuration(name)
     except ApiException as exc:
         if exc.status != 404:
             raise
-        admission.create_mutating_webhook_configuration(body)
+        admission.create_mutating_webhook_configuration(raw)
         return
+    assert existing.metadata is not None
     body["metadata"]["resourceVersion"] = existing.metadata.resource_version
-    admission.replace_mutating_webhook_configuration(name, body)
+    admission.replace_mutating_webhook_configuration(name, raw)
 
 
 def delete_configuration(api: client.ApiClient, name: str) -> None:
