@@ -28,7 +28,7 @@ import re
 from dataclasses import dataclass
 from typing import Final
 
-__all__ = ["REASONS", "UNKNOWN", "Diagnosis", "diagnose", "explain"]
+__all__ = ["MAX_EVIDENCE", "REASONS", "UNKNOWN", "Diagnosis", "diagnose", "explain", "strip_ci_prefix"]
 
 UNKNOWN: Final = "Unknown"
 
@@ -480,6 +480,7 @@ _PREFIX: Final = re.compile(
       | \++[ ]                                                                     # sh -x trace
       | \#\#\[[a-z]+\][ ]?                                                         # GitHub Actions
       | \[(?:step-[\w.-]+|Pipeline|pod/[^\]\n]+|[\w.-]+/[\w.-]+)\][ ]?               # tekton, jenkins
+      | \[[\w.-]+[ ]:[ ][\w.-]+\][ ]?                                              # tkn "[task : step]"
       | [\w.-]+-\d+[ ]+\|[ ]                                                       # compose "build-1  | "
     )
     """,
@@ -568,6 +569,11 @@ def _evidence(text: str, pos: int) -> str:
     return line
 
 
+def _visible(line: str) -> str:
+    """What a terminal shows of a line: its last carriage-return segment, without CI prefixes."""
+    return strip_ci_prefix(line.rstrip("\r").rsplit("\r", 1)[-1])
+
+
 def _is_indented(line: str) -> bool:
     return line[:1] in (" ", "\t")
 
@@ -576,7 +582,7 @@ def _in_proxy_detail(text: str, line_start: int, pos: int) -> bool:
     """Whether pos lies in text a module proxy sent back (after `server response:`, or indented under it)."""
     if _PROXY_DETAIL_MARK in text[line_start:pos]:
         return True
-    line = strip_ci_prefix(text[line_start : _line_end(text, line_start)].rsplit("\r", 1)[-1])
+    line = _visible(text[line_start : _line_end(text, line_start)])
     if not _is_indented(line):
         return False
     end = line_start - 1
@@ -584,7 +590,7 @@ def _in_proxy_detail(text: str, line_start: int, pos: int) -> bool:
         if end < 0:
             return False
         start = text.rfind("\n", 0, end) + 1
-        previous = strip_ci_prefix(text[start:end].rsplit("\r", 1)[-1])
+        previous = _visible(text[start:end])
         if _PROXY_DETAIL_MARK in previous:
             return True
         if not _is_indented(previous):
