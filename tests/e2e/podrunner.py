@@ -572,9 +572,14 @@ class PodSandbox:
             container = self.container(ref["containerName"])
         kind, _, resource = ref["resource"].partition(".")
         quantity = ((container.get("resources") or {}).get(kind) or {}).get(resource)
-        value = parse_quantity(quantity) if quantity is not None else _node_allocatable(resource)
+        if quantity is not None:
+            value = parse_quantity(quantity)
+        elif kind == "limits":  # no limit: the node's allocatable, as the kubelet substitutes
+            value = _node_allocatable(resource)
+        else:  # the API server already copied limits into unset requests
+            value = Fraction(0)
         divisor = parse_quantity(ref.get("divisor", "1"))
-        return str(max(math.ceil(value / divisor), 1 if resource == "cpu" and kind == "limits" else 0))
+        return str(math.ceil(value / divisor))
 
     def _hostname(self) -> str:
         name = self.spec.get("hostname") or (self.pod.get("metadata") or {}).get("name") or "pod"

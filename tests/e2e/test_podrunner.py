@@ -20,6 +20,7 @@ import pytest
 from .podrunner import (
     InitContainerFailed,
     PodRunnerError,
+    PodSandbox,
     expand,
     golang_image,
     run_container,
@@ -104,6 +105,33 @@ def env_of(result: subprocess.CompletedProcess[str]) -> dict[str, str]:
 )
 def test_expand_matches_kubernetes(text: str, env: dict[str, str], expected: str) -> None:
     assert expand(text, env) == expected
+
+
+@pytest.mark.parametrize(
+    ("resources", "ref", "expected"),
+    [
+        ({"limits": {"cpu": "1500m"}}, {"resource": "limits.cpu"}, "2"),
+        ({"requests": {"cpu": "250m"}}, {"resource": "requests.cpu", "divisor": "1m"}, "250"),
+        ({"limits": {"memory": "128Mi"}}, {"resource": "limits.memory", "divisor": "1Mi"}, "128"),
+        ({"limits": {"memory": "129e6"}}, {"resource": "limits.memory", "divisor": "1M"}, "129"),
+        ({}, {"resource": "requests.memory"}, "0"),
+        ({}, {"resource": "limits.cpu"}, str(os.cpu_count())),
+    ],
+    ids=[
+        "cpu-rounds-up",
+        "milli-divisor",
+        "binary-suffix",
+        "exponent",
+        "unset-request",
+        "unset-limit-is-node",
+    ],
+)
+def test_resource_field_refs(resources: dict[str, Any], ref: dict[str, Any], expected: str) -> None:
+    spec = pod(
+        command=["true"], resources=resources, env=[{"name": "V", "valueFrom": {"resourceFieldRef": ref}}]
+    )
+    with PodSandbox(spec) as sandbox:
+        assert sandbox.environment("build")["V"] == expected
 
 
 def test_environment_is_resolved_like_the_kubelet() -> None:
@@ -486,7 +514,8 @@ def test_service_account_volume_of_a_stored_pod_is_projected() -> None:
         "readOnly": True,
     }
     script = sh(
-        "cd /var/run/secrets/kubernetes.io/serviceaccount && ls && cat namespace && echo && stat -L -c %a token"
+        "cd /var/run/secrets/kubernetes.io/serviceaccount"
+        " && ls && cat namespace && echo && stat -L -c %a token"
     )
     result = run_container(pod(command=script, volumes=[volume], mounts=[mount]), container="build")
     assert result.stdout.split() == ["ca.crt", "namespace", "token", "team-a", "644"], result.stderr
