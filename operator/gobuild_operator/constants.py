@@ -74,9 +74,9 @@ CACHE_SUBPATH_GOCACHE: Final = "gocache"
 CACHE_CLAIM_SUFFIX: Final = "-gomodcache"
 
 #: Key of the private key in a Secret of type kubernetes.io/ssh-auth.
-SECRET_KEY_SSH_PRIVATE: Final = "ssh-privatekey"
+SECRET_KEY_SSH_PRIVATE: Final = "ssh-privatekey"  # noqa: S105 (a key name, not a secret)
 #: Key of the netrc file in the `privateModules.netrc` Secret.
-SECRET_KEY_NETRC: Final = ".netrc"
+SECRET_KEY_NETRC: Final = ".netrc"  # noqa: S105 (a key name, not a secret)
 #: Mode of every file the operator mounts: readable by whatever user the build runs as.
 MOUNTED_FILE_MODE: Final = 0o444
 
