@@ -4,8 +4,9 @@ The plan is data (env in order, git config entries, volumes, mounts); `mutate` a
 spec. Keeping the two apart lets the webhook, the status (effective GOPROXY/GOSUMDB) and the tests
 share one description of "what an injected workload carries" (SPEC).
 
-Choices that are not obvious from the SPEC, each checked with real tools (git 2.39 with GnuTLS and
-OpenSSL-based curl 7.88, OpenSSH 9.2, go 1.26) in throwaway containers:
+Choices that are not obvious from the SPEC, each checked with real tools (git 2.39 with GnuTLS,
+OpenSSL-based curl 7.88, OpenSSH 9.2 against a real sshd, go 1.26) in bubblewrap sandboxes, as
+root, as uid 1000 and as a uid without a passwd entry:
 
 * Secret data never enters the Pod spec: keys, tokens and certificates come from Secret/ConfigMap
   *volumes*; env values only name the files. Every mounted file is 0444 so any uid can read it.
@@ -14,8 +15,11 @@ OpenSSL-based curl 7.88, OpenSSH 9.2, go 1.26) in throwaway containers:
   GIT_SSH_COMMAND is a POSIX-sh function that copies the key into a private mktemp file (owned by
   whoever runs it), runs ssh with host keys pinned to the mounted known_hosts, removes the copy and
   returns ssh's status. git runs the command as `sh -c '<value> "$@"'`, hence the trailing function
-  name. OpenSSH still needs a passwd entry for the uid (it exits "No user exists for uid N"): an image
-  USER without one cannot use SSH, whatever we inject.
+  name. OpenSSH also exits at once for a uid without a passwd entry ("No user exists for uid N", the
+  usual runAsUser case); the function then runs ssh under `unshare -r` (root of its own user
+  namespace, which has an entry) where user namespaces are allowed, and plain ssh otherwise, so the
+  real cause is reported. The user comes from the URL rewrite (`ssh://USER@HOST/`), not `-l`, which
+  would override users written in workloads' own ssh URLs.
 * git reads ~/.netrc only, so git over HTTPS gets a credential helper (a shell function with awk)
   that reads the mounted netrc for the requested host; go reads it through NETRC.
 * git config travels in GIT_CONFIG_COUNT/KEY_n/VALUE_n (git >= 2.31): `mutate` appends our entries
