@@ -27,7 +27,8 @@ Go build depends on, with the host's own go/git/ssh standing in for the image:
 * The rest of the filesystem: the host's /usr, /bin, /lib*, /etc read-only (/etc with the image's
   passwd/group and kubelet's hosts/hostname/resolv.conf; hostAliases honoured), the host's GOROOT at
   /usr/local/go, and the image's writable folders (/go 1777, /root, /tmp, /var/tmp) fresh per
-  container run. Unlike a real overlay rootfs, the host's files cannot be changed even by root.
+  container run; readOnlyRootFilesystem makes all of that read-only. Unlike a real overlay rootfs,
+  the host's files cannot be changed even by root.
 * Isolation: bubblewrap, run as root, makes private mount/pid/ipc/uts namespaces; the network is the
   host's so loopback servers are reachable. ``setpriv`` inside the sandbox switches to the real
   uid/gid/groups and sets the capability bounding set before exec'ing the command. (bwrap's own
@@ -319,6 +320,7 @@ class _Mount:
     dest: str
     source: Path
     read_only: bool
+    remount_read_only: bool = False
 
 
 @dataclass(frozen=True)
@@ -430,7 +432,8 @@ class PodSandbox:
         run_dir = self.root / "runs" / f"{self._runs:02d}-{name}"
         run_dir.mkdir(parents=True)
         cwd = container.get("workingDir") or image.workdir
-        mounts = self._image_mounts(run_dir, image)
+        read_only_root = bool((container.get("securityContext") or {}).get("readOnlyRootFilesystem"))
+        mounts = self._image_mounts(run_dir, image, read_only=read_only_root)
         mounts += self._kubelet_files(run_dir)
         if _host_goroot() != IMAGE_GOROOT:
             mounts.append(_Mount(IMAGE_GOROOT, Path(_host_goroot()), read_only=True))
@@ -438,7 +441,7 @@ class PodSandbox:
             mounts.append(_Mount(cwd, workdir, read_only=False))
         mounts += [_Mount(dest, src, read_only=False) for dest, src in extra_binds.items()]
         mounts += self._volume_mounts(container, env)
-        args = self._bwrap_args(mounts, cwd=cwd, identity=identity, argv=argv)
+        args = self._bwrap_args(mounts, cwd=cwd, identity=identity, argv=argv, read_only_root=read_only_root)
         return _run_bounded(args, env=env, argv=argv, timeout=timeout)
 
     # -- identity
@@ -733,8 +736,9 @@ class PodSandbox:
 
     # -- the rest of the filesystem
 
-    def _image_mounts(self, run_dir: Path, image: Image) -> list[_Mount]:
-        """The image's writable folders, fresh for this run; nested ones travel with their parent."""
+    def _image_mounts(self, run_dir: Path, image: Image, *, read_only: bool) -> list[_Mount]:
+        """The image's writable folders, fresh for this run; nested ones travel with their parent.
+        With readOnlyRootFilesystem they are part of the read-only root, /tmp included."""
         mounts: list[_Mount] = []
         dirs = [*image.dirs, ImageDir("/tmp", mode=0o1777), ImageDir("/var/tmp", mode=0o1777)]
         for spec in sorted(dirs, key=lambda d: len(PurePosixPath(d.path).parts)):
@@ -743,7 +747,8 @@ class PodSandbox:
             os.chown(host, spec.uid, spec.gid)
             host.chmod(spec.mode)
             if not any(PurePosixPath(m.dest) in PurePosixPath(spec.path).parents for m in mounts):
-                mounts.append(_Mount(spec.path, host, read_only=False))
+                # bound writable so mountpoints can be made below it, remounted read-only at the end
+                mounts.append(_Mount(spec.path, host, read_only=False, remount_read_only=read_only))
         etc = run_dir / "etc"
         etc.mkdir()
         (etc / "passwd").write_text("".join(e.line() for e in image.passwd))
@@ -778,7 +783,7 @@ class PodSandbox:
         return [_Mount(f"/etc/{n}", etc / n, read_only=False) for n in ("hosts", "hostname", "resolv.conf")]
 
     def _bwrap_args(
-        self, mounts: list[_Mount], *, cwd: str, identity: _Identity, argv: list[str]
+        self, mounts: list[_Mount], *, cwd: str, identity: _Identity, argv: list[str], read_only_root: bool
     ) -> list[str]:
         # containerd sorts mounts parent-first; a later mount at the same path wins
         by_dest: dict[str, _Mount] = {}
@@ -814,6 +819,11 @@ class PodSandbox:
             args += ["--ro-bind" if mount.read_only else "--bind", str(mount.source), dest]
         for parent in reversed([PurePosixPath(cwd), *PurePosixPath(cwd).parents[:-1]]):
             args += ["--perms", "0755", "--dir", str(parent)]
+        for dest, mount in ordered:
+            if mount.remount_read_only:
+                args += ["--remount-ro", dest]
+        if read_only_root:
+            args += ["--remount-ro", "/"]
         args += ["--chdir", cwd, "--", *_setpriv(identity), "--", *argv]
         return args
 

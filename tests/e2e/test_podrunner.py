@@ -550,6 +550,27 @@ def test_private_tmp_fresh_image_dirs_and_kubelet_files(tmp_path: Path) -> None:
     assert not Path("/tmp", marker).exists()
 
 
+def test_read_only_root_filesystem_leaves_only_volumes_writable(tmp_path: Path) -> None:
+    volumes = [{"name": "cache", "persistentVolumeClaim": {"claimName": "c"}}]
+    mounts = [{"name": "cache", "mountPath": "/go/pkg/mod"}]
+    script = sh(
+        "for d in /tmp /go /root /; do touch $d/probe 2>/dev/null && echo $d-writable; done;"
+        " touch /go/pkg/mod/probe && echo cache-writable"
+    )
+    spec = pod(command=script, volumes=volumes, mounts=mounts, container_sc={"readOnlyRootFilesystem": True})
+    result = run_container(spec, container="build", claims={"c": tmp_path / "c"})
+    assert result.stdout == "cache-writable\n", result.stderr
+    spec["spec"]["containers"][0]["securityContext"] = {}
+    writable = run_container(spec, container="build", claims={"c": tmp_path / "c"})
+    assert writable.stdout.split() == [
+        "/tmp-writable",
+        "/go-writable",
+        "/root-writable",
+        "/-writable",
+        "cache-writable",
+    ]
+
+
 def test_host_secrets_are_invisible_and_system_files_read_only() -> None:
     script = sh(
         "ls /root/.ssh 2>&1; touch /usr/probe 2>&1; touch /etc/probe2;"
