@@ -61,6 +61,11 @@ def admit(
         containers=list(spec.containers),
     )
     warnings.extend(result.warnings)
+    if result.skipped_env:
+        names = ", ".join(result.skipped_env)
+        warnings.append(
+            f"{decision.config}: kept the workload's own {names} (overrideEnv: true would replace them)"
+        )
     if not result.changed:
         warnings.append(f"{decision.config}: {result.reason}")
         return None, warnings, "unchanged"
