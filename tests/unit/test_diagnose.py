@@ -456,6 +456,10 @@ def test_messages_of_other_versions_and_tools(log: str, reason: str) -> None:
         ),
         pytest.param("# example.com/app\n./main.go:5:2: undefined: hello.Greet\n", id="compile-error"),
         pytest.param("Cloning into 'app'...\nremote: Enumerating objects: 3, done.\n", id="only-noise"),
+        pytest.param(
+            "Error: ENOSPC: System limit for number of file watchers reached, watch '/src'\n",
+            id="errno-name-from-another-tool",
+        ),
     ],
 )
 def test_logs_without_a_download_failure_are_unknown(log: str) -> None:

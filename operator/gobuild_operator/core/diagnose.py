@@ -228,8 +228,9 @@ _HTTP_STATUS_TEXT = (
 # on the same line, so the more specific rule comes first.
 _RULES: Final[tuple[tuple[str, tuple[str, ...], str | None, bool], ...]] = (
     # --- tier 0: the machine ---
-    ("DiskFull", ("no space left on device", "isk quota exceeded", "ENOSPC"), None, False),
-    ("CacheLockFailed", ("no locks available", "ENOLCK"), None, False),
+    # go prints strerror text; bare errno names (ENOSPC) also come from unrelated tools (file watchers).
+    ("DiskFull", ("no space left on device", "isk quota exceeded"), None, False),
+    ("CacheLockFailed", ("no locks available",), None, False),
     (
         "CacheLockFailed",
         ("ock /",),
