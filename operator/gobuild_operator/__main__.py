@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -17,6 +18,7 @@ def _run(args: argparse.Namespace) -> int:
         cluster_domain=args.cluster_domain,
         metrics_port=args.metrics_port if args.metrics_port > 0 else None,
         metrics_addr=args.metrics_addr,
+        extra_no_proxy=tuple(h for h in [os.environ.get("KUBERNETES_SERVICE_HOST", "")] if h),
         webhook=WebhookSettings(
             listen_addr=args.webhook_addr,
             port=args.webhook_port,

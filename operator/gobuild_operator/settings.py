@@ -37,6 +37,9 @@ class Settings:
     status_flush_interval: float = 0.5
     metrics_port: int | None = 8080
     metrics_addr: str = "0.0.0.0"  # noqa: S104
+    #: Added to NO_PROXY besides the cluster-internal names: the API server's address, as Pods
+    #: see it (KUBERNETES_SERVICE_HOST in the operator's own Pod), so clients never proxy it.
+    extra_no_proxy: tuple[str, ...] = ()
 
     @staticmethod
     def default_namespace() -> str:

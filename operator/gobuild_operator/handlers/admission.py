@@ -52,7 +52,12 @@ def admit(
     spec = configs.get(decision.config) if decision.config else None
     if decision.config is None or spec is None:
         return None, warnings, "skipped"
-    plan = build_plan(config_name=decision.config, spec=spec, cluster_domain=settings.cluster_domain)
+    plan = build_plan(
+        config_name=decision.config,
+        spec=spec,
+        cluster_domain=settings.cluster_domain,
+        extra_no_proxy=settings.extra_no_proxy,
+    )
     result = mutate(
         obj,
         kind=kind,
