@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from .modules import ModuleSet
 from .podrunner import (
     InitContainerFailed,
     PodRunnerError,
@@ -25,7 +26,7 @@ from .podrunner import (
     golang_image,
     run_container,
 )
-from .servers import GoProxyServer, PrivateRepos, SshGitServer
+from .servers import GoProxyServer, HttpsGitServer, PrivateRepos, SshGitServer
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("sandbox")]
 
@@ -668,3 +669,47 @@ def test_go_fetches_a_private_module_over_ssh_from_inside_a_pod(
     )
     assert result.returncode == 0, result.stderr + sshd.log()[-2000:]
     assert json.loads(result.stdout)["Version"] == module.version
+
+
+def test_go_fetches_over_https_from_inside_a_pod_with_ca_and_netrc(
+    https_git: HttpsGitServer, private_repos: PrivateRepos, go_modules: ModuleSet, tmp_path: Path
+) -> None:
+    """Public modules through an authenticated HTTPS proxy and a private one over git+HTTPS."""
+    module = private_repos.modules["tokenlib"]
+    project = module.write_consumer(tmp_path / "project")
+    env = [
+        {"name": "GOPROXY", "value": https_git.proxy_url},
+        {"name": "GOPRIVATE", "value": private_repos.host},
+        {"name": "GOFLAGS", "value": "-mod=mod"},
+        {"name": "GOSUMDB", "value": "off"},  # uuid is not in this project's go.sum; no sumdb here
+        {"name": "SSL_CERT_FILE", "value": "/etc/gobuild/ca/ca.crt"},  # go
+        {"name": "GIT_SSL_CAINFO", "value": "/etc/gobuild/ca/ca.crt"},  # git
+        {"name": "NETRC", "value": "/root/.netrc"},
+        *({"name": k, "value": v} for k, v in https_git.rewrite_env().items()),
+    ]
+    volumes = [
+        {"name": "gobuild-ca", "configMap": {"name": "corp-ca"}},
+        {"name": "gobuild-netrc", "secret": {"secretName": "netrc", "defaultMode": 0o600}},
+    ]
+    mounts = [
+        {"name": "gobuild-ca", "mountPath": "/etc/gobuild/ca"},
+        {"name": "gobuild-netrc", "mountPath": "/root/.netrc", "subPath": ".netrc"},  # git reads only $HOME
+    ]
+    spec = pod(
+        command=sh(f"go mod download -json {module.path}@{module.version} github.com/google/uuid@v1.6.0"),
+        env=env,
+        volumes=volumes,
+        mounts=mounts,
+        workingDir="/src",
+    )
+    result = run_container(
+        spec,
+        container="build",
+        secrets={"netrc": {".netrc": https_git.netrc()}},
+        config_maps={"corp-ca": {"ca.crt": https_git.ca_pem.decode()}},
+        workdir=project,
+    )
+    assert result.returncode == 0, result.stderr
+    paths = {r.path.split("/")[1] for r in https_git.requests if r.status == 200}
+    assert paths == {"git", "proxy"}
+    assert {r.user for r in https_git.requests if r.status == 200} == {https_git.username}
