@@ -58,7 +58,7 @@ integration: binaries
 	$(PY) -m pytest tests/integration -q
 
 e2e-setup: venv
-	$(PY) -m e2e.modules
+	$(PY) tests/e2e/modules.py
 
 e2e: binaries e2e-setup
 	$(PY) -m pytest tests/e2e -q
