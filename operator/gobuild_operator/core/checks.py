@@ -1,0 +1,405 @@
+"""What the operator checks on a timer, and how the answers read on the status.
+
+Three checks feed three conditions: GOPROXY probes (ProxiesReachable, status.proxies), the Secrets
+and ConfigMaps the spec names (SecretsResolved), and the module cache claim (CacheReady,
+status.cache). The I/O (HTTP probes, API lookups) happens elsewhere; these functions decide what
+to ask and turn the answers into status fields whose messages name the field to fix.
+
+Only the presence of Secret keys is ever looked at; no value reaches this module.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Final, Literal
+from urllib.parse import urlsplit
+
+from gobuild_operator import constants as c
+from gobuild_operator.api import GoBuildConfigSpec
+from gobuild_operator.core import conditions as cond
+from gobuild_operator.core.plan import cache_claim_name
+
+Conditions = list[dict[str, Any]]
+
+#: status.proxies[].error of a file:// entry.
+FILE_NOTE: Final = "not probed: a file:// GOPROXY is read inside the build container"
+
+
+# --- GOPROXY probes --------------------------------------------------------------------------
+
+
+def escape_module_path(path: str) -> str:
+    """The module path as the GOPROXY protocol spells it: each capital letter as '!' + lowercase."""
+    return "".join(f"!{ch.lower()}" if ch.isupper() else ch for ch in path)
+
+
+def redact_url(url: str) -> str:
+    """The URL with any password replaced, fit for status, Events and logs."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.netloc.rsplit("@", 1)[1]
+    return parts._replace(netloc=f"{parts.username}:***@{host}").geturl()
+
+
+@dataclass(frozen=True)
+class ProbeTarget:
+    url: str  # the goproxy entry as shown (password redacted)
+    probe_url: str  # what is fetched; "" when the entry is not probed
+    note: str = ""
+    proxy: str = ""  # the corporate proxy to go through, "" for none
+
+
+def probe_targets(spec: GoBuildConfigSpec) -> list[ProbeTarget]:
+    """http(s) entries are probed at `<url>/<module>/@v/list`; file:// is noted; direct/off skipped.
+
+    Probes take the route builds take: through spec.corporateProxy unless noProxy exempts the host.
+    """
+    module = escape_module_path(spec.reporting.probe_module)
+    targets = []
+    for entry in spec.goproxy:
+        scheme = urlsplit(entry).scheme
+        if scheme in ("http", "https"):
+            probe_url = f"{entry.rstrip('/')}/{module}/@v/list"
+            targets.append(ProbeTarget(redact_url(entry), probe_url, proxy=corporate_proxy_for(spec, entry)))
+        elif scheme == "file":
+            targets.append(ProbeTarget(entry, "", FILE_NOTE))
+    return targets
+
+
+def corporate_proxy_for(spec: GoBuildConfigSpec, url: str) -> str:
+    """The proxy go would use for `url` given spec.corporateProxy (Go's NO_PROXY rules, simplified:
+    `*`, exact hosts, domain suffixes with or without a leading dot)."""
+    proxy = spec.corporate_proxy
+    parts = urlsplit(url)
+    chosen = proxy.https_proxy if parts.scheme == "https" else proxy.http_proxy
+    if not chosen:
+        return ""
+    host = (parts.hostname or "").lower()
+    for entry in proxy.no_proxy:
+        entry = entry.lower().split(":", 1)[0]
+        if entry == "*" or host == entry.lstrip(".") or host.endswith("." + entry.lstrip(".")):
+            return ""
+    return chosen
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    url: str
+    reachable: bool | None  # None: not probed
+    latency_ms: int | None
+    error: str
+    time: str
+
+    def to_status(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"url": self.url, "lastProbeTime": self.time, "error": self.error}
+        if self.reachable is not None:
+            out["reachable"] = self.reachable
+        if self.latency_ms is not None:
+            out["latencyMs"] = self.latency_ms
+        return out
+
+
+def http_verdict(status: int, *, module: str) -> tuple[bool, str]:
+    """(reachable, error) for the HTTP status a proxy answered a probe with.
+
+    A proxy that answers is reachable; 404/410 and 401/403 still get an error saying why builds
+    may not get modules from it. 5xx counts as unreachable: go stops there just the same.
+    """
+    if 200 <= status < 300:
+        return True, ""
+    if status in (404, 410):
+        return True, f"HTTP {status}: the proxy does not serve {module} (spec.reporting.probeModule)"
+    if status in (401, 403, 407):
+        return True, f"HTTP {status}: the proxy wants credentials (spec.privateModules.netrc)"
+    if status >= 500:
+        return False, f"HTTP {status}: the proxy failed"
+    return True, f"HTTP {status}"
+
+
+def proxies_condition(
+    conditions: Sequence[Mapping[str, Any]],
+    results: Sequence[ProbeResult],
+    *,
+    spec: GoBuildConfigSpec,
+    generation: int | None,
+    now: str,
+) -> Conditions:
+    if not spec.reporting.enabled:
+        return cond.set_condition(
+            conditions,
+            type=cond.PROXIES_REACHABLE,
+            status="Unknown",
+            reason="ProbesDisabled",
+            message="spec.reporting.enabled is false: GOPROXY URLs are not probed",
+            generation=generation,
+            now=now,
+        )
+    probed = [r for r in results if r.reachable is not None]
+    if not probed:
+        return cond.set_condition(
+            conditions,
+            type=cond.PROXIES_REACHABLE,
+            status="True",
+            reason="NothingToProbe",
+            message="spec.goproxy has no http(s) URL to probe (direct, off and file:// are not probed)",
+            generation=generation,
+            now=now,
+        )
+    down = [r for r in probed if not r.reachable]
+    if not down:
+        listed = ", ".join(f"{r.url} ({r.latency_ms} ms)" for r in probed)
+        return cond.set_condition(
+            conditions,
+            type=cond.PROXIES_REACHABLE,
+            status="True",
+            reason="Reachable",
+            message=f"answered the probe for {spec.reporting.probe_module}: {listed}",
+            generation=generation,
+            now=now,
+        )
+    message = "; ".join(f"{r.url} unreachable: {r.error}" for r in down)
+    if spec.proxy_fallback == "OnNotFound" and len(spec.goproxy) > 1:
+        message += (
+            ". With spec.proxyFallback OnNotFound go does not move past an unreachable proxy: set "
+            "spec.proxyFallback: OnAnyError or remove it from spec.goproxy"
+        )
+    return cond.set_condition(
+        conditions,
+        type=cond.PROXIES_REACHABLE,
+        status="False",
+        reason="ProxyUnreachable",
+        message=message,
+        generation=generation,
+        now=now,
+    )
+
+
+# --- referenced Secrets and ConfigMaps --------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Reference:
+    kind: Literal["Secret", "ConfigMap"]
+    name: str
+    field: str  # the spec field naming the object
+    keys: tuple[tuple[str, str], ...]  # (key, the spec field naming the key)
+
+
+def references(spec: GoBuildConfigSpec) -> list[Reference]:
+    refs = []
+    ssh = spec.private_modules.ssh
+    if ssh is not None:
+        refs.append(
+            Reference(
+                "Secret",
+                ssh.secret_name,
+                "spec.privateModules.ssh.secretName",
+                (
+                    (c.SECRET_KEY_SSH_PRIVATE, "spec.privateModules.ssh.secretName"),
+                    (ssh.known_hosts_key, "spec.privateModules.ssh.knownHostsKey"),
+                ),
+            )
+        )
+    netrc = spec.private_modules.netrc
+    if netrc is not None:
+        refs.append(
+            Reference(
+                "Secret",
+                netrc.secret_name,
+                "spec.privateModules.netrc.secretName",
+                ((c.SECRET_KEY_NETRC, "spec.privateModules.netrc.secretName"),),
+            )
+        )
+    bundle = spec.ca_bundle
+    if bundle is not None:
+        kind: Literal["Secret", "ConfigMap"] = "ConfigMap" if bundle.config_map_name else "Secret"
+        where = "configMapName" if bundle.config_map_name else "secretName"
+        refs.append(
+            Reference(
+                kind,
+                bundle.config_map_name or bundle.secret_name,
+                f"spec.caBundle.{where}",
+                ((bundle.key, "spec.caBundle.key"),),
+            )
+        )
+    return refs
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """What a GET of a referenced object found: existence and key names, never values."""
+
+    found: bool
+    keys: frozenset[str] = frozenset()
+    error: str = ""  # the lookup itself failed (e.g. forbidden)
+
+
+def secrets_condition(
+    conditions: Sequence[Mapping[str, Any]],
+    refs: Sequence[Reference],
+    lookups: Mapping[tuple[str, str], Lookup],
+    *,
+    generation: int | None,
+    now: str,
+) -> Conditions:
+    """SecretsResolved, with a message naming every missing object or key and the field naming it."""
+    problems: list[tuple[str, str]] = []  # (reason, message)
+    found: list[str] = []
+    for ref in refs:
+        lookup = lookups.get((ref.kind, ref.name))
+        if lookup is None:
+            continue
+        if lookup.error:
+            problems.append(
+                ("LookupFailed", f"cannot read {ref.kind} {ref.name} ({ref.field}): {lookup.error}")
+            )
+        elif not lookup.found:
+            problems.append((f"{ref.kind}NotFound", f"{ref.kind} {ref.name} not found ({ref.field})"))
+        else:
+            missing = [(key, field) for key, field in ref.keys if key not in lookup.keys]
+            problems.extend(
+                ("KeyNotFound", f"{ref.kind} {ref.name} has no key {key} ({field})") for key, field in missing
+            )
+            if not missing:
+                found.append(f"{ref.kind} {ref.name} ({', '.join(k for k, _ in ref.keys)})")
+    if problems:
+        return cond.set_condition(
+            conditions,
+            type=cond.SECRETS_RESOLVED,
+            status="False",
+            reason=problems[0][0],
+            message="; ".join(m for _, m in problems),
+            generation=generation,
+            now=now,
+        )
+    if len(found) < len(refs):
+        return cond.set_condition(
+            conditions,
+            type=cond.SECRETS_RESOLVED,
+            status="Unknown",
+            reason="Checking",
+            message="not all referenced objects were looked up yet",
+            generation=generation,
+            now=now,
+        )
+    return cond.set_condition(
+        conditions,
+        type=cond.SECRETS_RESOLVED,
+        status="True",
+        reason="Resolved" if refs else "NothingReferenced",
+        message=("found " + "; ".join(found)) if found else "the spec references no Secret or ConfigMap",
+        generation=generation,
+        now=now,
+    )
+
+
+# --- the cache claim ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Claim:
+    """What a GET of the cache claim found (or why the operator could not create it)."""
+
+    found: bool
+    phase: str = ""
+    capacity: str = ""
+    access_modes: tuple[str, ...] = ()
+    error: str = ""
+
+
+def cache_check(
+    conditions: Sequence[Mapping[str, Any]],
+    spec: GoBuildConfigSpec,
+    *,
+    config_name: str,
+    claim: Claim | None,
+    generation: int | None,
+    now: str,
+) -> tuple[dict[str, Any] | None, Conditions]:
+    """(status.cache or None when there is no cache, conditions with CacheReady)."""
+
+    def ready(status: cond.Status, reason: str, message: str) -> Conditions:
+        return cond.set_condition(
+            conditions,
+            type=cond.CACHE_READY,
+            status=status,
+            reason=reason,
+            message=message,
+            generation=generation,
+            now=now,
+        )
+
+    if not spec.cache.enabled:
+        return None, ready("True", "CacheDisabled", "no shared module cache (spec.cache.enabled is false)")
+    name = cache_claim_name(config_name, spec)
+    field = "spec.cache.existingClaim" if spec.cache.existing_claim else "spec.cache"
+    if claim is None:
+        return {"claimName": name}, ready("Unknown", "Checking", f"looking up PersistentVolumeClaim {name}")
+    if claim.error:
+        return {"claimName": name}, ready(
+            "False", "ClaimNotCreated", f"PersistentVolumeClaim {name}: {claim.error}"
+        )
+    if not claim.found:
+        how = "" if spec.cache.existing_claim else "; the operator creates it"
+        return {"claimName": name}, ready(
+            "False", "ClaimNotFound", f"PersistentVolumeClaim {name} not found ({field}){how}"
+        )
+    status: dict[str, Any] = {
+        "claimName": name,
+        "phase": claim.phase,
+        "accessModes": list(claim.access_modes),
+    }
+    if claim.capacity:
+        status["capacity"] = claim.capacity
+    if claim.phase == "Pending":
+        return status, ready(
+            "Unknown",
+            "ClaimPending",
+            f"PersistentVolumeClaim {name} is Pending: waiting for a volume (with a WaitForFirstConsumer "
+            "StorageClass it binds when the first build mounts it)",
+        )
+    if claim.phase != "Bound":
+        return status, ready(
+            "False", f"Claim{claim.phase or 'Unusable'}", f"PersistentVolumeClaim {name} is {claim.phase}"
+        )
+    modes = set(claim.access_modes)
+    if "ReadWriteMany" not in modes and modes & {"ReadWriteOnce", "ReadWriteOncePod"}:
+        only = "one Pod" if modes == {"ReadWriteOncePod"} else "Pods on one node"
+        return status, ready(
+            "True",
+            "SingleNodeAccess",
+            f"warning: PersistentVolumeClaim {name} is bound {'/'.join(sorted(modes))}: only {only} can "
+            f"mount it at a time, so builds elsewhere wait; use a ReadWriteMany claim ({field})",
+        )
+    capacity = f" ({claim.capacity})" if claim.capacity else ""
+    return status, ready("True", "Bound", f"PersistentVolumeClaim {name} is bound{capacity}")
+
+
+def initial_downloads_condition(
+    conditions: Sequence[Mapping[str, Any]], *, enabled: bool, generation: int | None, now: str
+) -> Conditions:
+    """DownloadsHealthy before any injected Pod finished (later set by core.outcomes)."""
+    current = cond.get_condition(conditions, cond.DOWNLOADS_HEALTHY)
+    if not enabled:
+        return cond.set_condition(
+            conditions,
+            type=cond.DOWNLOADS_HEALTHY,
+            status="Unknown",
+            reason="ReportingDisabled",
+            message="spec.reporting.enabled is false: build outcomes are not recorded",
+            generation=generation,
+            now=now,
+        )
+    if current is not None and current.get("reason") != "ReportingDisabled":
+        return [dict(x) for x in conditions]
+    return cond.set_condition(
+        conditions,
+        type=cond.DOWNLOADS_HEALTHY,
+        status="Unknown",
+        reason="NoBuildsYet",
+        message="no injected Pod has finished yet",
+        generation=generation,
+        now=now,
+    )

@@ -1,0 +1,383 @@
+"""core.checks and core.events: what the periodic checks ask, and how their answers read."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from gobuild_operator.api import parse_spec
+from gobuild_operator.core import checks
+from gobuild_operator.core import conditions as cond
+from gobuild_operator.core.checks import Claim, Lookup, ProbeResult
+from gobuild_operator.core.events import transition_events
+
+NOW = "2026-01-02T03:04:05Z"
+
+
+def condition(conditions: list[dict[str, Any]], type_: str) -> dict[str, Any]:
+    found = cond.get_condition(conditions, type_)
+    assert found is not None, f"no {type_} condition"
+    return dict(found)
+
+
+# --- probes ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("path", "escaped"),
+    [
+        pytest.param("golang.org/x/mod", "golang.org/x/mod", id="lowercase"),
+        pytest.param("github.com/Azure/azure-sdk", "github.com/!azure/azure-sdk", id="capital"),
+    ],
+)
+def test_escape_module_path(path: str, escaped: str) -> None:
+    assert checks.escape_module_path(path) == escaped
+
+
+def test_probe_targets_skip_direct_and_off_and_note_file() -> None:
+    spec = parse_spec(
+        {
+            "goproxy": ["https://goproxy.cn/", "http://athens.ci:3000", "file:///srv/mods", "direct", "off"],
+            "reporting": {"probeModule": "github.com/Sirupsen/logrus"},
+        }
+    )
+    targets = checks.probe_targets(spec)
+    assert [(t.url, t.probe_url) for t in targets] == [
+        ("https://goproxy.cn/", "https://goproxy.cn/github.com/!sirupsen/logrus/@v/list"),
+        ("http://athens.ci:3000", "http://athens.ci:3000/github.com/!sirupsen/logrus/@v/list"),
+        ("file:///srv/mods", ""),
+    ]
+    assert targets[2].note == checks.FILE_NOTE
+
+
+def test_a_password_in_a_goproxy_url_never_reaches_the_status() -> None:
+    (target,) = checks.probe_targets(parse_spec({"goproxy": ["https://ci:s3cret@goproxy.corp/"]}))
+    assert "s3cret" not in target.url
+    assert "s3cret" in target.probe_url  # the request itself needs it
+
+
+@pytest.mark.parametrize(
+    ("proxy", "url", "expected"),
+    [
+        pytest.param({}, "https://goproxy.cn", "", id="none"),
+        pytest.param(
+            {"httpsProxy": "http://squid:3128"}, "https://goproxy.cn", "http://squid:3128", id="https"
+        ),
+        pytest.param({"httpsProxy": "http://squid:3128"}, "http://athens", "", id="http-not-set"),
+        pytest.param(
+            {"httpsProxy": "http://squid:3128", "noProxy": [".corp"]},
+            "https://goproxy.corp",
+            "",
+            id="no-proxy",
+        ),
+        pytest.param(
+            {"httpsProxy": "http://squid:3128", "noProxy": ["corp"]},
+            "https://a.corp",
+            "",
+            id="no-proxy-suffix",
+        ),
+    ],
+)
+def test_probes_take_the_corporate_proxy_like_builds(proxy: dict[str, Any], url: str, expected: str) -> None:
+    spec = parse_spec({"goproxy": [url], "corporateProxy": proxy})
+    assert checks.corporate_proxy_for(spec, url) == expected
+
+
+@pytest.mark.parametrize(
+    ("status", "reachable", "error_part"),
+    [
+        pytest.param(200, True, "", id="ok"),
+        pytest.param(404, True, "does not serve", id="not-found"),
+        pytest.param(403, True, "credentials", id="forbidden"),
+        pytest.param(502, False, "HTTP 502", id="bad-gateway"),
+    ],
+)
+def test_http_verdict(status: int, reachable: bool, error_part: str) -> None:
+    got_reachable, error = checks.http_verdict(status, module="golang.org/x/mod")
+    assert got_reachable is reachable
+    assert error_part in error
+
+
+def result(url: str, reachable: bool | None, error: str = "") -> ProbeResult:
+    return ProbeResult(url, reachable, 12 if reachable else None, error, NOW)
+
+
+@pytest.mark.parametrize(
+    ("spec", "results", "status", "reason", "words"),
+    [
+        pytest.param({}, [result("https://p", True)], "True", "Reachable", ["https://p (12 ms)"], id="up"),
+        pytest.param(
+            {"goproxy": ["https://p", "direct"]},
+            [result("https://p", False, "connection refused")],
+            "False",
+            "ProxyUnreachable",
+            ["https://p unreachable: connection refused", "OnAnyError"],
+            id="down-onnotfound",
+        ),
+        pytest.param(
+            {"goproxy": ["https://p", "direct"], "proxyFallback": "OnAnyError"},
+            [result("https://p", False, "refused")],
+            "False",
+            "ProxyUnreachable",
+            ["https://p unreachable"],
+            id="down-onanyerror",
+        ),
+        pytest.param({"goproxy": ["direct"]}, [], "True", "NothingToProbe", ["direct"], id="direct-only"),
+        pytest.param(
+            {"reporting": {"enabled": False}}, [], "Unknown", "ProbesDisabled", ["enabled"], id="off"
+        ),
+    ],
+)
+def test_proxies_condition(
+    spec: dict[str, Any], results: list[ProbeResult], status: str, reason: str, words: list[str]
+) -> None:
+    got = condition(
+        checks.proxies_condition([], results, spec=parse_spec(spec), generation=1, now=NOW),
+        "ProxiesReachable",
+    )
+    assert (got["status"], got["reason"]) == (status, reason)
+    for word in words:
+        assert word in got["message"]
+
+
+def test_an_unprobed_file_entry_keeps_a_note_and_no_reachable_field() -> None:
+    assert ProbeResult("file:///m", None, None, checks.FILE_NOTE, NOW).to_status() == {
+        "url": "file:///m",
+        "lastProbeTime": NOW,
+        "error": checks.FILE_NOTE,
+    }
+
+
+# --- referenced Secrets and ConfigMaps ---------------------------------------------------------
+
+PRIVATE = {
+    "privateModules": {
+        "ssh": {"secretName": "git-ssh", "hosts": ["git.corp"], "knownHostsKey": "hosts"},
+        "netrc": {"secretName": "netrc"},
+    },
+    "caBundle": {"configMapName": "corp-ca"},
+}
+
+
+@pytest.mark.parametrize(
+    ("lookups", "status", "reason", "words"),
+    [
+        pytest.param(
+            {
+                ("Secret", "git-ssh"): Lookup(True, frozenset({"ssh-privatekey", "hosts"})),
+                ("Secret", "netrc"): Lookup(True, frozenset({".netrc"})),
+                ("ConfigMap", "corp-ca"): Lookup(True, frozenset({"ca.crt"})),
+            },
+            "True",
+            "Resolved",
+            ["Secret git-ssh (ssh-privatekey, hosts)", "ConfigMap corp-ca (ca.crt)"],
+            id="all-there",
+        ),
+        pytest.param(
+            {
+                ("Secret", "git-ssh"): Lookup(False),
+                ("Secret", "netrc"): Lookup(True, frozenset({".netrc"})),
+                ("ConfigMap", "corp-ca"): Lookup(True, frozenset({"ca.crt"})),
+            },
+            "False",
+            "SecretNotFound",
+            ["Secret git-ssh not found (spec.privateModules.ssh.secretName)"],
+            id="secret-missing",
+        ),
+        pytest.param(
+            {
+                ("Secret", "git-ssh"): Lookup(True, frozenset({"ssh-privatekey", "known_hosts"})),
+                ("Secret", "netrc"): Lookup(True, frozenset({"netrc"})),
+                ("ConfigMap", "corp-ca"): Lookup(False, error="forbidden"),
+            },
+            "False",
+            "KeyNotFound",
+            [
+                "Secret git-ssh has no key hosts (spec.privateModules.ssh.knownHostsKey)",
+                "Secret netrc has no key .netrc (spec.privateModules.netrc.secretName)",
+                "cannot read ConfigMap corp-ca (spec.caBundle.configMapName): forbidden",
+            ],
+            id="keys-missing",
+        ),
+    ],
+)
+def test_secrets_condition_names_what_is_missing(
+    lookups: dict[tuple[str, str], Lookup], status: str, reason: str, words: list[str]
+) -> None:
+    spec = parse_spec(PRIVATE)
+    got = condition(
+        checks.secrets_condition([], checks.references(spec), lookups, generation=1, now=NOW),
+        "SecretsResolved",
+    )
+    assert (got["status"], got["reason"]) == (status, reason)
+    for word in words:
+        assert word in got["message"]
+
+
+def test_nothing_referenced_is_resolved() -> None:
+    got = condition(checks.secrets_condition([], [], {}, generation=1, now=NOW), "SecretsResolved")
+    assert (got["status"], got["reason"]) == ("True", "NothingReferenced")
+
+
+def test_a_secret_ca_bundle_is_a_secret_reference() -> None:
+    (ref,) = checks.references(parse_spec({"caBundle": {"secretName": "ca", "key": "root.pem"}}))
+    assert (ref.kind, ref.name, ref.field, ref.keys) == (
+        "Secret",
+        "ca",
+        "spec.caBundle.secretName",
+        (("root.pem", "spec.caBundle.key"),),
+    )
+
+
+# --- the cache claim ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("cache", "claim", "status", "reason", "words", "claim_name"),
+    [
+        pytest.param({}, None, "True", "CacheDisabled", ["enabled is false"], None, id="disabled"),
+        pytest.param(
+            {"enabled": True},
+            Claim(True, "Bound", "10Gi", ("ReadWriteMany",)),
+            "True",
+            "Bound",
+            ["go-gomodcache is bound (10Gi)"],
+            "go-gomodcache",
+            id="bound",
+        ),
+        pytest.param(
+            {"enabled": True, "accessModes": ["ReadWriteOnce"]},
+            Claim(True, "Bound", "10Gi", ("ReadWriteOnce",)),
+            "True",
+            "SingleNodeAccess",
+            ["warning", "ReadWriteOnce", "Pods on one node", "ReadWriteMany"],
+            "go-gomodcache",
+            id="rwo-warning",
+        ),
+        pytest.param(
+            {"enabled": True},
+            Claim(True, "Pending", "", ("ReadWriteMany",)),
+            "Unknown",
+            "ClaimPending",
+            ["Pending"],
+            "go-gomodcache",
+            id="pending",
+        ),
+        pytest.param(
+            {"enabled": True, "existingClaim": "shared"},
+            Claim(False),
+            "False",
+            "ClaimNotFound",
+            ["shared not found (spec.cache.existingClaim)"],
+            "shared",
+            id="existing-missing",
+        ),
+        pytest.param(
+            {"enabled": True},
+            Claim(False, error="could not create it: HTTP 403 Forbidden"),
+            "False",
+            "ClaimNotCreated",
+            ["403"],
+            "go-gomodcache",
+            id="cannot-create",
+        ),
+        pytest.param(
+            {"enabled": True},
+            Claim(True, "Lost", "", ()),
+            "False",
+            "ClaimLost",
+            ["Lost"],
+            "go-gomodcache",
+            id="lost",
+        ),
+    ],
+)
+def test_cache_check(
+    cache: dict[str, Any],
+    claim: Claim | None,
+    status: str,
+    reason: str,
+    words: list[str],
+    claim_name: str | None,
+) -> None:
+    cache_status, conditions = checks.cache_check(
+        [], parse_spec({"cache": cache}), config_name="go", claim=claim, generation=1, now=NOW
+    )
+    got = condition(conditions, "CacheReady")
+    assert (got["status"], got["reason"]) == (status, reason)
+    for word in words:
+        assert word in got["message"]
+    assert (cache_status or {}).get("claimName") == claim_name
+
+
+def test_cache_status_shape() -> None:
+    cache_status, _ = checks.cache_check(
+        [],
+        parse_spec({"cache": {"enabled": True}}),
+        config_name="go",
+        claim=Claim(True, "Bound", "20Gi", ("ReadWriteMany",)),
+        generation=1,
+        now=NOW,
+    )
+    assert cache_status == {
+        "claimName": "go-gomodcache",
+        "phase": "Bound",
+        "capacity": "20Gi",
+        "accessModes": ["ReadWriteMany"],
+    }
+
+
+# --- Events on condition changes ---------------------------------------------------------------
+
+
+def secrets(status: str, reason: str) -> list[dict[str, Any]]:
+    return cond.set_condition(
+        [], type="SecretsResolved", status=status, reason=reason, message="m", generation=1, now=NOW
+    )  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "expected"),
+    [
+        pytest.param(
+            [], secrets("False", "SecretNotFound"), [("Warning", "SecretNotFound")], id="new-problem"
+        ),
+        pytest.param(
+            secrets("False", "SecretNotFound"), secrets("False", "SecretNotFound"), [], id="same-problem"
+        ),
+        pytest.param(
+            secrets("False", "SecretNotFound"),
+            secrets("False", "KeyNotFound"),
+            [("Warning", "KeyNotFound")],
+            id="changed",
+        ),
+        pytest.param(
+            secrets("False", "SecretNotFound"),
+            secrets("True", "Resolved"),
+            [("Normal", "Resolved")],
+            id="fixed",
+        ),
+        pytest.param([], secrets("True", "Resolved"), [], id="fine-from-the-start"),
+    ],
+)
+def test_transition_events(
+    before: list[dict[str, Any]], after: list[dict[str, Any]], expected: list[tuple[str, str]]
+) -> None:
+    assert [(e.type, e.reason) for e in transition_events(before, after)] == expected
+
+
+def test_initial_downloads_condition_keeps_real_outcomes() -> None:
+    first = checks.initial_downloads_condition([], enabled=True, generation=1, now=NOW)
+    assert condition(first, "DownloadsHealthy")["reason"] == "NoBuildsYet"
+    real = cond.set_condition(
+        first, type="DownloadsHealthy", status="False", reason="DiskFull", message="x", generation=1, now=NOW
+    )
+    assert (
+        condition(
+            checks.initial_downloads_condition(real, enabled=True, generation=1, now=NOW), "DownloadsHealthy"
+        )["reason"]
+        == "DiskFull"
+    )
+    off = checks.initial_downloads_condition(real, enabled=False, generation=1, now=NOW)
+    assert condition(off, "DownloadsHealthy")["reason"] == "ReportingDisabled"
