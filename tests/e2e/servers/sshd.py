@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import time
 from pathlib import Path
 from types import TracebackType
+
+from localcluster.cluster import free_port
 
 from ..bwrap import BWRAP, system_view
 from .gitrepos import PrivateRepos, git_config_env
@@ -36,12 +37,6 @@ def _keygen(path: Path, comment: str) -> None:
         timeout=30,
         capture_output=True,
     )
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class SshGitServer:
@@ -187,7 +182,7 @@ class SshGitServer:
     def start(self) -> None:
         last_log = ""
         for _attempt in range(3):
-            self.port = _free_port()
+            self.port = free_port()
             self._write_sandbox_files()
             with self.log_file.open("ab") as log:
                 self._process = subprocess.Popen(
