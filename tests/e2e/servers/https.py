@@ -17,7 +17,6 @@ http.sslCAInfo (not SSL_CERT_FILE); go reads $NETRC and SSL_CERT_FILE / SSL_CERT
 
 from __future__ import annotations
 
-import datetime
 import ipaddress
 import os
 import ssl
@@ -26,17 +25,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from gobuild_operator import pki
 
 from .gitrepos import PrivateRepos, git_config_env
 from .goproxy import GoProxy, ModuleStore
 from .http import LoopbackHTTPServer, Request, Response, require_basic_auth, text
 
 _CGI_TIMEOUT = 30
-_VALIDITY = datetime.timedelta(days=2)
 
 
 @dataclass(frozen=True)
@@ -48,73 +43,29 @@ class PrivateCA:
 
     def issue(self, hosts: Sequence[str]) -> tuple[bytes, bytes]:
         """A server certificate for `hosts` (IPs or DNS names): (cert PEM, key PEM)."""
-        ca_cert = x509.load_pem_x509_certificate(self.cert_pem)
-        ca_key = serialization.load_pem_private_key(self.key_pem, password=None)
-        assert isinstance(ca_key, ec.EllipticCurvePrivateKey)
-        key = ec.generate_private_key(ec.SECP256R1())
-        names: list[x509.GeneralName] = []
-        for host in hosts:
-            try:
-                names.append(x509.IPAddress(ipaddress.ip_address(host)))
-            except ValueError:
-                names.append(x509.DNSName(host))
-        now = datetime.datetime.now(datetime.UTC)
-        cert = (
-            x509.CertificateBuilder()
-            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hosts[0])]))
-            .issuer_name(ca_cert.subject)
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(minutes=5))
-            .not_valid_after(now + _VALIDITY)
-            .add_extension(x509.SubjectAlternativeName(names), critical=False)
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-            .add_extension(
-                x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False
-            )
-            .sign(ca_key, hashes.SHA256())
+        ips = tuple(h for h in hosts if _is_ip(h))
+        dns = tuple(h for h in hosts if not _is_ip(h))
+        leaf = pki.issue(
+            pki.KeyPair(self.cert_pem, self.key_pem),
+            common_name=hosts[0],
+            dns_names=dns,
+            ip_addresses=ips,
+            server=True,
         )
-        return cert.public_bytes(serialization.Encoding.PEM), _key_pem(key)
+        return leaf.cert_pem, leaf.key_pem
 
 
-def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
-    return key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 def make_private_ca(common_name: str = "gobuild e2e private CA") -> PrivateCA:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + _VALIDITY)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=True,
-                crl_sign=True,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-        .sign(key, hashes.SHA256())
-    )
-    return PrivateCA(cert.public_bytes(serialization.Encoding.PEM), _key_pem(key))
+    ca = pki.make_ca(common_name)
+    return PrivateCA(ca.cert_pem, ca.key_pem)
 
 
 class GitHttpBackend:
