@@ -79,7 +79,9 @@ class Namespace:
             generation = obj["metadata"]["generation"]
             return obj if obj.get("status", {}).get("observedGeneration") == generation else None
 
-        return wait_for(observed, timeout=30, what=f"GoBuildConfig {self.name}/{name} to be reconciled")
+        reconciled = wait_for(observed, timeout=30, what=f"GoBuildConfig {self.name}/{name} to be reconciled")
+        assert reconciled is not None
+        return reconciled
 
     # -- workloads
 
@@ -99,4 +101,6 @@ class Namespace:
             assert len(items) <= 1, f"Job {name} has {len(items)} Pods"
             return dict(items[0]) if items else None
 
-        return wait_for(pod, timeout=30, what=f"the Job controller to create a Pod for Job {name}")
+        created = wait_for(pod, timeout=30, what=f"the Job controller to create a Pod for Job {name}")
+        assert created is not None
+        return created

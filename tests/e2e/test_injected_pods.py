@@ -34,11 +34,15 @@ from typing import Any
 import pytest
 
 from conftest import Cluster
+from support.operator_process import OperatorProcess
 
+from .modules import ModuleSet
 from .podrunner import Image, golang_image, run_container
 from .servers import (
     GoProxyServer,
+    HttpsGitServer,
     PrivateModule,
+    PrivateRepos,
     SshGitServer,
     build_private_repos,
 )
@@ -104,6 +108,11 @@ def known_hosts(server: SshGitServer, public_key: str | None = None) -> bytes:
 
 def ssh_secret(server: SshGitServer, public_key: str | None = None) -> dict[str, bytes]:
     return {"ssh-privatekey": server.client_private_key, "known_hosts": known_hosts(server, public_key)}
+
+
+def logins(server: SshGitServer) -> int:
+    """Successful public-key logins the sshd has logged so far."""
+    return server.log().count("Accepted publickey for git")
 
 
 def secretlib(server: SshGitServer) -> PrivateModule:
@@ -192,6 +201,11 @@ def assert_injected_once(pod: Mapping[str, Any], config: str) -> None:
             assert int(env["GIT_CONFIG_COUNT"]) == len(keys), names
 
 
+def ours(named: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The injected volumes or mounts (SPEC: named ``gobuild-*``)."""
+    return [item for item in named if item["name"].startswith("gobuild-")]
+
+
 def run_build(
     pod: Mapping[str, Any],
     ns: Namespace,
@@ -269,6 +283,7 @@ def test_private_module_over_ssh_downloads_whoever_the_build_runs_as(
     assert_injected_once(stored, "corp")
     project = module.write_consumer(tmp_path / "project")
     project.chmod(0o777)  # a non-root build writes go.sum
+    before = logins(corp_git)
 
     result = run_build(stored, ns, project=project, image=image)
 
@@ -281,6 +296,7 @@ def test_private_module_over_ssh_downloads_whoever_the_build_runs_as(
     assert "Error" not in downloaded, downloaded
     assert f"{module.path} {module.version}/go.mod h1:" in (project / "go.sum").read_text()
     assert build_requests(goproxy) == []  # GOPRIVATE: the private module never went to the proxy
+    assert logins(corp_git) > before  # it came over ssh with the Secret's key
 
 
 @pytest.mark.parametrize("identity", ["root", "pod-runAsUser"])
@@ -305,6 +321,7 @@ def test_ssh_host_key_checking_stays_strict(
     )
     project = module.write_consumer(tmp_path / "project")
     project.chmod(0o777)
+    before = logins(corp_git)
 
     download = run_build(stored, ns, project=project, image=image)
     # go asks git for https://HOST/PATH, which the injected rewrite sends over ssh
@@ -319,3 +336,201 @@ def test_ssh_host_key_checking_stays_strict(
     assert git.returncode != 0, git.stdout
     assert "REMOTE HOST IDENTIFICATION HAS CHANGED" in git.stderr, git.stderr
     assert "Host key verification failed." in git.stderr, git.stderr
+    assert logins(corp_git) == before  # ssh gave up before offering the key
+
+
+# --------------------------------------------------------- 2. private modules over HTTPS + netrc
+
+
+def https_config(server: HttpsGitServer, *, ca: bool) -> dict[str, Any]:
+    spec: dict[str, Any] = {
+        "goproxy": [server.proxy_url],  # public modules: go with NETRC and SSL_CERT_DIR
+        "gosumdb": DEAD_SUMDB,
+        "goprivate": [CORP_HOST],  # the private module: git with the credential helper and GIT_SSL_CAINFO
+        "goflags": ["-mod=mod"],
+        "reporting": REPORTING,
+        "privateModules": {"netrc": {"secretName": "corp-netrc"}},
+    }
+    if ca:
+        spec["caBundle"] = {"configMapName": "corp-ca"}
+    return spec
+
+
+def json_stream(text: str) -> list[dict[str, Any]]:
+    """The objects `go mod download -json` prints one after another."""
+    decoder, objects, at = json.JSONDecoder(), [], 0
+    while text[at:].strip():
+        at += len(text[at:]) - len(text[at:].lstrip())
+        obj, at = decoder.raw_decode(text, at)
+        objects.append(obj)
+    return objects
+
+
+def test_private_module_over_https_with_netrc_and_a_private_ca(
+    ns: Namespace,
+    operator: OperatorProcess,
+    https_git: HttpsGitServer,
+    private_repos: PrivateRepos,
+    go_modules: ModuleSet,
+    consumer_project: Path,
+    tmp_path: Path,
+) -> None:
+    """The server's certificate is trusted only through the injected caBundle, its Basic auth
+    answered only from the netrc Secret; the token never shows in what the API server stores."""
+    module = private_repos.modules["tokenlib"]
+    with (consumer_project / "go.mod").open("a") as go_mod:
+        go_mod.write(f"\nrequire {module.path} {module.version}\n")
+    ns.create_secret("corp-netrc", {".netrc": https_git.netrc()})
+    ns.create_config_map("corp-ca", {"ca.crt": https_git.ca_pem.decode()})
+    ns.apply_config("corp", https_config(https_git, ca=True))
+    ns.apply_config("corp-noca", https_config(https_git, ca=False))
+    # The workload's own git rewrite to where its git server really is; ours are appended to it.
+    rewrite = [{"name": k, "value": v} for k, v in https_git.rewrite_env().items()]
+    command = ["go", "mod", "download", "-json"]
+    trusted, warnings = ns.create_pod(pod_manifest("build", config="corp", command=command, env=rewrite))
+    untrusted, noca_warnings = ns.create_pod(
+        pod_manifest("build-noca", config="corp-noca", command=command, env=rewrite)
+    )
+    assert_injected_once(trusted, "corp")
+    assert_injected_once(untrusted, "corp-noca")
+
+    result = run_build(trusted, ns, project=consumer_project)
+
+    assert result.returncode == 0, result.stderr
+    downloads = {d["Path"]: d for d in json_stream(result.stdout)}
+    assert module.path in downloads
+    assert len(downloads) == 6  # tokenlib and the five public modules
+    assert [d for d in downloads.values() if "Error" in d or not d.get("Sum")] == []
+    served = [r for r in https_git.requests if r.status == 200 and PROBE_MODULE not in r.path]
+    assert {r.path.split("/")[1] for r in served} == {"git", "proxy"}  # git over HTTPS and go's proxy
+    assert {r.user for r in served} == {https_git.username}
+
+    # Without the caBundle, the same Pod: go cannot fetch a public module through the proxy, nor git
+    # the private repository. (`go mod download` of the whole project stops at the private module
+    # with go's bare "no secure protocol found for repository", see the ssh host key test.)
+    public_only = go_modules.copy_consumer(tmp_path / "public-only")
+    failed = run_build(untrusted, ns, project=public_only)
+    git = run_build(
+        untrusted, ns, project=consumer_project, command=["git", "ls-remote", f"https://{module.path}"]
+    )
+
+    assert failed.returncode != 0, failed.stdout
+    assert "x509: certificate signed by unknown authority" in failed.stderr, failed.stderr
+    assert git.returncode != 0, git.stdout
+    assert "server certificate verification failed" in git.stderr, git.stderr
+
+    # The token lives in the Secret only: not in either stored Pod, not in the configs' status, not
+    # in admission warnings, events or the operator's log.
+    token = https_git.token
+    assert token.encode() in ns.secret_data("corp-netrc")["corp-netrc"][".netrc"]
+    for pod in (trusted, untrusted):
+        assert token not in json.dumps(pod)
+        assert token not in json.dumps(ns.get("pod", pod["metadata"]["name"]))
+    for config in ("corp", "corp-noca"):
+        assert token not in json.dumps(ns.get("gobuildconfig", config))
+    assert token not in warnings + noca_warnings
+    assert token not in ns.kubectl("get", "events", "-n", ns.name, "-o", "json").stdout
+    assert token not in operator.log()
+
+
+# ------------------------------------------------------------------ 3. GOPROXY and a shared cache
+
+
+def test_second_pod_on_the_cache_claim_downloads_without_asking_the_proxy(
+    ns: Namespace, goproxy: GoProxyServer, go_modules: ModuleSet, tmp_path: Path
+) -> None:
+    """Public modules come through spec.goproxy into the claim; the next Pod finds them there."""
+    ns.kubectl(
+        "create",
+        "-n",
+        ns.name,
+        "-f",
+        "-",
+        input=json.dumps(
+            {
+                "apiVersion": "v1",
+                "kind": "PersistentVolumeClaim",
+                "metadata": {"name": "team-gomodcache"},
+                "spec": {"accessModes": ["ReadWriteMany"], "resources": {"requests": {"storage": "1Gi"}}},
+            }
+        ),
+    )
+    ns.apply_config(
+        "corp",
+        {
+            "goproxy": [goproxy.url],
+            "gosumdb": DEAD_SUMDB,
+            "reporting": REPORTING,
+            "cache": {"enabled": True, "existingClaim": "team-gomodcache"},
+        },
+    )
+    command = ["go", "mod", "download"]
+    first, _ = ns.create_pod(pod_manifest("first", config="corp", command=command))
+    second, _ = ns.create_pod(pod_manifest("second", config="corp", command=command))
+    for pod in (first, second):
+        assert_injected_once(pod, "corp")
+        assert env_of(pod["spec"]["containers"][0])["GOPROXY"] == goproxy.url
+    claims = {"team-gomodcache": tmp_path / "claim"}  # one volume, two Pods
+
+    result = run_build(first, ns, project=go_modules.copy_consumer(tmp_path / "first"), claims=claims)
+
+    assert result.returncode == 0, result.stderr
+    assert len(build_requests(goproxy)) == 15  # .info, .mod and .zip of five modules
+    assert all(r.status == 200 for r in goproxy.requests if PROBE_MODULE not in r.path)
+    assert (tmp_path / "claim" / "gomodcache" / "rsc.io" / "quote" / "v3@v3.1.0" / "quote.go").is_file()
+
+    goproxy.reset()
+    again = run_build(second, ns, project=go_modules.copy_consumer(tmp_path / "second"), claims=claims)
+
+    assert again.returncode == 0, again.stderr
+    assert build_requests(goproxy) == []
+
+
+# ----------------------------------------------------------------------- 4. a Job's Pod builds
+
+
+def test_pod_of_a_job_carries_one_injection_and_builds(
+    ns: Namespace, goproxy: GoProxyServer, corp_git: SshGitServer, tmp_path: Path
+) -> None:
+    """The annotation sits on the Job's pod template; the Pod kube-controller-manager makes from it
+    is admitted again by the webhook and must come out with the template's one injection."""
+    module = secretlib(corp_git)
+    ns.create_secret("corp-git-ssh", ssh_secret(corp_git), type="kubernetes.io/ssh-auth")
+    ns.apply_config("corp", ssh_config(goproxy, corp_git))
+    template = pod_manifest("unused", config="corp", command=sh("go build -o /tmp/app . && exec /tmp/app"))
+    job = {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {"name": "nightly"},
+        "spec": {
+            "backoffLimit": 0,
+            "template": {
+                "metadata": {"annotations": template["metadata"]["annotations"]},
+                "spec": template["spec"],
+            },
+        },
+    }
+
+    pod = ns.create_job(job)
+
+    stored_template = ns.get("job", "nightly")["spec"]["template"]
+    assert [ref["kind"] for ref in pod["metadata"]["ownerReferences"]] == ["Job"]
+    assert_injected_once(pod, "corp")
+    # The Pod got nothing beyond the template's injection (the ServiceAccount admission plugin
+    # adds its own kube-api-access volume and mount, which are not ours).
+    (container,) = pod["spec"]["containers"]
+    (in_template,) = stored_template["spec"]["containers"]
+    assert container["env"] == in_template["env"]
+    assert (
+        ours(container["volumeMounts"])
+        == ours(in_template["volumeMounts"])
+        == [{"mountPath": "/etc/gobuild/ssh", "name": "gobuild-ssh", "readOnly": True}]
+    )
+    assert ours(pod["spec"]["volumes"]) == ours(stored_template["spec"]["volumes"])
+    assert [v["name"] for v in ours(pod["spec"]["volumes"])] == ["gobuild-ssh"]
+    project = module.write_consumer(tmp_path / "project")
+
+    result = run_build(pod, ns, project=project)  # the Job's own command
+
+    assert result.returncode == 0, result.stderr + corp_git.log()[-2000:]
+    assert result.stdout.strip() == module.message
