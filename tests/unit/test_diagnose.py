@@ -423,6 +423,12 @@ OTHER_VERSIONS = [
         "AuthenticationFailed",
     ),
     ("fatal: repository 'https://github.com/corp/nosuch/' not found", "ModuleNotFound"),
+    # Seen from go 1.26 in tests/e2e/test_injected_pods.py (known_hosts holding another key): for a
+    # `.git` path go hides git's error and prints only this.
+    (
+        "go: git.corp.example/srv/git/team/secretlib.git@v1.0.0: no secure protocol found for repository",
+        "AuthenticationFailed",
+    ),
     (
         "go: RLock /nfs/gomodcache/cache/download/example.com/x/@v/list.lock: no locks available",
         "CacheLockFailed",

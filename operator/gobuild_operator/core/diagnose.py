@@ -129,7 +129,9 @@ _TEXT: Final[dict[str, tuple[str, str]]] = {
         "SSH: put a key the server accepts in the secret named by spec.privateModules.ssh.secretName (key "
         "ssh-privatekey) and list the host in spec.privateModules.ssh.hosts; HTTPS git or an authenticated "
         "proxy: a .netrc with a token for the host in spec.privateModules.netrc.secretName. Keep the module "
-        "in spec.goprivate so go never asks a public proxy for it.",
+        "in spec.goprivate so go never asks a public proxy for it. When go only says \"no secure protocol "
+        "found\", run `git ls-remote` on the module's URL in the same Pod: git names the real cause (a host "
+        "key missing from spec.privateModules.ssh.knownHostsKey looks the same to go).",
     ),
     "HostKeyVerificationFailed": (
         "SSH refused the git server: its host key is not in known_hosts, or differs from the recorded one.",
@@ -326,6 +328,9 @@ _RULES: Final[tuple[tuple[str, tuple[str, ...], str | None, bool], ...]] = (
             "Invalid username or password",
             "ssh: unable to authenticate",
             "Too many authentication failures",
+            # go 1.26 for a `.git` module path: it tried each scheme with git and hides git's own
+            # error (key refused, unknown host key, untrusted certificate) unless run with -x.
+            "no secure protocol found for repository",
         ),
         None,
         False,
