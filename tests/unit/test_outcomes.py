@@ -231,6 +231,14 @@ def test_marked_pods_leave_pending_but_later_stages_stay() -> None:
     assert result.status["downloads"]["pending"] == []
 
 
+def test_a_stale_observation_in_the_batch_that_drops_its_entry_is_not_counted_again() -> None:
+    """The Pod was annotated (and the entry is being dropped) while an older event of it was queued."""
+    status = apply({}, [fails("u")]).status
+    result = apply(status, [fails("u")], marked={("u", "failed")})
+    assert result.counted == ()
+    assert (result.status["downloads"]["failed"], result.status["downloads"]["pending"]) == (1, [])
+
+
 def test_recent_failures_newest_first_at_most_ten() -> None:
     batch = [fails(f"u{i:02d}", reason="ModuleNotFound" if i % 2 else "DiskFull") for i in range(13)]
     downloads = apply({}, batch).status["downloads"]
@@ -306,6 +314,12 @@ CONFIG_CREATED = "2026-01-01T00:00:00Z"
         ),
         pytest.param(
             {"gobuild.dev/config": "go"}, {}, "2025-12-31T00:00:00Z", {}, None, id="older-than-config"
+        ),
+        pytest.param(
+            {"gobuild.dev/config": "go"}, {}, "2025-12-31T23:59:59+00:00", {}, None, id="older-client-format"
+        ),
+        pytest.param(
+            {"gobuild.dev/config": "go"}, {}, "2026-01-01T00:00:00+00:00", {}, "go", id="same-second"
         ),
         pytest.param(
             {"gobuild.dev/config": "go"}, {"containers": ["other"]}, NOW, {}, None, id="no-selected-container"

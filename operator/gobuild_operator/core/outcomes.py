@@ -21,8 +21,12 @@ annotations, and the next status write drops those Pods from `pending`. A crash 
 * between annotation and the removal from `pending`: the annotation shows the stage -> not counted,
   the stale entry is dropped.
 
-An entry whose Pod vanished while the operator was down is dropped when the operator looks the Pod
-up (`stale_pending`). A Pod created and deleted entirely while the operator was down is never seen
+Entries left by a previous run are settled when the operator starts: it looks each Pod up, writes
+a missing annotation, and drops the entry (also when the Pod is gone). Entries that linger for
+another reason are settled the same way once they are older than a grace period (`stale_pending`).
+An observation queued before its Pod was annotated is counted before the entry is dropped (see
+`apply_batch`), and the process remembers what it annotated, so a stale watch event arriving
+later is ignored. A Pod created and deleted entirely while the operator was down is never seen
 and cannot be counted; that is the one loss the protocol accepts (a finalizer on every build Pod
 would cost more than it saves).
 
@@ -253,8 +257,8 @@ def missed_config(
     spec = configs.get(decision.config) if decision.config else None
     if decision.config is None or spec is None:
         return None
-    born = str(metadata.get("creationTimestamp") or "")
-    if born and created.get(decision.config, "") > born:
+    born = _parse_time(str(metadata.get("creationTimestamp") or ""))
+    if born < _parse_time(created.get(decision.config, "")):
         return None
     plan = build_plan(config_name=decision.config, spec=spec, cluster_domain=cluster_domain)
     result = mutate(pod, kind="Pod", plan=plan, override_env=spec.override_env, containers=spec.containers)
@@ -338,17 +342,13 @@ def apply_batch(
     generation: int | None,
     now: str,
 ) -> BatchResult:
-    """Count `observations` not counted yet, drop `marked` (uid, stage) Pods from `pending`.
+    """Count `observations` not counted yet, then drop `marked` (uid, stage) Pods from `pending`.
 
     Pure and idempotent: applying the same batch to the status it produced changes nothing, which
     is what makes a retried or replayed flush safe.
     """
     new = dict(status)
     downloads = _Downloads.read(status.get("downloads") or {})
-    for uid, stage in marked:
-        entry = downloads.pending.get(uid)
-        if entry is not None and level(entry.get("stage")) <= level(stage):
-            del downloads.pending[uid]
     counted: list[Observation] = []
     mark: dict[str, Observation] = {}
     for obs in observations:
@@ -362,6 +362,12 @@ def apply_batch(
             obs.uid not in mark or level(obs.stage) > level(mark[obs.uid].stage)
         ):
             mark[obs.uid] = obs
+    # After counting: an observation that raced with its Pod's annotation (queued before it, from
+    # a stale watch event) must still find the entry and be recognised as counted.
+    for uid, stage in marked:
+        entry = downloads.pending.get(uid)
+        if entry is not None and level(entry.get("stage")) <= level(stage):
+            del downloads.pending[uid]
     new["downloads"] = downloads.write()
     conditions = list(status.get("conditions") or [])
     health = downloads_condition(counted, conditions=conditions, generation=generation, now=now)
@@ -445,10 +451,13 @@ def stale_pending(status: Mapping[str, Any], *, older_than: timedelta, now: date
 
 
 def _parse_time(value: str) -> datetime:
+    """RFC 3339 as the API server writes it ("...Z") or as the Python client renders it ("+00:00");
+    the distant past when absent or unreadable."""
     try:
-        return datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         return datetime.min.replace(tzinfo=UTC)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 # --- Events -----------------------------------------------------------------------------------
