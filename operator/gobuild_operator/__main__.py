@@ -19,6 +19,8 @@ def _run(args: argparse.Namespace) -> int:
         metrics_port=args.metrics_port if args.metrics_port > 0 else None,
         metrics_addr=args.metrics_addr,
         extra_no_proxy=tuple(h for h in [os.environ.get("KUBERNETES_SERVICE_HOST", "")] if h),
+        status_flush_interval=args.status_flush_interval,
+        probe_interval_override=args.probe_interval_override,
         webhook=WebhookSettings(
             listen_addr=args.webhook_addr,
             port=args.webhook_port,
@@ -57,6 +59,16 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--webhook-cert-dir", type=Path, default=None, help="tls.crt/tls.key/ca.crt to serve")
     run.add_argument("--metrics-port", type=int, default=8080, help="Prometheus metrics; 0 disables")
     run.add_argument("--metrics-addr", default="0.0.0.0")  # noqa: S104
+    run.add_argument(
+        "--status-flush-interval", type=float, default=0.5, help="seconds between batched status writes"
+    )
+    run.add_argument(
+        "--probe-interval-override",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="probe every config this often, ignoring spec.reporting.probeIntervalSeconds (tests, demos)",
+    )
     run.add_argument("--verbose", action="store_true")
     sub.add_parser("diagnose", help="classify a saved build log: diagnose [FILE|-] [--output json|text]")
     args = parser.parse_args(argv)

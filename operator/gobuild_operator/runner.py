@@ -28,6 +28,10 @@ def run_operator(settings: Settings, *, namespaces: list[str], verbose: bool) ->
     # Importing the handler modules registers them with kopf's default registry.
     from gobuild_operator.handlers import admission, gobuildconfig, startup  # noqa: F401
 
+    # isort: split
+    # After `startup`: kopf runs start-up handlers in import order, and reporting needs its API client.
+    from gobuild_operator.handlers import pods, probes, reporting  # noqa: F401
+
     kopf.configure(verbose=verbose, log_format=kopf.LogFormat.PLAIN)
     logging.getLogger("kubernetes").setLevel(logging.WARNING)
     memo = kopf.Memo(settings=settings)

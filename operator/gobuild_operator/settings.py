@@ -40,6 +40,15 @@ class Settings:
     #: Added to NO_PROXY besides the cluster-internal names: the API server's address, as Pods
     #: see it (KUBERNETES_SERVICE_HOST in the operator's own Pod), so clients never proxy it.
     extra_no_proxy: tuple[str, ...] = ()
+    #: Seconds a GOPROXY probe may take before the proxy counts as unreachable.
+    probe_timeout: float = 5.0
+    #: Probe every config this often instead of its spec.reporting.probeIntervalSeconds (whose
+    #: CRD minimum is 30 s): for tests and demos only.
+    probe_interval_override: float | None = None
+    #: While a config's checks find something wrong, re-check at least this often (seconds).
+    recheck_interval: float = 30.0
+    #: Threads for the reporters' API calls (Pod marks, Events, lookups), apart from kopf's.
+    api_workers: int = 8
 
     @staticmethod
     def default_namespace() -> str:

@@ -6,6 +6,7 @@ namespace's labels live in kopf indices that the webhook reads.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import kopf
@@ -14,6 +15,7 @@ from gobuild_operator.api import GoBuildConfigSpec, SpecError, parse_spec
 from gobuild_operator.constants import GROUP, PLURAL, VERSION
 from gobuild_operator.core import conditions as cond
 from gobuild_operator.core.plan import effective_goproxy, effective_gosumdb
+from gobuild_operator.k8s.cache import ensure_claim
 from gobuild_operator.k8s.status import update_status
 from gobuild_operator.timeutil import now_rfc3339
 
@@ -73,8 +75,26 @@ def spec_status(
 @kopf.on.resume(GROUP, VERSION, PLURAL)
 @kopf.on.create(GROUP, VERSION, PLURAL)
 @kopf.on.update(GROUP, VERSION, PLURAL, field="spec")
-async def reconcile(name: str, namespace: str | None, memo: kopf.Memo, logger: kopf.Logger, **_: Any) -> None:
+async def reconcile(
+    name: str,
+    namespace: str | None,
+    uid: str,
+    spec: kopf.Spec,
+    memo: kopf.Memo,
+    logger: kopf.Logger,
+    **_: Any,
+) -> None:
     assert namespace is not None  # GoBuildConfig is namespaced
+    try:
+        parsed: GoBuildConfigSpec | None = parse_spec(dict(spec))
+    except SpecError:
+        parsed = None
+    if parsed is not None:  # the module cache claim; CacheReady reports how it is doing
+        error = await asyncio.to_thread(
+            ensure_claim, memo.api, namespace=namespace, config_name=name, config_uid=uid, spec=parsed
+        )
+        if error:
+            logger.warning("module cache claim: %s", error)
 
     def apply(obj: dict[str, Any], current: dict[str, Any]) -> dict[str, Any]:
         return spec_status(

@@ -1,0 +1,260 @@
+"""Per-GoBuildConfig checks: GOPROXY probes, referenced Secrets/ConfigMaps, the cache claim.
+
+One asyncio task per GoBuildConfig (not a kopf timer or daemon: those put a finalizer on every
+GoBuildConfig, so deleting a namespace would hang while the operator is down, and their interval is
+fixed per decorator while ours comes from each spec). The task runs the checks at once, then every
+`spec.reporting.probeIntervalSeconds`, and again immediately when:
+
+- the spec changes (a kopf event on the GoBuildConfig),
+- a referenced Secret, ConfigMap or the cache claim changes (metadata watches in the namespace,
+  reporting/namespaces.py), so creating a missing Secret turns SecretsResolved True without
+  touching the GoBuildConfig.
+
+While something is wrong the checks also repeat every `settings.recheck_interval`, which covers
+clusters where RBAC does not allow the metadata watches. Probes run concurrently with a short
+timeout in this event loop's own tasks, so a slow proxy delays neither the other probes nor any
+handler or admission request. All results go into one status write per round.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import ssl
+from concurrent.futures import Executor
+from typing import Any
+
+import aiohttp
+from kubernetes import client
+
+from gobuild_operator.api import GoBuildConfigSpec
+from gobuild_operator.constants import API_VERSION, KIND
+from gobuild_operator.core import checks
+from gobuild_operator.core import conditions as cond
+from gobuild_operator.core.events import EventText, transition_events
+from gobuild_operator.core.plan import cache_claim_name
+from gobuild_operator.k8s.cache import ensure_claim
+from gobuild_operator.k8s.events import ObjectRef, post_event
+from gobuild_operator.k8s.references import lookup, read_claim, read_config_map_key
+from gobuild_operator.k8s.status import update_status_sync
+from gobuild_operator.metrics import Metrics
+from gobuild_operator.reporting.proxyprobe import probe
+from gobuild_operator.reporting.registry import ConfigInfo, Key, Registry
+from gobuild_operator.settings import Settings
+from gobuild_operator.timeutil import now_rfc3339
+
+logger = logging.getLogger(__name__)
+
+
+class ConfigChecker:
+    def __init__(
+        self,
+        *,
+        api: client.ApiClient,
+        executor: Executor,
+        metrics: Metrics,
+        registry: Registry,
+        settings: Settings,
+    ) -> None:
+        self._api = api
+        self._executor = executor
+        self._metrics = metrics
+        self._registry = registry
+        self._settings = settings
+        self._tasks: dict[Key, asyncio.Task[None]] = {}
+        self._triggers: dict[Key, asyncio.Event] = {}
+        self._session: aiohttp.ClientSession | None = None
+
+    def start(self) -> None:
+        # Not the API session: probes go to arbitrary URLs and must not present the operator's credentials.
+        self._session = aiohttp.ClientSession(trust_env=False)
+
+    async def close(self) -> None:
+        for task in self._tasks.values():
+            task.cancel()
+        await asyncio.gather(*self._tasks.values(), return_exceptions=True)
+        self._tasks.clear()
+        if self._session is not None:
+            await self._session.close()
+
+    # --- what starts a round ------------------------------------------------------------------
+
+    def update(self, info: ConfigInfo, old: ConfigInfo | None) -> None:
+        key = info.key
+        if key not in self._tasks or self._tasks[key].done():
+            self._triggers[key] = asyncio.Event()
+            self._tasks[key] = asyncio.create_task(self._loop(key), name=f"gobuild-checks-{key[0]}/{key[1]}")
+        elif old is None or old.generation != info.generation or old.uid != info.uid:
+            self._triggers[key].set()
+
+    def remove(self, key: Key) -> None:
+        task = self._tasks.pop(key, None)
+        self._triggers.pop(key, None)
+        if task is not None:
+            task.cancel()
+
+    def poke(self, namespace: str, kind: str, name: str) -> None:
+        """A Secret, ConfigMap or PersistentVolumeClaim changed: re-check the configs naming it."""
+        for info in self._registry.in_namespace(namespace):
+            if info.spec is not None and (kind, name) in _watched_objects(info.name, info.spec):
+                trigger = self._triggers.get(info.key)
+                if trigger is not None:
+                    trigger.set()
+
+    async def _loop(self, key: Key) -> None:
+        while True:
+            trigger = self._triggers[key]
+            trigger.clear()
+            info = self._registry.get(key)
+            if info is None:
+                return
+            healthy = True
+            try:
+                healthy = await self.check(info)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("checks of GoBuildConfig %s/%s failed", *key)
+                healthy = False
+            interval = self._interval(info.spec, healthy=healthy)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(trigger.wait(), timeout=interval)
+
+    def _interval(self, spec: GoBuildConfigSpec | None, *, healthy: bool) -> float:
+        interval = float(spec.reporting.probe_interval_seconds if spec is not None else 300)
+        if self._settings.probe_interval_override is not None:
+            interval = self._settings.probe_interval_override
+        return interval if healthy else min(interval, self._settings.recheck_interval)
+
+    # --- one round ----------------------------------------------------------------------------
+
+    async def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, lambda: fn(*args, **kwargs))
+
+    async def check(self, info: ConfigInfo) -> bool:
+        """Run every check of one config and write the results; True when nothing is wrong."""
+        spec = info.spec
+        if spec is None:
+            return True
+        namespace, name = info.key
+        results = await self._probe(namespace, spec) if spec.reporting.enabled else []
+        refs = checks.references(spec)
+        found = await asyncio.gather(
+            *(self._call(lookup, self._api, namespace, r.kind, r.name) for r in refs)
+        )
+        lookups: dict[tuple[str, str], checks.Lookup] = {
+            (r.kind, r.name): f for r, f in zip(refs, found, strict=True)
+        }
+        claim = await self._claim(info) if spec.cache.enabled else None
+        events: list[EventText] = []
+        seen: dict[str, str] = {}
+
+        def apply(obj: dict[str, Any], current: dict[str, Any]) -> dict[str, Any]:
+            seen["uid"] = obj["metadata"]["uid"]
+            generation = obj["metadata"].get("generation")
+            now = now_rfc3339()
+            before = list(current.get("conditions") or [])
+            new = dict(current)
+            new["proxies"] = [r.to_status() for r in results]
+            conditions = checks.proxies_condition(before, results, spec=spec, generation=generation, now=now)
+            conditions = checks.secrets_condition(conditions, refs, lookups, generation=generation, now=now)
+            cache, conditions = checks.cache_check(
+                conditions, spec, config_name=name, claim=claim, generation=generation, now=now
+            )
+            if cache is not None:
+                new["cache"] = cache
+            elif "cache" in current:
+                new["cache"] = None  # merge patch: remove
+            conditions = checks.initial_downloads_condition(
+                conditions, enabled=spec.reporting.enabled, generation=generation, now=now
+            )
+            new["conditions"] = cond.with_ready(conditions, generation=generation, now=now)
+            events[:] = transition_events(before, new["conditions"])
+            return new
+
+        await self._call(update_status_sync, self._api, namespace, name, apply)
+        if seen and events:
+            ref = ObjectRef(API_VERSION, KIND, namespace, name, seen["uid"])
+            for text in events:
+                await self._call(post_event, self._api, ref, text)
+        problems = [r for r in results if r.reachable is False]
+        unresolved = any(
+            f.error or not f.found or not _has_keys(r, f) for r, f in zip(refs, found, strict=True)
+        )
+        claim_bad = claim is not None and (not claim.found or claim.phase != "Bound")
+        return not (problems or unresolved or claim_bad)
+
+    async def _probe(self, namespace: str, spec: GoBuildConfigSpec) -> list[checks.ProbeResult]:
+        assert self._session is not None, "ConfigChecker.start() was not called"
+        targets = checks.probe_targets(spec)
+        context = await self._ssl_context(namespace, spec)
+        results = await asyncio.gather(
+            *(
+                probe(
+                    self._session,
+                    target,
+                    module=spec.reporting.probe_module,
+                    timeout=self._settings.probe_timeout,
+                    ssl_context=context,
+                )
+                for target in targets
+            )
+        )
+        for result in results:
+            if result.reachable is None:
+                continue
+            self._metrics.probe_up.labels(url=result.url).set(1 if result.reachable else 0)
+            if result.latency_ms is not None:
+                self._metrics.probe_seconds.labels(url=result.url).observe(result.latency_ms / 1000)
+        return list(results)
+
+    async def _ssl_context(self, namespace: str, spec: GoBuildConfigSpec) -> ssl.SSLContext | None:
+        """System trust plus a caBundle ConfigMap, as builds have. A caBundle Secret is not read:
+        the operator never reads Secret values, so such probes trust the system CAs only."""
+        bundle = spec.ca_bundle
+        if bundle is None or not bundle.config_map_name:
+            return None
+        pem = await self._call(read_config_map_key, self._api, namespace, bundle.config_map_name, bundle.key)
+        if not pem:
+            return None
+        context = ssl.create_default_context()
+        try:
+            context.load_verify_locations(cadata=pem)
+        except ssl.SSLError:
+            logger.warning(
+                "ConfigMap %s/%s key %s is not a PEM bundle", namespace, bundle.config_map_name, bundle.key
+            )
+            return None
+        return context
+
+    async def _claim(self, info: ConfigInfo) -> checks.Claim:
+        assert info.spec is not None
+        namespace, name = info.key
+        claim_name = cache_claim_name(name, info.spec)
+        claim: checks.Claim = await self._call(read_claim, self._api, namespace, claim_name)
+        if not claim.found and not claim.error and not info.spec.cache.existing_claim:
+            error = await self._call(
+                ensure_claim,
+                self._api,
+                namespace=namespace,
+                config_name=name,
+                config_uid=info.uid,
+                spec=info.spec,
+            )
+            if error:
+                return checks.Claim(found=False, error=error)
+            claim = await self._call(read_claim, self._api, namespace, claim_name)
+        return claim
+
+
+def _has_keys(ref: checks.Reference, found: checks.Lookup) -> bool:
+    return all(key in found.keys for key, _ in ref.keys)
+
+
+def _watched_objects(name: str, spec: GoBuildConfigSpec) -> set[tuple[str, str]]:
+    objects: set[tuple[str, str]] = {(r.kind, r.name) for r in checks.references(spec)}
+    if spec.cache.enabled:
+        objects.add(("PersistentVolumeClaim", cache_claim_name(name, spec)))
+    return objects

@@ -1,0 +1,255 @@
+"""Count injected Pods' outcomes on their GoBuildConfig: batched, and exactly once.
+
+Watch events only queue observations in memory (no API call on the event path). Every
+`flush_interval` each GoBuildConfig with queued work gets one status write carrying all of it,
+then its Pods are marked `gobuild.dev/recorded` and Events are posted. The counting protocol that
+makes restarts safe is described in core/outcomes.py; this module runs it:
+
+1. status write: counts + `pending` entries, atomically (core.outcomes.apply_batch);
+2. annotate the Pods, post Events, bump metrics (for what step 1 newly counted);
+3. next status write: drop the annotated Pods from `pending`.
+
+Writes for one GoBuildConfig never overlap (one flush at a time), so Pod annotations only ever
+move forward. A failed status write keeps the batch queued and retries with backoff.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import logging
+import time
+from collections.abc import Iterable, Mapping
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
+from typing import Any
+
+from kubernetes import client
+
+from gobuild_operator.constants import API_VERSION, KIND
+from gobuild_operator.core import outcomes
+from gobuild_operator.core.outcomes import BatchResult, Observation
+from gobuild_operator.k8s.events import ObjectRef, post_event
+from gobuild_operator.k8s.pods import mark_recorded, read_pod
+from gobuild_operator.k8s.status import update_status_sync
+from gobuild_operator.metrics import Metrics
+from gobuild_operator.reporting.registry import Key
+from gobuild_operator.timeutil import now_rfc3339
+
+logger = logging.getLogger(__name__)
+
+#: A `pending` entry older than this is looked up: its Pod may have vanished while we were down.
+PENDING_GRACE = datetime.timedelta(seconds=60)
+
+
+@dataclass
+class _Queue:
+    observations: list[Observation] = field(default_factory=list)
+    marked: set[tuple[str, str]] = field(default_factory=set)  # (uid, stage) annotated or gone
+    touched: bool = False  # settle every `pending` entry at the next flush (left by a previous run)
+    busy: bool = False
+    failures: int = 0
+    retry_at: float = 0.0
+
+    @property
+    def due(self) -> bool:
+        return (
+            not self.busy
+            and bool(self.observations or self.marked or self.touched)
+            and time.monotonic() >= self.retry_at
+        )
+
+
+class DownloadReporter:
+    def __init__(
+        self, *, api: client.ApiClient, metrics: Metrics, executor: Executor, flush_interval: float
+    ) -> None:
+        self._api = api
+        self._metrics = metrics
+        self._executor = executor
+        self._interval = flush_interval
+        self._queues: dict[Key, _Queue] = {}
+        self._known: dict[str, int] = {}  # uid -> highest level counted or queued by this process
+        self._flushes: set[asyncio.Task[None]] = set()
+        self._loop_task: asyncio.Task[None] | None = None
+        #: Status writes attempted (for the bench and the log).
+        self.flush_count = 0
+
+    # --- the event path: memory only ------------------------------------------------------
+
+    def known(self, uid: str) -> int:
+        return self._known.get(uid, 0)
+
+    def on_pod(self, event_type: str | None, pod: Mapping[str, Any]) -> None:
+        """A watch event of an injected Pod (kopf, server-side selected on the config label)."""
+        metadata = pod.get("metadata") or {}
+        uid = str(metadata.get("uid") or "")
+        if event_type == "DELETED":
+            self._known.pop(uid, None)
+            return
+        config = outcomes.injected_config(pod)
+        if not config:
+            return
+        obs = outcomes.observe(pod, known=self.known(uid), now=now_rfc3339())
+        if obs is not None:
+            self.add(str(metadata.get("namespace") or ""), config, obs)
+
+    def _remember(self, uid: str, stage: str) -> None:
+        """`stage` is counted for `uid`: a later event showing less is stale and ignored."""
+        self._known[uid] = max(self.known(uid), outcomes.level(stage))
+
+    def add(self, namespace: str, config: str, obs: Observation) -> None:
+        self._remember(obs.uid, obs.stage)
+        self._queues.setdefault((namespace, config), _Queue()).observations.append(obs)
+
+    def forget(self, uid: str) -> None:
+        self._known.pop(uid, None)
+
+    def touch(self, key: Key) -> None:
+        """Settle `key`'s `pending` entries soon: they were left by a previous run."""
+        self._queues.setdefault(key, _Queue()).touched = True
+
+    # --- flushing -------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._loop_task = asyncio.create_task(self._run(), name="gobuild-download-flusher")
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self._interval)
+            for key, queue in list(self._queues.items()):
+                if queue.due:
+                    queue.busy = True
+                    task = asyncio.create_task(self._flush(key, queue))
+                    self._flushes.add(task)
+                    task.add_done_callback(self._flushes.discard)
+
+    async def close(self) -> None:
+        """Stop the loop and write what is queued (a clean shutdown loses nothing)."""
+        if self._loop_task is not None:
+            self._loop_task.cancel()
+        if self._flushes:
+            await asyncio.gather(*self._flushes, return_exceptions=True)
+        for key, queue in list(self._queues.items()):
+            if queue.observations or queue.marked:
+                queue.busy = True
+                await self._flush(key, queue, settle=False)
+
+    async def _call(self, fn: Any, *args: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+
+    async def _flush(self, key: Key, queue: _Queue, *, settle: bool = True) -> None:
+        try:
+            await self._flush_once(key, queue, settle=settle)
+        except Exception:
+            logger.exception("flushing download outcomes of %s/%s failed", *key)
+        finally:
+            queue.busy = False
+
+    async def _flush_once(self, key: Key, queue: _Queue, *, settle: bool) -> None:
+        namespace, name = key
+        batch, queue.observations = queue.observations, []
+        marked, queue.marked = queue.marked, set()
+        settle_all, queue.touched = queue.touched, False
+        now = now_rfc3339()
+        seen: dict[str, Any] = {}
+
+        def apply(obj: dict[str, Any], current: dict[str, Any]) -> dict[str, Any] | None:
+            seen.clear()
+            seen["uid"] = obj["metadata"]["uid"]
+            reporting = (obj.get("spec") or {}).get("reporting") or {}
+            if reporting.get("enabled", True) is False:
+                return None
+            result = outcomes.apply_batch(
+                current, batch, marked=marked, generation=obj["metadata"].get("generation"), now=now
+            )
+            seen["result"] = result
+            return result.status
+
+        self.flush_count += 1
+        try:
+            await self._call(update_status_sync, self._api, namespace, name, apply)
+        except Exception as exc:
+            queue.observations[:0] = batch
+            queue.marked |= marked
+            queue.touched |= settle_all
+            queue.failures += 1
+            queue.retry_at = time.monotonic() + min(30.0, self._interval * 2**queue.failures)
+            logger.warning("status write for %s/%s failed (%s); will retry", namespace, name, exc)
+            return
+        queue.failures = 0
+        result: BatchResult | None = seen.get("result")
+        if result is None:  # the config is gone, or does not want reporting
+            return
+        config = ObjectRef(API_VERSION, KIND, namespace, name, str(seen["uid"]))
+        self._count_metrics(namespace, name, result.counted)
+        for obs in result.counted:
+            logger.info("counted Pod %s/%s as %s for GoBuildConfig %s", namespace, obs.pod, obs.stage, name)
+        done = await self._mark_and_announce(config, result)
+        queue.marked |= done
+        if settle:
+            marking = {obs.uid for obs in result.to_mark}
+            grace = datetime.timedelta(0) if settle_all else PENDING_GRACE
+            stale = outcomes.stale_pending(
+                result.status, older_than=grace, now=datetime.datetime.now(datetime.UTC)
+            )
+            queue.marked |= await self._settle(namespace, [e for e in stale if e["uid"] not in marking])
+
+    def _count_metrics(self, namespace: str, name: str, counted: Iterable[Observation]) -> None:
+        for obs in counted:
+            if obs.stage == outcomes.MISSED:
+                self._metrics.missed_injections.labels(namespace=namespace, config=name).inc()
+            elif obs.stage in (outcomes.SUCCEEDED, outcomes.FAILED):
+                reason = obs.failure.reason if obs.failure else ""
+                self._metrics.downloads.labels(
+                    namespace=namespace, config=name, outcome=obs.stage, reason=reason
+                ).inc()
+
+    async def _mark_and_announce(self, config: ObjectRef, result: BatchResult) -> set[tuple[str, str]]:
+        namespace = config.namespace
+
+        async def mark(obs: Observation) -> tuple[str, str] | None:
+            try:
+                await self._call(mark_recorded, self._api, namespace, obs.pod, obs.uid, obs.stage)
+            except Exception as exc:  # stays pending; settled later
+                logger.warning("could not mark Pod %s/%s recorded: %s", namespace, obs.pod, exc)
+                return None
+            self._remember(obs.uid, obs.stage)
+            return (obs.uid, obs.stage)
+
+        async def announce_pod(obs: Observation) -> None:
+            text = outcomes.pod_event(obs, config=config.name)
+            if text is not None:
+                pod = ObjectRef("v1", "Pod", namespace, obs.pod, obs.uid)
+                await self._call(post_event, self._api, pod, text)
+
+        async def announce_config() -> None:
+            for text in outcomes.config_events(result.counted):
+                await self._call(post_event, self._api, config, text)
+
+        marks = await asyncio.gather(
+            *(mark(obs) for obs in result.to_mark),
+            *(announce_pod(obs) for obs in result.counted),
+            announce_config(),
+        )
+        return {m for m in marks[: len(result.to_mark)] if m is not None}
+
+    async def _settle(self, namespace: str, entries: list[dict[str, str]]) -> set[tuple[str, str]]:
+        """Look up Pods of old `pending` entries: gone, or marked now -> the entry can go."""
+
+        async def one(entry: dict[str, str]) -> tuple[str, str] | None:
+            uid, stage = entry["uid"], entry.get("stage", "")
+            try:
+                pod = await self._call(read_pod, self._api, namespace, entry.get("pod", ""))
+                same = pod is not None and (pod.get("metadata") or {}).get("uid") == uid
+                if same and outcomes.level(outcomes.recorded_marker(pod)) < outcomes.level(stage):
+                    await self._call(mark_recorded, self._api, namespace, entry["pod"], uid, stage)
+                if same:
+                    self._remember(uid, stage)
+            except Exception as exc:
+                logger.warning("could not settle pending Pod %s/%s: %s", namespace, entry.get("pod"), exc)
+                return None
+            return (uid, stage)
+
+        settled = await asyncio.gather(*(one(e) for e in entries))
+        return {s for s in settled if s is not None}

@@ -1,0 +1,384 @@
+"""Build outcomes on the GoBuildConfig, as a platform team sees them after their builds finish.
+
+Pods are created through the real webhook (annotation gobuild.dev/config), and finished the way a
+kubelet would finish them: a status write with the container's terminated state, whose message
+holds the tail of a recorded real `go` failure (FallbackToLogsOnError).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import json
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kubernetes import client, watch
+
+from conftest import Cluster
+from support.kubelet import finish_pod
+from support.operator_process import OperatorProcess
+from support.waiting import wait_for
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "gofailures"
+MODULE_NOT_FOUND_LOG = (FIXTURES / "proxy_404.txt").read_text()
+HOST_KEY_LOG = (FIXTURES / "git_ssh_unknown_host_key.txt").read_text()
+
+#: The contract: a finished Pod shows on its GoBuildConfig within this many seconds.
+PROMPT = 2.0
+#: After an operator (re)start: kopf's start-up, its first list, and then the same path.
+AFTER_START = 20.0
+
+
+# --- helpers -------------------------------------------------------------------------------------
+
+
+def make_config(cluster: Cluster, namespace: str, name: str = "go", **spec: Any) -> None:
+    body = {
+        "apiVersion": "gobuild.dev/v1alpha1",
+        "kind": "GoBuildConfig",
+        "metadata": {"name": name},
+        "spec": spec,
+    }
+    cluster.kubectl("apply", "-n", namespace, "-f", "-", input=json.dumps(body))
+    wait_for(
+        lambda: status(cluster, namespace, name).get("observedGeneration"),
+        timeout=15,
+        what=f"GoBuildConfig {name} to be reconciled",
+    )
+
+
+def status(cluster: Cluster, namespace: str, name: str = "go") -> dict[str, Any]:
+    out = cluster.kubectl("get", "gbc", name, "-n", namespace, "-o", "json").stdout
+    result: dict[str, Any] = json.loads(out).get("status") or {}
+    return result
+
+
+def downloads(cluster: Cluster, namespace: str, name: str = "go") -> dict[str, Any]:
+    result: dict[str, Any] = status(cluster, namespace, name).get("downloads") or {}
+    return result
+
+
+def condition(cluster: Cluster, namespace: str, type_: str, name: str = "go") -> dict[str, Any]:
+    for c in status(cluster, namespace, name).get("conditions") or []:
+        if c["type"] == type_:
+            return dict(c)
+    return {}
+
+
+def create_pod(api: client.ApiClient, namespace: str, name: str, *, config: str = "go") -> dict[str, Any]:
+    """A build Pod that asks for `config`; admitted through the real webhook."""
+    body = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "annotations": {"gobuild.dev/config": config}},
+        "spec": {
+            "restartPolicy": "Never",
+            "containers": [{"name": "build", "image": "golang:1.26", "command": ["go", "mod", "download"]}],
+        },
+    }
+    created = client.CoreV1Api(api).create_namespaced_pod(namespace, body)
+    result: dict[str, Any] = api.sanitize_for_serialization(created)
+    return result
+
+
+def create_injected_pod(api: client.ApiClient, namespace: str, name: str, *, config: str = "go") -> None:
+    pod = create_pod(api, namespace, name, config=config)
+    labels = pod["metadata"].get("labels") or {}
+    assert labels.get("gobuild.dev/config") == config, "the webhook did not inject the Pod"
+
+
+def recorded(api: client.ApiClient, namespace: str, name: str) -> str | None:
+    pod = client.CoreV1Api(api).read_namespaced_pod(name, namespace)
+    value: str | None = (pod.metadata.annotations or {}).get("gobuild.dev/recorded")
+    return value
+
+
+def events(cluster: Cluster, namespace: str, kind: str, name: str) -> list[dict[str, Any]]:
+    out = cluster.kubectl(
+        "get",
+        "events",
+        "-n",
+        namespace,
+        "--field-selector",
+        f"involvedObject.kind={kind},involvedObject.name={name}",
+        "-o",
+        "json",
+    ).stdout
+    items: list[dict[str, Any]] = json.loads(out)["items"]
+    return items
+
+
+def wait_downloads(
+    cluster: Cluster,
+    namespace: str,
+    predicate: Callable[[dict[str, Any]], bool],
+    *,
+    timeout: float = PROMPT,
+    what: str,
+) -> dict[str, Any]:
+    found: dict[str, Any] = wait_for(
+        lambda: (d := downloads(cluster, namespace)) and predicate(d) and d, timeout=timeout, what=what
+    )
+    return found
+
+
+# --- what a failed or succeeded build shows -----------------------------------------------------
+
+
+def test_a_failed_build_shows_its_reason_and_remedy(
+    cluster: Cluster, api: client.ApiClient, namespace: str, operator: OperatorProcess
+) -> None:
+    make_config(cluster, namespace, goproxy=["https://goproxy.corp.invalid", "direct"])
+    create_injected_pod(api, namespace, "build-1")
+    wait_downloads(
+        cluster, namespace, lambda d: d.get("injected") == 1, what="the injected Pod to be counted"
+    )
+
+    finish_pod(api, namespace, "build-1", exit_code=1, message=MODULE_NOT_FOUND_LOG)
+
+    seen = wait_downloads(
+        cluster, namespace, lambda d: d.get("failed") == 1, what="the failure to be counted"
+    )
+    assert seen["byReason"] == {"ModuleNotFound": 1}
+    last = seen["lastFailure"]
+    assert (last["pod"], last["container"], last["reason"]) == ("build-1", "build", "ModuleNotFound")
+    assert "spec.goprivate" in last["remedy"]
+    assert "404" in last["summary"]
+    assert seen["recentFailures"] == [last]
+    assert (seen["injected"], seen["succeeded"]) == (1, 0)
+    health = condition(cluster, namespace, "DownloadsHealthy")
+    assert (health["status"], health["reason"]) == ("False", "ModuleNotFound")
+    assert "build-1" in health["message"]
+
+    on_config = wait_for(
+        lambda: [
+            e for e in events(cluster, namespace, "GoBuildConfig", "go") if e["reason"] == "ModuleNotFound"
+        ],
+        timeout=PROMPT,
+        what="an Event on the GoBuildConfig",
+    )
+    assert "build-1" in on_config[0]["message"]
+    assert "Remedy: " in on_config[0]["message"]
+    on_pod = wait_for(
+        lambda: [e for e in events(cluster, namespace, "Pod", "build-1") if e["reason"] == "ModuleNotFound"],
+        timeout=PROMPT,
+        what="an Event on the Pod",
+    )
+    assert on_pod[0]["type"] == "Warning"
+    assert "spec.goprivate" in on_pod[0]["message"]
+
+    table = cluster.kubectl("get", "gbc", "go", "-n", namespace).stdout.splitlines()
+    assert table[0].split() == ["NAME", "PROXY", "READY", "FAILED", "AGE"]
+    row = table[1].split()
+    assert (row[0], row[1], row[3]) == ("go", "https://goproxy.corp.invalid,direct", "1")
+
+
+def test_a_succeeded_build_counts_as_succeeded(
+    cluster: Cluster, api: client.ApiClient, namespace: str, operator: OperatorProcess
+) -> None:
+    make_config(cluster, namespace)
+    create_injected_pod(api, namespace, "build-ok")
+
+    finish_pod(api, namespace, "build-ok", exit_code=0)
+
+    seen = wait_downloads(
+        cluster, namespace, lambda d: d.get("succeeded") == 1, what="the success to be counted"
+    )
+    assert (seen["injected"], seen["failed"], seen["byReason"]) == (1, 0, {})
+    assert "lastFailure" not in seen
+    health = condition(cluster, namespace, "DownloadsHealthy")
+    assert (health["status"], health["reason"]) == ("True", "BuildSucceeded")
+    assert wait_for(lambda: recorded(api, namespace, "build-ok") == "succeeded", timeout=PROMPT)
+
+
+def test_describe_shows_the_download_condition(
+    cluster: Cluster, api: client.ApiClient, namespace: str, operator: OperatorProcess
+) -> None:
+    make_config(cluster, namespace)
+    create_injected_pod(api, namespace, "build-ssh")
+    finish_pod(api, namespace, "build-ssh", exit_code=1, message=HOST_KEY_LOG)
+    wait_downloads(cluster, namespace, lambda d: d.get("failed") == 1, what="the failure to be counted")
+
+    described = cluster.kubectl("describe", "gbc", "go", "-n", namespace).stdout
+    message = condition(cluster, namespace, "DownloadsHealthy")["message"]
+    assert "HostKeyVerificationFailed" in described
+    assert "spec.privateModules.ssh" in message
+    assert message.split(" Remedy:")[0] in " ".join(described.split())
+
+
+# --- exactly once, across restarts and crashes ----------------------------------------------------
+
+
+def test_restarts_and_crashes_neither_lose_nor_double_count(
+    cluster: Cluster, api: client.ApiClient, namespace: str, operator: OperatorProcess
+) -> None:
+    make_config(cluster, namespace)
+    for name in ("a", "b", "c"):
+        create_injected_pod(api, namespace, name)
+    finish_pod(api, namespace, "a", exit_code=1, message=MODULE_NOT_FOUND_LOG)
+    wait_downloads(
+        cluster,
+        namespace,
+        lambda d: d.get("failed") == 1 and d.get("injected") == 3,
+        what="a and the injections",
+    )
+
+    finish_pod(api, namespace, "b", exit_code=0)
+    operator.stop(kill=True)  # a crash, most likely before b's outcome was written
+    finish_pod(api, namespace, "c", exit_code=1, message=HOST_KEY_LOG)  # finishes while nobody watches
+    operator.start()
+
+    seen = wait_downloads(
+        cluster,
+        namespace,
+        lambda d: d.get("succeeded") == 1 and d.get("failed") == 2,
+        timeout=AFTER_START,
+        what="b and c to be counted after the restart",
+    )
+    assert seen["injected"] == 3
+    assert seen["byReason"] == {"ModuleNotFound": 1, "HostKeyVerificationFailed": 1}
+
+    operator.restart()
+    create_injected_pod(api, namespace, "d")  # a barrier: counted after the others were seen again
+    finish_pod(api, namespace, "d", exit_code=0)
+    wait_for(
+        lambda: recorded(api, namespace, "d") == "succeeded", timeout=AFTER_START, what="d to be recorded"
+    )
+
+    seen = downloads(cluster, namespace)
+    assert (seen["injected"], seen["succeeded"], seen["failed"]) == (4, 2, 2)
+    assert seen["byReason"] == {"ModuleNotFound": 1, "HostKeyVerificationFailed": 1}
+    assert [recorded(api, namespace, n) for n in "abc"] == ["failed", "succeeded", "failed"]
+    wait_for(lambda: not downloads(cluster, namespace)["pending"], timeout=PROMPT, what="pending to settle")
+
+
+# --- missed injections ---------------------------------------------------------------------------
+
+
+def test_a_pod_admitted_while_the_webhook_was_down_counts_as_missed(
+    cluster: Cluster, api: client.ApiClient, namespace: str, operator: OperatorProcess
+) -> None:
+    make_config(cluster, namespace)
+    operator.stop()
+    pod = create_pod(api, namespace, "missed-1")
+    assert "gobuild.dev/config" not in (pod["metadata"].get("labels") or {}), "the webhook is down"
+    operator.start()
+
+    seen = wait_downloads(
+        cluster,
+        namespace,
+        lambda d: d.get("missedInjections") == 1,
+        timeout=AFTER_START,
+        what="the missed Pod",
+    )
+    assert (seen["injected"], seen["failed"]) == (0, 0)
+    on_pod = wait_for(
+        lambda: [
+            e for e in events(cluster, namespace, "Pod", "missed-1") if e["reason"] == "InjectionMissed"
+        ],
+        timeout=PROMPT,
+        what="an Event on the missed Pod",
+    )
+    assert "go" in on_pod[0]["message"]
+    assert "recreate" in on_pod[0]["message"]
+    wait_for(
+        lambda: [
+            e for e in events(cluster, namespace, "GoBuildConfig", "go") if e["reason"] == "InjectionMissed"
+        ],
+        timeout=PROMPT,
+        what="an Event on the GoBuildConfig",
+    )
+
+    operator.stop()
+    create_pod(api, namespace, "missed-2")  # listed after missed-1, so a barrier for it
+    operator.start()
+    wait_for(lambda: recorded(api, namespace, "missed-2") == "missed", timeout=AFTER_START, what="missed-2")
+    assert downloads(cluster, namespace)["missedInjections"] == 2
+
+
+def test_a_pod_older_than_its_config_is_not_missed(
+    cluster: Cluster, api: client.ApiClient, namespace: str, operator: OperatorProcess
+) -> None:
+    early = create_pod(api, namespace, "early", config="later")  # no such config yet: admitted unchanged
+    born = datetime.datetime.fromisoformat(early["metadata"]["creationTimestamp"])
+    # creationTimestamps have one-second resolution: let the config be measurably younger
+    wait_for(lambda: datetime.datetime.now(datetime.UTC) >= born + datetime.timedelta(seconds=1), timeout=2)
+    make_config(cluster, namespace, name="later")
+    make_config(cluster, namespace, name="go")
+    operator.stop()
+    create_pod(api, namespace, "missed")
+    operator.start()
+    wait_for(
+        lambda: recorded(api, namespace, "missed") == "missed", timeout=AFTER_START, what="the missed Pod"
+    )
+    assert downloads(cluster, namespace, "later").get("missedInjections", 0) == 0
+    assert recorded(api, namespace, "early") is None
+
+
+# --- a burst costs a handful of status writes -------------------------------------------------------
+
+
+@pytest.fixture
+def status_writes(cluster: Cluster, api: client.ApiClient, namespace: str) -> Iterator[list[int]]:
+    """Counts the GoBuildConfig `go` updates that change status.downloads, while the test runs."""
+    counted: list[int] = []
+    stop = watch.Watch()
+    custom = client.CustomObjectsApi(api)
+
+    def run() -> None:
+        with contextlib.suppress(Exception):  # the stream is cut when the test ends
+            count(previous=None)
+
+    def count(previous: Any) -> None:
+        for event in stop.stream(
+            custom.list_namespaced_custom_object,
+            "gobuild.dev",
+            "v1alpha1",
+            namespace,
+            "gobuildconfigs",
+            field_selector="metadata.name=go",
+            timeout_seconds=120,
+        ):
+            current = (event["object"].get("status") or {}).get("downloads")
+            if event["type"] == "MODIFIED" and current != previous:
+                counted.append(1)
+            previous = current
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    yield counted
+    stop.stop()
+
+
+def test_a_burst_of_finished_pods_costs_a_handful_of_status_writes(
+    cluster: Cluster,
+    api: client.ApiClient,
+    namespace: str,
+    operator: OperatorProcess,
+    status_writes: list[int],
+) -> None:
+    make_config(cluster, namespace)
+    names = [f"burst-{i:02d}-{uuid.uuid4().hex[:4]}" for i in range(40)]
+    for name in names:
+        create_injected_pod(api, namespace, name)
+    wait_downloads(cluster, namespace, lambda d: d.get("injected") == 40, timeout=10, what="40 injections")
+    wait_for(lambda: downloads(cluster, namespace).get("pending") == [], timeout=10, what="pending to settle")
+    before = len(status_writes)
+
+    for i, name in enumerate(names):
+        finish_pod(api, namespace, name, exit_code=i % 2, message=MODULE_NOT_FOUND_LOG if i % 2 else "")
+    wait_downloads(
+        cluster,
+        namespace,
+        lambda d: d.get("succeeded") == 20 and d.get("failed") == 20 and d.get("pending") == [],
+        timeout=10,
+        what="the burst to be counted and settled",
+    )
+    writes = len(status_writes) - before
+    assert writes <= 10, f"{writes} status writes for 40 finished Pods"
+    assert downloads(cluster, namespace)["byReason"] == {"ModuleNotFound": 20}
