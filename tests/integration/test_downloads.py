@@ -19,7 +19,7 @@ import pytest
 from kubernetes import client, watch
 
 from conftest import Cluster
-from support.gbc import condition, describe, downloads, events, make_config
+from support.gbc import condition, describe, downloads, events, make_config, metric
 from support.kubelet import finish_pod
 from support.operator_process import OperatorProcess
 from support.waiting import wait_for
@@ -123,6 +123,22 @@ def test_a_failed_build_shows_its_reason_and_remedy(
     )
     assert on_pod[0]["type"] == "Warning"
     assert "spec.goprivate" in on_pod[0]["message"]
+
+    assert wait_for(
+        lambda: (
+            metric(
+                operator.metrics_port,
+                "gobuild_download_outcomes_total",
+                namespace=namespace,
+                config="go",
+                outcome="failed",
+                reason="ModuleNotFound",
+            )
+            == 1
+        ),
+        timeout=PROMPT,
+        what="the outcome metric",
+    )
 
     table = cluster.kubectl("get", "gbc", "go", "-n", namespace).stdout.splitlines()
     assert table[0].split() == ["NAME", "PROXY", "READY", "FAILED", "AGE"]
@@ -244,6 +260,10 @@ def test_a_pod_admitted_while_the_webhook_was_down_counts_as_missed(
         ],
         timeout=PROMPT,
         what="an Event on the GoBuildConfig",
+    )
+    assert (
+        metric(operator.metrics_port, "gobuild_missed_injections_total", namespace=namespace, config="go")
+        == 1
     )
 
     operator.stop()

@@ -58,3 +58,18 @@ def events(cluster: Kubectl, namespace: str, kind: str, name: str | None = None)
 def describe(cluster: Kubectl, namespace: str, name: str = "go") -> str:
     """`kubectl describe gbc`, whitespace-normalised (it wraps long messages)."""
     return " ".join(cluster.kubectl("describe", "gbc", name, "-n", namespace).stdout.split())
+
+
+def metric(port: int, name: str, **labels: str) -> float | None:
+    """One sample from the operator's Prometheus endpoint, or None when it is not exposed."""
+    import urllib.request
+
+    from prometheus_client.parser import text_string_to_metric_families
+
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+        text = response.read().decode()
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
+                return float(sample.value)
+    return None

@@ -17,13 +17,18 @@ from gobuild_operator.reporting.service import Reporting
 from gobuild_operator.settings import Settings
 
 
+def select_injected_pods(settings: kopf.OperatorSettings) -> None:
+    """kopf lists and watches only Pods labelled `gobuild.dev/config` (filtered by the API server)."""
+    settings.watching.label_selectors["", "v1", "pods"] = LABEL_CONFIG
+
+
 @kopf.on.startup()
 async def start_reporting(
     settings: kopf.OperatorSettings, memo: kopf.Memo, logger: kopf.Logger, **_: Any
 ) -> None:
     if getattr(memo, "api", None) is None or getattr(memo, "metrics", None) is None:
         raise kopf.TemporaryError("waiting for the API client and metrics", delay=0.1)
-    settings.watching.label_selectors["", "v1", "pods"] = LABEL_CONFIG
+    select_injected_pods(settings)
     ours: Settings = memo.settings
     memo.reporting = Reporting(api=memo.api, metrics=memo.metrics, settings=ours)
     memo.reporting.start()
