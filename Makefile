@@ -66,8 +66,9 @@ e2e: binaries e2e-setup
 test: lint binaries e2e-setup
 	$(PY) -m pytest tests -q
 
-bench: venv
+bench: binaries
 	$(PY) bench/admission.py
+	$(PY) bench/status_burst.py --pods 1000
 
 clean:
 	-$(PY) -m localcluster down --state-dir .cluster
