@@ -129,7 +129,7 @@ _TEXT: Final[dict[str, tuple[str, str]]] = {
         "SSH: put a key the server accepts in the secret named by spec.privateModules.ssh.secretName (key "
         "ssh-privatekey) and list the host in spec.privateModules.ssh.hosts; HTTPS git or an authenticated "
         "proxy: a .netrc with a token for the host in spec.privateModules.netrc.secretName. Keep the module "
-        "in spec.goprivate so go never asks a public proxy for it. When go only says \"no secure protocol "
+        'in spec.goprivate so go never asks a public proxy for it. When go only says "no secure protocol '
         "found\", run `git ls-remote` on the module's URL in the same Pod: git names the real cause (a host "
         "key missing from spec.privateModules.ssh.knownHostsKey looks the same to go).",
     ),
