@@ -161,6 +161,22 @@ def test_cronjob_updated_after_creation_keeps_one_injection(
     stored = json.loads(cluster.kubectl("get", "cronjob", "nightly", "-n", namespace, "-o", "json").stdout)
     assert [e["name"] for e in _template(stored)["spec"]["containers"][0]["env"]].count("GOPROXY") == 1
 
+    # Naming another config after injection is refused loudly, not half-applied.
+    _config_ready(cluster, namespace, "other", {"goproxy": ["https://goproxy.io", "direct"]})
+    switch = {
+        "spec": {
+            "jobTemplate": {
+                "spec": {"template": {"metadata": {"annotations": {"gobuild.dev/config": "other"}}}}
+            }
+        }
+    }
+    result = cluster.kubectl(
+        "patch", "cronjob", "nightly", "-n", namespace, "--type=merge", "-p", json.dumps(switch)
+    )
+    assert "recreate the CronJob to switch configs" in result.stderr
+    stored = json.loads(cluster.kubectl("get", "cronjob", "nightly", "-n", namespace, "-o", "json").stdout)
+    assert _env(_template(stored)["spec"]["containers"][0])["GOPROXY"] == "https://proxy.golang.org,direct"
+
 
 def test_workload_goproxy_wins_and_the_warning_names_it(
     cluster: Cluster, namespace: str, operator: OperatorProcess

@@ -118,6 +118,15 @@ CASES: list[tuple[str, Any, str, dict[str, Any], str | None, str, str | None]] =
         None,
     ),
     (
+        "cronjob-switched-config-after-injection",
+        cronjob({CONFIG: "build", "gobuild.dev/injected": "plain"}),
+        "CronJob",
+        {},
+        None,
+        "already injected with GoBuildConfig plain",
+        "recreate the CronJob to switch configs",
+    ),
+    (
         "pod-from-injected-template",
         pod({"gobuild.dev/injected": "build"}, labels={"gobuild.dev/config": "build", "role": "build"}),
         "Pod",

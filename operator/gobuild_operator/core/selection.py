@@ -121,7 +121,16 @@ def _already_injected(subject: _Subject) -> Decision | None:
     name = subject.annotation(c.ANNOTATION_INJECTED)
     if name is None:
         return None
-    return Decision(None, f"already injected with GoBuildConfig {name}")
+    warnings: tuple[str, ...] = ()
+    wanted = subject.annotation(c.ANNOTATION_CONFIG)
+    if wanted is not None and wanted != name:
+        # A CronJob (UPDATE) whose annotation now names another config keeps its first injection:
+        # taking one config's settings out again is not something the webhook can do safely.
+        warnings = (
+            f"already injected with GoBuildConfig {name}; {c.ANNOTATION_CONFIG}={wanted} is not applied: "
+            f"recreate the {subject.kind} to switch configs",
+        )
+    return Decision(None, f"already injected with GoBuildConfig {name}", warnings)
 
 
 def _inject_flags(subject: _Subject) -> set[str]:
