@@ -46,8 +46,8 @@ run: binaries
 	fi
 
 lint: venv
-	$(PY) -m ruff check operator devtools tests bench
-	$(PY) -m ruff format --check operator devtools tests bench
+	$(PY) -m ruff check operator devtools tests bench scripts
+	$(PY) -m ruff format --check operator devtools tests bench scripts
 	$(PY) -m mypy operator/gobuild_operator devtools/localcluster
 	$(VENV)/bin/lint-imports
 
