@@ -397,3 +397,27 @@ def test_not_understood_objects_are_returned_unchanged(obj: Any, kind: str, reas
     assert not result.changed
     assert reason in result.reason
     assert obj == before
+
+
+# --- hardening: workload-controlled numbers never decide how much work admission does ------------
+
+
+@pytest.mark.timeout(10)
+@pytest.mark.parametrize(
+    "count",
+    [
+        pytest.param("99999999999999999999", id="huge"),
+        pytest.param("1000000", id="larger-than-the-entries"),
+        pytest.param("²", id="unicode-digit"),
+        pytest.param("٣", id="arabic-indic-digit"),
+        pytest.param("-1", id="negative"),
+    ],
+)
+def test_defect_1_hostile_git_config_count_cannot_freeze_admission(count: str) -> None:
+    env = [{"name": "GIT_CONFIG_COUNT", "value": count}]
+    result = run(pod(c(env=env)), SSH)
+    values = {var["name"]: var.get("value") for var in result.obj["spec"]["containers"][0]["env"]}
+    assert values["GIT_CONFIG_COUNT"] == count  # the workload's value is kept, never rewritten
+    assert "GIT_CONFIG_KEY_0" not in values
+    assert "GIT_CONFIG_COUNT" in result.skipped_env
+    assert values["GOPROXY"] == "https://proxy.golang.org,direct"  # the rest is still injected

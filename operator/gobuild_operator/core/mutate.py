@@ -27,7 +27,9 @@ from gobuild_operator import constants as c
 from gobuild_operator.core import workload
 from gobuild_operator.core.plan import EnvVar, GitConfig, InjectionPlan, VolumeMount
 
-_GIT_CONFIG_ENTRY = re.compile(r"^GIT_CONFIG_(KEY|VALUE)_([0-9]+)$")
+_GIT_CONFIG_ENTRY = re.compile(r"^GIT_CONFIG_(KEY|VALUE)_([0-9]{1,9})$", re.ASCII)
+#: ASCII digits only: str.isdigit() also accepts "²", which int() refuses.
+_GIT_CONFIG_COUNT_VALUE = re.compile(r"^[0-9]{1,9}$", re.ASCII)
 _GIT_CONFIG_COUNT = "GIT_CONFIG_COUNT"
 
 
@@ -329,8 +331,13 @@ def _add_git_config(
             "its GIT_CONFIG_* variables cannot be extended"
         )
         return
+    # Read the workload's entries from its own list: the work is bounded by what the object holds,
+    # never by a number the workload wrote.
     values = {var["name"]: var.get("value") for var in env}
-    present = {(values.get(f"GIT_CONFIG_KEY_{i}"), values.get(f"GIT_CONFIG_VALUE_{i}")) for i in range(count)}
+    present = {
+        (values.get(f"GIT_CONFIG_KEY_{index}"), values.get(f"GIT_CONFIG_VALUE_{index}"))
+        for index in _git_config_indices(env)
+    }
     missing = [entry for entry in entries if (entry.key, entry.value) not in present]
     for offset, entry in enumerate(missing):
         env.append({"name": f"GIT_CONFIG_KEY_{count + offset}", "value": entry.key})
@@ -347,15 +354,27 @@ def _git_config_count(env: Sequence[Mapping[str, Any]]) -> int | None:
     count = 0
     if counts:
         value = counts[0].get("value")
-        if "valueFrom" in counts[0] or not isinstance(value, str) or not value.isdigit():
+        if "valueFrom" in counts[0] or not isinstance(value, str) or not _GIT_CONFIG_COUNT_VALUE.match(value):
             return None
         count = int(value)
+    # git needs a KEY_n and VALUE_n for every n below the count: a count larger than the entries
+    # present already fails the workload's own git, and ours cannot be numbered after it.
+    if count > len(env):
+        return None
     # Entries at or beyond the count would be overwritten by ours, or leave gaps git refuses.
+    if any(index >= count for index in _git_config_indices(env)):
+        return None
+    return count
+
+
+def _git_config_indices(env: Sequence[Mapping[str, Any]]) -> set[int]:
+    """The n of every GIT_CONFIG_KEY_n/GIT_CONFIG_VALUE_n the container sets."""
+    indices: set[int] = set()
     for var in env:
         match = _GIT_CONFIG_ENTRY.match(var["name"])
-        if match and int(match.group(2)) >= count:
-            return None
-    return count
+        if match:
+            indices.add(int(match.group(2)))
+    return indices
 
 
 def _put(env: list[dict[str, Any]], var: dict[str, Any]) -> None:
