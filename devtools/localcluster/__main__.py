@@ -1,8 +1,10 @@
-"""python -m localcluster {up,down,serve,run,build}: the local control plane from the command line.
+"""python -m localcluster {up,down,serve,run,build}: the local cluster from the command line.
 
 `up` starts it in the background (a detached `serve` process owns every component) and returns
-once /readyz answers; `down` stops it and removes its state; `run -- CMD` starts it, runs CMD with
-KUBECONFIG pointing at it, and stops it when CMD ends or on Ctrl-C.
+once the node is Ready and cluster DNS and storage are available; `down` stops it, removes its
+state and undoes whatever a killed cluster left on the host; `run -- CMD` starts it, runs CMD with
+KUBECONFIG pointing at it, and stops it when CMD ends or on Ctrl-C. `--no-node` starts the
+control plane alone (Pods then stay Pending).
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ import time
 from pathlib import Path
 from types import FrameType
 
-from localcluster.binaries import KUBE, ensure_binaries
+from localcluster import host
+from localcluster.binaries import CONTROL_PLANE, KUBE, NODE, Component, ensure_binaries
 from localcluster.cluster import LocalCluster
 
 PID_FILE = "serve.pid"
@@ -35,15 +38,15 @@ def _alive(pid_file: Path) -> int | None:
 
 def _print_usage_hint(state_dir: Path) -> None:
     print(
-        f"\nlocal control plane ready (Kubernetes {KUBE.version}):\n"
+        f"\nlocal cluster ready (Kubernetes {KUBE.version}):\n"
         f"  export KUBECONFIG={(state_dir / 'kubeconfig').resolve()}\n"
-        f"  kubectl get --raw /version\n",
+        f"  kubectl get nodes\n",
         flush=True,
     )
 
 
-def cmd_build(_: argparse.Namespace) -> int:
-    for name, path in ensure_binaries().items():
+def cmd_build(args: argparse.Namespace) -> int:
+    for name, path in ensure_binaries(_components(args)).items():
         print(f"{name}: {path}")
     return 0
 
@@ -53,12 +56,13 @@ def cmd_up(args: argparse.Namespace) -> int:
     if _alive(state_dir / PID_FILE) and (state_dir / READY_FILE).exists():
         print(f"already running; KUBECONFIG={(state_dir / 'kubeconfig').resolve()}")
         return 0
-    ensure_binaries()  # build in the foreground so progress shows
+    ensure_binaries(_components(args))  # build in the foreground so progress shows
     shutil.rmtree(state_dir, ignore_errors=True)
     state_dir.mkdir(parents=True)
+    no_node = ["--no-node"] if args.no_node else []
     with open(state_dir / "serve.log", "ab") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "localcluster", "serve", "--state-dir", str(state_dir)],
+            [sys.executable, "-m", "localcluster", "serve", "--state-dir", str(state_dir), *no_node],
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -73,7 +77,7 @@ def cmd_up(args: argparse.Namespace) -> int:
             break
         time.sleep(0.2)
     print((state_dir / "serve.log").read_text()[-4000:], file=sys.stderr)
-    print("local control plane failed to start", file=sys.stderr)
+    print("local cluster failed to start", file=sys.stderr)
     _stop_server(state_dir)
     return 1
 
@@ -92,9 +96,16 @@ def _stop_server(state_dir: Path) -> None:
 
 def cmd_down(args: argparse.Namespace) -> int:
     _stop_server(args.state_dir)
+    swept = host.sweep()  # nodes of killed runs (their container shims outlive them)
     shutil.rmtree(args.state_dir, ignore_errors=True)
-    print("local control plane stopped")
+    if swept:
+        print(f"removed what killed local clusters left behind (node slots {swept})")
+    print("local cluster stopped")
     return 0
+
+
+def _components(args: argparse.Namespace) -> tuple[Component, ...]:
+    return CONTROL_PLANE if getattr(args, "no_node", False) else CONTROL_PLANE + NODE
 
 
 class _Stop(Exception):
@@ -111,7 +122,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     (state_dir / PID_FILE).write_text(str(os.getpid()))
     signal.signal(signal.SIGTERM, _raise_stop)
     signal.signal(signal.SIGINT, _raise_stop)
-    cluster = LocalCluster(state_dir=state_dir)
+    cluster = LocalCluster(state_dir=state_dir, with_node=not args.no_node)
     try:
         cluster.start()
         (state_dir / READY_FILE).write_text(cluster.server)
@@ -135,10 +146,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 2
     cluster: LocalCluster | None = None
     if _alive(state_dir / PID_FILE) and (state_dir / READY_FILE).exists():
-        print(f"using the running local control plane in {state_dir}")
+        print(f"using the running local cluster in {state_dir}")
     else:
         shutil.rmtree(state_dir, ignore_errors=True)
-        cluster = LocalCluster(state_dir=state_dir)
+        cluster = LocalCluster(state_dir=state_dir, with_node=not args.no_node)
     signal.signal(signal.SIGTERM, _raise_stop)
     child: subprocess.Popen[bytes] | None = None
     try:
@@ -169,10 +180,12 @@ def main(argv: list[str] | None = None) -> int:
         p = sub.add_parser(name)
         p.set_defaults(fn=fn)
         p.add_argument("--state-dir", type=Path, default=Path(".cluster"))
-        p.add_argument("--timeout", type=float, default=180)
+        p.add_argument("--timeout", type=float, default=300)
+        p.add_argument("--no-node", action="store_true", help="the control plane alone (Pods stay Pending)")
     p = sub.add_parser("run")
     p.set_defaults(fn=cmd_run)
     p.add_argument("--state-dir", type=Path, default=Path(".cluster"))
+    p.add_argument("--no-node", action="store_true", help="the control plane alone (Pods stay Pending)")
     p.add_argument("command", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
     result: int = args.fn(args)

@@ -1,10 +1,12 @@
-"""Build the real control-plane binaries from pinned Go modules, once per version.
+"""Build the local cluster's real binaries from pinned Go modules, once per version.
 
-There is no container runtime on the machines this project is developed and tested on, so the
-control plane runs as local processes (the envtest approach). The binaries are compiled from the
-wrapper modules under devtools/controlplane/, whose go.mod files are the single place the versions
-are pinned. A build takes minutes, so results are cached per version outside the repository and a
-second `make cluster-up` builds nothing.
+No Docker engine and no registry are available where this project is developed and tested, so
+every component is compiled from source: the control plane (etcd, kube-apiserver,
+kube-controller-manager) from devtools/controlplane/, and the node (kubelet, kube-proxy,
+kube-scheduler, containerd, runc, the CNI plugins, CoreDNS, the local-path storage provisioner)
+from the same Kubernetes wrapper and from devtools/node/. Each wrapper's go.mod is the single place
+its version is pinned. A cold build takes minutes, so results are cached per version outside the
+repository and a second `make cluster-up` builds nothing.
 """
 
 from __future__ import annotations
@@ -27,21 +29,41 @@ LogFn = Callable[[str], None]
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CONTROLPLANE_DIR = REPO_ROOT / "devtools" / "controlplane"
+NODE_DIR = REPO_ROOT / "devtools" / "node"
 
 
 @dataclass(frozen=True)
 class Component:
-    """One wrapper module and the commands built from it."""
+    """One wrapper module and the commands built from it, cached together per version."""
 
     module_dir: Path
     pinned_module: str
     commands: dict[str, str]  # binary name -> Go package to build
+    #: Distinguishes several components built from one module (the control plane, the node).
+    part: str = ""
+    cgo: bool = False
+    tags: tuple[str, ...] = ()
+    #: -X assignments (package.var=value) that make `--version` tell the truth; {version} is filled in.
+    version_vars: tuple[str, ...] = ()
 
     @property
     def version(self) -> str:
         return pinned_version(self.module_dir / "go.mod", self.pinned_module)
 
+    @property
+    def cache_name(self) -> str:
+        suffix = f"-{self.part}" if self.part else ""
+        return f"{self.pinned_module.replace('/', '_')}{suffix}@{self.version}"
 
+
+_KUBE_VERSION_PKG = "k8s.io/component-base/version"
+_KUBE_VERSION_VARS = (
+    f"{_KUBE_VERSION_PKG}.gitVersion={{version}}",
+    f"{_KUBE_VERSION_PKG}.gitMajor={{major}}",
+    f"{_KUBE_VERSION_PKG}.gitMinor={{minor}}",
+    f"{_KUBE_VERSION_PKG}.gitTreeState=clean",
+    f"{_KUBE_VERSION_PKG}.buildDate=1970-01-01T00:00:00Z",
+)
 KUBE = Component(
     module_dir=CONTROLPLANE_DIR / "kube",
     pinned_module="k8s.io/kubernetes",
@@ -49,12 +71,76 @@ KUBE = Component(
         "kube-apiserver": "k8s.io/kubernetes/cmd/kube-apiserver",
         "kube-controller-manager": "k8s.io/kubernetes/cmd/kube-controller-manager",
     },
+    version_vars=_KUBE_VERSION_VARS,
 )
 ETCD = Component(
     module_dir=CONTROLPLANE_DIR / "etcd",
     pinned_module="go.etcd.io/etcd/server/v3",
     commands={"etcd": "."},
 )
+#: The control plane: what every test session and `make run` start.
+CONTROL_PLANE: tuple[Component, ...] = (ETCD, KUBE)
+
+# --- the node: same k8s.io/kubernetes pin as the control plane, so the build cache is shared -------
+KUBE_NODE = Component(
+    module_dir=CONTROLPLANE_DIR / "kube",
+    pinned_module="k8s.io/kubernetes",
+    part="node",
+    commands={
+        "kubelet": "k8s.io/kubernetes/cmd/kubelet",
+        "kube-proxy": "k8s.io/kubernetes/cmd/kube-proxy",
+        "kube-scheduler": "k8s.io/kubernetes/cmd/kube-scheduler",
+    },
+    version_vars=_KUBE_VERSION_VARS,
+)
+CONTAINERD = Component(
+    module_dir=NODE_DIR / "containerd",
+    pinned_module="github.com/containerd/containerd/v2",
+    commands={
+        "containerd": "github.com/containerd/containerd/v2/cmd/containerd",
+        "ctr": "github.com/containerd/containerd/v2/cmd/ctr",
+        "containerd-shim-runc-v2": "github.com/containerd/containerd/v2/cmd/containerd-shim-runc-v2",
+    },
+    # Storage drivers that need C libraries this node does not use (it runs overlayfs).
+    tags=("no_btrfs", "no_devmapper", "no_zfs"),
+    version_vars=("github.com/containerd/containerd/v2/version.Version={version}",),
+)
+RUNC = Component(
+    module_dir=NODE_DIR / "runc",
+    pinned_module="github.com/opencontainers/runc",
+    commands={"runc": "github.com/opencontainers/runc"},
+    cgo=True,  # libseccomp (Debian libseccomp-dev) for the RuntimeDefault seccomp profile
+    tags=("seccomp",),
+    version_vars=("main.version={bare_version}",),
+)
+CNI = Component(
+    module_dir=NODE_DIR / "cni",
+    pinned_module="github.com/containernetworking/plugins",
+    commands={
+        name: f"github.com/containernetworking/plugins/plugins/{kind}/{name}"
+        for kind, name in (
+            ("main", "bridge"),
+            ("ipam", "host-local"),
+            ("main", "loopback"),
+            ("meta", "portmap"),
+        )
+    },
+    version_vars=("github.com/containernetworking/plugins/pkg/utils/buildversion.BuildVersion={version}",),
+)
+COREDNS = Component(
+    module_dir=NODE_DIR / "coredns",
+    pinned_module="github.com/coredns/coredns",
+    commands={"coredns": "github.com/coredns/coredns"},
+)
+LOCAL_PATH_PROVISIONER = Component(
+    module_dir=NODE_DIR / "local-path-provisioner",
+    pinned_module="github.com/rancher/local-path-provisioner",
+    commands={"local-path-provisioner": "github.com/rancher/local-path-provisioner"},
+    version_vars=("main.VERSION={version}",),
+)
+#: What the node runs: kubelet and kube-proxy as processes, containerd with runc and the CNI
+#: plugins; CoreDNS and the storage provisioner as Pods (their images wrap these binaries).
+NODE: tuple[Component, ...] = (KUBE_NODE, CONTAINERD, RUNC, CNI, COREDNS, LOCAL_PATH_PROVISIONER)
 
 
 def pinned_version(go_mod: Path, module: str) -> str:
@@ -72,29 +158,20 @@ def cache_root() -> Path:
 
 
 def _ldflags(component: Component) -> str:
-    if component is not KUBE:
-        return "-s -w"
     version = component.version
     major, minor = version.lstrip("v").split(".")[:2]
-    pkg = "k8s.io/component-base/version"
-    return " ".join(
-        [
-            "-s -w",
-            f"-X {pkg}.gitVersion={version}",
-            f"-X {pkg}.gitMajor={major}",
-            f"-X {pkg}.gitMinor={minor}",
-            f"-X {pkg}.gitTreeState=clean",
-            f"-X {pkg}.buildDate=1970-01-01T00:00:00Z",
-        ]
-    )
+    values = {"version": version, "bare_version": version.lstrip("v"), "major": major, "minor": minor}
+    return " ".join(["-s -w", *(f"-X {var.format(**values)}" for var in component.version_vars)])
 
 
-def ensure_binaries(*, log: LogFn | None = None) -> dict[str, Path]:
-    """Return name -> path of etcd, kube-apiserver and kube-controller-manager, building what is missing."""
+def ensure_binaries(
+    components: tuple[Component, ...] = CONTROL_PLANE, *, log: LogFn | None = None
+) -> dict[str, Path]:
+    """Return name -> path of every command of `components`, building what is missing."""
     out = log or _stderr
     paths: dict[str, Path] = {}
-    for component in (ETCD, KUBE):
-        target = cache_root() / f"{component.pinned_module.replace('/', '_')}@{component.version}"
+    for component in components:
+        target = cache_root() / component.cache_name
         names = list(component.commands)
         if not all((target / name).is_file() for name in names):
             _build(component, target, out)
@@ -126,8 +203,16 @@ def _build(component: Component, target: Path, log: LogFn) -> None:
 
 def _go_build(component: Component, package: str, output: Path, name: str, log: LogFn) -> None:
     log(f"building {name} {component.version} (first time only; cached in {output.parent.parent})")
-    env = {**os.environ, "CGO_ENABLED": "0", "GOFLAGS": "-mod=mod", "GOTOOLCHAIN": "local"}
-    cmd = ["go", "build", "-v", "-trimpath", f"-ldflags={_ldflags(component)}", "-o", str(output), package]
+    env = {
+        **os.environ,
+        "CGO_ENABLED": "1" if component.cgo else "0",
+        "GOFLAGS": "-mod=mod",
+        "GOTOOLCHAIN": "local",
+    }
+    cmd = ["go", "build", "-v", "-trimpath", f"-ldflags={_ldflags(component)}"]
+    if component.tags:
+        cmd.append(f"-tags={','.join(component.tags)}")
+    cmd += ["-o", str(output), package]
     started = time.monotonic()
     proc = subprocess.Popen(
         cmd, cwd=component.module_dir, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True

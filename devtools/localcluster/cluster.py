@@ -1,26 +1,24 @@
-"""A real etcd + kube-apiserver + kube-controller-manager, run as local processes.
+"""A real Kubernetes cluster on this machine: a control plane and (by default) one real node.
 
 The operator meets the API server at CRD pruning, the status subresource, AdmissionReview, webhook
-TLS and RBAC; none of that can be trusted against a mock. With no container runtime on hand, the
-control plane runs the way envtest runs it: real binaries on loopback. RBAC is on, and the
-controller-manager runs so namespaces get their default ServiceAccount, Jobs create Pods, and
-garbage collection works. There is no kubelet, so Pods stay Pending.
+TLS and RBAC, and its users' builds meet the kubelet, containerd and Pod networking; none of that
+can be trusted against a mock. There is no Docker engine here, so nothing runs in kind: etcd,
+kube-apiserver, kube-controller-manager and kube-scheduler run as local processes, and the node
+(node.py) runs kubelet, containerd and kube-proxy in namespaces of their own. CoreDNS and a
+storage provisioner run on the node as Pods (addons.py), from images made on this machine
+(images.py).
 
-Every child process is tied to the process that started it (PR_SET_PDEATHSIG), so a crashed or
-killed test run or `make run` leaves nothing listening.
+With the node, the API server listens on the host's end of the node's veth pair (it must be
+reachable from Pods, and nowhere else); without it, on 127.0.0.1. Every child process is tied to
+the process that started it (PR_SET_PDEATHSIG), so a crashed or killed test run or `make run`
+leaves nothing listening, and host.sweep() removes what its node left behind.
 """
 
 from __future__ import annotations
 
-import base64
 import contextlib
-import ctypes
-import os
 import shutil
-import signal
-import socket
 import ssl
-import subprocess
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -28,64 +26,99 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-import yaml
-
 from gobuild_operator import pki
-from localcluster.binaries import LogFn, _stderr, ensure_binaries
+from localcluster import addons, host
+from localcluster.binaries import CONTROL_PLANE, NODE, LogFn, _stderr, ensure_binaries
+from localcluster.kubeconfig import write_kubeconfig
+from localcluster.node import NODE_NAME, Node, require_tools
+from localcluster.processes import Supervisor
 
-_PR_SET_PDEATHSIG = 1
+#: The Service range of a cluster without a node (with one, its slot decides).
 SERVICE_CIDR = "10.96.0.0/16"
 
 
-def _die_with_parent() -> None:  # runs in the child between fork and exec
-    libc = ctypes.CDLL("libc.so.6", use_errno=True)
-    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+def free_port(address: str = "127.0.0.1") -> int:
+    import socket
 
-
-def _b64(path: Path) -> str:
-    return base64.b64encode(path.read_bytes()).decode("ascii")
-
-
-def free_port() -> int:
     with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
+        s.bind((address, 0))
         port: int = s.getsockname()[1]
         return port
 
 
 @dataclass
 class LocalCluster:
-    """A control plane whose state (PKI, etcd data, logs, kubeconfig) lives in `state_dir`."""
+    """A cluster whose state (PKI, etcd data, node, logs, kubeconfig) lives in `state_dir`."""
 
     state_dir: Path
     log: LogFn = _stderr
+    with_node: bool = True
     apiserver_port: int = 0
-    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
-    _logs: list[IO[bytes]] = field(default_factory=list)
+    slot: host.Slot | None = None
+    node: Node | None = None
+    supervisor: Supervisor = field(init=False)
+    _slot_lock: IO[str] | None = None
 
     def __post_init__(self) -> None:
         self.state_dir = self.state_dir.resolve()
+        self.supervisor = Supervisor(self.state_dir / "logs")
 
     @property
     def kubeconfig(self) -> Path:
         return self.state_dir / "kubeconfig"
 
     @property
+    def address(self) -> str:
+        """Where the API server listens (and where the host serves anything Pods must reach)."""
+        return self.slot.host_ip if self.slot is not None else "127.0.0.1"
+
+    @property
     def server(self) -> str:
-        return f"https://127.0.0.1:{self.apiserver_port}"
+        return f"https://{self.address}:{self.apiserver_port}"
 
     @property
     def ca_file(self) -> Path:
         return self.state_dir / "pki" / "ca.crt"
 
-    def start(self, *, timeout: float = 120) -> None:
-        binaries = ensure_binaries(log=self.log)
+    @property
+    def processes(self) -> dict[str, object]:
+        return dict(self.supervisor.processes)
+
+    def start(self, *, timeout: float = 180) -> None:
+        started = time.monotonic()
+        binaries = ensure_binaries(CONTROL_PLANE + (NODE if self.with_node else ()), log=self.log)
         shutil.rmtree(self.state_dir / "etcd", ignore_errors=True)
-        (self.state_dir / "logs").mkdir(parents=True, exist_ok=True)
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        if self.with_node:
+            self._start_node_namespaces(binaries)
         self._write_pki()
+        self._start_control_plane(binaries, timeout=timeout)
+        if self.node is not None:
+            self._start_node(timeout=timeout)
+        self.log(f"local cluster ready in {time.monotonic() - started:.0f}s")
+
+    def stop(self) -> None:
+        """Stop the node, then the control plane; state stays for post-mortems."""
+        try:
+            if self.node is not None:
+                self.node.stop()
+        finally:
+            self.supervisor.stop()
+            self._release_slot()
+
+    def check_alive(self) -> None:
+        self.supervisor.check_alive()
+
+    def log_file(self, name: str) -> Path:
+        return self.supervisor.log_file(name)
+
+    # --- control plane ----------------------------------------------------------------------------
+
+    def _start_control_plane(self, binaries: dict[str, Path], *, timeout: float) -> None:
         etcd_port, peer_port = free_port(), free_port()
-        self.apiserver_port = free_port()
-        self._spawn(
+        self.apiserver_port = free_port(self.address)
+        p = self.state_dir / "pki"
+        self.supervisor.spawn(
             "etcd",
             [
                 str(binaries["etcd"]),
@@ -100,15 +133,24 @@ class LocalCluster:
                 "--log-level=warn",
             ],
         )
-        p = self.state_dir / "pki"
-        self._spawn(
+        service_cidr = self.slot.service_cidr if self.slot is not None else SERVICE_CIDR
+        node_flags = [
+            "--authorization-mode=Node,RBAC",
+            f"--kubelet-client-certificate={p / 'apiserver-kubelet-client.crt'}",
+            f"--kubelet-client-key={p / 'apiserver-kubelet-client.key'}",
+            f"--kubelet-certificate-authority={p / 'ca.crt'}",
+            # Never the node's host name: that would go to this machine's resolver, which is not on it.
+            "--kubelet-preferred-address-types=InternalIP",
+        ]
+        self.supervisor.spawn(
             "kube-apiserver",
             [
                 str(binaries["kube-apiserver"]),
                 f"--etcd-servers=http://127.0.0.1:{etcd_port}",
-                "--bind-address=127.0.0.1",
-                "--advertise-address=127.0.0.1",
-                "--endpoint-reconciler-type=none",  # loopback cannot be an Endpoints address
+                f"--bind-address={self.address}",
+                f"--advertise-address={self.address}",
+                # Loopback cannot be the `kubernetes` Service's endpoint; the node's veth address can.
+                f"--endpoint-reconciler-type={'lease' if self.slot is not None else 'none'}",
                 f"--secure-port={self.apiserver_port}",
                 f"--tls-cert-file={p / 'apiserver.crt'}",
                 f"--tls-private-key-file={p / 'apiserver.key'}",
@@ -117,125 +159,142 @@ class LocalCluster:
                 f"--service-account-signing-key-file={p / 'sa.key'}",
                 "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
                 "--api-audiences=https://kubernetes.default.svc.cluster.local",
-                "--authorization-mode=RBAC",
-                "--enable-admission-plugins=NamespaceLifecycle,ServiceAccount,MutatingAdmissionWebhook,"
-                "ValidatingAdmissionWebhook,ValidatingAdmissionPolicy,ResourceQuota",
-                f"--service-cluster-ip-range={SERVICE_CIDR}",
+                *(node_flags if self.slot is not None else ["--authorization-mode=RBAC"]),
+                "--enable-admission-plugins=NamespaceLifecycle,ServiceAccount,NodeRestriction,"
+                "MutatingAdmissionWebhook,ValidatingAdmissionWebhook,ValidatingAdmissionPolicy,"
+                "ResourceQuota,DefaultStorageClass",
+                f"--service-cluster-ip-range={service_cidr}",
                 "--allow-privileged=true",
                 "--anonymous-auth=false",
                 "--profiling=false",
                 "--v=0",
             ],
         )
-        self._write_kubeconfig(self.kubeconfig, user="admin", pair_stem="admin")
+        write_kubeconfig(self.kubeconfig, server=self.server, pki=p, user="admin", pair_stem="admin")
         self._wait_ready(timeout=timeout)
-        self._write_kubeconfig(
-            self.state_dir / "controller-manager.kubeconfig",
-            user="controller-manager",
-            pair_stem="controller-manager",
-        )
-        self._spawn(
+        for name, user in (
+            ("kube-controller-manager", "system:kube-controller-manager"),
+            ("kube-scheduler", "system:kube-scheduler"),
+        ):
+            write_kubeconfig(
+                self.state_dir / f"{name}.kubeconfig", server=self.server, pki=p, user=user, pair_stem=name
+            )
+        self.supervisor.spawn(
             "kube-controller-manager",
             [
                 str(binaries["kube-controller-manager"]),
-                f"--kubeconfig={self.state_dir / 'controller-manager.kubeconfig'}",
-                f"--authentication-kubeconfig={self.state_dir / 'controller-manager.kubeconfig'}",
-                f"--authorization-kubeconfig={self.state_dir / 'controller-manager.kubeconfig'}",
-                "--bind-address=127.0.0.1",
-                f"--secure-port={free_port()}",
+                *self._component_auth("kube-controller-manager"),
                 "--leader-elect=false",
                 "--use-service-account-credentials=true",
                 f"--service-account-private-key-file={p / 'sa.key'}",
                 f"--root-ca-file={p / 'ca.crt'}",
-                f"--service-cluster-ip-range={SERVICE_CIDR}",
+                f"--service-cluster-ip-range={service_cidr}",
                 "--v=0",
             ],
         )
+        if self.slot is not None:
+            self.supervisor.spawn(
+                "kube-scheduler",
+                [
+                    str(binaries["kube-scheduler"]),
+                    *self._component_auth("kube-scheduler"),
+                    "--leader-elect=false",
+                ],
+            )
 
-    def stop(self) -> None:
-        """Stop every process this cluster started, newest first; state stays for post-mortems."""
-        for name in reversed(list(self.processes)):
-            proc = self.processes.pop(name)
-            if proc.poll() is None:
-                proc.terminate()
-                try:
-                    proc.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
-        for handle in self._logs:
-            handle.close()
-        self._logs.clear()
+    def _component_auth(self, name: str) -> list[str]:
+        kubeconfig = self.state_dir / f"{name}.kubeconfig"
+        return [
+            f"--kubeconfig={kubeconfig}",
+            f"--authentication-kubeconfig={kubeconfig}",
+            f"--authorization-kubeconfig={kubeconfig}",
+            "--bind-address=127.0.0.1",
+            f"--secure-port={free_port()}",
+        ]
 
-    def check_alive(self) -> None:
-        for name, proc in self.processes.items():
-            if proc.poll() is not None:
-                raise RuntimeError(f"{name} exited with {proc.returncode}: see {self.log_file(name)}")
+    # --- node ---------------------------------------------------------------------------------------
 
-    def log_file(self, name: str) -> Path:
-        return self.state_dir / "logs" / f"{name}.log"
-
-    def _spawn(self, name: str, argv: list[str]) -> None:
-        handle = open(self.log_file(name), "ab")  # noqa: SIM115 - closed in stop()
-        self._logs.append(handle)
-        env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
-        self.processes[name] = subprocess.Popen(
-            argv,
-            stdin=subprocess.DEVNULL,
-            stdout=handle,
-            stderr=subprocess.STDOUT,
-            env=env,
-            # Own process group: a terminal's Ctrl-C reaches the operator first, which then still
-            # has an API server to remove its webhook configuration from; stop() ends these.
-            start_new_session=True,
-            preexec_fn=_die_with_parent,
+    def _start_node_namespaces(self, binaries: dict[str, Path]) -> None:
+        problem = require_tools()
+        if problem:
+            raise RuntimeError(f"cannot run a node here: {problem}")
+        host.sweep()  # whatever a killed run left behind, before taking a slot
+        self.slot, self._slot_lock = host.acquire_slot()
+        self.node = Node(
+            slot=self.slot,
+            state_dir=self.state_dir,
+            pki=self.state_dir / "pki",
+            server="",  # known once the API server's port is chosen
+            binaries=binaries,
+            supervisor=self.supervisor,
+            log=self.log,
         )
+        self.node.start_namespaces()
+
+    def _start_node(self, *, timeout: float) -> None:
+        assert self.node is not None
+        from localcluster.images import ensure_images
+
+        node = self.node
+        node.server = self.server
+        images = addons.images(binaries=node.binaries, log=self.log) + [
+            archive.path for archive in ensure_images(["pause"], log=self.log).values()
+        ]
+        node.start_runtime(images=images)
+        node.start_kubelet()
+        node.start_proxy()
+        addons.apply(self, timeout=timeout)
+
+    def _release_slot(self) -> None:
+        if self._slot_lock is not None:
+            self._slot_lock.close()
+            self._slot_lock = None
+            host.restore_sysctls()
+
+    # --- PKI ----------------------------------------------------------------------------------------
 
     def _write_pki(self) -> None:
         p = self.state_dir / "pki"
         ca = pki.make_ca("gobuild-operator local cluster CA")
         ca.write(p, "ca")
+        service_ips = ["127.0.0.1", "10.96.0.1"]
+        if self.slot is not None:
+            service_ips = ["127.0.0.1", self.slot.host_ip, self.slot.kubernetes_service_ip]
         pki.issue(
             ca,
             common_name="kube-apiserver",
-            dns_names=("localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc"),
-            ip_addresses=("127.0.0.1", "10.96.0.1"),
+            dns_names=(
+                "localhost",
+                "kubernetes",
+                "kubernetes.default",
+                "kubernetes.default.svc",
+                "kubernetes.default.svc.cluster.local",
+            ),
+            ip_addresses=tuple(service_ips),
             server=True,
         ).write(p, "apiserver")
-        pki.issue(ca, common_name="local-admin", organization="system:masters", client=True).write(p, "admin")
-        pki.issue(ca, common_name="system:kube-controller-manager", client=True).write(
-            p, "controller-manager"
-        )
+        clients = {
+            "admin": ("local-admin", "system:masters"),
+            "kube-controller-manager": ("system:kube-controller-manager", None),
+            "kube-scheduler": ("system:kube-scheduler", None),
+            "apiserver-kubelet-client": ("kube-apiserver-kubelet-client", "system:masters"),
+            "kubelet-client": (f"system:node:{NODE_NAME}", "system:nodes"),
+            "kube-proxy": ("system:kube-proxy", None),
+        }
+        for stem, (common_name, organization) in clients.items():
+            pki.issue(ca, common_name=common_name, organization=organization, client=True).write(p, stem)
+        if self.slot is not None:
+            pki.issue(
+                ca,
+                common_name=NODE_NAME,
+                dns_names=(NODE_NAME,),
+                ip_addresses=(self.slot.node_ip,),
+                server=True,
+            ).write(p, "kubelet-serving")
         private, public = pki.make_service_account_keys()
         (p / "sa.key").write_bytes(private)
         (p / "sa.key").chmod(0o600)
         (p / "sa.pub").write_bytes(public)
-
-    def _write_kubeconfig(self, path: Path, *, user: str, pair_stem: str) -> None:
-        p = self.state_dir / "pki"
-        config = {
-            "apiVersion": "v1",
-            "kind": "Config",
-            "clusters": [
-                {
-                    "name": "gobuild-local",
-                    "cluster": {"server": self.server, "certificate-authority-data": _b64(p / "ca.crt")},
-                }
-            ],
-            "users": [
-                {
-                    "name": user,
-                    "user": {
-                        "client-certificate-data": _b64(p / f"{pair_stem}.crt"),
-                        "client-key-data": _b64(p / f"{pair_stem}.key"),
-                    },
-                }
-            ],
-            "contexts": [{"name": "gobuild-local", "context": {"cluster": "gobuild-local", "user": user}}],
-            "current-context": "gobuild-local",
-        }
-        path.write_text(yaml.safe_dump(config, sort_keys=False))
-        path.chmod(0o600)
 
     def _wait_ready(self, *, timeout: float) -> None:
         p = self.state_dir / "pki"
@@ -256,8 +315,8 @@ class LocalCluster:
 
 
 @contextlib.contextmanager
-def running(state_dir: Path, *, log: LogFn = _stderr) -> Iterator[LocalCluster]:
-    cluster = LocalCluster(state_dir=state_dir, log=log)
+def running(state_dir: Path, *, log: LogFn = _stderr, with_node: bool = True) -> Iterator[LocalCluster]:
+    cluster = LocalCluster(state_dir=state_dir, log=log, with_node=with_node)
     try:
         cluster.start()
         yield cluster

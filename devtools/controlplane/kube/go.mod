@@ -1,4 +1,5 @@
-// Wrapper module that builds the real kube-apiserver and kube-controller-manager
+// Wrapper module that builds the real control plane (kube-apiserver, kube-controller-manager) and
+// node (kubelet, kube-proxy, kube-scheduler)
 // from the pinned k8s.io/kubernetes release (staging modules replaced by their releases).
 module gobuild.dev/devtools/controlplane/kube
 

@@ -1,0 +1,101 @@
+"""`make cluster-down` leaves the host as it found it, also after a `kill -9` of the cluster's owner.
+
+These tests start and stop whole clusters and compare global host state (links, routes, nft
+ruleset, mounts, cgroups, the kubelet's kernel tunables), so they run in their own pytest session
+before the rest of the suite (see the Makefile), when no other local cluster is up.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from localcluster import host
+from support.hoststate import differences, snapshot
+from support.waiting import wait_for
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _localcluster(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "localcluster", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+        cwd=REPO,
+    )
+
+
+def _kubectl(state: Path, *args: str, input: str | None = None) -> str:
+    kubectl = str(Path(sys.executable).parent / "kubectl")
+    result = subprocess.run(
+        [kubectl, f"--kubeconfig={state / 'kubeconfig'}", *args],
+        input=input,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise AssertionError(f"kubectl {' '.join(args)}: {result.stderr}")
+    return result.stdout
+
+
+@pytest.fixture(autouse=True)
+def _alone() -> None:
+    if any(host.slot_in_use(index) for index in range(host.MAX_SLOTS)):
+        pytest.skip("another local cluster is running; host state cannot be compared")
+
+
+def _sleeper(state: Path) -> None:
+    """A Pod whose container keeps running: its shim and process outlive a killed cluster owner."""
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "sleeper", "namespace": "default"},
+        "spec": {
+            "containers": [{"name": "sleep", "image": "registry.k8s.io/pause:3.10.1"}],
+            "terminationGracePeriodSeconds": 0,
+        },
+    }
+    _kubectl(state, "apply", "-f", "-", input=json.dumps(pod))
+    _kubectl(state, "wait", "--for=condition=Ready", "pod/sleeper", "--timeout=120s")
+
+
+def test_cluster_down_leaves_the_host_as_it_found_it(tmp_path: Path) -> None:
+    state = tmp_path / "cluster"
+    before = snapshot()
+    up = _localcluster("up", "--state-dir", str(state))
+    assert up.returncode == 0, up.stderr[-3000:]
+    try:
+        assert " Ready" in _kubectl(state, "get", "nodes")
+        _sleeper(state)
+        during = snapshot()
+        assert differences(before, during), "the running node changed nothing on the host: is it really up?"
+    finally:
+        down = _localcluster("down", "--state-dir", str(state))
+    assert down.returncode == 0, down.stderr
+    assert differences(before, snapshot()) == {}
+
+
+def test_cluster_down_after_kill_9_of_its_owner_leaves_the_host_as_it_found_it(tmp_path: Path) -> None:
+    state = tmp_path / "cluster"
+    before = snapshot()
+    up = _localcluster("up", "--state-dir", str(state))
+    assert up.returncode == 0, up.stderr[-3000:]
+    _sleeper(state)
+    owner = int((state / "serve.pid").read_text())
+    os.kill(owner, signal.SIGKILL)
+    wait_for(lambda: not Path(f"/proc/{owner}").exists(), timeout=10, what="the cluster's owner to die")
+    # The container and its shim are not children of the owner: they are still there.
+    assert any(host.cgroup_pids(f"gobuild-node{index}") for index in range(host.MAX_SLOTS))
+    down = _localcluster("down", "--state-dir", str(state))
+    assert down.returncode == 0, down.stderr
+    assert differences(before, snapshot()) == {}
