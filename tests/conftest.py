@@ -1,9 +1,10 @@
-"""Session fixtures: a real Kubernetes API server and the operator running against it.
+"""Session fixtures: a real Kubernetes cluster and the operator running against it.
 
-By default the tests start the local control plane (real etcd, kube-apiserver and
-kube-controller-manager built from pinned Go modules; see devtools/localcluster). With
-`--existing-cluster` they use the cluster KUBECONFIG names; with `--kind` they create one with
-pytest-kind (needs a Docker engine, which our CI machines do not have).
+By default the tests start the local cluster (a control plane and one real node, built from pinned
+Go modules; see devtools/localcluster). With `--existing-cluster` they use the cluster KUBECONFIG
+names (the images tests run must then be pullable there, and servers the tests start on this
+machine must be reachable from its Pods); with `--kind` they create one with pytest-kind (needs a
+Docker engine, which our CI machines do not have).
 """
 
 from __future__ import annotations
@@ -14,12 +15,13 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 from kubernetes import client, config
 
+from localcluster.cluster import LocalCluster
 from support.operator_process import OperatorProcess
 from support.waiting import wait_for
 
@@ -47,6 +49,20 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 @dataclass(frozen=True)
 class Cluster:
     kubeconfig: Path
+    #: An address of this machine that the cluster's Pods reach: servers tests start for builds
+    #: (module proxy, git over ssh and https) listen here.
+    address: str = "127.0.0.1"
+    local: LocalCluster | None = field(default=None, compare=False)
+
+    def load_images(self, *names: str) -> dict[str, str]:
+        """Make the named images of devtools/localcluster/images.py available on the node: name -> ref."""
+        from localcluster.images import ensure_images
+
+        archives = ensure_images(names)
+        if self.local is not None and self.local.node is not None:
+            for archive in archives.values():
+                self.local.node.import_image(archive.path)
+        return {name: archive.ref for name, archive in archives.items()}
 
     def kubectl(
         self, *args: str, input: str | None = None, check: bool = True, timeout: float = 60
@@ -89,7 +105,7 @@ def cluster(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
     from localcluster.cluster import running
 
     with running(tmp_path_factory.mktemp("cluster")) as local:
-        handle = Cluster(kubeconfig=local.kubeconfig)
+        handle = Cluster(kubeconfig=local.kubeconfig, address=local.address, local=local)
         _wait_for_default_serviceaccount(handle)
         _install_crds(handle)
         yield handle

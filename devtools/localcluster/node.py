@@ -89,6 +89,7 @@ class Node:
     supervisor: Supervisor
     log: LogFn
     holder_pid: int = 0
+    imported: set[Path] = field(default_factory=set)
     _join_system_cgroup: Callable[[], None] = field(default=lambda: None, repr=False)
 
     @property
@@ -173,12 +174,16 @@ class Node:
         self._spawn_inside("kube-proxy", [str(self.binaries["kube-proxy"]), f"--config={config}", "--v=1"])
 
     def import_image(self, archive: Path) -> None:
+        """Import a docker-archive into the CRI's image store (once per archive)."""
+        if archive in self.imported:
+            return
         started = time.monotonic()
         self.exec_inside(
             [str(self.binaries["ctr"]), "--address", CONTAINERD_SOCKET, "-n", "k8s.io", "images", "import",
              "--local", str(archive)],
             timeout=600,
         )  # fmt: skip
+        self.imported.add(archive)
         self.log(f"  imported {archive.name} in {time.monotonic() - started:.1f}s")
 
     # --- stop -----------------------------------------------------------------------------------
