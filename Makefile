@@ -8,13 +8,13 @@ export GOTOOLCHAIN := local
 
 OPERATOR_ARGS ?= --register-webhook --webhook-addr=127.0.0.1 --webhook-host=127.0.0.1 --webhook-port=9443 --metrics-addr=127.0.0.1 --metrics-port=8080
 
-.PHONY: help venv binaries cluster-up cluster-down run lint unit integration e2e e2e-setup test bench clean
+.PHONY: help venv binaries cluster-up cluster-down run lint unit integration lifecycle e2e e2e-setup test bench clean
 
 help:
 	@echo "make run          the operator + webhook (on a local control plane unless KUBECONFIG is set)"
 	@echo "make test         lint, unit, integration and e2e tests on the local control plane"
-	@echo "make cluster-up   start the local control plane in the background (.cluster/kubeconfig)"
-	@echo "make cluster-down stop it and remove its state"
+	@echo "make cluster-up   start the local cluster (control plane + one real node) in the background"
+	@echo "make cluster-down stop it, remove its state and restore what it changed on the host"
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -57,6 +57,9 @@ unit: venv
 integration: binaries
 	$(PY) -m pytest tests/integration -q
 
+lifecycle: binaries
+	$(PY) -m pytest tests/lifecycle -q
+
 e2e-setup: venv
 	$(PY) tests/e2e/modules.py
 
@@ -64,7 +67,8 @@ e2e: binaries e2e-setup
 	$(PY) -m pytest tests/e2e -q
 
 test: lint binaries e2e-setup
-	$(PY) -m pytest tests -q
+	$(PY) -m pytest tests/lifecycle -q
+	$(PY) -m pytest tests -q --ignore=tests/lifecycle
 
 bench: binaries
 	$(PY) bench/admission.py
