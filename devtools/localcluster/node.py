@@ -224,7 +224,16 @@ class Node:
             return False
 
     def _mount_private_dirs(self) -> None:
-        script = ["set -e", "mount -t tmpfs -o mode=0755,size=256m node-run /run"]
+        # This machine's resolver is not on this machine: nothing in the node may ask it anything
+        # (containerd would, to pull an image that is missing).
+        resolv = self.paths.config / "resolv.conf"
+        resolv.parent.mkdir(parents=True, exist_ok=True)
+        resolv.write_text("# no upstream resolver: cluster DNS answers cluster names only\n")
+        script = [
+            "set -e",
+            "mount -t tmpfs -o mode=0755,size=256m node-run /run",
+            f"mount --bind {resolv} /etc/resolv.conf",
+        ]
         for directory in OVERLAID:
             upper = self.paths.upper(directory)
             (upper / "upper").mkdir(parents=True, exist_ok=True)
@@ -334,9 +343,8 @@ state = "/run/containerd"
         return path
 
     def _write_kubelet_config(self) -> Path:
+        # Pods with dnsPolicy Default get no resolver either.
         resolv = self.paths.config / "resolv.conf"
-        # Pods with dnsPolicy Default get no resolver: this machine's resolver is not on it.
-        resolv.write_text("# no upstream resolver: cluster DNS answers cluster names only\n")
         config = {
             "apiVersion": "kubelet.config.k8s.io/v1beta1",
             "kind": "KubeletConfiguration",

@@ -20,7 +20,7 @@ from kubernetes import client, watch
 
 from conftest import Cluster
 from support.gbc import condition, describe, downloads, events, make_config, metric
-from support.kubelet import finish_pod
+from support.kubelet import NOT_SCHEDULED, finish_pod
 from support.operator_process import OperatorProcess
 from support.waiting import wait_for
 
@@ -46,6 +46,7 @@ def create_pod(api: client.ApiClient, namespace: str, name: str, *, config: str 
         "spec": {
             "restartPolicy": "Never",
             "containers": [{"name": "build", "image": "golang:1.26", "command": ["go", "mod", "download"]}],
+            **NOT_SCHEDULED,
         },
     }
     created = client.CoreV1Api(api).create_namespaced_pod(namespace, body)

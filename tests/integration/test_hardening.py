@@ -10,6 +10,7 @@ from typing import Any
 
 from conftest import Cluster
 from support.gbc import make_config
+from support.kubelet import NOT_SCHEDULED
 from support.operator_process import OperatorProcess
 
 SSH_SPEC: dict[str, Any] = {
@@ -25,7 +26,7 @@ def _pod(name: str, env: list[dict[str, str]] | None = None) -> dict[str, Any]:
         "apiVersion": "v1",
         "kind": "Pod",
         "metadata": {"name": name, "annotations": {"gobuild.dev/config": "corp"}},
-        "spec": {"restartPolicy": "Never", "containers": [container]},
+        "spec": {"restartPolicy": "Never", "containers": [container], **NOT_SCHEDULED},
     }
 
 

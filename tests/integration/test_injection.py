@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from conftest import Cluster
+from support.kubelet import NOT_SCHEDULED
 from support.operator_process import OperatorProcess
 from support.waiting import wait_for
 
@@ -49,7 +50,7 @@ def _container(name: str = "build", **extra: Any) -> dict[str, Any]:
 
 
 def _pod_spec(**extra: Any) -> dict[str, Any]:
-    return {"restartPolicy": "Never", "containers": [_container()], **extra}
+    return {"restartPolicy": "Never", "containers": [_container()], **NOT_SCHEDULED, **extra}
 
 
 def _wrap(kind: str, name: str, annotations: dict[str, str], pod_spec: dict[str, Any]) -> dict[str, Any]:

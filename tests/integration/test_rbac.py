@@ -15,7 +15,7 @@ from kubernetes import client
 
 from conftest import REPO, Cluster
 from support.gbc import condition, downloads, make_config
-from support.kubelet import finish_pod
+from support.kubelet import NOT_SCHEDULED, finish_pod
 from support.operator_process import OperatorProcess
 from support.waiting import wait_for
 
@@ -112,7 +112,11 @@ def test_the_documented_role_is_enough(
         "apiVersion": "v1",
         "kind": "Pod",
         "metadata": {"name": "build", "annotations": {"gobuild.dev/config": "go"}},
-        "spec": {"restartPolicy": "Never", "containers": [{"name": "build", "image": "golang:1.26"}]},
+        "spec": {
+            "restartPolicy": "Never",
+            "containers": [{"name": "build", "image": "golang:1.26"}],
+            **NOT_SCHEDULED,
+        },
     }
     pod = client.CoreV1Api(api).create_namespaced_pod(namespace, body)
     assert (pod.metadata.labels or {}).get("gobuild.dev/config") == "go", "the webhook injected it"

@@ -9,6 +9,7 @@ from typing import Any
 import yaml
 
 from conftest import Cluster
+from support.kubelet import NOT_SCHEDULED
 from support.operator_process import OperatorProcess
 from support.waiting import wait_for
 
@@ -41,6 +42,7 @@ def _pod(name: str, annotations: dict[str, str] | None = None, *, init: bool = F
             {"name": "build", "image": "golang:1.26", "command": ["go", "mod", "download"]},
             {"name": "sidecar", "image": "busybox", "command": ["sleep", "1"]},
         ],
+        **NOT_SCHEDULED,
     }
     if init:
         spec["initContainers"] = [{"name": "fetch", "image": "golang:1.26", "command": ["go", "version"]}]

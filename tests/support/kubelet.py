@@ -1,8 +1,13 @@
-"""Play the kubelet's part for Pods on a control plane without nodes: write their final status.
+"""Pods the real kubelet never runs: for tests of admission and of the counting of outcomes.
 
-The operator learns a build's outcome only from the Pod status the kubelet writes (phase and the
-containers' terminated state, whose `message` holds the log tail under FallbackToLogsOnError), so
-tests write exactly that, through the status subresource, as a kubelet would.
+Integration tests that check how the operator counts and classifies outcomes need exact,
+repeatable Pod statuses (a recorded go failure in the termination message, a burst of 1000
+finished Pods). They create their Pods with a scheduling gate (`NOT_SCHEDULED`), so the
+scheduler never binds them and the node's kubelet never sees them, and write the final status the
+kubelet would (phase and the containers' terminated state, whose `message` holds the log tail under
+FallbackToLogsOnError) through the status subresource. Tests that only look at what admission
+stored use the gate too: running those Pods would prove nothing and cost the node work. The e2e
+tests never do this: there the real kubelet runs every Pod and writes every status.
 """
 
 from __future__ import annotations
@@ -11,6 +16,9 @@ import datetime
 from typing import Any
 
 from kubernetes import client
+
+#: Pod spec fields that keep a Pod away from the scheduler (and so from the kubelet) for good.
+NOT_SCHEDULED: dict[str, Any] = {"schedulingGates": [{"name": "gobuild.dev/test-without-kubelet"}]}
 
 
 def finish_pod(
