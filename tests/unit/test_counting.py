@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from gobuild_operator.api import parse_spec
+from gobuild_operator.api import GoBuildConfigStatus, parse_spec
 from gobuild_operator.core import conditions as cond
 from gobuild_operator.core import counting, events, missed, observe
 from gobuild_operator.core.observe import Failure, Observation
@@ -189,6 +189,15 @@ def test_a_pod_first_seen_failed_counts_as_injected_and_failed() -> None:
     assert [p["uid"] for p in downloads["pending"]] == ["uid-1"]
     assert [o.uid for o in result.counted] == ["uid-1"]
     assert [(o.uid, o.stage) for o in result.to_mark] == [("uid-1", "failed")]
+
+
+def test_the_written_downloads_are_what_the_crd_declares() -> None:
+    """The API server prunes what its schema does not declare: every key written must be in the model."""
+    batch = [fails("a"), Observation("b", "pod-b", "succeeded"), Observation("m", "pm", "missed")]
+    status = apply({}, batch).status
+    parsed = GoBuildConfigStatus.model_validate(status)
+    assert parsed.downloads is not None
+    assert parsed.downloads.model_dump(by_alias=True, exclude_none=True) == status["downloads"]
 
 
 def test_replaying_a_batch_counts_nothing_twice() -> None:

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from gobuild_operator.api import parse_spec
+from gobuild_operator.api import GoBuildConfigStatus, parse_spec
 from gobuild_operator.core import conditions as cond
 from gobuild_operator.core import health
 from gobuild_operator.core.events import transition_events
@@ -359,6 +359,8 @@ def test_cache_status_shape() -> None:
         "capacity": "20Gi",
         "accessModes": ["ReadWriteMany"],
     }
+    proxies = [ProbeResult("https://goproxy.cn", True, 12, "", NOW).to_status()]
+    GoBuildConfigStatus.model_validate({"cache": cache_status, "proxies": proxies})  # nothing pruned
 
 
 # --- Events on condition changes ---------------------------------------------------------------
