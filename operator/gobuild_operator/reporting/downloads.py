@@ -68,8 +68,6 @@ class DownloadReporter:
         self._known: dict[str, int] = {}  # uid -> highest level counted or queued by this process
         self._flushes: set[asyncio.Task[None]] = set()
         self._loop_task: asyncio.Task[None] | None = None
-        #: Status writes attempted (for the bench and the log).
-        self.flush_count = 0
 
     # --- the event path: memory only ------------------------------------------------------
 
@@ -97,9 +95,6 @@ class DownloadReporter:
     def add(self, namespace: str, config: str, obs: Observation) -> None:
         self._remember(obs.uid, obs.stage)
         self._queues.setdefault((namespace, config), _Queue()).observations.append(obs)
-
-    def forget(self, uid: str) -> None:
-        self._known.pop(uid, None)
 
     def touch(self, key: Key) -> None:
         """Settle `key`'s `pending` entries soon: they were left by a previous run."""
@@ -159,7 +154,6 @@ class DownloadReporter:
             seen["result"] = result
             return result.status
 
-        self.flush_count += 1
         try:
             await update_status(self._api, namespace=namespace, name=name, fn=apply)
         except Exception as exc:
