@@ -8,13 +8,14 @@ export GOTOOLCHAIN := local
 
 OPERATOR_ARGS ?= --register-webhook --webhook-addr=127.0.0.1 --webhook-host=127.0.0.1 --webhook-port=9443 --metrics-addr=127.0.0.1 --metrics-port=8080
 
-.PHONY: help venv binaries cluster-up cluster-down run lint unit integration lifecycle e2e e2e-setup test bench clean
+.PHONY: help venv binaries cluster-up cluster-down run lint unit integration lifecycle e2e e2e-setup test bench clean generate
 
 help:
 	@echo "make run          the operator + webhook (on a local control plane unless KUBECONFIG is set)"
 	@echo "make test         lint, unit, integration and e2e tests on the local control plane"
 	@echo "make cluster-up   start the local cluster (control plane + one real node) in the background"
 	@echo "make cluster-down stop it, remove its state and restore what it changed on the host"
+	@echo "make generate     write crds/ and the generated docs tables from the API model"
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -50,6 +51,10 @@ lint: venv
 	$(PY) -m ruff format --check operator devtools tests bench scripts
 	$(PY) -m mypy operator/gobuild_operator devtools/localcluster
 	$(VENV)/bin/lint-imports
+
+# The CRD and the generated docs tables, from the API model and the reason registry.
+generate: venv
+	$(PY) -m gobuild_operator.generate
 
 unit: venv
 	$(PY) -m pytest tests/unit -q

@@ -30,6 +30,7 @@ sys.path[:0] = [str(REPO / "operator"), str(REPO / "devtools"), str(REPO / "test
 from gobuild_operator.api import parse_spec  # noqa: E402
 from gobuild_operator.handlers.admission import admit  # noqa: E402
 from gobuild_operator.settings import Settings  # noqa: E402
+from gobuild_operator.store import Store  # noqa: E402
 
 SPEC = {
     "goproxy": ["https://goproxy.cn", "https://goproxy.io", "direct"],
@@ -111,36 +112,27 @@ def _time(fn: Callable[[], object], n: int) -> list[float]:
 
 
 def bench_in_process(n: int) -> None:
-    spec = parse_spec(SPEC)
-    others = {f"team-{i}": parse_spec({"goproxy": ["https://goproxy.cn", "direct"]}) for i in range(20)}
-    configs = {"ci": [("corp", spec), *others.items()]}
-    labels = {"ci": [{"kubernetes.io/metadata.name": "ci"}]}
+    parse_spec(SPEC)  # a bad SPEC fails here, not inside the timing
+    store = Store()
+    store.put_config(
+        {"metadata": {"namespace": "ci", "name": "corp", "uid": "u", "generation": 1}, "spec": SPEC}
+    )
+    for i in range(20):
+        metadata = {"namespace": "ci", "name": f"team-{i}", "uid": f"u{i}", "generation": 1}
+        store.put_config({"metadata": metadata, "spec": {"goproxy": ["https://goproxy.cn", "direct"]}})
+    store.put_namespace("ci", {"kubernetes.io/metadata.name": "ci"})
     settings = Settings()
     print(f"in-process admit() with 21 GoBuildConfigs in the namespace, {n} runs each:")
     for kind, obj in _objects().items():
-        _, warnings, outcome = admit(
-            obj, kind=kind, namespace="ci", settings=settings, configs_index=configs, labels_index=labels
-        )
-        assert outcome == "injected", (kind, outcome, warnings)
+        result = admit(obj, kind=kind, namespace="ci", settings=settings, store=store)
+        assert result.outcome == "injected", (kind, result.outcome, result.warnings)
         samples = _time(
-            lambda obj=obj, kind=kind: admit(
-                obj, kind=kind, namespace="ci", settings=settings, configs_index=configs, labels_index=labels
-            ),
+            lambda obj=obj, kind=kind: admit(obj, kind=kind, namespace="ci", settings=settings, store=store),
             n,
         )
         print(f"  {kind:8s} {_percentiles(samples)}")
     untouched = _untouched_pod()
-    samples = _time(
-        lambda: admit(
-            untouched,
-            kind="Pod",
-            namespace="ci",
-            settings=settings,
-            configs_index=configs,
-            labels_index=labels,
-        ),
-        n,
-    )
+    samples = _time(lambda: admit(untouched, kind="Pod", namespace="ci", settings=settings, store=store), n)
     print(f"  {'Pod (not opted in)':8s} {_percentiles(samples)}")
 
 
@@ -165,7 +157,7 @@ def bench_over_the_wire(n: int) -> None:
             context.check_hostname = False
             context.verify_mode = ssl.CERT_NONE
             injected = _objects()["Pod"]
-            for _ in range(100):  # until kopf's index has the config; also warms TLS and caches
+            for _ in range(100):  # until the store has the config; also warms TLS and caches
                 if _review(operator.webhook_port, context, injected):
                     break
                 time.sleep(0.1)

@@ -1,19 +1,26 @@
-"""Typed model of the GoBuildConfig spec (SPEC "GoBuildConfig spec"), parsed once and trusted after.
+"""The GoBuildConfig API (SPEC "GoBuildConfig spec" and "status"): the one source of its schema.
 
-The API server refuses most bad input at `kubectl apply` through the CRD schema and its CEL rules.
-This model repeats those checks because the operator must not trust that the CRD installed in a
-cluster is the one it shipped with, and because the pure core (selection, plan, mutate) wants typed,
-defaulted, immutable values instead of dicts. A config that does not parse is reported on its own
-status with the message of `SpecError`, which names the field path the user has to fix
-(`spec.goproxy[1]: ...`).
+The pydantic models below are what `kubectl explain` shows and what the API server enforces:
+crd.py generates the CRD's openAPIV3Schema from them (names, types, defaults, enums, bounds,
+descriptions, and the CEL rules and list semantics given with markers.py), `make generate` writes
+crds/ and the generated docs tables, and a test fails when the committed files differ. Changing a
+default or adding a field is an edit here.
+
+The operator parses every spec with the same model, because the CRD installed in a cluster may be
+older than the operator and because the pure core (selection, plan, mutate) wants typed, defaulted,
+immutable values instead of dicts. A spec that does not parse is reported on its own status with
+the message of `SpecError`, which names the field path to fix (`spec.goproxy[1]: ...`). Where a
+check is both a Python validator and a CEL rule, both sit on the same field and share their
+pattern.
 
 Optional blocks (privateModules.ssh, privateModules.netrc, caBundle) are None when absent: their
-presence is what turns them on, as in the CRD, which requires their names once they are written.
-`spec.env` additionally may not carry GIT_CONFIG_* (the operator numbers its own git entries after
-the workload's).
+presence is what turns them on, and the CRD requires their names once they are written. Values
+that end up inside shell snippets (the SSH user) or file names (Secret keys) are restricted to
+safe character sets, so the plan can embed them without quoting surprises.
 
-Values that end up inside shell snippets (the SSH user) or file names (Secret keys) are restricted
-to safe character sets here, so the plan can embed them without quoting surprises.
+The status models describe what the operator writes (the API server prunes whatever its schema
+does not declare); the writers in core/ assemble plain dicts, and the tests validate those dicts
+against these models.
 """
 
 from __future__ import annotations
@@ -22,7 +29,7 @@ import json
 import posixpath
 import re
 from collections.abc import Mapping
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -30,18 +37,25 @@ from pydantic.alias_generators import to_camel
 from pydantic_core import ErrorDetails
 
 from gobuild_operator import constants as c
+from gobuild_operator.core.reasons import NAMES as REASON_NAMES
+from gobuild_operator.markers import DATE_TIME, INT32, SET, Default, Rule, Schema, map_list
 
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _SSH_HOST = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*(:[0-9]{1,5})?$")
-_SSH_USER = re.compile(r"^[A-Za-z0-9_][-A-Za-z0-9_.]{0,63}$")
+_SSH_USER = re.compile(r"^[A-Za-z_][-A-Za-z0-9_.]*$")
 _DATA_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _QUANTITY = re.compile(r"^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$")
 _GOSUMDB = re.compile(r"^[A-Za-z0-9][-A-Za-z0-9.]*[A-Za-z0-9](\+[^\s]+)?( +https?://[^\s]+)?$")
 _MODULE_PATH = re.compile(r"^[a-z0-9][-a-z0-9]*(\.[a-z0-9][-a-z0-9]*)+(/[A-Za-z0-9._~+-]+)*$")
+_LABEL_KEY = (
+    r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?"
+    r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$"
+)
+_LABEL_VALUE = r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$"
 
-#: Variables the operator sets from a dedicated field; `spec.env` may not set them too (as the CRD).
+#: Variables the operator sets from a dedicated field; `spec.env` may not set them too.
 _ENV_OWNED_BY_FIELD: Mapping[str, str] = {
     "GOPROXY": "goproxy",
     "GOSUMDB": "gosumdb",
@@ -78,7 +92,7 @@ class _At(ValueError):
         super().__init__(message)
 
 
-# --- single values ---------------------------------------------------------------------------
+# --- validators of single values ---------------------------------------------------------------
 
 
 def _no_space_or_comma(value: str) -> str:
@@ -196,27 +210,166 @@ def _unique(values: tuple[Any, ...]) -> tuple[Any, ...]:
     return values
 
 
-Pattern = Annotated[str, AfterValidator(_no_space_or_comma)]
-ObjectName = Annotated[str, AfterValidator(_dns_subdomain)]
-DataKey = Annotated[str, AfterValidator(_data_key)]
-GoproxyEntry = Annotated[str, AfterValidator(_goproxy_entry)]
-GoFlag = Annotated[str, AfterValidator(_goflag)]
-ContainerName = Annotated[str, AfterValidator(_container_name)]
-SSHHost = Annotated[str, AfterValidator(_ssh_host)]
+# --- CEL rules, built from the same patterns as the validators above ----------------------------
+
+
+def _matches(pattern: re.Pattern[str] | str, *, optional: bool = False) -> str:
+    source = pattern if isinstance(pattern, str) else pattern.pattern
+    rule = f"self.matches(r'{source}')"
+    return f"self == '' || {rule}" if optional else rule
+
+
+_OBJECT_NAME_MESSAGE = (
+    'must be a valid object name: lowercase letters, digits, "-" and ".", starting and ending with a '
+    "letter or digit"
+)
+_DATA_KEY_RULE = Rule(
+    f"{_matches(_DATA_KEY)} && self != '.' && self != '..'",
+    'must be a valid data key: letters, digits, "-", "_" and ".", not "." or ".."',
+)
+_PROXY_URL_RULE = Rule(
+    "self == '' || (isURL(self) && !self.matches(r'[\\s,]') && "
+    "url(self).getScheme() in ['http', 'https', 'socks5', 'socks5h'] && url(self).getHostname() != '')",
+    'must be an http:// or https:// (or socks5://) URL with a host, e.g. "http://proxy.corp.example:3128"',
+)
+_GLOB_RULE = Rule(
+    "!self.matches(r'[\\s,]')",
+    'must be a single glob pattern without spaces or "," (the entries are joined with ",")',
+)
+#: spec.env names a field owns, for the CEL rule: the message names the field to set instead.
+_ENV_OWNER_MAP = (
+    "{"
+    + ", ".join(
+        f"'{name}': 'spec.{owner}'"
+        for name, owner in {**_ENV_OWNED_BY_FIELD, "GIT_CONFIG_COUNT": "privateModules"}.items()
+    )
+    + "}"
+)
+
+# --- single values -----------------------------------------------------------------------------
+
+Pattern = Annotated[str, AfterValidator(_no_space_or_comma), Field(min_length=1, max_length=512), _GLOB_RULE]
+ObjectName = Annotated[
+    str,
+    AfterValidator(_dns_subdomain),
+    Field(min_length=1, max_length=253),
+    Rule(_matches(_DNS_SUBDOMAIN), _OBJECT_NAME_MESSAGE),
+]
+#: An object name where "" means unset (the SPEC template writes unset names as "").
+OptionalObjectName = Annotated[
+    str,
+    AfterValidator(_dns_subdomain),
+    Field(max_length=253),
+    Rule(_matches(_DNS_SUBDOMAIN, optional=True), _OBJECT_NAME_MESSAGE),
+]
+DataKey = Annotated[str, AfterValidator(_data_key), Field(min_length=1, max_length=253), _DATA_KEY_RULE]
+GoproxyEntry = Annotated[
+    str,
+    AfterValidator(_goproxy_entry),
+    Field(min_length=1, max_length=2048),
+    Rule(
+        "self == 'direct' || self == 'off' || (isURL(self) && !self.matches(r'[\\s,|]') && "
+        "((url(self).getScheme() in ['http', 'https'] && url(self).getHostname() != '') || "
+        "(url(self).getScheme() == 'file' && url(self).getEscapedPath().startsWith('/'))))",
+        'must be "direct", "off", or an http://, https:// or file:/// URL (without "," or "|", which '
+        "join GOPROXY entries)",
+    ),
+]
+GoFlag = Annotated[
+    str,
+    AfterValidator(_goflag),
+    Field(min_length=2, max_length=1024),
+    Rule(
+        "self.startsWith('-') && !self.matches(r'\\s')",
+        'must be one flag that starts with "-" and contains no whitespace, e.g. "-mod=mod"',
+    ),
+]
+ContainerName = Annotated[
+    str,
+    AfterValidator(_container_name),
+    Field(max_length=63),
+    Rule(
+        _matches(_DNS_LABEL),
+        'must be a container name: lowercase letters, digits and "-", starting and ending with a letter '
+        "or digit",
+    ),
+]
+SSHHost = Annotated[
+    str,
+    AfterValidator(_ssh_host),
+    Field(min_length=1, max_length=259),
+    Rule(
+        _matches(_SSH_HOST),
+        'must be a lowercase hostname, optionally with ":PORT", e.g. "git.corp.example" (no scheme, user '
+        "or path)",
+    ),
+]
+ProxyURL = Annotated[str, AfterValidator(_proxy_url), Field(max_length=2048), _PROXY_URL_RULE]
+NoProxyEntry = Annotated[
+    str,
+    AfterValidator(_no_space_or_comma),
+    Field(min_length=1, max_length=253),
+    Rule(
+        "!self.matches(r'[\\s,]')", 'must be a single host, domain suffix, IP or CIDR without spaces or ","'
+    ),
+]
+LabelValue = Annotated[str, Field(max_length=63), Schema({"pattern": _LABEL_VALUE})]
 AccessMode = Literal["ReadWriteOnce", "ReadOnlyMany", "ReadWriteMany", "ReadWriteOncePod"]
+#: An RFC 3339 time as the API server writes it.
+Time = Annotated[str, DATE_TIME]
 
 
 class _Model(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True, extra="forbid")
+    #: CEL rules on the object itself (cross-field rules), wherever the class is used.
+    crd_rules: ClassVar[tuple[Rule, ...]] = ()
+    #: Further schema keywords on the object itself.
+    crd_schema: ClassVar[Mapping[str, Any]] = {}
+    #: The model's defaults are the schema's (the API server stores them; status has none).
+    crd_defaults: ClassVar[bool] = True
 
 
-# --- blocks ----------------------------------------------------------------------------------
+# --- spec blocks ---------------------------------------------------------------------------------
 
 
 class LabelSelectorRequirement(_Model):
-    key: Annotated[str, Field(min_length=1)]
-    operator: Literal["In", "NotIn", "Exists", "DoesNotExist"]
-    values: tuple[str, ...] = ()
+    """A label selector requirement."""
+
+    crd_rules = (
+        Rule(
+            "!(self.operator in ['In', 'NotIn']) || (has(self.values) && size(self.values) > 0)",
+            "operator In and NotIn need at least one value",
+            field_path=".values",
+            reason="FieldValueRequired",
+        ),
+        Rule(
+            "self.operator in ['In', 'NotIn'] || !has(self.values) || size(self.values) == 0",
+            "must be empty for operator Exists and DoesNotExist",
+            field_path=".values",
+            reason="FieldValueForbidden",
+        ),
+    )
+
+    key: Annotated[
+        str,
+        Field(min_length=1, max_length=317, description="The label key the requirement applies to."),
+        Rule(
+            _matches(_LABEL_KEY),
+            'must be a label key: an optional DNS-subdomain prefix and "/", then a name of at most 63 '
+            'letters, digits, "-", "_" or "."',
+        ),
+    ]
+    operator: Annotated[
+        Literal["In", "NotIn", "Exists", "DoesNotExist"],
+        Field(description="How the key's value is compared with values."),
+    ]
+    values: Annotated[
+        tuple[LabelValue, ...],
+        Field(
+            max_length=64,
+            description="The values for In and NotIn (non-empty); must be empty for Exists and DoesNotExist.",
+        ),
+    ] = ()
 
     @model_validator(mode="after")
     def _values_fit_operator(self) -> LabelSelectorRequirement:
@@ -230,8 +383,27 @@ class LabelSelectorRequirement(_Model):
 class LabelSelector(_Model):
     """metav1.LabelSelector; unlike Kubernetes, an empty selector here selects nothing (SPEC)."""
 
-    match_labels: dict[str, str] = Field(default_factory=dict)
-    match_expressions: tuple[LabelSelectorRequirement, ...] = ()
+    crd_schema = {"x-kubernetes-map-type": "atomic"}
+
+    match_labels: Annotated[
+        dict[str, LabelValue],
+        Field(
+            description=(
+                "Labels that must all be present with these values. Same as a matchExpressions entry "
+                "with operator In and a single value."
+            )
+        ),
+        Schema({"maxProperties": 64}),
+        Rule(
+            f"self.all(k, k.size() <= 317 && k.matches(r'{_LABEL_KEY}'))",
+            'keys must be label keys: an optional DNS-subdomain prefix and "/", then a name of at most 63 '
+            'letters, digits, "-", "_" or "." that starts and ends with a letter or digit',
+        ),
+    ] = Field(default_factory=dict)
+    match_expressions: Annotated[
+        tuple[LabelSelectorRequirement, ...],
+        Field(max_length=32, description="Requirements that must all hold."),
+    ] = ()
 
     @property
     def is_empty(self) -> bool:
@@ -239,14 +411,67 @@ class LabelSelector(_Model):
 
 
 class EnvEntry(_Model):
-    name: Annotated[str, AfterValidator(_env_name)]
-    value: str = ""
+    """An environment variable."""
+
+    name: Annotated[
+        str,
+        AfterValidator(_env_name),
+        Field(min_length=1, max_length=256, description="The variable's name, e.g. CGO_ENABLED."),
+        Rule(
+            _matches(_ENV_NAME),
+            'must be an environment variable name: letters, digits and "_", not starting with a digit',
+        ),
+        Rule(
+            f"!(self in {_ENV_OWNER_MAP})",
+            message_expression=f"self + ' is set from ' + {_ENV_OWNER_MAP}[self] + '; set that field instead "
+            "of spec.env'",
+            reason="FieldValueForbidden",
+        ),
+        Rule(
+            "!self.matches(r'^GIT_CONFIG_(KEY|VALUE)_[0-9]+$')",
+            "GIT_CONFIG_KEY_n and GIT_CONFIG_VALUE_n carry the operator's git settings "
+            "(spec.privateModules), numbered after the workload's own; set them in the workload instead",
+            reason="FieldValueForbidden",
+        ),
+    ]
+    value: Annotated[
+        str, Field(max_length=32768, description="The variable's value. Absent means the empty string.")
+    ] = ""
 
 
 class CorporateProxy(_Model):
-    http_proxy: Annotated[str, AfterValidator(_proxy_url)] = ""
-    https_proxy: Annotated[str, AfterValidator(_proxy_url)] = ""
-    no_proxy: tuple[Pattern, ...] = ()
+    http_proxy: Annotated[
+        ProxyURL,
+        Field(
+            description=(
+                "HTTP_PROXY: proxy URL for plain-HTTP requests, e.g. http://proxy.corp.example:3128. An "
+                "http://, https://, socks5:// or socks5h:// URL with a host. Credentials in the URL are "
+                "visible in the Pod spec."
+            )
+        ),
+    ] = ""
+    https_proxy: Annotated[
+        ProxyURL,
+        Field(
+            description=(
+                "HTTPS_PROXY: proxy URL for HTTPS requests (module proxies, sum databases, git over "
+                "HTTPS); usually the same as httpProxy. An http://, https://, socks5:// or socks5h:// URL "
+                "with a host."
+            )
+        ),
+    ] = ""
+    no_proxy: Annotated[
+        tuple[NoProxyEntry, ...],
+        Field(
+            max_length=128,
+            description=(
+                'NO_PROXY: hosts, domain suffixes (".corp.example"), IP addresses or CIDRs reached without '
+                "the proxy. Cluster-internal names (.svc, .cluster.local, the API server) are added "
+                "automatically."
+            ),
+        ),
+        SET,
+    ] = ()
 
     @property
     def enabled(self) -> bool:
@@ -254,31 +479,107 @@ class CorporateProxy(_Model):
 
 
 class SSHAuth(_Model):
-    """Present means enabled: the CRD requires secretName and at least one host."""
-
-    secret_name: Annotated[str, Field(min_length=1), AfterValidator(_dns_subdomain)]
-    known_hosts_key: DataKey = "known_hosts"
-    hosts: Annotated[tuple[SSHHost, ...], Field(min_length=1), AfterValidator(_unique)]
-    user: Annotated[str, AfterValidator(_ssh_user)] = "git"
+    # Present means enabled: the schema requires secretName and at least one host.
+    secret_name: Annotated[
+        ObjectName,
+        Field(
+            description=(
+                "A Secret of type kubernetes.io/ssh-auth in this namespace: the private key under "
+                "ssh-privatekey and the known_hosts lines under knownHostsKey."
+            )
+        ),
+    ]
+    known_hosts_key: Annotated[
+        DataKey,
+        Field(
+            description=(
+                "The key of the Secret that holds the known_hosts lines for hosts (e.g. the output of "
+                "ssh-keyscan). Host keys are always verified."
+            )
+        ),
+    ] = "known_hosts"
+    hosts: Annotated[
+        tuple[SSHHost, ...],
+        Field(
+            min_length=1,
+            max_length=32,
+            description=(
+                "The git hosts reached over SSH, as hostnames, optionally with an SSH port: "
+                '["git.corp.example", "github.com", "gitlab.corp.example:2222"].'
+            ),
+        ),
+        AfterValidator(_unique),
+        SET,
+    ]
+    user: Annotated[
+        str,
+        AfterValidator(_ssh_user),
+        Field(
+            min_length=1, max_length=32, description="The SSH user in the rewritten URLs (ssh://USER@HOST/)."
+        ),
+        Rule(
+            _matches(_SSH_USER),
+            'must be an SSH user name: letters, digits, "-", "_" and ".", starting with a letter or "_"',
+        ),
+    ] = "git"
 
 
 class NetrcAuth(_Model):
-    """Present means enabled."""
-
-    secret_name: Annotated[str, Field(min_length=1), AfterValidator(_dns_subdomain)]
+    # Present means enabled.
+    secret_name: Annotated[
+        ObjectName,
+        Field(description="A Secret in this namespace with the netrc file under the key .netrc."),
+    ]
 
 
 class PrivateModules(_Model):
-    ssh: SSHAuth | None = None
-    netrc: NetrcAuth | None = None
+    ssh: Annotated[
+        SSHAuth | None,
+        Field(
+            description=(
+                "Fetch private modules over SSH: for every host, git rewrites https://HOST/ to "
+                "ssh://USER@HOST/, the host joins GOPRIVATE, and the key from the Secret is used whatever "
+                "user the container runs as."
+            )
+        ),
+    ] = None
+    netrc: Annotated[
+        NetrcAuth | None,
+        Field(
+            description=(
+                "Fetch private modules over HTTPS with tokens: a .netrc file used by go (NETRC) and by git."
+            )
+        ),
+    ] = None
 
 
 class CABundle(_Model):
-    """Present means enabled: exactly one of configMapName and secretName."""
+    # Present means enabled: exactly one of configMapName and secretName.
+    crd_rules = (
+        Rule(
+            "!(has(self.configMapName) && self.configMapName != '' && "
+            "has(self.secretName) && self.secretName != '')",
+            "must not be set together with spec.caBundle.configMapName; set exactly one of them",
+            field_path=".secretName",
+            reason="FieldValueForbidden",
+        ),
+        Rule(
+            "(has(self.configMapName) && self.configMapName != '') || "
+            "(has(self.secretName) && self.secretName != '')",
+            "set exactly one of spec.caBundle.configMapName and spec.caBundle.secretName",
+            reason="FieldValueRequired",
+        ),
+    )
 
-    config_map_name: ObjectName = ""
-    secret_name: ObjectName = ""
-    key: DataKey = "ca.crt"
+    config_map_name: Annotated[
+        OptionalObjectName,
+        Field(description="A ConfigMap in this namespace holding PEM certificates under key."),
+    ] = ""
+    secret_name: Annotated[
+        OptionalObjectName,
+        Field(description="A Secret in this namespace holding PEM certificates under key."),
+    ] = ""
+    key: Annotated[DataKey, Field(description="The key that holds one or more PEM certificates.")] = "ca.crt"
 
     @model_validator(mode="after")
     def _exactly_one_source(self) -> CABundle:
@@ -290,15 +591,119 @@ class CABundle(_Model):
 
 
 class Cache(_Model):
-    enabled: bool = False
-    existing_claim: ObjectName = ""
-    size: Annotated[str, AfterValidator(_quantity)] = ""
-    storage_class_name: ObjectName = ""
-    access_modes: Annotated[tuple[AccessMode, ...], Field(min_length=1), AfterValidator(_unique)] = (
-        "ReadWriteMany",
+    crd_rules = (
+        Rule(
+            "!(has(self.existingClaim) && self.existingClaim != '' && has(self.size) && self.size != '')",
+            "must not be set together with spec.cache.existingClaim: size applies only to the claim the "
+            "operator creates",
+            field_path=".size",
+            reason="FieldValueForbidden",
+        ),
+        Rule(
+            "!(has(self.existingClaim) && self.existingClaim != '' && "
+            "has(self.storageClassName) && self.storageClassName != '')",
+            "must not be set together with spec.cache.existingClaim: storageClassName applies only to the "
+            "claim the operator creates",
+            field_path=".storageClassName",
+            reason="FieldValueForbidden",
+        ),
+        Rule(
+            "!(has(self.existingClaim) && self.existingClaim != '' && "
+            "has(self.accessModes) && self.accessModes != ['ReadWriteMany'])",
+            "must be left at its default with spec.cache.existingClaim: accessModes applies only to the "
+            "claim the operator creates",
+            field_path=".accessModes",
+            reason="FieldValueForbidden",
+        ),
     )
-    mount_path: Annotated[str, AfterValidator(_mount_path)] = "/go/pkg/mod"
-    build_cache: bool = False
+
+    enabled: Annotated[
+        bool,
+        Field(description="Mount the cache into the selected containers and set GOMODCACHE to mountPath."),
+    ] = False
+    existing_claim: Annotated[
+        OptionalObjectName,
+        Field(
+            description=(
+                "Use this PersistentVolumeClaim of the namespace. Empty or absent: the operator creates the "
+                "claim NAME-gomodcache, owned by (and deleted with) this GoBuildConfig. Not allowed "
+                "together with size or storageClassName."
+            )
+        ),
+    ] = ""
+    size: Annotated[
+        str,
+        AfterValidator(_quantity),
+        Field(
+            max_length=64,
+            description=(
+                f"The storage request of the claim the operator creates, a quantity such as 10Gi. Empty or "
+                f"absent: {DEFAULT_CACHE_SIZE} (applied by the operator, not defaulted here, so that "
+                "existingClaim alone stays valid). Not allowed together with existingClaim."
+            ),
+        ),
+        Rule(
+            f"self == '' || ({_matches(_QUANTITY)} && quantity(self).isGreaterThan(quantity('0')))",
+            "must be a positive quantity such as 10Gi or 500Mi",
+        ),
+    ] = ""
+    storage_class_name: Annotated[
+        OptionalObjectName,
+        Field(
+            description=(
+                "The StorageClass of the claim the operator creates. Empty or absent: the cluster's "
+                "default StorageClass."
+            )
+        ),
+    ] = ""
+    access_modes: Annotated[
+        tuple[AccessMode, ...],
+        Field(
+            min_length=1,
+            max_length=4,
+            description=(
+                "The access modes of the claim the operator creates. ReadWriteMany lets builds on "
+                "different nodes share the cache; ReadWriteOnce works only for builds on one node. Leave "
+                "it at the default with existingClaim."
+            ),
+        ),
+        AfterValidator(_unique),
+        SET,
+    ] = ("ReadWriteMany",)
+    mount_path: Annotated[
+        str,
+        AfterValidator(_mount_path),
+        Field(
+            min_length=2,
+            max_length=1024,
+            description=(
+                "Where the cache is mounted in the containers; GOMODCACHE is set to it. An absolute path, "
+                f'not "/" and not on or around {c.MOUNT_ROOT} or {posixpath.dirname(c.GOCACHE_MOUNT_PATH)}, '
+                "where the operator mounts its own files."
+            ),
+        ),
+        Rule(
+            "self.startsWith('/') && !self.endsWith('/') && !self.contains(':') && !self.contains('//') && "
+            "!self.split('/').exists(p, p == '..' || p == '.')",
+            'must be an absolute path other than "/", without a trailing "/", "//", ".", ".." or ":"',
+        ),
+        Rule(
+            f"!['{c.MOUNT_ROOT}', '{posixpath.dirname(c.GOCACHE_MOUNT_PATH)}'].exists(r, "
+            "self == r || self.startsWith(r + '/') || r.startsWith(self + '/'))",
+            f"must not be on, above or below {c.MOUNT_ROOT} or {posixpath.dirname(c.GOCACHE_MOUNT_PATH)}, "
+            "where the operator mounts its own files",
+            reason="FieldValueForbidden",
+        ),
+    ] = "/go/pkg/mod"
+    build_cache: Annotated[
+        bool,
+        Field(
+            description=(
+                "Also share the build cache: GOCACHE is set to a subPath of the same claim. Worth it when "
+                "the same code is built repeatedly."
+            )
+        ),
+    ] = False
 
     @property
     def claim_size(self) -> str:
@@ -317,39 +722,288 @@ class Cache(_Model):
                 ".storageClassName",
                 "must not be set together with existingClaim: it applies to the claim the operator creates",
             )
+        if self.existing_claim and self.access_modes != ("ReadWriteMany",):
+            raise _At(
+                ".accessModes",
+                "must stay ReadWriteMany with existingClaim: it applies to the claim the operator creates",
+            )
         return self
 
 
 class Reporting(_Model):
-    enabled: bool = True
-    probe_interval_seconds: Annotated[int, Field(ge=30, le=86400)] = 300
-    probe_module: Annotated[str, AfterValidator(_module_path)] = "golang.org/x/mod"
+    enabled: Annotated[
+        bool,
+        Field(
+            description=(
+                "Probe the goproxy URLs and record the outcome of injected builds (status.proxies, "
+                "status.downloads, events)."
+            )
+        ),
+    ] = True
+    probe_interval_seconds: Annotated[
+        int,
+        Field(ge=30, le=86400, description="Seconds between two probes of each goproxy URL (30 to 86400)."),
+        INT32,
+    ] = 300
+    probe_module: Annotated[
+        str,
+        AfterValidator(_module_path),
+        Field(
+            min_length=1,
+            max_length=512,
+            description=(
+                "The module path whose version list (MODULE/@v/list) the probes ask each goproxy URL for. "
+                "Use a module your proxies must serve."
+            ),
+        ),
+        Rule(_matches(_MODULE_PATH), "must be a module path such as golang.org/x/mod"),
+    ] = "golang.org/x/mod"
+
+
+def _forbid_env_while(block: str, names: str, *, condition: str, exists: str, why: str) -> Rule:
+    """spec.env may not set a variable that a configured block sets."""
+    return Rule(
+        f"!({condition} && has(self.env) && self.env.exists(e, {exists}))",
+        f"must not set {names} while {block}: {why}",
+        field_path=".env",
+        reason="FieldValueForbidden",
+    )
 
 
 class GoBuildConfigSpec(_Model):
     """SPEC "GoBuildConfig spec", field for field; defaults are the SPEC's."""
 
-    default: bool = False
-    pod_selector: LabelSelector | None = None
-    containers: Annotated[tuple[ContainerName, ...], AfterValidator(_unique)] = ()
-    override_env: bool = False
-    goproxy: Annotated[tuple[GoproxyEntry, ...], Field(min_length=1), AfterValidator(_unique)] = (
-        "https://proxy.golang.org",
-        "direct",
+    crd_rules = (
+        _forbid_env_while(
+            "spec.cache.enabled is true",
+            "GOMODCACHE (or GOCACHE with cache.buildCache)",
+            condition="has(self.cache) && self.cache.enabled",
+            exists="e.name == 'GOMODCACHE' || "
+            "(e.name == 'GOCACHE' && has(self.cache.buildCache) && self.cache.buildCache)",
+            why="the cache sets them to spec.cache.mountPath",
+        ),
+        _forbid_env_while(
+            "spec.privateModules.ssh is set",
+            "GIT_SSH_COMMAND",
+            condition="has(self.privateModules) && has(self.privateModules.ssh)",
+            exists="e.name == 'GIT_SSH_COMMAND'",
+            why="the operator sets it to use the mounted key and known_hosts",
+        ),
+        _forbid_env_while(
+            "spec.privateModules.netrc is set",
+            "NETRC",
+            condition="has(self.privateModules) && has(self.privateModules.netrc)",
+            exists="e.name == 'NETRC'",
+            why="the operator points it at the mounted .netrc",
+        ),
+        _forbid_env_while(
+            "spec.caBundle is set",
+            "SSL_CERT_DIR, GIT_SSL_CAINFO or GIT_SSL_CAPATH",
+            condition="has(self.caBundle)",
+            exists="e.name in ['SSL_CERT_DIR', 'GIT_SSL_CAINFO', 'GIT_SSL_CAPATH']",
+            why="the operator points them at the system CAs plus the bundle",
+        ),
     )
-    proxy_fallback: Literal["OnNotFound", "OnAnyError"] = "OnNotFound"
-    gosumdb: Annotated[str, AfterValidator(_gosumdb)] = ""
-    goprivate: tuple[Pattern, ...] = ()
-    gonoproxy: tuple[Pattern, ...] = ()
-    gonosumdb: tuple[Pattern, ...] = ()
-    goinsecure: tuple[Pattern, ...] = ()
-    goflags: tuple[GoFlag, ...] = ()
-    env: tuple[EnvEntry, ...] = ()
-    corporate_proxy: CorporateProxy = CorporateProxy()
-    private_modules: PrivateModules = PrivateModules()
-    ca_bundle: CABundle | None = None
-    cache: Cache = Cache()
-    reporting: Reporting = Reporting()
+
+    default: Annotated[
+        bool,
+        Field(
+            description=(
+                "Makes this the namespace's default config, used by workloads annotated gobuild.dev/inject: "
+                '"true". Keep at most one default per namespace (the API server cannot check across '
+                "objects): when several are, the first by name is used and the admission response warns."
+            )
+        ),
+    ] = False
+    pod_selector: Annotated[
+        LabelSelector | None,
+        Field(
+            description=(
+                "A label selector (metav1.LabelSelector). Pods, and Jobs and CronJobs whose pod template "
+                "labels match, are injected without any annotation. Empty or absent selects nothing (unlike "
+                "a NetworkPolicy): opting in by labels is always explicit."
+            )
+        ),
+    ] = None
+    containers: Annotated[
+        tuple[ContainerName, ...],
+        Field(
+            max_length=64,
+            description=(
+                "Names of the containers (and initContainers) to inject into. Empty or absent: every "
+                "container and initContainer of the Pod."
+            ),
+        ),
+        AfterValidator(_unique),
+        SET,
+    ] = ()
+    override_env: Annotated[
+        bool,
+        Field(
+            description=(
+                "false: a variable the workload already sets keeps its value, and the skipped names are "
+                "reported (admission warning and annotation gobuild.dev/skipped-env). true: the values of "
+                "this config replace the workload's."
+            )
+        ),
+    ] = False
+    goproxy: Annotated[
+        tuple[GoproxyEntry, ...],
+        Field(
+            min_length=1,
+            max_length=16,
+            description=(
+                "GOPROXY entries, tried in order: an http://, https:// or file:/// URL of a module proxy, "
+                '"direct" (fetch from the version-control origin) or "off" (fail: no downloads). They are '
+                "joined according to proxyFallback. Example for mainland China: "
+                '["https://goproxy.cn", "https://goproxy.io", "direct"].'
+            ),
+        ),
+        AfterValidator(_unique),
+        SET,
+    ] = ("https://proxy.golang.org", "direct")
+    proxy_fallback: Annotated[
+        Literal["OnNotFound", "OnAnyError"],
+        Field(
+            description=(
+                'When go moves on to the next goproxy entry. OnNotFound joins entries with "," so go falls '
+                'through only when a proxy answers 404 or 410; OnAnyError joins them with "|" so it also '
+                "falls through on network errors and server errors (useful when a proxy is often "
+                "unreachable)."
+            )
+        ),
+    ] = "OnNotFound"
+    gosumdb: Annotated[
+        str,
+        AfterValidator(_gosumdb),
+        Field(
+            max_length=1024,
+            description=(
+                'GOSUMDB: the checksum database as "NAME[+KEY] [URL]", e.g. "sum.golang.org '
+                'https://goproxy.cn/sumdb/sum.golang.org" to reach sum.golang.org through a mirror, or '
+                '"off" to disable checksum verification. Empty or absent: go\'s default (sum.golang.org).'
+            ),
+        ),
+        Rule(
+            f"self == '' || self == 'off' || {_matches(_GOSUMDB)}",
+            'must be "off" or "NAME[+KEY] [URL]" with an http(s) URL, e.g. "sum.golang.org '
+            'https://goproxy.cn/sumdb/sum.golang.org"',
+        ),
+    ] = ""
+    goprivate: Annotated[
+        tuple[Pattern, ...],
+        Field(
+            max_length=64,
+            description=(
+                "GOPRIVATE glob patterns of module path prefixes that are private: fetched directly (never "
+                'through goproxy) and not checked against gosumdb, e.g. "git.corp.example/*". The hosts of '
+                "privateModules.ssh are added automatically."
+            ),
+        ),
+        SET,
+    ] = ()
+    gonoproxy: Annotated[
+        tuple[Pattern, ...],
+        Field(
+            max_length=64,
+            description=(
+                "GONOPROXY glob patterns of module paths fetched directly instead of through goproxy. "
+                "Absent: go uses goprivate."
+            ),
+        ),
+        SET,
+    ] = ()
+    gonosumdb: Annotated[
+        tuple[Pattern, ...],
+        Field(
+            max_length=64,
+            description=(
+                "GONOSUMDB glob patterns of module paths not checked against gosumdb. Absent: go uses "
+                "goprivate."
+            ),
+        ),
+        SET,
+    ] = ()
+    goinsecure: Annotated[
+        tuple[Pattern, ...],
+        Field(
+            max_length=64,
+            description=(
+                "GOINSECURE glob patterns of module paths that may be fetched over plain HTTP or with an "
+                "unverified certificate. Prefer caBundle for TLS-intercepting proxies."
+            ),
+        ),
+        SET,
+    ] = ()
+    goflags: Annotated[
+        tuple[GoFlag, ...],
+        Field(
+            max_length=32,
+            description=(
+                'GOFLAGS, one flag per entry, e.g. ["-mod=mod", "-modcacherw"]. Entries are joined with '
+                "spaces, so a flag value cannot contain whitespace."
+            ),
+        ),
+    ] = ()
+    env: Annotated[
+        tuple[EnvEntry, ...],
+        Field(
+            max_length=64,
+            description=(
+                "Extra environment variables for the selected containers (e.g. CGO_ENABLED, GOTOOLCHAIN), "
+                "with the same precedence as the injected Go variables: the workload's own value wins "
+                "unless overrideEnv. Refused: variables a field of this spec owns (GOPROXY, GOSUMDB, "
+                "GOPRIVATE, GONOPROXY, GONOSUMDB, GOINSECURE, GOFLAGS, HTTP(S)_PROXY, NO_PROXY and their "
+                "lowercase twins), git's GIT_CONFIG_COUNT/KEY_n/VALUE_n, and, while the block that sets "
+                "them is configured, GOMODCACHE/GOCACHE (cache), GIT_SSH_COMMAND (privateModules.ssh), "
+                "NETRC (privateModules.netrc) and SSL_CERT_DIR/GIT_SSL_CAINFO/GIT_SSL_CAPATH (caBundle)."
+            ),
+        ),
+        map_list("name"),
+    ] = ()
+    corporate_proxy: Annotated[
+        CorporateProxy,
+        Field(
+            description=(
+                "An outbound HTTP(S) proxy that builds must use. Sets HTTP_PROXY, HTTPS_PROXY and NO_PROXY "
+                "and their lowercase twins (read by go, git and curl)."
+            )
+        ),
+    ] = CorporateProxy()
+    private_modules: Annotated[
+        PrivateModules,
+        Field(
+            description=(
+                "Credentials for modules that live in private repositories. The token or key never appears "
+                "in environment variables or in the Pod spec: it is mounted from the Secret."
+            )
+        ),
+    ] = PrivateModules()
+    ca_bundle: Annotated[
+        CABundle | None,
+        Field(
+            description=(
+                "Extra certificate authorities to trust (TLS-intercepting corporate proxies, private module "
+                "proxies or git servers), added to the image's system trust, not replacing it. Set exactly "
+                "one of configMapName and secretName."
+            )
+        ),
+    ] = None
+    cache: Annotated[
+        Cache,
+        Field(
+            description=(
+                "A module cache (GOMODCACHE) shared by the builds on a PersistentVolumeClaim, so modules "
+                "are downloaded once."
+            )
+        ),
+        Default({}),
+    ] = Cache()
+    reporting: Annotated[
+        Reporting,
+        Field(description="What the operator observes and reports on the status."),
+        Default({}),
+    ] = Reporting()
 
     @model_validator(mode="after")
     def _env_names_unique_and_free(self) -> GoBuildConfigSpec:
@@ -378,6 +1032,192 @@ class GoBuildConfigSpec(_Model):
         if self.ca_bundle is not None:
             owners.update(dict.fromkeys(("SSL_CERT_DIR", "GIT_SSL_CAINFO", "GIT_SSL_CAPATH"), "caBundle"))
         return owners
+
+
+# --- status --------------------------------------------------------------------------------------
+
+
+class _Status(BaseModel):
+    """What the operator writes; validation only catches fields the API server would prune."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+    crd_rules: ClassVar[tuple[Rule, ...]] = ()
+    crd_schema: ClassVar[Mapping[str, Any]] = {}
+
+
+class Condition(_Status):
+    """A metav1.Condition."""
+
+    type: Annotated[
+        str,
+        Field(max_length=316, description="The condition type, e.g. Ready."),
+        Schema(
+            {
+                "pattern": r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?"
+                r"(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$"
+            }
+        ),
+    ]
+    status: Annotated[Literal["True", "False", "Unknown"], Field(description="True, False or Unknown.")]
+    observed_generation: Annotated[
+        int | None, Field(ge=0, description="The metadata.generation the condition was set for.")
+    ] = None
+    last_transition_time: Annotated[Time, Field(description="When status last changed.")]
+    reason: Annotated[
+        str,
+        Field(
+            min_length=1,
+            max_length=1024,
+            description="A CamelCase reason for the last transition, e.g. ProxyUnreachable.",
+        ),
+        Schema({"pattern": r"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$"}),
+    ]
+    message: Annotated[
+        str, Field(max_length=32768, description="What happened and how to fix it, for humans.")
+    ]
+
+
+class ProxyStatus(_Status):
+    """One goproxy URL's latest probe."""
+
+    url: Annotated[str, Field(description="The goproxy entry probed.")] = ""
+    reachable: Annotated[
+        bool | None, Field(description="Whether the proxy answered the probe for reporting.probeModule.")
+    ] = None
+    latency_ms: Annotated[int | None, Field(description="How long the probe took, in milliseconds.")] = None
+    last_probe_time: Annotated[Time, Field(description="When the probe ran.")] = ""
+    error: Annotated[str, Field(description="Why the probe failed; empty when reachable.")] = ""
+
+
+class CacheStatus(_Status):
+    claim_name: Annotated[
+        str, Field(description="The PersistentVolumeClaim mounted as the module cache.")
+    ] = ""
+    phase: Annotated[str, Field(description="The claim's phase (Pending, Bound, Lost).")] = ""
+    capacity: Annotated[str, Field(description="The claim's bound capacity, e.g. 10Gi.")] = ""
+    access_modes: Annotated[list[str], Field(description="The claim's bound access modes.")] = Field(
+        default_factory=list
+    )
+
+
+class Failure(_Status):
+    """A failed build (the same shape in lastFailure and recentFailures)."""
+
+    pod: Annotated[str, Field(description="The Pod's name.")] = ""
+    container: Annotated[str, Field(description="The container whose build failed.")] = ""
+    reason: Annotated[
+        Literal[REASON_NAMES],  # type: ignore[valid-type]
+        Field(description="One of the fixed failure reasons (see byReason)."),
+    ] = "Unknown"
+    summary: Annotated[str, Field(description="What went wrong, in one line.")] = ""
+    remedy: Annotated[str, Field(description="The GoBuildConfig field or build change that fixes it.")] = ""
+    time: Annotated[Time, Field(description="When the failure was recorded.")] = ""
+
+
+class PendingEntry(_Status):
+    """One counted Pod awaiting its annotation."""
+
+    uid: Annotated[str, Field(description="The Pod's uid.")] = ""
+    pod: Annotated[str, Field(description="The Pod's name.")] = ""
+    stage: Annotated[
+        Literal["injected", "succeeded", "failed", "missed"],
+        Field(description="What was counted for the Pod."),
+    ] = "injected"
+    time: Annotated[Time, Field(description="When it was counted.")] = ""
+
+
+class Downloads(_Status):
+    injected: Annotated[int, Field(description="Pods injected with this config.")] = 0
+    succeeded: Annotated[int, Field(description="Injected Pods whose builds succeeded.")] = 0
+    failed: Annotated[int, Field(description="Injected Pods whose builds failed.")] = 0
+    missed_injections: Annotated[
+        int,
+        Field(
+            description=(
+                "Pods that asked for this config but were admitted without it (the webhook was down or "
+                "timed out)."
+            )
+        ),
+    ] = 0
+    by_reason: Annotated[
+        dict[str, int], Field(description="Failed builds per reason: " + ", ".join(REASON_NAMES) + ".")
+    ] = Field(default_factory=dict)
+    last_failure: Annotated[
+        Failure | None,
+        Field(description="A failed build (the same shape in lastFailure and recentFailures)."),
+    ] = None
+    recent_failures: Annotated[
+        list[Failure], Field(max_length=10, description="The latest failed builds, newest first, at most 10.")
+    ] = Field(default_factory=list)
+    pending: Annotated[
+        list[PendingEntry],
+        Field(
+            description=(
+                "Bookkeeping, usually empty: Pods counted above whose gobuild.dev/recorded annotation the "
+                "operator has not written yet. Counting and listing a Pod here happen in one status write, "
+                "so an operator restart neither loses nor double-counts an outcome."
+            )
+        ),
+    ] = Field(default_factory=list)
+
+
+class GoBuildConfigStatus(_Status):
+    observed_generation: Annotated[
+        int | None, Field(description="The metadata.generation of the spec this status describes.")
+    ] = None
+    goproxy: Annotated[
+        str, Field(description='The GOPROXY value injected, e.g. "https://goproxy.cn,direct".')
+    ] = ""
+    gosumdb: Annotated[
+        str, Field(description="The GOSUMDB value injected; empty when go's default applies.")
+    ] = ""
+    conditions: Annotated[
+        list[Condition],
+        Field(
+            description=(
+                "Ready (spec valid and everything it references resolved), ProxiesReachable, "
+                "SecretsResolved, CacheReady and DownloadsHealthy."
+            )
+        ),
+        map_list("type"),
+    ] = Field(default_factory=list)
+    proxies: Annotated[
+        list[ProxyStatus], Field(description="The outcome of the latest probe of each goproxy URL.")
+    ] = Field(default_factory=list)
+    cache: Annotated[CacheStatus | None, Field(description="The module cache claim in use.")] = None
+    downloads: Annotated[
+        Downloads | None, Field(description="What happened to `go mod download` in the injected Pods.")
+    ] = None
+
+
+class GoBuildConfig(_Status):
+    """GoBuildConfig makes `go mod download` work in the build Pods, Jobs and CronJobs of its namespace: it
+    injects GOPROXY/GOSUMDB and friends, private-module credentials, corporate proxy and CA settings and
+    a shared module cache, and reports on its status what failed in those builds and how to fix it."""
+
+    api_version: Annotated[
+        str,
+        Field(description="APIVersion defines the versioned schema of this representation of an object."),
+    ] = c.API_VERSION
+    kind: Annotated[
+        str,
+        Field(description="Kind is a string value representing the REST resource this object represents."),
+    ] = c.KIND
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    spec: Annotated[
+        GoBuildConfigSpec,
+        Field(
+            description=(
+                "What to inject into the build workloads that opt in (annotation gobuild.dev/config: NAME, "
+                'gobuild.dev/inject: "true" for the namespace default, or a matching podSelector).'
+            )
+        ),
+        Default({}),
+    ]
+    status: Annotated[
+        GoBuildConfigStatus | None,
+        Field(description="What the operator observed. Written by the operator only."),
+    ] = None
 
 
 # --- parsing ---------------------------------------------------------------------------------

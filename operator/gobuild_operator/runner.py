@@ -8,6 +8,7 @@ import socket
 import kopf
 
 from gobuild_operator.settings import Settings
+from gobuild_operator.store import Store
 
 
 def _port_free(addr: str, port: int) -> bool:
@@ -26,15 +27,12 @@ def run_operator(settings: Settings, *, namespaces: list[str], verbose: bool) ->
         print(f"gobuild-operator: {where} is in use; pick another port with --webhook-port")
         return 1
     # Importing the handler modules registers them with kopf's default registry.
-    from gobuild_operator.handlers import admission, gobuildconfig, startup  # noqa: F401
-
-    # isort: split
-    # After `startup`: kopf runs start-up handlers in import order, and reporting needs its API client.
-    from gobuild_operator.handlers import pods, probes, reporting  # noqa: F401
+    from gobuild_operator.handlers import admission, gobuildconfigs, pods, startup  # noqa: F401
+    from gobuild_operator.handlers import namespaces as namespace_handlers  # noqa: F401
 
     kopf.configure(verbose=verbose, log_format=kopf.LogFormat.PLAIN)
-    logging.getLogger("kubernetes").setLevel(logging.WARNING)
-    memo = kopf.Memo(settings=settings)
+    logging.getLogger("kubernetes_asyncio").setLevel(logging.WARNING)
+    memo = kopf.Memo(settings=settings, store=Store())
     try:
         kopf.run(
             standalone=True,

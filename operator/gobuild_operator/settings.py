@@ -47,8 +47,6 @@ class Settings:
     probe_interval_override: float | None = None
     #: While a config's checks find something wrong, re-check at least this often (seconds).
     recheck_interval: float = 30.0
-    #: Threads for the reporters' API calls (Pod marks, Events, lookups), apart from kopf's.
-    api_workers: int = 8
 
     @staticmethod
     def default_namespace() -> str:

@@ -253,7 +253,7 @@ def test_a_pod_admitted_while_the_webhook_was_down_counts_as_missed(
         timeout=PROMPT,
         what="an Event on the missed Pod",
     )
-    assert "go" in on_pod[0]["message"]
+    assert "asked for GoBuildConfig go but" in on_pod[0]["message"], "the Event names the config"
     assert "recreate" in on_pod[0]["message"]
     wait_for(
         lambda: [

@@ -7,12 +7,10 @@ from typing import Any
 
 import pytest
 import yaml
-from pydantic import BaseModel
 
-from gobuild_operator.api import GoBuildConfigSpec, SpecError, parse_spec
+from gobuild_operator.api import SpecError, parse_spec
 
 ROOT = Path(__file__).resolve().parents[2]
-CRD_PATH = ROOT / "crds" / "gobuildconfigs.gobuild.dev.yaml"
 
 
 def test_defaults_are_the_specs() -> None:
@@ -270,40 +268,6 @@ def test_empty_strings_mean_unset_like_the_crd() -> None:
     )
     assert spec.gosumdb == ""
     assert spec.cache.existing_claim == "shared"
-
-
-# --- the model and the CRD describe the same fields -----------------------------------------
-
-
-def _schema_fields(schema: dict[str, Any], path: str) -> set[str]:
-    fields: set[str] = set()
-    for name, child in schema.get("properties", {}).items():
-        fields.add(f"{path}.{name}")
-        items = child.get("items", {})
-        fields |= _schema_fields(items if items.get("type") == "object" else child, f"{path}.{name}")
-    return fields
-
-
-def _model_fields(model: type[BaseModel], path: str) -> set[str]:
-    fields: set[str] = set()
-    for name, info in model.model_fields.items():
-        alias = info.alias or name
-        fields.add(f"{path}.{alias}")
-        for inner in _models_in(info.annotation):
-            fields |= _model_fields(inner, f"{path}.{alias}")
-    return fields
-
-
-def _models_in(annotation: Any) -> list[type[BaseModel]]:
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return [annotation]
-    return [model for arg in getattr(annotation, "__args__", ()) for model in _models_in(arg)]
-
-
-def test_model_and_crd_schema_have_the_same_fields() -> None:
-    crd = yaml.safe_load(CRD_PATH.read_text())
-    spec_schema = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]
-    assert _model_fields(GoBuildConfigSpec, "spec") == _schema_fields(spec_schema, "spec")
 
 
 def _examples(folder: Path) -> list[Path]:

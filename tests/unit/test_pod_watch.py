@@ -6,7 +6,7 @@ import kopf
 import pytest
 from kopf._cogs.structs.references import Resource
 
-from gobuild_operator.handlers.reporting import select_injected_pods
+from gobuild_operator.handlers.startup import select_injected_pods
 
 
 @pytest.mark.parametrize(

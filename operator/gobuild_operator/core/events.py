@@ -6,11 +6,12 @@ never carry Secret data or log lines (a log line may hold a URL with a token in 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
 from gobuild_operator.core import conditions as cond
+from gobuild_operator.core.observe import FAILED, MISSED, Failure, Observation
 
 
 @dataclass(frozen=True)
@@ -20,6 +21,8 @@ class EventText:
     message: str
 
 
+#: Names of Pods listed in one aggregated Event on the GoBuildConfig.
+MAX_PODS_IN_EVENT: Final = 5
 #: Conditions whose changes are announced as Events on the GoBuildConfig.
 ANNOUNCED: Final = (cond.PROXIES_REACHABLE, cond.SECRETS_RESOLVED, cond.CACHE_READY)
 
@@ -42,3 +45,57 @@ def transition_events(
         elif new.get("status") == "True" and old.get("status") == "False":
             events.append(EventText("Normal", str(new.get("reason")), f"{type_}: {new.get('message', '')}"))
     return events
+
+
+# --- counted Pods ---------------------------------------------------------------------------
+
+
+def pod_event(obs: Observation, *, config: str) -> EventText | None:
+    """The Event on the Pod itself: why its build failed and what fixes it, or that it was missed."""
+    if obs.stage == MISSED:
+        return EventText(
+            "Warning",
+            "InjectionMissed",
+            f"this Pod asked for GoBuildConfig {config} but was admitted without its Go build settings "
+            "(the gobuild-operator webhook was unavailable); recreate the Pod to get them",
+        )
+    if obs.stage != FAILED or obs.failure is None:
+        return None
+    f = obs.failure
+    where = f"container {f.container}" if f.container else "the Pod"
+    return EventText("Warning", f.reason, f"{where}: {f.summary} Remedy: {f.remedy} (GoBuildConfig {config})")
+
+
+def config_events(counted: Iterable[Observation]) -> list[EventText]:
+    """Events on the GoBuildConfig for one flush: one per failure reason, one for missed Pods."""
+    by_reason: dict[str, list[Failure]] = {}
+    missed: list[str] = []
+    for obs in counted:
+        if obs.stage == FAILED and obs.failure is not None:
+            by_reason.setdefault(obs.failure.reason, []).append(obs.failure)
+        elif obs.stage == MISSED:
+            missed.append(obs.pod)
+    events = []
+    for reason, failures in by_reason.items():
+        first = failures[0]
+        pods = _names([f.pod for f in failures])
+        events.append(
+            EventText("Warning", reason, f"build failed in {pods}: {first.summary} Remedy: {first.remedy}")
+        )
+    if missed:
+        events.append(
+            EventText(
+                "Warning",
+                "InjectionMissed",
+                f"{_names(missed)} asked for this config but were admitted without it (the webhook was "
+                "unavailable); recreate them to get the Go build settings",
+            )
+        )
+    return events
+
+
+def _names(pods: Sequence[str]) -> str:
+    shown = ", ".join(pods[:MAX_PODS_IN_EVENT])
+    more = len(pods) - MAX_PODS_IN_EVENT
+    noun = "Pod" if len(pods) == 1 else f"{len(pods)} Pods"
+    return f"{noun} {shown}" + (f" and {more} more" if more > 0 else "")

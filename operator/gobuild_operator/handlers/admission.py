@@ -1,7 +1,7 @@
-"""The mutating admission webhook: decide with core.selection, change with core.mutate.
+"""The mutating admission webhook: `core.inject` decides and changes, this module speaks kopf.
 
-Everything the decision needs comes from kopf indices (GoBuildConfigs and namespace labels kept
-in memory by watches), so admission makes no API calls. The webhook fails open: whatever goes
+Everything the decision needs comes from the store (GoBuildConfigs and namespace labels kept in
+memory from kopf's watches), so admission makes no API calls. The webhook fails open: whatever goes
 wrong, the object is admitted unchanged with a warning that says why, never blocked.
 """
 
@@ -10,71 +10,35 @@ from __future__ import annotations
 import copy
 import functools
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any, cast
 
 import kopf
 
-from gobuild_operator.api import GoBuildConfigSpec
-from gobuild_operator.constants import ANNOTATION_INJECTED
-from gobuild_operator.core.mutate import mutate
-from gobuild_operator.core.plan import build_plan
-from gobuild_operator.core.selection import should_inject
+from gobuild_operator.core.inject import Injection, inject
 from gobuild_operator.k8s.webhookconfig import HOOKS
 from gobuild_operator.metrics import Metrics
 from gobuild_operator.settings import Settings
+from gobuild_operator.store import Store
 
-ConfigIndex = Mapping[str, Iterable[tuple[str, GoBuildConfigSpec | None]]]
-LabelIndex = Mapping[str, Iterable[dict[str, str]]]
+#: Prefix of every admission warning, so users see who speaks.
+WARNING_PREFIX = "gobuild-operator: "
 
 
 def admit(
-    obj: Mapping[str, Any],
-    *,
-    kind: str,
-    namespace: str,
-    settings: Settings,
-    configs_index: ConfigIndex,
-    labels_index: LabelIndex,
-) -> tuple[dict[str, Any] | None, list[str], str]:
-    """(the mutated object or None, admission warnings, outcome) for one admission request."""
-    configs = dict(configs_index.get(namespace, ()))
-    namespace_labels = next(iter(labels_index.get(namespace, ())), {})
-    decision = should_inject(
+    obj: Mapping[str, Any], *, kind: str, namespace: str, settings: Settings, store: Store
+) -> Injection:
+    """What admission does with one object, from the store's view of its namespace."""
+    return inject(
         obj,
         kind=kind,
         namespace=namespace,
-        namespace_labels=namespace_labels,
+        namespace_labels=store.namespace_labels(namespace),
         operator_namespace=settings.operator_namespace,
-        configs=configs,
-    )
-    warnings = list(decision.warnings)
-    spec = configs.get(decision.config) if decision.config else None
-    if decision.config is None or spec is None:
-        return None, warnings, "skipped"
-    plan = build_plan(
-        config_name=decision.config,
-        spec=spec,
+        configs=store.specs(namespace),
         cluster_domain=settings.cluster_domain,
         extra_no_proxy=settings.extra_no_proxy,
     )
-    result = mutate(
-        obj,
-        kind=kind,
-        plan=plan,
-        override_env=spec.override_env,
-        containers=list(spec.containers),
-    )
-    warnings.extend(result.warnings)
-    if result.skipped_env:
-        names = ", ".join(result.skipped_env)
-        warnings.append(
-            f"{decision.config}: kept the workload's own {names} (overrideEnv: true would replace them)"
-        )
-    if not result.changed:
-        warnings.append(f"{decision.config}: {result.reason}")
-        return None, warnings, "unchanged"
-    return result.obj, warnings, "injected"
 
 
 async def handle(
@@ -86,28 +50,22 @@ async def handle(
     patch: kopf.Patch,
     warnings: list[str],
     logger: kopf.Logger,
-    gobuildconfigs: ConfigIndex,
-    namespace_labels: LabelIndex,
     **_: Any,
 ) -> None:
     """One admission request (async: it never awaits, so it runs inline without a thread hop)."""
     settings: Settings = memo.settings
     metrics: Metrics = memo.metrics
+    store: Store = memo.store
     started = time.perf_counter()
     outcome = "error"
     ns = namespace or ""
     try:
-        new, notes, outcome = admit(
-            dict(body),  # kopf's Body is a read-only view; the core works on plain dicts
-            kind=kind,
-            namespace=ns,
-            settings=settings,
-            configs_index=gobuildconfigs,
-            labels_index=namespace_labels,
-        )
-        warnings.extend(f"gobuild-operator: {note}" for note in notes)
-        if new is not None:
-            replacement = new
+        # kopf's Body is a read-only view; the core works on plain dicts.
+        result = admit(dict(body), kind=kind, namespace=ns, settings=settings, store=store)
+        outcome = result.outcome
+        warnings.extend(WARNING_PREFIX + note for note in result.warnings)
+        if result.obj is not None:
+            replacement = result.obj
 
             def replace(target: kopf.RawBody) -> None:
                 raw = cast(dict[str, Any], target)  # kopf hands a plain dict typed as a TypedDict
@@ -115,14 +73,17 @@ async def handle(
                 raw.update(copy.deepcopy(replacement))
 
             patch.fns.append(replace)
-            config = new.get("metadata", {}).get("annotations", {}).get(ANNOTATION_INJECTED, "")
-            metrics.injections.labels(namespace=ns, config=config).inc()
+            metrics.injections.labels(namespace=ns, config=result.config or "").inc()
             logger.info(
-                "injected %s %s/%s with config %s", kind, ns, body.get("metadata", {}).get("name"), config
+                "injected %s %s/%s with config %s",
+                kind,
+                ns,
+                body.get("metadata", {}).get("name"),
+                result.config,
             )
     except Exception:  # never block or corrupt what we do not understand: admit unchanged
         logger.exception("admitted %s in %s unchanged after an internal error", kind, ns)
-        warnings.append("gobuild-operator: not injected because of an internal error; see the operator log")
+        warnings.append(WARNING_PREFIX + "not injected because of an internal error; see the operator log")
         outcome = "error"
     finally:
         metrics.admission_requests.labels(kind=kind, outcome=outcome).inc()

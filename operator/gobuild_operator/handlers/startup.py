@@ -1,7 +1,16 @@
-"""Operator start-up and shut-down: API client, webhook server and its TLS, metrics, registration."""
+"""Operator start-up and shut-down: the API client, metrics, the webhook server and its TLS, the
+webhook registration, and the reporting machinery (gobuild_operator.reporting).
+
+Also narrows kopf's Pod watch to injected Pods, server-side: kopf's `labels=` filters on handlers
+are applied by the operator after the API server has sent every Pod of the cluster; a watching
+label selector makes the API server send only Pods labelled `gobuild.dev/config`. It applies to
+every kopf watch of Pods in this operator: a Pod handler for other Pods must not be added.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import ipaddress
 import logging
 import tempfile
 from pathlib import Path
@@ -10,12 +19,23 @@ from typing import Any
 import kopf
 
 from gobuild_operator import pki
+from gobuild_operator.constants import LABEL_CONFIG
 from gobuild_operator.k8s.client import make_api_client
 from gobuild_operator.k8s.webhookconfig import apply_configuration, build_configuration, delete_configuration
 from gobuild_operator.metrics import Metrics
+from gobuild_operator.reporting.service import Reporting
 from gobuild_operator.settings import Settings
 
 PERSISTENCE_PREFIX = "operator.gobuild.dev"
+
+
+def is_ip_address(host: str) -> bool:
+    """Whether the webhook host is an IP address (v4 or v6): it goes into the certificate as one."""
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return True
 
 
 def _webhook_certificates(settings: Settings) -> tuple[Path, Path, bytes]:
@@ -27,8 +47,8 @@ def _webhook_certificates(settings: Settings) -> tuple[Path, Path, bytes]:
         return d / "tls.crt", d / "tls.key", bundle.read_bytes()
     dns = ["localhost"]
     ips = []
-    if hook.host.replace(".", "").isdigit():
-        ips.append(hook.host)
+    if is_ip_address(hook.host):
+        ips.append(hook.host.strip("[]"))
     else:
         dns.append(hook.host)
     if hook.service_name:
@@ -41,10 +61,15 @@ def _webhook_certificates(settings: Settings) -> tuple[Path, Path, bytes]:
     return cert, key, ca.cert_pem
 
 
+def select_injected_pods(settings: kopf.OperatorSettings) -> None:
+    """kopf lists and watches only Pods labelled `gobuild.dev/config` (filtered by the API server)."""
+    settings.watching.label_selectors["", "v1", "pods"] = LABEL_CONFIG
+
+
 @kopf.on.startup()
 async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, logger: kopf.Logger, **_: Any) -> None:
     ours: Settings = memo.settings
-    memo.api = make_api_client()
+    memo.api = await make_api_client()
     memo.metrics = Metrics()
     if ours.metrics_port is not None:
         memo.metrics.serve(port=ours.metrics_port, addr=ours.metrics_addr)
@@ -56,6 +81,7 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, logger: ko
     settings.posting.level = logging.WARNING  # Events are for users: we post our own, not kopf's INFO logs
     settings.watching.server_timeout = 300
     settings.networking.request_timeout = 30
+    select_injected_pods(settings)
 
     certfile, keyfile, ca_pem = _webhook_certificates(ours)
     hook = ours.webhook
@@ -69,25 +95,49 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, logger: ko
     )
     settings.admission.managed = None  # kopf's managed config fails closed; we register our own
     if hook.register:
-        url_base = None if hook.service_name else f"https://{hook.host}:{hook.port}"
+        url_host = f"[{hook.host}]" if ":" in hook.host and not hook.host.startswith("[") else hook.host
+        url_base = None if hook.service_name else f"https://{url_host}:{hook.port}"
         body = build_configuration(ours, ca_bundle=ca_pem, url_base=url_base)
-        apply_configuration(memo.api, body)
+        await apply_configuration(memo.api, body=body)
         memo.registered_webhook = hook.configuration_name
         logger.info(
             "registered MutatingWebhookConfiguration %s (failurePolicy Ignore)", hook.configuration_name
         )
 
-
-def remove_webhook_configuration(memo: kopf.Memo) -> None:
-    name = getattr(memo, "registered_webhook", None)
-    api = getattr(memo, "api", None)
-    if name and api is not None:
-        delete_configuration(api, name)
-        memo.registered_webhook = None
+    memo.reporting = Reporting(api=memo.api, metrics=memo.metrics, settings=ours, store=memo.store)
+    memo.reporting.start()
+    logger.info("reporting started (Pods selected by label %s)", LABEL_CONFIG)
 
 
 @kopf.on.cleanup()
 async def cleanup(memo: kopf.Memo, logger: kopf.Logger, **_: Any) -> None:
-    if getattr(memo, "registered_webhook", None):
-        remove_webhook_configuration(memo)
+    reporting: Reporting | None = getattr(memo, "reporting", None)
+    if reporting is not None:
+        await reporting.close()
+        logger.info("reporting stopped; queued outcomes written")
+    name = getattr(memo, "registered_webhook", None)
+    if name:
+        await delete_configuration(memo.api, name=name)
+        memo.registered_webhook = None
         logger.info("removed the MutatingWebhookConfiguration")
+    api = getattr(memo, "api", None)
+    if api is not None:
+        await api.close()
+
+
+def remove_webhook_configuration(memo: kopf.Memo) -> None:
+    """After kopf has exited without its cleanup (it died): delete what we registered, with a new
+    client in a new event loop (kopf's loop is gone)."""
+    name = getattr(memo, "registered_webhook", None)
+    if not name:
+        return
+
+    async def remove() -> None:
+        api = await make_api_client()
+        try:
+            await delete_configuration(api, name=name)
+        finally:
+            await api.close()
+
+    asyncio.run(remove())
+    memo.registered_webhook = None

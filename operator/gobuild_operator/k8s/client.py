@@ -1,18 +1,26 @@
-"""One configured kubernetes ApiClient for the operator's own calls (kopf has its own)."""
+"""The operator's one ApiClient for what kopf does not do (kopf has its own session).
+
+kubernetes_asyncio: the same generated API as the `kubernetes` client, but on aiohttp in this event
+loop, so a slow API call never holds a thread and a watch can be cancelled at once; it loads the
+in-cluster ServiceAccount (refreshing its token) and kubeconfig files as kopf and kubectl do.
+"""
 
 from __future__ import annotations
 
 import os
 
-from kubernetes import client, config
+from kubernetes_asyncio import client, config
+from kubernetes_asyncio.client import ApiClient
+from kubernetes_asyncio.client.exceptions import ApiException
+
+__all__ = ["ApiClient", "ApiException", "make_api_client"]
 
 
-def make_api_client() -> client.ApiClient:
+async def make_api_client() -> ApiClient:
     """In a Pod: the ServiceAccount; elsewhere: KUBECONFIG or ~/.kube/config."""
+    configuration = client.Configuration()
     if os.environ.get("KUBERNETES_SERVICE_HOST"):
-        config.load_incluster_config()  # type: ignore[no-untyped-call]
+        config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
     else:
-        config.load_kube_config()  # type: ignore[no-untyped-call]
-    configuration = client.Configuration.get_default_copy()
-    configuration.proxy = None
-    return client.ApiClient(configuration)
+        await config.load_kube_config(client_configuration=configuration)
+    return ApiClient(configuration)

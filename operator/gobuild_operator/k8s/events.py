@@ -1,7 +1,9 @@
 """Post core/v1 Events on the objects users look at (`kubectl describe gbc`, `kubectl describe pod`).
 
-kopf's own event poster only works inside handlers; the reporters post from background tasks, so
-they create Events themselves. Texts come from core (never Secret data, never log lines).
+kopf posts Events only from inside its per-object handler tasks (its event queue is a context
+variable set there); the reporters post from their own background tasks, so they create Events
+themselves, through the operator's one client. Texts come from core (never Secret data, never log
+lines).
 """
 
 from __future__ import annotations
@@ -11,8 +13,8 @@ import logging
 import uuid
 from dataclasses import dataclass
 
-from kubernetes import client
-from kubernetes.client.exceptions import ApiException
+from kubernetes_asyncio import client
+from kubernetes_asyncio.client.exceptions import ApiException
 
 from gobuild_operator.constants import FIELD_MANAGER
 from gobuild_operator.core.events import EventText
@@ -32,7 +34,7 @@ class ObjectRef:
     uid: str
 
 
-def post_event(api: client.ApiClient, ref: ObjectRef, text: EventText) -> None:
+async def post_event(api: client.ApiClient, *, ref: ObjectRef, text: EventText) -> None:
     """Create one Event; failures are logged, never raised (an Event is not worth a retry loop)."""
     now = datetime.datetime.now(datetime.UTC)
     message = text.message if len(text.message) <= MAX_MESSAGE else text.message[: MAX_MESSAGE - 3] + "..."
@@ -52,7 +54,7 @@ def post_event(api: client.ApiClient, ref: ObjectRef, text: EventText) -> None:
         reporting_instance=FIELD_MANAGER,
     )
     try:
-        client.CoreV1Api(api).create_namespaced_event(ref.namespace, body)
+        await client.CoreV1Api(api).create_namespaced_event(ref.namespace, body)
     except ApiException as exc:
         logger.warning(
             "could not post Event %s on %s %s/%s: %s",

@@ -7,22 +7,23 @@ watch selects `gobuild.dev/config`), so these run as separate watches here. Aski
 for metadata only means Secret values never travel to the operator through them, and a Pod event
 costs a few hundred bytes instead of the whole Pod.
 
-It speaks HTTP with aiohttp, using the connection settings of the operator's kubernetes client,
-so it can be cancelled instantly (the sync client's watch cannot).
+The generated API functions fix the Accept header to whole objects, so the requests go through the
+client's generic `call_api` (its TLS, its refreshed credentials) with the metadata Accept header,
+and kubernetes_asyncio's Watch runs the stream (events, reconnects, resourceVersion, 410 Gone).
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
+import functools
 import logging
-import ssl
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
-from urllib.parse import urlencode
 
 import aiohttp
-from kubernetes import client
+from kubernetes_asyncio import client
+from kubernetes_asyncio.client.exceptions import ApiException
+from kubernetes_asyncio.watch import Watch
 
 logger = logging.getLogger(__name__)
 
@@ -37,33 +38,8 @@ class Forbidden(Exception):
     """RBAC does not allow this watch."""
 
 
-def make_session(api: client.ApiClient) -> aiohttp.ClientSession:
-    cfg = api.configuration
-    context = (
-        ssl.create_default_context(cafile=cfg.ssl_ca_cert)
-        if cfg.ssl_ca_cert
-        else ssl.create_default_context()
-    )
-    if cfg.cert_file:
-        context.load_cert_chain(cfg.cert_file, cfg.key_file)
-    if not cfg.verify_ssl:
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-    connector = aiohttp.TCPConnector(ssl=context, limit=0)
-    return aiohttp.ClientSession(connector=connector, trust_env=False)
-
-
-def _headers(api: client.ApiClient, accept: str) -> dict[str, str]:
-    headers = {"Accept": accept}
-    auth = api.configuration.auth_settings().get("BearerToken")  # refreshes an in-cluster token
-    if auth and auth.get("value"):
-        headers["Authorization"] = str(auth["value"])
-    return headers
-
-
 async def watch_metadata(
     api: client.ApiClient,
-    session: aiohttp.ClientSession,
     *,
     namespace: str,
     plural: str,
@@ -71,20 +47,31 @@ async def watch_metadata(
     label_selector: str = "",
     server_timeout: int = 300,
 ) -> None:
-    """List, then watch from the list's resourceVersion, forever; relist on 410 Gone.
+    """List, then watch from the list's resourceVersion, forever; relist when the watch expires.
 
-    Raises Forbidden when RBAC refuses the list, so the caller can fall back to polling.
+    Raises Forbidden when RBAC refuses the list or the watch, so the caller can rely on re-checks.
     """
-    base = f"{api.configuration.host}/api/v1/namespaces/{namespace}/{plural}"
-    selector = {"labelSelector": label_selector} if label_selector else {}
+    path = f"/api/v1/namespaces/{namespace}/{plural}"
     backoff = 0.5
     while True:
         try:
-            version = await _list(api, session, base, selector, callback)
+            version = await _list(api, path=path, label_selector=label_selector, callback=callback)
             backoff = 0.5
-            await _watch(api, session, base, selector, version, callback, server_timeout)
-        except Forbidden:
-            raise
+            await _watch(
+                api,
+                path=path,
+                label_selector=label_selector,
+                version=version,
+                callback=callback,
+                server_timeout=server_timeout,
+            )
+        except ApiException as exc:
+            if exc.status == 403:
+                raise Forbidden(path) from None
+            if exc.status != 410:  # 410 Gone: the watch expired; relist at once
+                logger.warning("metadata watch of %s in %s failed (%s); retrying", plural, namespace, exc)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 30)
         except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
             logger.warning("metadata watch of %s in %s failed (%s); retrying", plural, namespace, exc)
             await asyncio.sleep(backoff)
@@ -97,20 +84,33 @@ async def _call(callback: Callback, kind: str, metadata: Mapping[str, Any]) -> N
         await result
 
 
-async def _list(
-    api: client.ApiClient,
-    session: aiohttp.ClientSession,
-    base: str,
-    selector: dict[str, str],
-    callback: Callback,
-) -> str:
+async def _get(
+    api: client.ApiClient, path: str, query: list[tuple[str, Any]], accept: str, read_timeout: float | None
+) -> aiohttp.ClientResponse:
+    response: aiohttp.ClientResponse = await api.call_api(
+        path,
+        "GET",
+        query_params=query,
+        header_params={"Accept": accept},
+        auth_settings=["BearerToken"],
+        _preload_content=False,
+        _request_timeout=read_timeout,
+    )
+    return response
+
+
+async def _list(api: client.ApiClient, *, path: str, label_selector: str, callback: Callback) -> str:
     token = ""
     while True:
-        query = {**selector, "limit": "500", **({"continue": token} if token else {})}
-        async with session.get(f"{base}?{urlencode(query)}", headers=_headers(api, _AS_LIST)) as response:
-            if response.status == 403:
-                raise Forbidden(base)
-            response.raise_for_status()
+        query: list[tuple[str, Any]] = [("limit", 500)]
+        if label_selector:
+            query.append(("labelSelector", label_selector))
+        if token:
+            query.append(("continue", token))
+        response = await _get(api, path, query, _AS_LIST, 60)
+        async with response:
+            if response.status >= 300:
+                raise ApiException(status=response.status, reason=response.reason)
             body = await response.json()
         for item in body.get("items") or []:
             await _call(callback, "LISTED", item.get("metadata") or {})
@@ -119,44 +119,43 @@ async def _list(
             return str((body.get("metadata") or {}).get("resourceVersion") or "")
 
 
+async def _watch_request(
+    api: client.ApiClient,
+    *,
+    path: str,
+    label_selector: str,
+    server_timeout: int,
+    watch: bool,
+    resource_version: str,
+    _preload_content: bool,
+) -> aiohttp.ClientResponse:
+    """The watch request, in the shape kubernetes_asyncio's Watch calls list functions."""
+    query: list[tuple[str, Any]] = [
+        ("watch", watch),
+        ("allowWatchBookmarks", True),
+        ("resourceVersion", resource_version),
+        ("timeoutSeconds", server_timeout),
+    ]
+    if label_selector:
+        query.append(("labelSelector", label_selector))
+    return await _get(api, path, query, _AS_ITEM, server_timeout + 30)
+
+
 async def _watch(
     api: client.ApiClient,
-    session: aiohttp.ClientSession,
-    base: str,
-    selector: dict[str, str],
+    *,
+    path: str,
+    label_selector: str,
     version: str,
     callback: Callback,
     server_timeout: int,
 ) -> None:
-    """Watch until the stream ends or expires (410); the caller relists after either."""
-    while True:
-        query = {
-            **selector,
-            "watch": "true",
-            "allowWatchBookmarks": "true",
-            "resourceVersion": version,
-            "timeoutSeconds": str(server_timeout),
-        }
-        timeout = aiohttp.ClientTimeout(total=None, sock_read=server_timeout + 30)
-        async with session.get(
-            f"{base}?{urlencode(query)}", headers=_headers(api, _AS_ITEM), timeout=timeout
-        ) as response:
-            if response.status == 410:
-                return
-            if response.status == 403:
-                raise Forbidden(base)
-            response.raise_for_status()
-            async for line in response.content:
-                if not line.strip():
-                    continue
-                event = json.loads(line)
-                kind = event.get("type")
-                obj = event.get("object") or {}
-                if kind == "ERROR":
-                    if obj.get("code") == 410:
-                        return
-                    raise ValueError(f"watch error: {obj.get('message')}")
-                metadata = obj.get("metadata") or {}
-                version = str(metadata.get("resourceVersion") or version)
-                if kind in ("ADDED", "MODIFIED", "DELETED"):
-                    await _call(callback, kind, metadata)
+    """Watch until an error; Watch reconnects from the last resourceVersion when a stream ends."""
+    request = functools.partial(
+        _watch_request, api, path=path, label_selector=label_selector, server_timeout=server_timeout
+    )
+    async with Watch() as stream:
+        async for event in stream.stream(request, resource_version=version):
+            kind = event.get("type")
+            if kind in ("ADDED", "MODIFIED", "DELETED"):
+                await _call(callback, kind, (event.get("raw_object") or {}).get("metadata") or {})

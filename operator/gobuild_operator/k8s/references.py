@@ -6,21 +6,25 @@ the object. (The API offers no way to read key names without the values.)
 
 from __future__ import annotations
 
-from kubernetes import client
-from kubernetes.client.exceptions import ApiException
+from typing import Literal
 
-from gobuild_operator.core.checks import Claim, Lookup
+from kubernetes_asyncio import client
+from kubernetes_asyncio.client.exceptions import ApiException
+
+from gobuild_operator.core.health import Claim, Lookup
 
 
-def lookup(api: client.ApiClient, namespace: str, kind: str, name: str) -> Lookup:
+async def lookup(
+    api: client.ApiClient, *, namespace: str, kind: Literal["Secret", "ConfigMap"], name: str
+) -> Lookup:
     core = client.CoreV1Api(api)
     try:
         if kind == "Secret":
-            secret = core.read_namespaced_secret(name, namespace)
+            secret = await core.read_namespaced_secret(name, namespace)
             keys = frozenset((secret.data or {}).keys())
             del secret
         else:
-            config_map = core.read_namespaced_config_map(name, namespace)
+            config_map = await core.read_namespaced_config_map(name, namespace)
             keys = frozenset((config_map.data or {}).keys()) | frozenset(
                 (config_map.binary_data or {}).keys()
             )
@@ -31,10 +35,10 @@ def lookup(api: client.ApiClient, namespace: str, kind: str, name: str) -> Looku
     return Lookup(found=True, keys=keys)
 
 
-def read_config_map_key(api: client.ApiClient, namespace: str, name: str, key: str) -> str | None:
+async def read_config_map_key(api: client.ApiClient, *, namespace: str, name: str, key: str) -> str | None:
     """One ConfigMap value (used for a CA bundle, which is public material), or None."""
     try:
-        config_map = client.CoreV1Api(api).read_namespaced_config_map(name, namespace)
+        config_map = await client.CoreV1Api(api).read_namespaced_config_map(name, namespace)
     except ApiException as exc:
         if exc.status in (403, 404):
             return None
@@ -43,9 +47,9 @@ def read_config_map_key(api: client.ApiClient, namespace: str, name: str, key: s
     return value if isinstance(value, str) else None
 
 
-def read_claim(api: client.ApiClient, namespace: str, name: str) -> Claim:
+async def read_claim(api: client.ApiClient, *, namespace: str, name: str) -> Claim:
     try:
-        pvc = client.CoreV1Api(api).read_namespaced_persistent_volume_claim(name, namespace)
+        pvc = await client.CoreV1Api(api).read_namespaced_persistent_volume_claim(name, namespace)
     except ApiException as exc:
         if exc.status == 404:
             return Claim(found=False)

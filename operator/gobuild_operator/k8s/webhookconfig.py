@@ -11,8 +11,8 @@ from __future__ import annotations
 import base64
 from typing import Any
 
-from kubernetes import client
-from kubernetes.client.exceptions import ApiException
+from kubernetes_asyncio import client
+from kubernetes_asyncio.client.exceptions import ApiException
 
 from gobuild_operator.constants import (
     LABEL_NAMESPACE_INJECTION,
@@ -89,25 +89,24 @@ def build_configuration(settings: Settings, *, ca_bundle: bytes, url_base: str |
     }
 
 
-def apply_configuration(api: client.ApiClient, body: dict[str, Any]) -> None:
+async def apply_configuration(api: client.ApiClient, *, body: dict[str, Any]) -> None:
+    """Create the configuration, or replace the one a previous run left."""
     admission = client.AdmissionregistrationV1Api(api)
     name = body["metadata"]["name"]
-    raw: Any = body  # the client serialises plain dicts as they are
     try:
-        existing = admission.read_mutating_webhook_configuration(name)
+        existing = await admission.read_mutating_webhook_configuration(name)
     except ApiException as exc:
         if exc.status != 404:
             raise
-        admission.create_mutating_webhook_configuration(raw)
+        await admission.create_mutating_webhook_configuration(body)  # type: ignore[arg-type]  # dicts go as they are
         return
-    assert existing.metadata is not None
-    body["metadata"]["resourceVersion"] = existing.metadata.resource_version
-    admission.replace_mutating_webhook_configuration(name, raw)
+    body = {**body, "metadata": {**body["metadata"], "resourceVersion": existing.metadata.resource_version}}
+    await admission.replace_mutating_webhook_configuration(name, body)  # type: ignore[arg-type]
 
 
-def delete_configuration(api: client.ApiClient, name: str) -> None:
+async def delete_configuration(api: client.ApiClient, *, name: str) -> None:
     try:
-        client.AdmissionregistrationV1Api(api).delete_mutating_webhook_configuration(name)
+        await client.AdmissionregistrationV1Api(api).delete_mutating_webhook_configuration(name)
     except ApiException as exc:
         if exc.status != 404:
             raise

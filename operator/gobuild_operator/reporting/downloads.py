@@ -3,9 +3,9 @@
 Watch events only queue observations in memory (no API call on the event path). Every
 `flush_interval` each GoBuildConfig with queued work gets one status write carrying all of it,
 then its Pods are marked `gobuild.dev/recorded` and Events are posted. The counting protocol that
-makes restarts safe is described in core/outcomes.py; this module runs it:
+makes restarts safe is described in core/counting.py; this module runs it:
 
-1. status write: counts + `pending` entries, atomically (core.outcomes.apply_batch);
+1. status write: counts + `pending` entries, atomically (core.counting.apply_batch);
 2. annotate the Pods, post Events, bump metrics (for what step 1 newly counted);
 3. next status write: drop the annotated Pods from `pending`.
 
@@ -20,20 +20,19 @@ import datetime
 import logging
 import time
 from collections.abc import Iterable, Mapping
-from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import Any
 
-from kubernetes import client
-
 from gobuild_operator.constants import API_VERSION, KIND
-from gobuild_operator.core import outcomes
-from gobuild_operator.core.outcomes import BatchResult, Observation
+from gobuild_operator.core import counting, events, observe
+from gobuild_operator.core.counting import BatchResult
+from gobuild_operator.core.observe import Observation
+from gobuild_operator.k8s.client import ApiClient
 from gobuild_operator.k8s.events import ObjectRef, post_event
 from gobuild_operator.k8s.pods import mark_recorded, read_pod
-from gobuild_operator.k8s.status import update_status_sync
+from gobuild_operator.k8s.status import update_status
 from gobuild_operator.metrics import Metrics
-from gobuild_operator.reporting.registry import Key
+from gobuild_operator.store import Key
 from gobuild_operator.timeutil import now_rfc3339
 
 logger = logging.getLogger(__name__)
@@ -61,19 +60,14 @@ class _Queue:
 
 
 class DownloadReporter:
-    def __init__(
-        self, *, api: client.ApiClient, metrics: Metrics, executor: Executor, flush_interval: float
-    ) -> None:
+    def __init__(self, *, api: ApiClient, metrics: Metrics, flush_interval: float) -> None:
         self._api = api
         self._metrics = metrics
-        self._executor = executor
         self._interval = flush_interval
         self._queues: dict[Key, _Queue] = {}
         self._known: dict[str, int] = {}  # uid -> highest level counted or queued by this process
         self._flushes: set[asyncio.Task[None]] = set()
         self._loop_task: asyncio.Task[None] | None = None
-        #: Status writes attempted (for the bench and the log).
-        self.flush_count = 0
 
     # --- the event path: memory only ------------------------------------------------------
 
@@ -87,23 +81,20 @@ class DownloadReporter:
         if event_type == "DELETED":
             self._known.pop(uid, None)
             return
-        config = outcomes.injected_config(pod)
+        config = observe.injected_config(pod)
         if not config:
             return
-        obs = outcomes.observe(pod, known=self.known(uid), now=now_rfc3339())
+        obs = observe.observe(pod, known=self.known(uid), now=now_rfc3339())
         if obs is not None:
             self.add(str(metadata.get("namespace") or ""), config, obs)
 
     def _remember(self, uid: str, stage: str) -> None:
         """`stage` is counted for `uid`: a later event showing less is stale and ignored."""
-        self._known[uid] = max(self.known(uid), outcomes.level(stage))
+        self._known[uid] = max(self.known(uid), observe.level(stage))
 
     def add(self, namespace: str, config: str, obs: Observation) -> None:
         self._remember(obs.uid, obs.stage)
         self._queues.setdefault((namespace, config), _Queue()).observations.append(obs)
-
-    def forget(self, uid: str) -> None:
-        self._known.pop(uid, None)
 
     def touch(self, key: Key) -> None:
         """Settle `key`'s `pending` entries soon: they were left by a previous run."""
@@ -135,9 +126,6 @@ class DownloadReporter:
                 queue.busy = True
                 await self._flush(key, queue, settle=False)
 
-    async def _call(self, fn: Any, *args: Any) -> Any:
-        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
-
     async def _flush(self, key: Key, queue: _Queue, *, settle: bool = True) -> None:
         try:
             await self._flush_once(key, queue, settle=settle)
@@ -160,15 +148,14 @@ class DownloadReporter:
             reporting = (obj.get("spec") or {}).get("reporting") or {}
             if reporting.get("enabled", True) is False:
                 return None
-            result = outcomes.apply_batch(
+            result = counting.apply_batch(
                 current, batch, marked=marked, generation=obj["metadata"].get("generation"), now=now
             )
             seen["result"] = result
             return result.status
 
-        self.flush_count += 1
         try:
-            await self._call(update_status_sync, self._api, namespace, name, apply)
+            await update_status(self._api, namespace=namespace, name=name, fn=apply)
         except Exception as exc:
             queue.observations[:0] = batch
             queue.marked |= marked
@@ -190,16 +177,16 @@ class DownloadReporter:
         if settle:
             marking = {obs.uid for obs in result.to_mark}
             grace = datetime.timedelta(0) if settle_all else PENDING_GRACE
-            stale = outcomes.stale_pending(
+            stale = counting.stale_pending(
                 result.status, older_than=grace, now=datetime.datetime.now(datetime.UTC)
             )
             queue.marked |= await self._settle(namespace, [e for e in stale if e["uid"] not in marking])
 
     def _count_metrics(self, namespace: str, name: str, counted: Iterable[Observation]) -> None:
         for obs in counted:
-            if obs.stage == outcomes.MISSED:
+            if obs.stage == observe.MISSED:
                 self._metrics.missed_injections.labels(namespace=namespace, config=name).inc()
-            elif obs.stage in (outcomes.SUCCEEDED, outcomes.FAILED):
+            elif obs.stage in (observe.SUCCEEDED, observe.FAILED):
                 reason = obs.failure.reason if obs.failure else ""
                 self._metrics.downloads.labels(
                     namespace=namespace, config=name, outcome=obs.stage, reason=reason
@@ -210,7 +197,9 @@ class DownloadReporter:
 
         async def mark(obs: Observation) -> tuple[str, str] | None:
             try:
-                await self._call(mark_recorded, self._api, namespace, obs.pod, obs.uid, obs.stage)
+                await mark_recorded(
+                    self._api, namespace=namespace, name=obs.pod, uid=obs.uid, stage=obs.stage
+                )
             except Exception as exc:  # stays pending; settled later
                 logger.warning("could not mark Pod %s/%s recorded: %s", namespace, obs.pod, exc)
                 return None
@@ -218,14 +207,14 @@ class DownloadReporter:
             return (obs.uid, obs.stage)
 
         async def announce_pod(obs: Observation) -> None:
-            text = outcomes.pod_event(obs, config=config.name)
+            text = events.pod_event(obs, config=config.name)
             if text is not None:
                 pod = ObjectRef("v1", "Pod", namespace, obs.pod, obs.uid)
-                await self._call(post_event, self._api, pod, text)
+                await post_event(self._api, ref=pod, text=text)
 
         async def announce_config() -> None:
-            for text in outcomes.config_events(result.counted):
-                await self._call(post_event, self._api, config, text)
+            for text in events.config_events(result.counted):
+                await post_event(self._api, ref=config, text=text)
 
         marks = await asyncio.gather(
             *(mark(obs) for obs in result.to_mark),
@@ -240,10 +229,16 @@ class DownloadReporter:
         async def one(entry: dict[str, str]) -> tuple[str, str] | None:
             uid, stage = entry["uid"], entry.get("stage", "")
             try:
-                pod = await self._call(read_pod, self._api, namespace, entry.get("pod", ""))
+                pod = await read_pod(self._api, namespace=namespace, name=entry.get("pod", ""))
                 same = pod is not None and (pod.get("metadata") or {}).get("uid") == uid
-                if same and outcomes.level(outcomes.recorded_marker(pod)) < outcomes.level(stage):
-                    await self._call(mark_recorded, self._api, namespace, entry["pod"], uid, stage)
+                if (
+                    pod is not None
+                    and same
+                    and observe.level(observe.recorded_marker(pod)) < observe.level(stage)
+                ):
+                    await mark_recorded(
+                        self._api, namespace=namespace, name=entry["pod"], uid=uid, stage=stage
+                    )
                 if same:
                     self._remember(uid, stage)
             except Exception as exc:

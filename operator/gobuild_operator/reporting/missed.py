@@ -8,54 +8,40 @@ label server-side, never sees it.
 How they are found cheaply: a metadata-only watch of Pods WITHOUT the label, run only in namespaces
 that have a GoBuildConfig (reporting/namespaces.py). Each Pod is judged once per process, from its
 metadata first with the webhook's own selection function; only a Pod that selection would inject
-is read in full, and the webhook's mutation decides whether it would really have changed (a Pod
-whose containers the config does not select was rightly admitted unchanged). A watch of every Pod
+is read in full, and the webhook's own `inject()` decides whether it would really have changed (a
+Pod whose containers the config does not select was rightly admitted unchanged). A watch of every Pod
 in the cluster, or kopf handlers filtering annotations client-side, would stream every Pod
 change of every namespace to the operator for the rare Pod that matters.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import time
 from collections.abc import Mapping
-from concurrent.futures import Executor
 from typing import Any
 
-from kubernetes import client
-from kubernetes.client.exceptions import ApiException
-
 from gobuild_operator import constants as c
-from gobuild_operator.core import outcomes
+from gobuild_operator.core import observe
+from gobuild_operator.core.missed import missed_config
 from gobuild_operator.core.selection import should_inject
+from gobuild_operator.k8s.client import ApiClient, ApiException
 from gobuild_operator.k8s.pods import read_pod
 from gobuild_operator.reporting.downloads import DownloadReporter
-from gobuild_operator.reporting.registry import Registry
 from gobuild_operator.settings import Settings
+from gobuild_operator.store import Store
 
 logger = logging.getLogger(__name__)
-
-_NAMESPACE_LABELS_TTL = 30.0
 
 
 class MissedInjections:
     def __init__(
-        self,
-        *,
-        api: client.ApiClient,
-        executor: Executor,
-        registry: Registry,
-        reporter: DownloadReporter,
-        settings: Settings,
+        self, *, api: ApiClient, store: Store, reporter: DownloadReporter, settings: Settings
     ) -> None:
         self._api = api
-        self._executor = executor
-        self._registry = registry
+        self._store = store
         self._reporter = reporter
         self._settings = settings
         self._judged: set[str] = set()
-        self._labels: dict[str, tuple[float, dict[str, str]]] = {}
 
     async def on_pod_metadata(self, namespace: str, event_type: str, metadata: Mapping[str, Any]) -> None:
         uid = str(metadata.get("uid") or "")
@@ -68,10 +54,11 @@ class MissedInjections:
         if c.ANNOTATION_INJECTED in annotations or c.ANNOTATION_RECORDED in annotations:
             self._judged.add(uid)
             return
-        configs = self._registry.specs(namespace)
+        configs = self._store.specs(namespace)
         if not configs:
             return
-        labels = await self._namespace_labels(namespace)
+        labels = self._store.namespace_labels(namespace)
+        # Selection on the metadata alone: only a Pod it would inject is worth reading in full.
         decision = should_inject(
             {"metadata": dict(metadata)},
             kind="Pod",
@@ -83,48 +70,27 @@ class MissedInjections:
         self._judged.add(uid)
         if decision.config is None or configs.get(decision.config) is None:
             return
+        name = str(metadata.get("name") or "")
         try:
-            pod = await self._call(read_pod, self._api, namespace, str(metadata.get("name") or ""))
+            pod = await read_pod(self._api, namespace=namespace, name=name)
         except ApiException as exc:
-            logger.warning("could not read Pod %s/%s: %s", namespace, metadata.get("name"), exc.status)
+            logger.warning("could not read Pod %s/%s: %s", namespace, name, exc.status)
             self._judged.discard(uid)
             return
         if pod is None:
             return
-        config = outcomes.missed_config(
+        config = missed_config(
             pod,
             namespace=namespace,
             namespace_labels=labels,
             operator_namespace=self._settings.operator_namespace,
             configs=configs,
-            created=self._registry.created(namespace),
+            created=self._store.created(namespace),
             cluster_domain=self._settings.cluster_domain,
         )
         if config is None:
             return
-        obs = outcomes.observe_missed(pod, known=self._reporter.known(uid))
+        obs = observe.observe_missed(pod, known=self._reporter.known(uid))
         if obs is not None:
             logger.warning("Pod %s/%s was admitted without GoBuildConfig %s", namespace, obs.pod, config)
             self._reporter.add(namespace, config, obs)
-
-    async def _call(self, fn: Any, *args: Any) -> Any:
-        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
-
-    async def _namespace_labels(self, namespace: str) -> dict[str, str]:
-        cached = self._labels.get(namespace)
-        if cached is not None and cached[0] > time.monotonic():
-            return cached[1]
-
-        def read() -> dict[str, str]:
-            ns = client.CoreV1Api(self._api).read_namespace(namespace)
-            labels = ns.metadata.labels if ns.metadata is not None else None
-            return {str(k): str(v) for k, v in (labels or {}).items()}
-
-        labels: dict[str, str]
-        try:
-            labels = await self._call(read)
-        except ApiException as exc:
-            logger.warning("could not read Namespace %s: %s", namespace, exc.status)
-            labels = {}
-        self._labels[namespace] = (time.monotonic() + _NAMESPACE_LABELS_TTL, labels)
-        return labels

@@ -13,11 +13,9 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-import aiohttp
-from kubernetes import client
-
 from gobuild_operator.constants import LABEL_CONFIG
-from gobuild_operator.k8s.metawatch import Forbidden, make_session, watch_metadata
+from gobuild_operator.k8s.client import ApiClient
+from gobuild_operator.k8s.metawatch import Forbidden, watch_metadata
 
 logger = logging.getLogger(__name__)
 
@@ -33,16 +31,12 @@ REFERENCED = {
 
 
 class NamespaceWatches:
-    def __init__(self, *, api: client.ApiClient, on_pod: PodCallback, on_object: ObjectCallback) -> None:
+    def __init__(self, *, api: ApiClient, on_pod: PodCallback, on_object: ObjectCallback) -> None:
         self._api = api
         self._on_pod = on_pod
         self._on_object = on_object
         self._tasks: dict[str, list[asyncio.Task[None]]] = {}
-        self._session: aiohttp.ClientSession | None = None
         self._forbidden: set[str] = set()
-
-    def start(self) -> None:
-        self._session = make_session(self._api)
 
     async def close(self) -> None:
         tasks = [t for ts in self._tasks.values() for t in ts]
@@ -50,8 +44,6 @@ class NamespaceWatches:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         self._tasks.clear()
-        if self._session is not None:
-            await self._session.close()
 
     def sync(self, namespaces: set[str]) -> None:
         """Watch exactly these namespaces."""
@@ -90,14 +82,10 @@ class NamespaceWatches:
         selector: str,
         callback: Callable[[str, Mapping[str, Any]], Awaitable[None] | None],
     ) -> asyncio.Task[None]:
-        assert self._session is not None, "NamespaceWatches.start() was not called"
-        session = self._session
-
         async def run() -> None:
             try:
                 await watch_metadata(
                     self._api,
-                    session,
                     namespace=namespace,
                     plural=plural,
                     callback=callback,

@@ -12,7 +12,7 @@ import time
 
 import aiohttp
 
-from gobuild_operator.core.checks import ProbeResult, ProbeTarget, http_verdict
+from gobuild_operator.core.health import ProbeResult, ProbeTarget, http_verdict
 from gobuild_operator.timeutil import now_rfc3339
 
 #: Bytes of the answer read before the connection is dropped (a version list is small).
@@ -45,14 +45,19 @@ async def probe(
             return ProbeResult(target.url, reachable, latency, error, stamp)
     except TimeoutError:
         error = f"no answer within {timeout:g}s"
+    # aiohttp's connection errors are subclasses of ClientConnectorError: the specific ones first.
+    except aiohttp.ClientProxyConnectionError as exc:
+        error = f"corporate proxy unreachable: {_describe_os_error(exc.os_error)} (spec.corporateProxy)"
     except aiohttp.ClientConnectorCertificateError as exc:
         error = f"TLS certificate not trusted: {exc.certificate_error} (spec.caBundle adds a CA)"
-    except aiohttp.ClientConnectorError as exc:
-        error = _describe_os_error(exc.os_error, proxied=bool(target.proxy))
-    except aiohttp.ClientProxyConnectionError as exc:
-        error = f"corporate proxy refused the connection ({type(exc).__name__})"
     except aiohttp.ClientSSLError as exc:
         error = f"TLS error: {type(exc).__name__}"
+    except aiohttp.ClientConnectorError as exc:
+        error = _describe_os_error(exc.os_error)
+    except aiohttp.ClientHttpProxyError as exc:
+        error = (
+            f"corporate proxy refused the connection: HTTP {exc.status} {exc.message} (spec.corporateProxy)"
+        )
     except aiohttp.ClientResponseError as exc:
         error = f"bad HTTP answer: {exc.status} {exc.message}"
     except aiohttp.ClientError as exc:
@@ -60,12 +65,11 @@ async def probe(
     return ProbeResult(target.url, False, None, error, stamp)
 
 
-def _describe_os_error(error: OSError, *, proxied: bool) -> str:
-    via = " (via spec.corporateProxy)" if proxied else ""
+def _describe_os_error(error: OSError) -> str:
     if isinstance(error, ConnectionRefusedError):
-        return f"connection refused{via}"
+        return "connection refused"
     if isinstance(error, socket.gaierror):
-        return f"DNS lookup failed: {error.strerror or error}{via}"
+        return f"DNS lookup failed: {error.strerror or error}"
     if isinstance(error, TimeoutError):
-        return f"connection timed out{via}"
-    return f"cannot connect: {error.strerror or type(error).__name__}{via}"
+        return "connection timed out"
+    return f"cannot connect: {error.strerror or type(error).__name__}"

@@ -10,6 +10,7 @@ Only the presence of Secret keys is ever looked at; no value reaches this module
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Literal
@@ -69,19 +70,43 @@ def probe_targets(spec: GoBuildConfigSpec) -> list[ProbeTarget]:
 
 
 def corporate_proxy_for(spec: GoBuildConfigSpec, url: str) -> str:
-    """The proxy go would use for `url` given spec.corporateProxy (Go's NO_PROXY rules, simplified:
-    `*`, exact hosts, domain suffixes with or without a leading dot)."""
+    """The proxy go would use for `url` given spec.corporateProxy (Go's NO_PROXY rules: `*`, hosts
+    and domain suffixes with or without a leading dot, IP addresses and CIDRs; ports ignored)."""
     proxy = spec.corporate_proxy
     parts = urlsplit(url)
     chosen = proxy.https_proxy if parts.scheme == "https" else proxy.http_proxy
     if not chosen:
         return ""
     host = (parts.hostname or "").lower()
-    for entry in proxy.no_proxy:
-        entry = entry.lower().split(":", 1)[0]
-        if entry == "*" or host == entry.lstrip(".") or host.endswith("." + entry.lstrip(".")):
+    address = _ip(host)
+    for raw in proxy.no_proxy:
+        entry = raw.lower()
+        if entry == "*":
+            return ""
+        if address is not None:
+            network = _network(entry)
+            if network is not None and address in network:
+                return ""
+            continue
+        name = entry.rsplit(":", 1)[0] if entry.count(":") == 1 else entry
+        if host == name.lstrip(".") or host.endswith("." + name.lstrip(".")):
             return ""
     return chosen
+
+
+def _ip(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        return ipaddress.ip_address(host)
+    except ValueError:
+        return None
+
+
+def _network(entry: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
+    """An IP or CIDR NO_PROXY entry as a network ("10.0.0.1" is 10.0.0.1/32), else None."""
+    try:
+        return ipaddress.ip_network(entry.strip("[]"), strict=False)
+    except ValueError:
+        return None
 
 
 @dataclass(frozen=True)
@@ -380,7 +405,7 @@ def cache_check(
 def initial_downloads_condition(
     conditions: Sequence[Mapping[str, Any]], *, enabled: bool, generation: int | None, now: str
 ) -> Conditions:
-    """DownloadsHealthy before any injected Pod finished (later set by core.outcomes)."""
+    """DownloadsHealthy before any injected Pod finished (later set by core.counting)."""
     current = cond.get_condition(conditions, cond.DOWNLOADS_HEALTHY)
     if not enabled:
         return cond.set_condition(

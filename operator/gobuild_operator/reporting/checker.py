@@ -22,26 +22,25 @@ import asyncio
 import contextlib
 import logging
 import ssl
-from concurrent.futures import Executor
 from typing import Any
 
 import aiohttp
-from kubernetes import client
 
 from gobuild_operator.api import GoBuildConfigSpec
 from gobuild_operator.constants import API_VERSION, KIND
-from gobuild_operator.core import checks
 from gobuild_operator.core import conditions as cond
+from gobuild_operator.core import health
 from gobuild_operator.core.events import EventText, transition_events
 from gobuild_operator.core.plan import cache_claim_name
-from gobuild_operator.k8s.cache import ensure_claim
+from gobuild_operator.k8s.claims import ensure_claim
+from gobuild_operator.k8s.client import ApiClient
 from gobuild_operator.k8s.events import ObjectRef, post_event
 from gobuild_operator.k8s.references import lookup, read_claim, read_config_map_key
-from gobuild_operator.k8s.status import update_status_sync
+from gobuild_operator.k8s.status import update_status
 from gobuild_operator.metrics import Metrics
 from gobuild_operator.reporting.proxyprobe import probe
-from gobuild_operator.reporting.registry import ConfigInfo, Key, Registry
 from gobuild_operator.settings import Settings
+from gobuild_operator.store import ConfigInfo, Key, Store
 from gobuild_operator.timeutil import now_rfc3339
 
 logger = logging.getLogger(__name__)
@@ -51,16 +50,14 @@ class ConfigChecker:
     def __init__(
         self,
         *,
-        api: client.ApiClient,
-        executor: Executor,
+        api: ApiClient,
         metrics: Metrics,
-        registry: Registry,
+        store: Store,
         settings: Settings,
     ) -> None:
         self._api = api
-        self._executor = executor
         self._metrics = metrics
-        self._registry = registry
+        self._store = store
         self._settings = settings
         self._tasks: dict[Key, asyncio.Task[None]] = {}
         self._triggers: dict[Key, asyncio.Event] = {}
@@ -96,7 +93,7 @@ class ConfigChecker:
 
     def poke(self, namespace: str, kind: str, name: str) -> None:
         """A Secret, ConfigMap or PersistentVolumeClaim changed: re-check the configs naming it."""
-        for info in self._registry.in_namespace(namespace):
+        for info in self._store.configs_in(namespace):
             if info.spec is not None and (kind, name) in _watched_objects(info.name, info.spec):
                 trigger = self._triggers.get(info.key)
                 if trigger is not None:
@@ -106,7 +103,7 @@ class ConfigChecker:
         while True:
             trigger = self._triggers[key]
             trigger.clear()
-            info = self._registry.get(key)
+            info = self._store.config(key)
             if info is None:
                 return
             healthy = True
@@ -129,10 +126,6 @@ class ConfigChecker:
 
     # --- one round ----------------------------------------------------------------------------
 
-    async def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, lambda: fn(*args, **kwargs))
-
     async def check(self, info: ConfigInfo) -> bool:
         """Run every check of one config and write the results; True when nothing is wrong."""
         spec = info.spec
@@ -140,11 +133,11 @@ class ConfigChecker:
             return True
         namespace, name = info.key
         results = await self._probe(namespace, spec) if spec.reporting.enabled else []
-        refs = checks.references(spec)
+        refs = health.references(spec)
         found = await asyncio.gather(
-            *(self._call(lookup, self._api, namespace, r.kind, r.name) for r in refs)
+            *(lookup(self._api, namespace=namespace, kind=r.kind, name=r.name) for r in refs)
         )
-        lookups: dict[tuple[str, str], checks.Lookup] = {
+        lookups: dict[tuple[str, str], health.Lookup] = {
             (r.kind, r.name): f for r, f in zip(refs, found, strict=True)
         }
         claim = await self._claim(info) if spec.cache.enabled else None
@@ -158,27 +151,27 @@ class ConfigChecker:
             before = list(current.get("conditions") or [])
             new = dict(current)
             new["proxies"] = [r.to_status() for r in results]
-            conditions = checks.proxies_condition(before, results, spec=spec, generation=generation, now=now)
-            conditions = checks.secrets_condition(conditions, refs, lookups, generation=generation, now=now)
-            cache, conditions = checks.cache_check(
+            conditions = health.proxies_condition(before, results, spec=spec, generation=generation, now=now)
+            conditions = health.secrets_condition(conditions, refs, lookups, generation=generation, now=now)
+            cache, conditions = health.cache_check(
                 conditions, spec, config_name=name, claim=claim, generation=generation, now=now
             )
             if cache is not None:
                 new["cache"] = cache
             elif "cache" in current:
                 new["cache"] = None  # merge patch: remove
-            conditions = checks.initial_downloads_condition(
+            conditions = health.initial_downloads_condition(
                 conditions, enabled=spec.reporting.enabled, generation=generation, now=now
             )
             new["conditions"] = cond.with_ready(conditions, generation=generation, now=now)
             events[:] = transition_events(before, new["conditions"])
             return new
 
-        await self._call(update_status_sync, self._api, namespace, name, apply)
+        await update_status(self._api, namespace=namespace, name=name, fn=apply)
         if seen and events:
             ref = ObjectRef(API_VERSION, KIND, namespace, name, seen["uid"])
             for text in events:
-                await self._call(post_event, self._api, ref, text)
+                await post_event(self._api, ref=ref, text=text)
         problems = [r for r in results if r.reachable is False]
         unresolved = any(
             f.error or not f.found or not _has_keys(r, f) for r, f in zip(refs, found, strict=True)
@@ -186,9 +179,9 @@ class ConfigChecker:
         claim_bad = claim is not None and (not claim.found or claim.phase != "Bound")
         return not (problems or unresolved or claim_bad)
 
-    async def _probe(self, namespace: str, spec: GoBuildConfigSpec) -> list[checks.ProbeResult]:
+    async def _probe(self, namespace: str, spec: GoBuildConfigSpec) -> list[health.ProbeResult]:
         assert self._session is not None, "ConfigChecker.start() was not called"
-        targets = checks.probe_targets(spec)
+        targets = health.probe_targets(spec)
         context = await self._ssl_context(namespace, spec)
         results = await asyncio.gather(
             *(
@@ -216,7 +209,9 @@ class ConfigChecker:
         bundle = spec.ca_bundle
         if bundle is None or not bundle.config_map_name:
             return None
-        pem = await self._call(read_config_map_key, self._api, namespace, bundle.config_map_name, bundle.key)
+        pem = await read_config_map_key(
+            self._api, namespace=namespace, name=bundle.config_map_name, key=bundle.key
+        )
         if not pem:
             return None
         context = ssl.create_default_context()
@@ -229,14 +224,13 @@ class ConfigChecker:
             return None
         return context
 
-    async def _claim(self, info: ConfigInfo) -> checks.Claim:
+    async def _claim(self, info: ConfigInfo) -> health.Claim:
         assert info.spec is not None
         namespace, name = info.key
         claim_name = cache_claim_name(name, info.spec)
-        claim: checks.Claim = await self._call(read_claim, self._api, namespace, claim_name)
+        claim = await read_claim(self._api, namespace=namespace, name=claim_name)
         if not claim.found and not claim.error and not info.spec.cache.existing_claim:
-            error = await self._call(
-                ensure_claim,
+            error = await ensure_claim(
                 self._api,
                 namespace=namespace,
                 config_name=name,
@@ -244,17 +238,17 @@ class ConfigChecker:
                 spec=info.spec,
             )
             if error:
-                return checks.Claim(found=False, error=error)
-            claim = await self._call(read_claim, self._api, namespace, claim_name)
+                return health.Claim(found=False, error=error)
+            claim = await read_claim(self._api, namespace=namespace, name=claim_name)
         return claim
 
 
-def _has_keys(ref: checks.Reference, found: checks.Lookup) -> bool:
+def _has_keys(ref: health.Reference, found: health.Lookup) -> bool:
     return all(key in found.keys for key, _ in ref.keys)
 
 
 def _watched_objects(name: str, spec: GoBuildConfigSpec) -> set[tuple[str, str]]:
-    objects: set[tuple[str, str]] = {(r.kind, r.name) for r in checks.references(spec)}
+    objects: set[tuple[str, str]] = {(r.kind, r.name) for r in health.references(spec)}
     if spec.cache.enabled:
         objects.add(("PersistentVolumeClaim", cache_claim_name(name, spec)))
     return objects

@@ -1,4 +1,4 @@
-"""Create the module cache claim `<name>-gomodcache` for a GoBuildConfig that asks for one.
+"""The one place that creates the module cache claim `<name>-gomodcache` of a GoBuildConfig.
 
 The claim is owned by the GoBuildConfig (ownerReference, controller), so deleting the config
 deletes the cache. A claim that already exists is left alone: most of a claim's spec is immutable,
@@ -10,8 +10,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from kubernetes import client
-from kubernetes.client.exceptions import ApiException
+from kubernetes_asyncio import client
+from kubernetes_asyncio.client.exceptions import ApiException
 
 from gobuild_operator.api import GoBuildConfigSpec
 from gobuild_operator.constants import API_VERSION, FIELD_MANAGER, KIND
@@ -55,24 +55,22 @@ def claim_body(
     return body
 
 
-def ensure_claim(
+async def ensure_claim(
     api: client.ApiClient, *, namespace: str, config_name: str, config_uid: str, spec: GoBuildConfigSpec
 ) -> str:
     """Create the claim when the spec wants the operator's own; return "" or what went wrong."""
     if not spec.cache.enabled or spec.cache.existing_claim:
         return ""
     body = claim_body(namespace=namespace, config_name=config_name, config_uid=config_uid, spec=spec)
-    name = body["metadata"]["name"]
-    core = client.CoreV1Api(api)
     try:
-        core.create_namespaced_persistent_volume_claim(
+        await client.CoreV1Api(api).create_namespaced_persistent_volume_claim(
             namespace,
             body,  # type: ignore[arg-type]  # the client sends dicts as they are
             field_manager=FIELD_MANAGER,
         )
-        logger.info("created PersistentVolumeClaim %s/%s", namespace, name)
-        return ""
     except ApiException as exc:
         if exc.status != 409:
             return f"could not create it: HTTP {exc.status} {exc.reason or ''}".strip()
+        return ""
+    logger.info("created PersistentVolumeClaim %s/%s", namespace, body["metadata"]["name"])
     return ""

@@ -1,4 +1,4 @@
-"""core.checks and core.events: what the periodic checks ask, and how their answers read."""
+"""core.health and core.events: what the periodic checks ask, and how their answers read."""
 
 from __future__ import annotations
 
@@ -6,11 +6,11 @@ from typing import Any
 
 import pytest
 
-from gobuild_operator.api import parse_spec
-from gobuild_operator.core import checks
+from gobuild_operator.api import GoBuildConfigStatus, parse_spec
 from gobuild_operator.core import conditions as cond
-from gobuild_operator.core.checks import Claim, Lookup, ProbeResult
+from gobuild_operator.core import health
 from gobuild_operator.core.events import transition_events
+from gobuild_operator.core.health import Claim, Lookup, ProbeResult
 
 NOW = "2026-01-02T03:04:05Z"
 
@@ -32,7 +32,7 @@ def condition(conditions: list[dict[str, Any]], type_: str) -> dict[str, Any]:
     ],
 )
 def test_escape_module_path(path: str, escaped: str) -> None:
-    assert checks.escape_module_path(path) == escaped
+    assert health.escape_module_path(path) == escaped
 
 
 def test_probe_targets_skip_direct_and_off_and_note_file() -> None:
@@ -42,17 +42,17 @@ def test_probe_targets_skip_direct_and_off_and_note_file() -> None:
             "reporting": {"probeModule": "github.com/Sirupsen/logrus"},
         }
     )
-    targets = checks.probe_targets(spec)
+    targets = health.probe_targets(spec)
     assert [(t.url, t.probe_url) for t in targets] == [
         ("https://goproxy.cn/", "https://goproxy.cn/github.com/!sirupsen/logrus/@v/list"),
         ("http://athens.ci:3000", "http://athens.ci:3000/github.com/!sirupsen/logrus/@v/list"),
         ("file:///srv/mods", ""),
     ]
-    assert targets[2].note == checks.FILE_NOTE
+    assert targets[2].note == health.FILE_NOTE
 
 
 def test_a_password_in_a_goproxy_url_never_reaches_the_status() -> None:
-    (target,) = checks.probe_targets(parse_spec({"goproxy": ["https://ci:s3cret@goproxy.corp/"]}))
+    (target,) = health.probe_targets(parse_spec({"goproxy": ["https://ci:s3cret@goproxy.corp/"]}))
     assert "s3cret" not in target.url
     assert "s3cret" in target.probe_url  # the request itself needs it
 
@@ -77,11 +77,44 @@ def test_a_password_in_a_goproxy_url_never_reaches_the_status() -> None:
             "",
             id="no-proxy-suffix",
         ),
+        pytest.param(
+            {"httpsProxy": "http://squid:3128", "noProxy": ["10.0.0.0/8"]},
+            "https://10.96.0.12:3000",
+            "",
+            id="no-proxy-cidr",
+        ),
+        pytest.param(
+            {"httpsProxy": "http://squid:3128", "noProxy": ["10.0.0.0/8"]},
+            "https://192.168.1.2",
+            "http://squid:3128",
+            id="outside-the-cidr",
+        ),
+        pytest.param(
+            {"httpsProxy": "http://squid:3128", "noProxy": ["fd00::/8"]},
+            "https://[fd00::12]:3000",
+            "",
+            id="no-proxy-ipv6-cidr",
+        ),
+        pytest.param(
+            {"httpsProxy": "http://squid:3128", "noProxy": ["192.168.1.2"]},
+            "https://192.168.1.2",
+            "",
+            id="no-proxy-ip",
+        ),
+        pytest.param(
+            {"httpsProxy": "http://squid:3128", "noProxy": ["goproxy.corp:443"]},
+            "https://goproxy.corp",
+            "",
+            id="no-proxy-host-port",
+        ),
+        pytest.param(
+            {"httpsProxy": "http://squid:3128", "noProxy": ["*"]}, "https://goproxy.cn", "", id="star"
+        ),
     ],
 )
 def test_probes_take_the_corporate_proxy_like_builds(proxy: dict[str, Any], url: str, expected: str) -> None:
     spec = parse_spec({"goproxy": [url], "corporateProxy": proxy})
-    assert checks.corporate_proxy_for(spec, url) == expected
+    assert health.corporate_proxy_for(spec, url) == expected
 
 
 @pytest.mark.parametrize(
@@ -94,7 +127,7 @@ def test_probes_take_the_corporate_proxy_like_builds(proxy: dict[str, Any], url:
     ],
 )
 def test_http_verdict(status: int, reachable: bool, error_part: str) -> None:
-    got_reachable, error = checks.http_verdict(status, module="golang.org/x/mod")
+    got_reachable, error = health.http_verdict(status, module="golang.org/x/mod")
     assert got_reachable is reachable
     assert error_part in error
 
@@ -133,7 +166,7 @@ def test_proxies_condition(
     spec: dict[str, Any], results: list[ProbeResult], status: str, reason: str, words: list[str]
 ) -> None:
     got = condition(
-        checks.proxies_condition([], results, spec=parse_spec(spec), generation=1, now=NOW),
+        health.proxies_condition([], results, spec=parse_spec(spec), generation=1, now=NOW),
         "ProxiesReachable",
     )
     assert (got["status"], got["reason"]) == (status, reason)
@@ -142,10 +175,10 @@ def test_proxies_condition(
 
 
 def test_an_unprobed_file_entry_keeps_a_note_and_no_reachable_field() -> None:
-    assert ProbeResult("file:///m", None, None, checks.FILE_NOTE, NOW).to_status() == {
+    assert ProbeResult("file:///m", None, None, health.FILE_NOTE, NOW).to_status() == {
         "url": "file:///m",
         "lastProbeTime": NOW,
-        "error": checks.FILE_NOTE,
+        "error": health.FILE_NOTE,
     }
 
 
@@ -207,7 +240,7 @@ def test_secrets_condition_names_what_is_missing(
 ) -> None:
     spec = parse_spec(PRIVATE)
     got = condition(
-        checks.secrets_condition([], checks.references(spec), lookups, generation=1, now=NOW),
+        health.secrets_condition([], health.references(spec), lookups, generation=1, now=NOW),
         "SecretsResolved",
     )
     assert (got["status"], got["reason"]) == (status, reason)
@@ -216,12 +249,12 @@ def test_secrets_condition_names_what_is_missing(
 
 
 def test_nothing_referenced_is_resolved() -> None:
-    got = condition(checks.secrets_condition([], [], {}, generation=1, now=NOW), "SecretsResolved")
+    got = condition(health.secrets_condition([], [], {}, generation=1, now=NOW), "SecretsResolved")
     assert (got["status"], got["reason"]) == ("True", "NothingReferenced")
 
 
 def test_a_secret_ca_bundle_is_a_secret_reference() -> None:
-    (ref,) = checks.references(parse_spec({"caBundle": {"secretName": "ca", "key": "root.pem"}}))
+    (ref,) = health.references(parse_spec({"caBundle": {"secretName": "ca", "key": "root.pem"}}))
     assert (ref.kind, ref.name, ref.field, ref.keys) == (
         "Secret",
         "ca",
@@ -301,7 +334,7 @@ def test_cache_check(
     words: list[str],
     claim_name: str | None,
 ) -> None:
-    cache_status, conditions = checks.cache_check(
+    cache_status, conditions = health.cache_check(
         [], parse_spec({"cache": cache}), config_name="go", claim=claim, generation=1, now=NOW
     )
     got = condition(conditions, "CacheReady")
@@ -312,7 +345,7 @@ def test_cache_check(
 
 
 def test_cache_status_shape() -> None:
-    cache_status, _ = checks.cache_check(
+    cache_status, _ = health.cache_check(
         [],
         parse_spec({"cache": {"enabled": True}}),
         config_name="go",
@@ -326,6 +359,8 @@ def test_cache_status_shape() -> None:
         "capacity": "20Gi",
         "accessModes": ["ReadWriteMany"],
     }
+    proxies = [ProbeResult("https://goproxy.cn", True, 12, "", NOW).to_status()]
+    GoBuildConfigStatus.model_validate({"cache": cache_status, "proxies": proxies})  # nothing pruned
 
 
 # --- Events on condition changes ---------------------------------------------------------------
@@ -368,16 +403,16 @@ def test_transition_events(
 
 
 def test_initial_downloads_condition_keeps_real_outcomes() -> None:
-    first = checks.initial_downloads_condition([], enabled=True, generation=1, now=NOW)
+    first = health.initial_downloads_condition([], enabled=True, generation=1, now=NOW)
     assert condition(first, "DownloadsHealthy")["reason"] == "NoBuildsYet"
     real = cond.set_condition(
         first, type="DownloadsHealthy", status="False", reason="DiskFull", message="x", generation=1, now=NOW
     )
     assert (
         condition(
-            checks.initial_downloads_condition(real, enabled=True, generation=1, now=NOW), "DownloadsHealthy"
+            health.initial_downloads_condition(real, enabled=True, generation=1, now=NOW), "DownloadsHealthy"
         )["reason"]
         == "DiskFull"
     )
-    off = checks.initial_downloads_condition(real, enabled=False, generation=1, now=NOW)
+    off = health.initial_downloads_condition(real, enabled=False, generation=1, now=NOW)
     assert condition(off, "DownloadsHealthy")["reason"] == "ReportingDisabled"

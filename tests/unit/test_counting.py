@@ -1,4 +1,5 @@
-"""core.outcomes: what a finished or missed Pod means for status.downloads, counted exactly once."""
+"""core.observe, core.counting, core.missed, core.events: what a finished or missed Pod means for
+status.downloads, counted exactly once, and the Events that say so."""
 
 from __future__ import annotations
 
@@ -7,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from gobuild_operator.api import parse_spec
+from gobuild_operator.api import GoBuildConfigStatus, parse_spec
 from gobuild_operator.core import conditions as cond
-from gobuild_operator.core import outcomes
-from gobuild_operator.core.outcomes import Failure, Observation
+from gobuild_operator.core import counting, events, missed, observe
+from gobuild_operator.core.observe import Failure, Observation
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "gofailures"
 NOW = "2026-01-02T03:04:05Z"
@@ -94,7 +95,7 @@ def running(name: str) -> dict[str, Any]:
     ],
 )
 def test_pod_result(kwargs: dict[str, Any], expected: str) -> None:
-    assert outcomes.pod_result(pod(**kwargs)) == expected
+    assert observe.pod_result(pod(**kwargs)) == expected
 
 
 @pytest.mark.parametrize(
@@ -127,12 +128,12 @@ def test_pod_result(kwargs: dict[str, Any], expected: str) -> None:
     ],
 )
 def test_failed_container(kwargs: dict[str, Any], expected: tuple[str, str]) -> None:
-    assert outcomes.failed_container(pod(phase="Failed", **kwargs)) == expected
+    assert observe.failed_container(pod(phase="Failed", **kwargs)) == expected
 
 
 def test_a_failed_pod_is_classified_from_its_termination_message() -> None:
     log = (FIXTURES / "proxy_404.txt").read_text()
-    obs = outcomes.observe(pod(phase="Failed", statuses=[terminated("build", 1, log)]), known=0, now=NOW)
+    obs = observe.observe(pod(phase="Failed", statuses=[terminated("build", 1, log)]), known=0, now=NOW)
     assert obs is not None
     assert obs.failure is not None
     assert (obs.stage, obs.failure.reason, obs.failure.container) == ("failed", "ModuleNotFound", "build")
@@ -157,7 +158,7 @@ def test_a_failed_pod_is_classified_from_its_termination_message() -> None:
     ],
 )
 def test_observe(kwargs: dict[str, Any], known: int, expected: str | None) -> None:
-    obs = outcomes.observe(pod(**kwargs), known=known, now=NOW)
+    obs = observe.observe(pod(**kwargs), known=known, now=NOW)
     assert (obs.stage if obs else None) == expected
 
 
@@ -174,8 +175,8 @@ def fails(
     return Observation(uid, f"pod-{uid}", "failed", marker, known, failure(f"pod-{uid}", reason))
 
 
-def apply(status: dict[str, Any], batch: list[Observation], **kwargs: Any) -> outcomes.BatchResult:
-    return outcomes.apply_batch(status, batch, generation=1, now=kwargs.pop("now", NOW), **kwargs)
+def apply(status: dict[str, Any], batch: list[Observation], **kwargs: Any) -> counting.BatchResult:
+    return counting.apply_batch(status, batch, generation=1, now=kwargs.pop("now", NOW), **kwargs)
 
 
 def test_a_pod_first_seen_failed_counts_as_injected_and_failed() -> None:
@@ -188,6 +189,15 @@ def test_a_pod_first_seen_failed_counts_as_injected_and_failed() -> None:
     assert [p["uid"] for p in downloads["pending"]] == ["uid-1"]
     assert [o.uid for o in result.counted] == ["uid-1"]
     assert [(o.uid, o.stage) for o in result.to_mark] == [("uid-1", "failed")]
+
+
+def test_the_written_downloads_are_what_the_crd_declares() -> None:
+    """The API server prunes what its schema does not declare: every key written must be in the model."""
+    batch = [fails("a"), Observation("b", "pod-b", "succeeded"), Observation("m", "pm", "missed")]
+    status = apply({}, batch).status
+    parsed = GoBuildConfigStatus.model_validate(status)
+    assert parsed.downloads is not None
+    assert parsed.downloads.model_dump(by_alias=True, exclude_none=True) == status["downloads"]
 
 
 def test_replaying_a_batch_counts_nothing_twice() -> None:
@@ -292,7 +302,7 @@ def test_stale_pending() -> None:
 
     status = {"downloads": {"pending": [{"uid": "old", "time": NOW}, {"uid": "new", "time": LATER}]}}
     now = datetime(2026, 1, 2, 3, 5, 30, tzinfo=UTC)
-    stale = outcomes.stale_pending(status, older_than=timedelta(seconds=60), now=now)
+    stale = counting.stale_pending(status, older_than=timedelta(seconds=60), now=now)
     assert [e["uid"] for e in stale] == ["old"]
 
 
@@ -344,7 +354,7 @@ def test_missed_config(
 ) -> None:
     subject = pod(config=None, annotations=annotations, created=created)
     subject["metadata"]["labels"] = {"app": "ci"}
-    found = outcomes.missed_config(
+    found = missed.missed_config(
         subject,
         namespace="ns",
         namespace_labels=namespace_labels,
@@ -360,7 +370,7 @@ def test_an_injected_or_recorded_pod_is_never_missed() -> None:
     for subject in (pod(annotations={"gobuild.dev/config": "go"}), pod(config=None, recorded="missed")):
         subject["metadata"]["annotations"]["gobuild.dev/config"] = "go"
         assert (
-            outcomes.missed_config(
+            missed.missed_config(
                 subject,
                 namespace="ns",
                 namespace_labels={},
@@ -380,23 +390,23 @@ def test_config_events_group_a_burst_by_reason() -> None:
         fails("d", reason="DiskFull"),
         Observation("m", "pm", "missed"),
     ]
-    events = outcomes.config_events(counted)
-    assert [(e.type, e.reason) for e in events] == [
+    posted = events.config_events(counted)
+    assert [(e.type, e.reason) for e in posted] == [
         ("Warning", "ModuleNotFound"),
         ("Warning", "DiskFull"),
         ("Warning", "InjectionMissed"),
     ]
-    assert "7 Pods pod-u0, pod-u1, pod-u2, pod-u3, pod-u4 and 2 more" in events[0].message
-    assert "remedy of ModuleNotFound" in events[0].message
+    assert "7 Pods pod-u0, pod-u1, pod-u2, pod-u3, pod-u4 and 2 more" in posted[0].message
+    assert "remedy of ModuleNotFound" in posted[0].message
 
 
 def test_pod_events() -> None:
-    assert outcomes.pod_event(Observation("u", "p", "succeeded"), config="go") is None
-    failed = outcomes.pod_event(fails(), config="go")
+    assert events.pod_event(Observation("u", "p", "succeeded"), config="go") is None
+    failed = events.pod_event(fails(), config="go")
     assert failed is not None
     assert failed.reason == "ModuleNotFound"
     assert "remedy of" in failed.message
-    missed = outcomes.pod_event(Observation("u", "p", "missed"), config="go")
+    missed = events.pod_event(Observation("u", "p", "missed"), config="corp-goproxy")
     assert missed is not None
     assert missed.reason == "InjectionMissed"
-    assert "go" in missed.message
+    assert "GoBuildConfig corp-goproxy" in missed.message, "the Event names the config the Pod asked for"

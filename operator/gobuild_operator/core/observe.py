@@ -1,0 +1,184 @@
+"""What an injected Pod's state means for its GoBuildConfig: the stage it reached and why it failed.
+
+Stages are counted once each (core/counting.py): `injected` (seen carrying the marker), then
+`succeeded` or `failed`; a Pod admitted without the injection it asked for has the single stage
+`missed` (core/missed.py). A failed Pod's reason comes from the classifier (core/diagnose.py) run on
+the failed container's termination message, which the webhook makes the log tail
+(FallbackToLogsOnError).
+
+Pure: the operator feeds it Pod dicts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Final, Literal
+
+from gobuild_operator import constants as c
+from gobuild_operator.core.diagnose import Diagnosis, diagnose
+
+Stage = Literal["injected", "succeeded", "failed", "missed"]
+INJECTED: Final = "injected"
+SUCCEEDED: Final = "succeeded"
+FAILED: Final = "failed"
+MISSED: Final = "missed"
+
+_LEVEL: Final[Mapping[str, int]] = {INJECTED: 1, SUCCEEDED: 2, FAILED: 2, MISSED: 2}
+
+
+def level(stage: str | None) -> int:
+    """0 for nothing recorded; 1 for injected; 2 for a final stage. Unknown markers count as 0."""
+    return _LEVEL.get(stage or "", 0)
+
+
+@dataclass(frozen=True)
+class Failure:
+    """status.downloads.lastFailure / recentFailures[] (never the evidence line: it may hold URLs)."""
+
+    pod: str
+    container: str
+    reason: str
+    summary: str
+    remedy: str
+    time: str
+
+    def to_status(self) -> dict[str, str]:
+        return {
+            "pod": self.pod,
+            "container": self.container,
+            "reason": self.reason,
+            "summary": self.summary,
+            "remedy": self.remedy,
+            "time": self.time,
+        }
+
+
+@dataclass(frozen=True)
+class Observation:
+    """One Pod reaching `stage`. `marker` is its annotation as seen; `known` the level already counted
+    for it by this process (queued or written), which may be ahead of a stale watch event."""
+
+    uid: str
+    pod: str
+    stage: Stage
+    marker: str | None = None
+    known: int = 0
+    failure: Failure | None = None
+
+    @property
+    def floor(self) -> int:
+        """What is certainly counted already, from what the caller knows."""
+        return max(level(self.marker), self.known)
+
+
+# --- reading Pods ------------------------------------------------------------------------------
+
+
+def _annotations(pod: Mapping[str, Any]) -> Mapping[str, Any]:
+    annotations = (pod.get("metadata") or {}).get("annotations") or {}
+    return annotations if isinstance(annotations, Mapping) else {}
+
+
+def injected_config(pod: Mapping[str, Any]) -> str | None:
+    """The GoBuildConfig a Pod was injected with (its marker annotation), or None."""
+    name = _annotations(pod).get(c.ANNOTATION_INJECTED)
+    return name if isinstance(name, str) and name else None
+
+
+def recorded_marker(pod: Mapping[str, Any]) -> str | None:
+    value = _annotations(pod).get(c.ANNOTATION_RECORDED)
+    return value if isinstance(value, str) else None
+
+
+def _terminated(status: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    state = status.get("state") or {}
+    terminated = state.get("terminated") if isinstance(state, Mapping) else None
+    return terminated if isinstance(terminated, Mapping) else None
+
+
+def _container_statuses(pod: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """Init containers first: a failing init container is where the build stopped."""
+    status = pod.get("status") or {}
+    found: list[Mapping[str, Any]] = []
+    for key in ("initContainerStatuses", "containerStatuses"):
+        found.extend(s for s in status.get(key) or [] if isinstance(s, Mapping))
+    return found
+
+
+def pod_result(pod: Mapping[str, Any]) -> Literal["running", "succeeded", "failed"]:
+    """Succeeded/Failed phase, or every container terminated where nothing will restart it."""
+    phase = (pod.get("status") or {}).get("phase")
+    if phase == "Succeeded":
+        return "succeeded"
+    if phase == "Failed":
+        return "failed"
+    spec = pod.get("spec") or {}
+    names = [ctr.get("name") for ctr in spec.get("containers") or [] if isinstance(ctr, Mapping)]
+    statuses = {
+        s.get("name"): s
+        for s in ((pod.get("status") or {}).get("containerStatuses") or [])
+        if isinstance(s, Mapping)
+    }
+    if not names or any(_terminated(statuses.get(name) or {}) is None for name in names):
+        return "running"
+    codes = [int((_terminated(statuses[name]) or {}).get("exitCode") or 0) for name in names]
+    policy = spec.get("restartPolicy", "Always")
+    if all(code == 0 for code in codes) and policy in ("Never", "OnFailure"):
+        return "succeeded"
+    if policy == "Never":
+        return "failed"
+    return "running"  # the kubelet restarts it
+
+
+def failed_container(pod: Mapping[str, Any]) -> tuple[str, str]:
+    """(container name, termination message) of the first container that exited non-zero.
+
+    With FallbackToLogsOnError (set by the webhook) the message is the tail of the log. A Pod that
+    failed without any container failing (eviction, deadline) gives ("", the Pod's own message).
+    """
+    for status in _container_statuses(pod):
+        for state in (_terminated(status), _terminated({"state": status.get("lastState") or {}})):
+            if state is not None and int(state.get("exitCode") or 0) != 0:
+                return str(status.get("name") or ""), str(state.get("message") or "")
+    pod_status = pod.get("status") or {}
+    return "", " ".join(str(pod_status.get(k) or "") for k in ("reason", "message")).strip()
+
+
+def classify(pod: Mapping[str, Any], *, now: str) -> Failure:
+    name = str((pod.get("metadata") or {}).get("name") or "")
+    container, message = failed_container(pod)
+    diagnosis: Diagnosis = diagnose(message)
+    return Failure(
+        pod=name,
+        container=container,
+        reason=diagnosis.reason,
+        summary=diagnosis.summary,
+        remedy=diagnosis.remedy,
+        time=now,
+    )
+
+
+def observe(pod: Mapping[str, Any], *, known: int, now: str) -> Observation | None:
+    """The stage an injected Pod has reached, if it is beyond what is recorded or `known`; else None."""
+    metadata = pod.get("metadata") or {}
+    uid = str(metadata.get("uid") or "")
+    if not uid or injected_config(pod) is None:
+        return None
+    marker = recorded_marker(pod)
+    result = pod_result(pod)
+    stage: Stage = INJECTED if result == "running" else result
+    if level(stage) <= max(level(marker), known):
+        return None
+    failure = classify(pod, now=now) if stage == FAILED else None
+    return Observation(
+        uid=uid, pod=str(metadata.get("name") or ""), stage=stage, marker=marker, known=known, failure=failure
+    )
+
+
+def observe_missed(pod: Mapping[str, Any], *, known: int) -> Observation | None:
+    metadata = pod.get("metadata") or {}
+    uid = str(metadata.get("uid") or "")
+    if not uid or max(level(recorded_marker(pod)), known) >= level(MISSED):
+        return None
+    return Observation(uid=uid, pod=str(metadata.get("name") or ""), stage=MISSED, known=known)

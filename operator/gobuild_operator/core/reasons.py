@@ -1,0 +1,473 @@
+"""Every download failure reason, once: its name, tier, summary, remedy and the log lines that show it.
+
+This registry is the one source of the reasons. The classifier (core/diagnose.py) runs its rules,
+the CRD's `status.downloads` reason enum and descriptions, the reason table of docs/diagnosis.md
+and the tests all read it, so adding a reason is one entry here plus a recorded fixture
+(tests/fixtures/gofailures, scripts/record_go_failures.py).
+
+The order of the entries is the classifier's precedence:
+
+1. `tier`: environment failures (disk full, broken file locks) first, then the network, TLS,
+   credential and integrity failures that *cause* a download to fail, then the outcomes that are
+   often consequences of those (unknown revision, module not found, missing go.sum entry, no go.mod)
+   and last "lookup disabled", which is nearly always an offline retry;
+2. within a tier the earliest line of the log wins (the first root cause, not its last echo);
+3. on one line the rule listed first wins, so a more specific reason comes before a general one (a
+   checksum-database URL refused is SumDBUnreachable, not ProxyUnreachable; a `proxyconnect`
+   failure is the corporate proxy's, not the GOPROXY's).
+
+A rule has anchors, literal strings of which a matching line holds one (candidate lines are found
+with str.find, fast on multi-megabyte logs), and optionally a pattern that must match on the
+anchor's line (it never crosses a newline). `in_proxy_detail` lets a rule match text a module proxy
+sent back ("server response:"), which otherwise is never read as this build's own failure.
+
+Pure data: no I/O.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Final
+
+
+@dataclass(frozen=True)
+class Rule:
+    """Lines holding one of `anchors` (and matching `pattern`, when given) show the reason."""
+
+    anchors: tuple[str, ...]
+    pattern: str | None = None
+    in_proxy_detail: bool = False
+
+
+@dataclass(frozen=True)
+class Reason:
+    """One fixed failure reason (SPEC "Download failure reasons")."""
+
+    name: str
+    #: Lower wins; None for Unknown, which no rule finds.
+    tier: int | None
+    #: What went wrong, in one line.
+    summary: str
+    #: The GoBuildConfig field (spec.…) or the build change ("Build change: …") that fixes it.
+    remedy: str
+    rules: tuple[Rule, ...] = field(default=())
+
+
+UNKNOWN: Final = "Unknown"
+
+_HTTP_STATUS_TEXT: Final = (
+    r"(?:Proxy Authentication Required|Forbidden|Bad Gateway|Service Unavailable|Gateway Timeout|"
+    r"Bad Request|Method Not Allowed|Not Found|Unauthorized|Internal Server Error|Too Many Requests|"
+    r"Request Timeout|Not Implemented|Access Denied)"
+)
+
+#: Every reason, in the classifier's order of precedence; Unknown last.
+REGISTRY: Final[tuple[Reason, ...]] = (
+    Reason(
+        "DiskFull",
+        tier=0,
+        summary=(
+            "The disk holding the module cache, build cache or temporary files is full (no space left on "
+            "device)."
+        ),
+        remedy=(
+            "Give the cache room: raise spec.cache.size (or use a larger spec.cache.existingClaim) and "
+            "clean old modules from it; without a shared cache, raise the Pod's ephemeral-storage."
+        ),
+        # go prints strerror text; bare errno names (ENOSPC) also come from unrelated tools.
+        rules=(Rule(("no space left on device", "isk quota exceeded")),),
+    ),
+    Reason(
+        "CacheLockFailed",
+        tier=0,
+        summary=(
+            'go could not lock a file in the module cache or the module ("no locks available": e.g. an '
+            "NFS volume without a lock manager)."
+        ),
+        remedy=(
+            "Put the module cache on a volume with working file locks: spec.cache.storageClassName of a "
+            "class that supports flock (NFSv4, or NFSv3 with lockd), or spec.cache.existingClaim on such a "
+            "volume; or turn the shared cache off (spec.cache.enabled: false)."
+        ),
+        rules=(
+            Rule(("no locks available",)),
+            Rule(
+                ("ock /",),
+                r"\b(?:RLock|Lock|Unlock) /\S+: (?:function not implemented|operation not supported)",
+            ),
+        ),
+    ),
+    Reason(
+        "HTTPProxyError",
+        tier=1,
+        summary=(
+            "The corporate HTTP proxy refused or failed the connection (CONNECT rejected, 407 "
+            "authentication required, or the proxy itself unreachable)."
+        ),
+        remedy=(
+            "Check spec.corporateProxy.httpsProxy (and httpProxy): host and port, that the proxy allows "
+            "CONNECT to the GOPROXY and git hosts, and, on 407, that the proxy accepts this cluster "
+            "without interactive credentials; hosts that must not go through it belong in "
+            "spec.corporateProxy.noProxy."
+        ),
+        rules=(
+            Rule(("proxyconnect ",)),
+            # A CONNECT the proxy refuses: go prints the bare status text, without a code.
+            Rule(
+                ('Get "https://', "Get https://"),
+                r'Get "?https://[^"\s]+"?: ' + _HTTP_STATUS_TEXT + r"[ \t\r]*$",
+            ),
+            Rule((": 407 ",), r"reading https?://\S+: 407 "),
+            Rule(
+                (
+                    "from proxy after CONNECT",
+                    "CONNECT tunnel failed",
+                    "Proxy CONNECT aborted",
+                    "Could not resolve proxy",
+                    "Failed to connect to proxy",
+                    "Unable to connect to proxy",
+                )
+            ),
+        ),
+    ),
+    Reason(
+        "CertificateUntrusted",
+        tier=1,
+        summary=(
+            "A server certificate was not trusted (unknown authority, expired, or issued for another "
+            "name): typically a TLS-intercepting corporate proxy, or a private proxy or git server with an "
+            "internal CA."
+        ),
+        remedy=(
+            "Add the CA that signs those certificates (e.g. the intercepting proxy's root) with "
+            "spec.caBundle (configMapName or secretName, key ca.crt); it is added to the system trust, not "
+            "replacing it. An expired certificate or one for another host must be fixed on the server."
+        ),
+        rules=(
+            Rule(
+                (
+                    "x509: ",
+                    "tls: failed to verify certificate",
+                    "SSL certificate problem",
+                    "server certificate verification failed",
+                    "certificate verify failed",
+                )
+            ),
+        ),
+    ),
+    Reason(
+        "SumDBUnreachable",
+        tier=1,
+        summary="The checksum database (GOSUMDB) could not be reached, or does not know the module.",
+        remedy=(
+            'Point spec.gosumdb at a checksum database the cluster can reach (e.g. "sum.golang.org '
+            'https://<your proxy>/sumdb/sum.golang.org"); list private modules in spec.goprivate or '
+            'spec.gonosumdb so they are never looked up; spec.gosumdb: "off" turns verification off '
+            "altogether."
+        ),
+        rules=(
+            Rule(
+                ("/lookup/", "/tile/", "/latest"),
+                r'verifying [^\n]*?(?:Get "?|reading )https?://[^\s"]+/(?:lookup|tile|latest)\b',
+            ),
+        ),
+    ),
+    Reason(
+        "TLSHandshakeTimeout",
+        tier=1,
+        summary=(
+            "A TLS handshake with the proxy or server never completed: something accepts the connection "
+            "but does not speak TLS back (a firewall or transparent proxy swallowing HTTPS)."
+        ),
+        remedy=(
+            "Send egress through the corporate proxy with spec.corporateProxy.httpsProxy, or list a "
+            "reachable mirror in spec.goproxy with spec.proxyFallback: OnAnyError."
+        ),
+        rules=(Rule(("TLS handshake timeout", "SSL connection timeout")),),
+    ),
+    Reason(
+        "DNSResolutionFailed",
+        tier=1,
+        summary=(
+            "A host name on the download path (proxy, git server or checksum database) could not be resolved."
+        ),
+        remedy=(
+            "Check the host name in spec.goproxy (or the private module's host) and the cluster DNS; where "
+            "outside names resolve only through the corporate proxy, set spec.corporateProxy.httpsProxy so "
+            "the proxy resolves them."
+        ),
+        rules=(
+            Rule((": lookup ",), r"dial (?:tcp|udp)[46]?: lookup \S"),
+            Rule(
+                (
+                    "no such host",
+                    "server misbehaving",
+                    "Could not resolve host",
+                    "Temporary failure in name resolution",
+                    "Name or service not known",
+                    "nodename nor servname provided",
+                )
+            ),
+        ),
+    ),
+    Reason(
+        "HostKeyVerificationFailed",
+        tier=1,
+        summary=(
+            "SSH refused the git server: its host key is not in known_hosts, or differs from the recorded "
+            "one."
+        ),
+        remedy=(
+            "Add the server's current host key (from ssh-keyscan HOST, verified out of band) to the secret "
+            "spec.privateModules.ssh.secretName under the key named by "
+            "spec.privateModules.ssh.knownHostsKey (default known_hosts), for every host in "
+            "spec.privateModules.ssh.hosts; if the key changed, replace the old entry."
+        ),
+        rules=(
+            Rule(
+                (
+                    "host key is known for",
+                    "has changed and you have requested strict checking",
+                    "Host key verification failed",
+                    "knownhosts: key is unknown",
+                    "knownhosts: key mismatch",
+                )
+            ),
+        ),
+    ),
+    Reason(
+        "AuthenticationFailed",
+        tier=1,
+        summary=(
+            "Credentials were refused or missing: the git server rejected the SSH key or asked for a "
+            "username, or the proxy answered 401/403."
+        ),
+        remedy=(
+            "SSH: put a key the server accepts in the secret named by spec.privateModules.ssh.secretName "
+            "(key ssh-privatekey) and list the host in spec.privateModules.ssh.hosts; HTTPS git or an "
+            "authenticated proxy: a .netrc with a token for the host in "
+            "spec.privateModules.netrc.secretName. Keep the module in spec.goprivate so go never asks a "
+            'public proxy for it. When go only says "no secure protocol found", run `git ls-remote` on '
+            "the module's URL in the same Pod: git names the real cause (a host key missing from "
+            "spec.privateModules.ssh.knownHostsKey looks the same to go)."
+        ),
+        rules=(
+            Rule(("are too open",), r"Permissions 0?\d+ for '[^'\n]*' are too open"),
+            Rule(
+                ('Load key "',), r'Load key "[^"\n]*": (?:bad permissions|invalid format|error in libcrypto)'
+            ),
+            Rule(
+                (
+                    "Permission denied (publickey",
+                    "Permission denied (password",
+                    "Permission denied (keyboard",
+                    "could not read Username for",
+                    "could not read Password for",
+                    "terminal prompts disabled",
+                    "Authentication failed for",
+                    "HTTP Basic: Access denied",
+                    "Invalid username or password",
+                    "ssh: unable to authenticate",
+                    "Too many authentication failures",
+                    # go 1.26 for a `.git` module path: it tried each scheme with git and hides git's
+                    # own error (key refused, unknown host key, untrusted certificate) unless run with -x.
+                    "no secure protocol found for repository",
+                )
+            ),
+            Rule(("The requested URL returned error: 40",), r"returned error: 40[13]\b"),
+            Rule((": 401 ", ": 403 "), r"(?:reading \S+|unexpected status \(\S+\)): 40[13] "),
+        ),
+    ),
+    Reason(
+        "ProxyUnreachable",
+        tier=1,
+        summary=(
+            "The module proxy or git server could not be reached: connection refused, timed out or reset."
+        ),
+        remedy=(
+            "Point spec.goproxy at a proxy the cluster can reach (an in-cluster proxy or a regional "
+            "mirror) and set spec.proxyFallback: OnAnyError so go moves on to the next entry; if egress "
+            "must go through a corporate proxy, set spec.corporateProxy.httpsProxy; otherwise check the "
+            "NetworkPolicy/firewall for the host and port in the evidence."
+        ),
+        rules=(
+            Rule(
+                ("dial tcp", "dial udp"),
+                r"dial (?:tcp|udp)[46]? \S+: (?:connect: )?"
+                r"(?:connection refused|i/o timeout|no route to host|network is unreachable|"
+                r"connection timed out)",
+            ),
+            Rule(
+                ("ssh: connect to host ",),
+                r"ssh: connect to host \S+ port \d+: (?:Connection refused|Connection timed out|"
+                r"Operation timed out|No route to host|Network is unreachable)",
+            ),
+            Rule(
+                (
+                    "Failed to connect to ",
+                    "Connection timed out after ",
+                    "Couldn't connect to server",
+                    "connection reset by peer",
+                    "Client.Timeout exceeded while awaiting headers",
+                    "timeout awaiting response headers",
+                    "first record does not look like a TLS handshake",
+                )
+            ),
+        ),
+    ),
+    Reason(
+        "ProxyServerError",
+        tier=1,
+        summary="The module proxy answered with a server error (5xx) or another unexpected status.",
+        remedy=(
+            "The proxy is failing: check it, or add a second proxy to spec.goproxy with "
+            "spec.proxyFallback: OnAnyError so go falls through to it on any error."
+        ),
+        rules=(
+            Rule(("reading http",), r"reading https?://\S+: (?:5\d\d|4(?:0[025689]|1[1-9]|[2-9]\d)) "),
+            Rule(
+                ("unexpected status (", "The requested URL returned error: 5"),
+                r"unexpected status \(\S+\): 5\d\d\b|returned error: 5\d\d\b",
+            ),
+        ),
+    ),
+    Reason(
+        "ChecksumMismatch",
+        tier=1,
+        summary=(
+            "A downloaded module does not match the hash in go.sum or in the checksum database (SECURITY "
+            "ERROR)."
+        ),
+        remedy=(
+            "Find out why the content changed (a re-tagged release, a proxy serving altered content) "
+            "before anything else. If the new content is legitimate, update go.sum in the repository "
+            "(build change); private modules belong in spec.goprivate/spec.gonosumdb; a corrupt copy in "
+            "the shared cache (spec.cache) must be cleaned out."
+        ),
+        rules=(Rule(("checksum mismatch", "SECURITY ERROR")),),
+    ),
+    Reason(
+        "UnknownRevision",
+        tier=2,
+        summary="The module exists but the requested version, tag, branch or commit does not.",
+        remedy=(
+            "Build change: fix the version in go.mod or the `go get` argument (was the tag pushed? was it "
+            "deleted?); `go list -m -versions MODULE` shows what exists. For a private module make sure "
+            "spec.goprivate covers it, so go asks the repository rather than a proxy with a stale view."
+        ),
+        rules=(
+            Rule(
+                ("unknown revision", "couldn't find remote ref", "no matching versions for query"),
+                in_proxy_detail=True,
+            ),
+            Rule(("reference is not a tree", "did not match any file(s) known to git")),
+        ),
+    ),
+    Reason(
+        "ModuleNotFound",
+        tier=3,
+        summary="The proxy or git server says the module does not exist (404/410, repository not found).",
+        remedy=(
+            "Check the module path in go.mod and the imports. A private module must be in spec.goprivate "
+            "(or its host in spec.privateModules.ssh.hosts) so go fetches it directly instead of asking a "
+            "public proxy, which answers 404/410 for what it cannot see; if another proxy has it, add it "
+            "to spec.goproxy (spec.proxyFallback: OnNotFound moves on after a 404/410)."
+        ),
+        rules=(
+            Rule((": 404 ", ": 410 "), r"(?:reading \S+|unexpected status \(\S+\)): (?:404|410) "),
+            Rule(("' not found",), r"[Rr]epository '[^'\n]*' not found"),
+            Rule(
+                (
+                    "does not appear to be a git repository",
+                    "Repository not found",
+                    "The project you were looking for could not be found",
+                    "no go-import meta tags",
+                )
+            ),
+            Rule(("reading file://",), r"reading file://\S+: no such file or directory"),
+        ),
+    ),
+    Reason(
+        "NoGoMod",
+        # Before MissingGoSum: "no required module provides package X: go.mod file not found" is this.
+        tier=4,
+        summary="go ran outside a module: no go.mod in the working directory or any parent.",
+        remedy=(
+            "Build change: run go in the module's directory (the container's workingDir, or a `cd` in the "
+            "script), or create go.mod with `go mod init`."
+        ),
+        rules=(
+            Rule(
+                (
+                    "go.mod file not found in current directory or any parent directory",
+                    "cannot find main module",
+                    "does not contain main module",
+                    "outside main module or its selected dependencies",
+                    "go: no modules specified",
+                    "modules disabled by GO111MODULE=off",
+                )
+            ),
+        ),
+    ),
+    Reason(
+        "MissingGoSum",
+        tier=4,
+        summary=(
+            "go.sum (or go.mod) lacks an entry the build needs, and the build may not add it (-mod=readonly)."
+        ),
+        remedy=(
+            "Build change: run `go mod tidy` and commit go.mod and go.sum; or let the build update them "
+            'with spec.goflags: ["-mod=mod"].'
+        ),
+        rules=(
+            Rule(
+                (
+                    "missing go.sum entry",
+                    "updates to go.mod needed",
+                    "updates to go.sum needed",
+                    "no required module provides package",
+                )
+            ),
+        ),
+    ),
+    Reason(
+        "LookupDisabled",
+        tier=5,
+        summary="go had to download a module but downloads were disabled (GOPROXY=off, or -mod=vendor).",
+        remedy=(
+            'Set spec.goproxy to reachable proxies instead of "off" (a GOPROXY the workload sets itself '
+            "wins unless spec.overrideEnv); with -mod=vendor in spec.goflags or the build, run `go mod "
+            "vendor`. If the log shows an earlier failure that made the build retry offline, fix that one."
+        ),
+        rules=(
+            Rule(
+                (
+                    "lookup disabled by GOPROXY=off",
+                    "lookup disabled by -mod=vendor",
+                    "lookup disabled by GOFLAGS=-mod=vendor",
+                )
+            ),
+        ),
+    ),
+    Reason(
+        "Unknown",
+        tier=None,
+        summary="No known Go module download failure was found in the log.",
+        remedy=(
+            "Read the first `go:` error in the log; if it is a download failure this classifier should "
+            "know, report it together with the log."
+        ),
+    ),
+)
+
+#: Reason names, in registry order.
+NAMES: Final[tuple[str, ...]] = tuple(reason.name for reason in REGISTRY)
+BY_NAME: Final[dict[str, Reason]] = {reason.name: reason for reason in REGISTRY}
+
+
+def reason(name: str) -> Reason:
+    """The registry entry of `name`; ValueError naming the known reasons for anything else."""
+    try:
+        return BY_NAME[name]
+    except KeyError:
+        raise ValueError(f"unknown reason {name!r}; expected one of {', '.join(NAMES)}") from None

@@ -1,0 +1,154 @@
+"""`make generate` (python -m gobuild_operator.generate [--check]): write what derives from the model.
+
+- crds/gobuildconfigs.gobuild.dev.yaml from the API model (crd.py);
+- the field table of README.md from the same model (descriptions and defaults);
+- the reason table of docs/diagnosis.md from the reason registry (core/reasons.py), with the lines
+  the classifier finds in the recorded logs of tests/fixtures/gofailures as examples.
+
+Generated parts of Markdown files sit between `<!-- generated: NAME -->` and `<!-- end: NAME -->`;
+the rest of those files is prose and stays hand-written. `--check` writes nothing and exits 1 naming
+the files that differ; tests/unit/test_generated.py runs the same comparison.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from gobuild_operator import crd
+from gobuild_operator.core import reasons
+from gobuild_operator.core.diagnose import diagnose
+
+CRD_FILE = Path("crds") / "gobuildconfigs.gobuild.dev.yaml"
+README = Path("README.md")
+DIAGNOSIS_DOC = Path("docs") / "diagnosis.md"
+FIXTURES = Path("tests") / "fixtures" / "gofailures"
+#: Example lines per reason in the docs table.
+EXAMPLES_PER_REASON = 2
+
+
+def outputs(root: Path) -> dict[Path, str]:
+    """Every generated file (relative to `root`) with the content it must have."""
+    return {
+        CRD_FILE: crd.render(),
+        README: splice(
+            (root / README).read_text(encoding="utf-8"), "spec-fields", field_table(crd.openapi_schema())
+        ),
+        DIAGNOSIS_DOC: splice(
+            (root / DIAGNOSIS_DOC).read_text(encoding="utf-8"), "reasons", reason_table(root / FIXTURES)
+        ),
+    }
+
+
+def stale(root: Path) -> list[Path]:
+    """The generated files whose committed content differs from what the sources generate."""
+    return [
+        path
+        for path, text in outputs(root).items()
+        if not (root / path).exists() or (root / path).read_text(encoding="utf-8") != text
+    ]
+
+
+def splice(document: str, name: str, content: str) -> str:
+    """`document` with the block between the markers of `name` replaced by `content`."""
+    begin, end = f"<!-- generated: {name} -->", f"<!-- end: {name} -->"
+    pattern = re.compile(re.escape(begin) + r"\n.*?" + re.escape(end), re.DOTALL)
+    if not pattern.search(document):
+        raise ValueError(f"no {begin} ... {end} block")
+    note = "<!-- `make generate` writes this table from the source; edit that instead -->\n"
+    return pattern.sub(lambda _: f"{begin}\n{note}{content}{end}", document)
+
+
+# --- README: the spec fields ---------------------------------------------------------------------
+
+
+def field_table(schema: dict[str, Any]) -> str:
+    """| field | default | meaning |, one row per spec field, from the generated schema."""
+    rows = ["| field | default | meaning |", "| --- | --- | --- |"]
+    for path, node in _fields(schema["properties"]["spec"], ""):
+        default = f"`{json.dumps(node['default'])}`" if "default" in node else ""
+        meaning = _first_sentence(node.get("description", ""))
+        rows.append(f"| `{path}` | {_cell(default)} | {_cell(meaning)} |")
+    return "\n".join(rows) + "\n"
+
+
+def _fields(node: dict[str, Any], prefix: str) -> Iterator[tuple[str, dict[str, Any]]]:
+    for name, child in node.get("properties", {}).items():
+        path = f"{prefix}{name}"
+        yield path, child
+        if child.get("type") == "object" and "properties" in child and name != "podSelector":
+            yield from _fields(child, f"{path}.")
+
+
+def _first_sentence(text: str) -> str:
+    """Up to the first full stop that ends a sentence ("e.g." does not)."""
+    masked = text.replace("e.g.", "e\0g\0")
+    sentence = re.split(r"\.\s+(?=[A-Za-z\"])", masked, maxsplit=1)[0].rstrip(".")
+    return sentence.replace("e\0g\0", "e.g.")
+
+
+# --- docs/diagnosis.md: the reasons --------------------------------------------------------------
+
+
+def reason_table(fixtures: Path) -> str:
+    """| Reason | Tier | What it means | A line that shows it | Remedy |, in the registry's order."""
+    examples = recorded_examples(fixtures)
+    rows = [
+        "| Reason | Tier | What it means | A line that shows it (recorded) | Remedy |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for entry in reasons.REGISTRY:
+        lines = "; ".join(_code(line) for line in examples.get(entry.name, [])) or "—"
+        tier = "—" if entry.tier is None else str(entry.tier)
+        rows.append(
+            f"| `{entry.name}` | {tier} | {_cell(entry.summary)} | {_cell(lines)} | {_cell(entry.remedy)} |"
+        )
+    return "\n".join(rows) + "\n"
+
+
+def recorded_examples(fixtures: Path) -> dict[str, list[str]]:
+    """reason -> the evidence lines the classifier finds in the recorded logs of that reason."""
+    manifest = json.loads((fixtures / "manifest.json").read_text(encoding="utf-8"))["cases"]
+    found: dict[str, list[str]] = {}
+    for case in sorted(manifest):
+        diagnosis = diagnose((fixtures / f"{case}.txt").read_text(encoding="utf-8"))
+        lines = found.setdefault(diagnosis.reason, [])
+        if diagnosis.evidence and diagnosis.evidence not in lines and len(lines) < EXAMPLES_PER_REASON:
+            lines.append(diagnosis.evidence)
+    return found
+
+
+def _code(text: str) -> str:
+    return f"`` {text} ``" if "`" in text else f"`{text}`"
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m gobuild_operator.generate", description=__doc__)
+    parser.add_argument("--root", type=Path, default=Path.cwd(), help="the repository (default: .)")
+    parser.add_argument("--check", action="store_true", help="write nothing; exit 1 when a file is stale")
+    args = parser.parse_args(argv)
+    root: Path = args.root
+    if args.check:
+        bad = stale(root)
+        for path in bad:
+            print(f"{path} is stale: run `make generate`", file=sys.stderr)
+        return 1 if bad else 0
+    for path, text in outputs(root).items():
+        target = root / path
+        if not target.exists() or target.read_text(encoding="utf-8") != text:
+            target.write_text(text, encoding="utf-8")
+            print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

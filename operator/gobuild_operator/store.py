@@ -1,0 +1,116 @@
+"""The operator's one in-memory view of GoBuildConfigs and namespace labels.
+
+kopf's watches feed it (handlers/gobuildconfigs.py, handlers/namespaces.py); the webhook, the
+reconciler, the per-config checks, the download reporter and the missed-injection check read it.
+Each GoBuildConfig's spec is parsed once per change of its generation, here and nowhere else, so
+admission never parses and never calls the API.
+
+Plain data and dicts, no I/O and no locks: everything runs in the operator's one event loop.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from gobuild_operator.api import GoBuildConfigSpec, SpecError, parse_spec
+
+Key = tuple[str, str]  # (namespace, name)
+
+
+@dataclass(frozen=True)
+class ConfigInfo:
+    namespace: str
+    name: str
+    uid: str
+    created: str
+    generation: int
+    spec: GoBuildConfigSpec | None  # None: the spec does not parse; `error` says why
+    error: str
+    pending: int  # entries in status.downloads.pending
+
+    @property
+    def key(self) -> Key:
+        return (self.namespace, self.name)
+
+
+def _info(body: Mapping[str, Any], previous: ConfigInfo | None) -> ConfigInfo:
+    """`previous` lends its parse when uid and generation show the spec is unchanged."""
+    metadata = body.get("metadata") or {}
+    uid = str(metadata.get("uid") or "")
+    generation = int(metadata.get("generation") or 0)
+    if previous is not None and previous.uid == uid and previous.generation == generation:
+        spec, error = previous.spec, previous.error
+    else:
+        try:
+            spec, error = parse_spec(dict(body.get("spec") or {})), ""
+        except SpecError as exc:
+            spec, error = None, str(exc)
+    downloads = (body.get("status") or {}).get("downloads") or {}
+    return ConfigInfo(
+        namespace=str(metadata.get("namespace") or ""),
+        name=str(metadata.get("name") or ""),
+        uid=uid,
+        created=str(metadata.get("creationTimestamp") or ""),
+        generation=generation,
+        spec=spec,
+        error=error,
+        pending=len(downloads.get("pending") or []),
+    )
+
+
+def _key(body: Mapping[str, Any]) -> Key:
+    metadata = body.get("metadata") or {}
+    return (str(metadata.get("namespace") or ""), str(metadata.get("name") or ""))
+
+
+class Store:
+    def __init__(self) -> None:
+        self._configs: dict[Key, ConfigInfo] = {}
+        self._labels: dict[str, dict[str, str]] = {}
+
+    # --- GoBuildConfigs -------------------------------------------------------------------------
+
+    def put_config(self, body: Mapping[str, Any]) -> tuple[ConfigInfo, ConfigInfo | None]:
+        """Store a GoBuildConfig from its watch event; return (it, what was stored before)."""
+        old = self._configs.get(_key(body))
+        info = _info(body, old)
+        self._configs[info.key] = info
+        return info, old
+
+    def view(self, body: Mapping[str, Any]) -> ConfigInfo:
+        """A GoBuildConfig read some other way (a status write's read), parsed through the store's
+        cache but not stored: the store follows the watch, whose events drive the checks."""
+        return _info(body, self._configs.get(_key(body)))
+
+    def remove_config(self, namespace: str, name: str) -> ConfigInfo | None:
+        return self._configs.pop((namespace, name), None)
+
+    def config(self, key: Key) -> ConfigInfo | None:
+        return self._configs.get(key)
+
+    def configs_in(self, namespace: str) -> list[ConfigInfo]:
+        """The namespace's configs, by name."""
+        return [info for (ns, _), info in sorted(self._configs.items()) if ns == namespace]
+
+    def specs(self, namespace: str) -> dict[str, GoBuildConfigSpec | None]:
+        """name -> parsed spec (None when it does not parse): what selection and injection read."""
+        return {info.name: info.spec for info in self.configs_in(namespace)}
+
+    def created(self, namespace: str) -> dict[str, str]:
+        return {info.name: info.created for info in self.configs_in(namespace)}
+
+    def namespaces_with_configs(self) -> set[str]:
+        return {ns for ns, _ in self._configs}
+
+    # --- namespace labels -----------------------------------------------------------------------
+
+    def put_namespace(self, name: str, labels: Mapping[str, str]) -> None:
+        self._labels[name] = {str(k): str(v) for k, v in labels.items()}
+
+    def remove_namespace(self, name: str) -> None:
+        self._labels.pop(name, None)
+
+    def namespace_labels(self, name: str) -> Mapping[str, str]:
+        return self._labels.get(name, {})
