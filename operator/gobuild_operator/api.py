@@ -40,6 +40,9 @@ _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _QUANTITY = re.compile(r"^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$")
 _GOSUMDB = re.compile(r"^[A-Za-z0-9][-A-Za-z0-9.]*[A-Za-z0-9](\+[^\s]+)?( +https?://[^\s]+)?$")
 _MODULE_PATH = re.compile(r"^[a-z0-9][-a-z0-9]*(\.[a-z0-9][-a-z0-9]*)+(/[A-Za-z0-9._~+-]+)*$")
+#: A BuildKit ssh or secret id: it travels inside CSV flag values (`--secret id=X,src=...`), so no
+#: comma, "=", quote or space.
+_BUILD_ID = re.compile(r"^[A-Za-z0-9][-A-Za-z0-9_.]{0,62}$")
 
 #: Variables the operator sets from a dedicated field; `spec.env` may not set them too (as the CRD).
 _ENV_OWNED_BY_FIELD: Mapping[str, str] = {
@@ -187,6 +190,14 @@ def _module_path(value: str) -> str:
     return value
 
 
+def _build_id(value: str) -> str:
+    if not _BUILD_ID.match(value):
+        raise ValueError(
+            f"{value!r} must be 1-63 letters, digits, '-', '_' or '.', starting with a letter or digit"
+        )
+    return value
+
+
 def _unique(values: tuple[Any, ...]) -> tuple[Any, ...]:
     seen: set[Any] = set()
     for index, value in enumerate(values):
@@ -326,6 +337,60 @@ class Reporting(_Model):
     probe_module: Annotated[str, AfterValidator(_module_path)] = "golang.org/x/mod"
 
 
+BuildId = Annotated[str, AfterValidator(_build_id)]
+
+
+class ImageBuilds(_Model):
+    """Builder-aware injection (docs/image-builds.md): what opted-in image builders get as arguments."""
+
+    enabled: bool = Field(
+        default=True,
+        description=(
+            "Add build arguments to recognised builder containers (kaniko executor, buildctl, "
+            "buildctl-daemonless.sh, buildah, docker/buildx) so the Dockerfile's RUN steps get the Go "
+            "and proxy settings, and private-module credentials through the builder's ssh/secret flags. "
+            "false: only the environment is injected."
+        ),
+    )
+    ssh_id: BuildId = Field(
+        default="default",
+        description=(
+            "The ssh id the key of privateModules.ssh is forwarded under (--ssh ID=KEY); the Dockerfile "
+            "mounts it with RUN --mount=type=ssh (id 'default') or --mount=type=ssh,id=ID."
+        ),
+    )
+    known_hosts_secret_id: BuildId = Field(
+        default="known_hosts",
+        description=(
+            "The secret id of the known_hosts of privateModules.ssh; mount it with "
+            "RUN --mount=type=secret,id=ID,target=/root/.ssh/known_hosts."
+        ),
+    )
+    netrc_secret_id: BuildId = Field(
+        default="netrc",
+        description=(
+            "The secret id of the .netrc of privateModules.netrc; mount it with "
+            "RUN --mount=type=secret,id=ID,target=/root/.netrc."
+        ),
+    )
+    ca_secret_id: BuildId = Field(
+        default="gobuild-ca",
+        description=(
+            "The secret id of the caBundle certificates; mount it with "
+            "RUN --mount=type=secret,id=ID,target=/etc/ssl/certs/gobuild-ca.pem."
+        ),
+    )
+
+    @model_validator(mode="after")
+    def _secret_ids_distinct(self) -> ImageBuilds:
+        ids = {"knownHostsSecretId": self.known_hosts_secret_id, "netrcSecretId": self.netrc_secret_id}
+        if self.ca_secret_id in ids.values():
+            raise _At(".caSecretId", f"{self.ca_secret_id!r} is already used by another secret id")
+        if self.netrc_secret_id == self.known_hosts_secret_id:
+            raise _At(".netrcSecretId", f"{self.netrc_secret_id!r} is already knownHostsSecretId")
+        return self
+
+
 class GoBuildConfigSpec(_Model):
     """SPEC "GoBuildConfig spec", field for field; defaults are the SPEC's."""
 
@@ -350,6 +415,13 @@ class GoBuildConfigSpec(_Model):
     ca_bundle: CABundle | None = None
     cache: Cache = Cache()
     reporting: Reporting = Reporting()
+    image_builds: ImageBuilds = Field(
+        default=ImageBuilds(),
+        description=(
+            "In-cluster image builds: the build arguments and ssh/secret flags added to builder "
+            "containers so a Dockerfile's RUN steps see the settings (docs/image-builds.md)."
+        ),
+    )
 
     @model_validator(mode="after")
     def _env_names_unique_and_free(self) -> GoBuildConfigSpec:
