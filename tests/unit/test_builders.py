@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import copy
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from gobuild_operator.api import parse_spec
 from gobuild_operator.core.builders import builder_args, image_build_plan, recognise
@@ -481,7 +483,8 @@ def test_annotation_lists_exactly_what_was_added() -> None:
     result = run({"name": "build", "image": "docker:cli", "command": ["docker", "build", "."]}, CN)
     assert annotation(result) == {"build": ["--build-arg", "GOPROXY", "--build-arg", "GOSUMDB"]}
     assert (
-        "container 'build' (docker build): added --build-arg GOPROXY --build-arg GOSUMDB" in result.warnings
+        "container 'build' (docker build): added --build-arg GOPROXY, GOSUMDB "
+        "(gobuild.dev/build-args has them)" in result.warnings
     )
     assert result.build_args == (("build", ("--build-arg", "GOPROXY", "--build-arg", "GOSUMDB")),)
 
@@ -596,6 +599,18 @@ def test_containers_that_do_not_build_are_untouched(container: dict[str, Any]) -
     assert not [w for w in result.warnings if "added" in w or "through a shell" in w]
 
 
+def test_the_warning_names_every_addition_without_values() -> None:
+    container = {"name": "b", "image": "moby/buildkit", "command": ["buildctl", "build"]}
+    result = run(container, {**PRIVATE, "corporateProxy": {"httpsProxy": "http://proxy.corp:3128"}})
+    [warning] = [w for w in result.warnings if ": added " in w]
+    assert warning == (
+        "container 'b' (buildctl build): added --opt build-arg:GOPROXY, GOSUMDB, GOPRIVATE, HTTPS_PROXY, "
+        "https_proxy, NO_PROXY, no_proxy; --ssh default; --secret known_hosts, netrc, gobuild-ca "
+        "(gobuild.dev/build-args has them)"
+    )
+    assert "proxy.corp" not in warning
+
+
 def test_command_that_is_not_a_list_of_strings_is_never_touched() -> None:
     container = {"name": "b", "image": "docker:cli", "command": ["docker", "build", 3]}
     assert recognise(container) is None
@@ -705,3 +720,34 @@ def test_only_selected_containers_are_rewritten_and_the_job_is_annotated_too() -
     expected = '{"build":["--build-arg","GOPROXY","--build-arg","GOSUMDB"]}'
     assert result.obj["metadata"]["annotations"]["gobuild.dev/build-args"] == expected
     assert result.obj["spec"]["template"]["metadata"]["annotations"]["gobuild.dev/build-args"] == expected
+
+
+def test_the_buildkit_example_gets_what_its_comment_says() -> None:
+    examples = Path(__file__).resolve().parents[2] / "examples"
+    [config] = [
+        doc
+        for doc in yaml.safe_load_all((examples / "gobuildconfig-private-ssh.yaml").read_text())
+        if doc["kind"] == "GoBuildConfig"
+    ]
+    job = yaml.safe_load((examples / "job-image-build-buildkit.yaml").read_text())
+    spec = parse_spec(config["spec"])
+    result = mutate(
+        job,
+        kind="Job",
+        plan=build_plan(config_name="go-private", spec=spec),
+        override_env=False,
+        containers=[],
+    )
+    args = result.obj["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert args[:9] == [
+        "build",
+        "--opt",
+        "build-arg:GOPROXY=https://proxy.golang.org,direct",
+        "--opt",
+        "build-arg:GOPRIVATE=git.corp.example/*,git.corp.example,github.com",
+        "--ssh",
+        f"default={KEY}",
+        "--secret",
+        f"id=known_hosts,src={KNOWN_HOSTS}",
+    ]
+    assert args[9:] == job["spec"]["template"]["spec"]["containers"][0]["args"][1:]

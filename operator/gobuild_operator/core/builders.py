@@ -525,7 +525,30 @@ def builder_args(
         command=command,
         args=args,
         added=tuple(wanted.tokens),
-        warnings=(*wanted.warnings, f"{where}: added {shlex.join(wanted.tokens)}"),
+        warnings=(
+            *wanted.warnings,
+            f"{where}: added {summarise(wanted.tokens)} ({c.ANNOTATION_BUILD_ARGS} has them)",
+        ),
+    )
+
+
+def summarise(tokens: Sequence[str]) -> str:
+    """`--build-arg GOPROXY, GOSUMDB; --ssh default; --secret known_hosts`: names and ids, no values.
+
+    The API server may cut admission warnings longer than 256 characters, so the warning names what
+    was added and the annotation carries the arguments themselves.
+    """
+    groups: dict[str, list[str]] = {}
+    for flag, value in zip(tokens[::2], tokens[1::2], strict=True):
+        if flag == "--opt":
+            flag, value = "--opt build-arg:", value.removeprefix("build-arg:").partition("=")[0]
+        elif flag == "--secret":
+            value = value.partition(",")[0].removeprefix("id=")
+        elif flag == "--ssh":
+            value = value.partition("=")[0]
+        groups.setdefault(flag, []).append(value)
+    return "; ".join(
+        f"{flag}{'' if flag.endswith(':') else ' '}{', '.join(values)}" for flag, values in groups.items()
     )
 
 
