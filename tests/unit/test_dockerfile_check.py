@@ -218,6 +218,29 @@ def test_go_version(image: str, go_directive: str, too_old: bool) -> None:
     assert ((1, "GoVersionTooOld") in found) is too_old
 
 
+@pytest.mark.parametrize(
+    ("run", "files", "fetches"),
+    [
+        pytest.param("go build -mod=vendor .", {"go.mod", "go.sum"}, False, id="mod-vendor-flag"),
+        pytest.param("GOFLAGS=-mod=vendor go build .", {"go.mod", "go.sum"}, False, id="goflags-vendor"),
+        pytest.param(
+            "go build .", {"go.mod", "go.sum", "vendor/modules.txt"}, False, id="vendor-dir-in-context"
+        ),
+        pytest.param(
+            "go build -mod=mod .", {"go.mod", "go.sum", "vendor/modules.txt"}, True, id="mod-mod-overrides"
+        ),
+        pytest.param(
+            "go mod download", {"go.mod", "go.sum", "vendor/modules.txt"}, True, id="mod-download-fetches"
+        ),
+    ],
+)
+def test_vendored_builds_fetch_nothing(run: str, files: set[str], fetches: bool) -> None:
+    text = "FROM golang:1.26\nWORKDIR /src\nCOPY . .\nRUN " + run + "\n"
+    found = reasons(text, files=frozenset(files))
+    assert (found == [(4, "GoSettingNotDeclared"), (4, "NoModuleCacheMount")]) is fetches
+    assert (found == []) is not fetches
+
+
 def test_with_a_config_every_injected_go_setting_must_be_declared() -> None:
     spec = parse_spec(
         {

@@ -245,6 +245,11 @@ class _Checker:
         #: Context paths of go.mod/go.sum that .dockerignore excludes and that a COPY wanted (reported).
         self.reported_ignores: set[str] = set()
         self.reported_versions: set[int] = set()
+        #: A vendor directory in the context: go builds from it (go >= 1.14 defaults to -mod=vendor).
+        self.vendored = context.files is not None and any(
+            path.endswith("vendor/modules.txt") and not dockerignore.decide(self.ignore, path).excluded
+            for path in context.files
+        )
 
     def add(self, line: int, reason: str, message: str, fix: str, *, source: str = "dockerfile") -> None:
         assert reason in REASONS
@@ -517,7 +522,7 @@ class _Checker:
                 stage.gomod.setdefault(stage.cwd, (instruction.line, None))
         if any(command.needs_go_mod or command.fetches for command in script.go):
             self.go_version(stage)
-        if any(command.fetches for command in script.go):
+        if any(command.fetches and not self.from_vendor(command, stage, script) for command in script.go):
             self.fetches(instruction, stage, script, mounts)
 
     def bind_mounts(self, mounts: Sequence[Mapping[str, str]], stage: _Stage, line: int) -> None:
@@ -615,6 +620,16 @@ class _Checker:
         files = self.context.files
         go_sum = posixpath.join(posixpath.dirname(go_mod), "go.sum")
         return (files is None or go_sum in files) and not dockerignore.decide(self.ignore, go_sum).excluded
+
+    def from_vendor(self, command: _GoCommand, stage: _Stage, script: _Script) -> bool:
+        """Whether this command builds from vendor/ instead of downloading (`go mod ...` always fetches)."""
+        if command.words[1:2] == ("mod",):
+            return False
+        goflags = f"{stage.lookup('GOFLAGS') or ''} {script.assigned.get('GOFLAGS', '')}"
+        flags = [*command.words, *goflags.split()]
+        if "-mod=mod" in flags or "-mod=readonly" in flags:
+            return False
+        return self.vendored or "-mod=vendor" in flags
 
     def fetches(
         self, instruction: df.Instruction, stage: _Stage, script: _Script, mounts: Sequence[Mapping[str, str]]
