@@ -1,4 +1,4 @@
-"""python -m gobuild_operator {run,diagnose}: the operator and its offline log classifier."""
+"""python -m gobuild_operator {run,diagnose,check}: the operator, its log classifier, its Dockerfile check."""
 
 from __future__ import annotations
 
@@ -40,6 +40,10 @@ def main(argv: list[str] | None = None) -> int:
         from gobuild_operator.diagnose_cli import main as diagnose_main
 
         return diagnose_main(argv[1:])
+    if argv and argv[0] == "check":
+        from gobuild_operator.check_cli import main as check_main
+
+        return check_main(argv[1:])
     parser = argparse.ArgumentParser(prog="gobuild-operator", description="Run the gobuild-operator.")
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run the operator and its admission webhook")
@@ -71,6 +75,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     run.add_argument("--verbose", action="store_true")
     sub.add_parser("diagnose", help="classify a saved build log: diagnose [FILE|-] [--output json|text]")
+    sub.add_parser(
+        "check",
+        help="what will break go mod download in an image build: "
+        "check [Dockerfile] [--context DIR] [--config FILE|NAME] [--output json|text]",
+    )
     args = parser.parse_args(argv)
     return _run(args)
 

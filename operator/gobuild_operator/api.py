@@ -54,6 +54,9 @@ _LABEL_KEY = (
     r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$"
 )
 _LABEL_VALUE = r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$"
+#: A BuildKit ssh or secret id: it travels inside CSV flag values (`--secret id=X,src=...`), so no
+#: comma, "=", quote or space.
+_BUILD_ID = re.compile(r"^[A-Za-z0-9][-A-Za-z0-9_.]{0,62}$")
 
 #: Variables the operator sets from a dedicated field; `spec.env` may not set them too.
 _ENV_OWNED_BY_FIELD: Mapping[str, str] = {
@@ -198,6 +201,14 @@ def _mount_path(value: str) -> str:
 def _module_path(value: str) -> str:
     if not _MODULE_PATH.match(value):
         raise ValueError(f"{value!r} is not a Go module path")
+    return value
+
+
+def _build_id(value: str) -> str:
+    if not _BUILD_ID.match(value):
+        raise ValueError(
+            f"{value!r} must be 1-63 letters, digits, '-', '_' or '.', starting with a letter or digit"
+        )
     return value
 
 
@@ -770,6 +781,88 @@ def _forbid_env_while(block: str, names: str, *, condition: str, exists: str, wh
     )
 
 
+_BUILD_ID_RULE = Rule(
+    _matches(_BUILD_ID), "must be 1-63 letters, digits, '-', '_' or '.', starting with a letter or digit"
+)
+
+
+def _build_id_field(description: str) -> Any:
+    return Field(min_length=1, max_length=63, description=description)
+
+
+BuildId = Annotated[str, AfterValidator(_build_id), _BUILD_ID_RULE]
+
+
+class ImageBuilds(_Model):
+    """Builder-aware injection (docs/image-builds.md): what opted-in image builders get as arguments."""
+
+    crd_rules = (
+        Rule(
+            "!has(self.caSecretId) || "
+            "((!has(self.netrcSecretId) || self.caSecretId != self.netrcSecretId) && "
+            "(!has(self.knownHostsSecretId) || self.caSecretId != self.knownHostsSecretId))",
+            "must differ from netrcSecretId and knownHostsSecretId",
+            field_path=".caSecretId",
+            reason="FieldValueDuplicate",
+        ),
+        Rule(
+            "!has(self.netrcSecretId) || !has(self.knownHostsSecretId) || "
+            "self.netrcSecretId != self.knownHostsSecretId",
+            "must differ from knownHostsSecretId",
+            field_path=".netrcSecretId",
+            reason="FieldValueDuplicate",
+        ),
+    )
+
+    enabled: Annotated[
+        bool,
+        Field(
+            description=(
+                "Add build arguments to recognised builder containers (kaniko executor, buildctl, "
+                "buildctl-daemonless.sh, buildah, docker/buildx) so the Dockerfile's RUN steps get the Go "
+                "and proxy settings, and private-module credentials through the builder's ssh/secret "
+                "flags. false: only the environment is injected."
+            )
+        ),
+    ] = True
+    ssh_id: Annotated[
+        BuildId,
+        _build_id_field(
+            "The ssh id the key of privateModules.ssh is forwarded under (--ssh ID=KEY); the Dockerfile "
+            "mounts it with RUN --mount=type=ssh (id 'default') or --mount=type=ssh,id=ID."
+        ),
+    ] = "default"
+    known_hosts_secret_id: Annotated[
+        BuildId,
+        _build_id_field(
+            "The secret id of the known_hosts of privateModules.ssh; mount it with "
+            "RUN --mount=type=secret,id=ID,target=/root/.ssh/known_hosts."
+        ),
+    ] = "known_hosts"  # noqa: S105 - an id, not a secret
+    netrc_secret_id: Annotated[
+        BuildId,
+        _build_id_field(
+            "The secret id of the .netrc of privateModules.netrc; mount it with "
+            "RUN --mount=type=secret,id=ID,target=/root/.netrc."
+        ),
+    ] = "netrc"  # noqa: S105 - an id, not a secret
+    ca_secret_id: Annotated[
+        BuildId,
+        _build_id_field(
+            "The secret id of the caBundle certificates; mount it with "
+            "RUN --mount=type=secret,id=ID,target=/etc/ssl/certs/gobuild-ca.pem."
+        ),
+    ] = "gobuild-ca"  # noqa: S105 - an id, not a secret
+
+    @model_validator(mode="after")
+    def _secret_ids_distinct(self) -> ImageBuilds:
+        if self.ca_secret_id in (self.known_hosts_secret_id, self.netrc_secret_id):
+            raise _At(".caSecretId", f"{self.ca_secret_id!r} is already used by another secret id")
+        if self.netrc_secret_id == self.known_hosts_secret_id:
+            raise _At(".netrcSecretId", f"{self.netrc_secret_id!r} is already knownHostsSecretId")
+        return self
+
+
 class GoBuildConfigSpec(_Model):
     """SPEC "GoBuildConfig spec", field for field; defaults are the SPEC's."""
 
@@ -1004,6 +1097,16 @@ class GoBuildConfigSpec(_Model):
         Field(description="What the operator observes and reports on the status."),
         Default({}),
     ] = Reporting()
+    image_builds: Annotated[
+        ImageBuilds,
+        Field(
+            description=(
+                "In-cluster image builds: the build arguments and ssh/secret flags added to builder "
+                "containers so a Dockerfile's RUN steps see the settings (docs/image-builds.md)."
+            )
+        ),
+        Default({}),
+    ] = ImageBuilds()
 
     @model_validator(mode="after")
     def _env_names_unique_and_free(self) -> GoBuildConfigSpec:

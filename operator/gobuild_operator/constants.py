@@ -30,6 +30,9 @@ ANNOTATION_INJECTED: Final = "gobuild.dev/injected"
 LABEL_CONFIG: Final = "gobuild.dev/config"
 #: Comma-separated names of variables the workload already set and that were therefore not injected.
 ANNOTATION_SKIPPED_ENV: Final = "gobuild.dev/skipped-env"
+#: JSON object {container name: [arguments]}: what builder-aware injection added to the command lines
+#: of image builder containers (kaniko, buildctl, buildah, docker/buildx; docs/image-builds.md).
+ANNOTATION_BUILD_ARGS: Final = "gobuild.dev/build-args"
 #: Set on a finished Pod once its outcome is counted, so restarts never count it twice.
 ANNOTATION_RECORDED: Final = "gobuild.dev/recorded"
 

@@ -124,6 +124,13 @@ def test_defaults_are_stored(kubectl: Kubectl, namespace: str) -> None:
             "buildCache": False,
         },
         "reporting": {"enabled": True, "probeIntervalSeconds": 300, "probeModule": "golang.org/x/mod"},
+        "imageBuilds": {
+            "enabled": True,
+            "sshId": "default",
+            "knownHostsSecretId": "known_hosts",
+            "netrcSecretId": "netrc",
+            "caSecretId": "gobuild-ca",
+        },
     }
 
 
@@ -236,6 +243,16 @@ def test_invalid_example_is_refused_on_create_too(kubectl: Kubectl, namespace: s
             {"reporting": {"probeModule": "https://golang.org/x/mod"}},
             ["spec.reporting.probeModule", "module path"],
             id="probe-module-url",
+        ),
+        pytest.param(
+            {"imageBuilds": {"netrcSecretId": "id=x,src=/etc/passwd"}},
+            ["spec.imageBuilds.netrcSecretId", "letters, digits"],
+            id="build-secret-id-csv",
+        ),
+        pytest.param(
+            {"imageBuilds": {"caSecretId": "netrc"}},
+            ["spec.imageBuilds.caSecretId", "must differ"],
+            id="build-secret-ids-distinct",
         ),
         pytest.param(
             {"caBundle": {"configMapName": "Corp_CA"}},

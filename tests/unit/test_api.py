@@ -32,6 +32,11 @@ def test_defaults_are_the_specs() -> None:
     assert spec.reporting.enabled is True
     assert spec.reporting.probe_interval_seconds == 300
     assert spec.reporting.probe_module == "golang.org/x/mod"
+    assert spec.image_builds.enabled is True
+    assert spec.image_builds.ssh_id == "default"
+    assert spec.image_builds.known_hosts_secret_id == "known_hosts"
+    assert spec.image_builds.netrc_secret_id == "netrc"
+    assert spec.image_builds.ca_secret_id == "gobuild-ca"
 
 
 def test_block_defaults_apply_inside_blocks() -> None:
@@ -215,6 +220,22 @@ def _json(value: Any) -> Any:
             {"podSelector": {"matchLabels": {"app.kubernetes.io/name": 1}}},
             'spec.podSelector.matchLabels["app.kubernetes.io/name"]: ',
             id="selector-label",
+        ),
+        pytest.param(
+            {"imageBuilds": {"netrcSecretId": "id=x,src=/etc/passwd"}},
+            "spec.imageBuilds.netrcSecretId: ",
+            id="build-secret-id-csv",
+        ),
+        pytest.param({"imageBuilds": {"sshId": ""}}, "spec.imageBuilds.sshId: ", id="build-ssh-id-empty"),
+        pytest.param(
+            {"imageBuilds": {"caSecretId": "netrc"}},
+            "spec.imageBuilds.caSecretId: 'netrc' is already used",
+            id="build-ids-distinct",
+        ),
+        pytest.param(
+            {"imageBuilds": {"netrcSecretId": "known_hosts"}},
+            "spec.imageBuilds.netrcSecretId: ",
+            id="build-ids-distinct-netrc",
         ),
         pytest.param({"goProxy": ["direct"]}, "spec.goProxy: unknown field", id="unknown-field"),
         pytest.param({"default": "maybe"}, "spec.default: ", id="bool"),

@@ -17,6 +17,7 @@ its own as well (a previous injection's volume, mount, variable or git entry cou
 from __future__ import annotations
 
 import copy
+import json
 import posixpath
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -24,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gobuild_operator import constants as c
-from gobuild_operator.core import workload
+from gobuild_operator.core import builders, workload
 from gobuild_operator.core.plan import EnvVar, GitConfig, InjectionPlan, VolumeMount
 
 _GIT_CONFIG_ENTRY = re.compile(r"^GIT_CONFIG_(KEY|VALUE)_([0-9]{1,9})$", re.ASCII)
@@ -43,12 +44,15 @@ class Mutation:
     warnings: tuple[str, ...] = ()
     skipped_env: tuple[str, ...] = ()
     containers: tuple[str, ...] = ()
+    #: (container name, the arguments builder-aware injection added to its command line), in order.
+    build_args: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
 
 @dataclass
 class _Report:
     warnings: list[str] = field(default_factory=list)
     skipped_env: set[str] = field(default_factory=set)
+    build_args: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def warn(self, message: str) -> None:
         if message not in self.warnings:
@@ -79,7 +83,7 @@ def mutate(
             container, plan, skipped_volumes=skipped_volumes, override_env=override_env, report=report
         )
     skipped_env = tuple(sorted(report.skipped_env))
-    _mark(new, template, name=plan.config_name, skipped_env=skipped_env)
+    _mark(new, template, name=plan.config_name, skipped_env=skipped_env, build_args=report.build_args)
     return Mutation(
         new,
         new != obj,
@@ -87,6 +91,7 @@ def mutate(
         tuple(report.warnings),
         skipped_env,
         tuple(container["name"] for container in targets),
+        tuple(report.build_args.items()),
     )
 
 
@@ -201,7 +206,14 @@ def _add_volumes(pod_spec: dict[str, Any], plan: InjectionPlan, report: _Report)
     return skipped
 
 
-def _mark(new: dict[str, Any], template: dict[str, Any], *, name: str, skipped_env: tuple[str, ...]) -> None:
+def _mark(
+    new: dict[str, Any],
+    template: dict[str, Any],
+    *,
+    name: str,
+    skipped_env: tuple[str, ...],
+    build_args: Mapping[str, Sequence[str]],
+) -> None:
     """The marker and label on the Pod (or pod template), and the marker on a Job/CronJob too."""
     holders = [template] if template is new else [template, new]
     for holder in holders:
@@ -209,6 +221,10 @@ def _mark(new: dict[str, Any], template: dict[str, Any], *, name: str, skipped_e
         annotations[c.ANNOTATION_INJECTED] = name
         if skipped_env:
             annotations[c.ANNOTATION_SKIPPED_ENV] = ",".join(skipped_env)
+        if build_args:
+            annotations[c.ANNOTATION_BUILD_ARGS] = json.dumps(
+                {container: list(added) for container, added in build_args.items()}, separators=(",", ":")
+            )
     _string_map(template, "labels")[c.LABEL_CONFIG] = name
 
 
@@ -247,6 +263,8 @@ def _inject_container(
     _add_git_config(env, entries, container=name, report=report)
     if env:
         container["env"] = env
+    if plan.image_builds is not None:
+        _add_builder_args(container, plan.image_builds, mounted=mounted, report=report)
     if container.get("envFrom"):
         report.warn(
             f"container {name!r} uses envFrom: injected variables take precedence over "
@@ -257,6 +275,21 @@ def _inject_container(
     # build writes a termination message and only adds the log tail when it does not.
     if container.get("terminationMessagePolicy") in (None, "", "File"):
         container["terminationMessagePolicy"] = plan.termination_message_policy
+
+
+def _add_builder_args(
+    container: dict[str, Any], plan: builders.ImageBuildPlan, *, mounted: set[str], report: _Report
+) -> None:
+    """Builder-aware injection (core/builders.py), after the env it reads."""
+    change = builders.builder_args(container, plan, mounted=mounted)
+    for warning in change.warnings:
+        report.warn(warning)
+    if change.command is not None:
+        container["command"] = change.command
+    if change.args is not None:
+        container["args"] = change.args
+    if change.added:
+        report.build_args[container["name"]] = change.added
 
 
 def _add_mounts(

@@ -42,6 +42,7 @@ from typing import Any
 
 from gobuild_operator import constants as c
 from gobuild_operator.api import CABundle, Cache, CorporateProxy, GoBuildConfigSpec, NetrcAuth, SSHAuth
+from gobuild_operator.core.builders import ImageBuildPlan, image_build_plan
 
 #: Directories Go reads CA certificates from by default on Linux; SSL_CERT_DIR replaces them.
 SYSTEM_CA_DIRS: tuple[str, ...] = ("/etc/ssl/certs", "/etc/pki/tls/certs")
@@ -139,6 +140,8 @@ class InjectionPlan:
     volumes: tuple[Volume, ...] = ()
     mounts: tuple[VolumeMount, ...] = ()
     termination_message_policy: str = c.TERMINATION_MESSAGE_POLICY
+    #: Arguments for image builder containers (core/builders.py); None when spec.imageBuilds is off.
+    image_builds: ImageBuildPlan | None = None
 
 
 @dataclass(frozen=True)
@@ -210,12 +213,14 @@ def build_plan(
     extra = tuple(EnvVar(entry.name, entry.value) for entry in spec.env)
     explicit = {entry.name for entry in extra}
     generated = [var for piece in pieces for var in piece.env if var.name not in explicit]
+    env = (*generated, *extra)
     return InjectionPlan(
         config_name=config_name,
-        env=(*generated, *extra),
+        env=env,
         git_config=tuple(entry for piece in pieces for entry in piece.git_config),
         volumes=tuple(volume for piece in pieces for volume in piece.volumes),
         mounts=tuple(mount for piece in pieces for mount in piece.mounts),
+        image_builds=image_build_plan(spec, env_names=[var.name for var in env]),
     )
 
 

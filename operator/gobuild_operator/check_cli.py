@@ -1,0 +1,215 @@
+"""`python -m gobuild_operator check [Dockerfile] [--context DIR] [--config FILE|NAME] [--output json|text]`.
+
+Reads a Dockerfile the way an image build will and reports, like a compiler, what will make
+`go mod download` fail in it (core/dockerfile_check.py has the reasons). Offline by default: the
+context is a directory, the config a GoBuildConfig YAML file. A NAME that is not a file is read from
+the cluster of the current kube context (or the Pod's ServiceAccount), in --namespace or the
+context's namespace: the only network call, and only when asked for.
+
+Exit status as `diagnose`: 0 nothing found, 1 problems found, 2 a usage, file or config error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, Final
+
+import yaml
+
+from gobuild_operator import constants as c
+from gobuild_operator.api import SpecError, parse_spec
+from gobuild_operator.core.dockerfile_check import (
+    DEFAULT_SETTINGS,
+    CheckSettings,
+    Context,
+    Finding,
+    check,
+    settings_from_spec,
+)
+
+PROG: Final = "python -m gobuild_operator check"
+EXIT_CLEAN: Final = 0
+EXIT_FINDINGS: Final = 1
+EXIT_USAGE: Final = 2
+#: Bounds on what is read from the context (a build context is usually far smaller).
+MAX_CONTEXT_FILES: Final = 200_000
+MAX_GO_MODS: Final = 200
+_SKIPPED_DIRS: Final = frozenset({".git", ".hg", ".svn"})
+
+#: (name, namespace or None) -> the GoBuildConfig's spec; tests pass their own.
+ConfigReader = Callable[[str, "str | None"], Mapping[str, Any]]
+
+
+class UsageError(Exception):
+    """Something the user must fix before the check can run (exit status 2)."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Report what will make `go mod download` fail in an image build of this Dockerfile.",
+        epilog="exit status: 0 nothing found, 1 problems found, 2 usage, file or config error",
+    )
+    parser.add_argument(
+        "dockerfile", nargs="?", default="Dockerfile", metavar="Dockerfile", help="default: ./Dockerfile"
+    )
+    parser.add_argument(
+        "--context",
+        metavar="DIR",
+        default=None,
+        help="the build context (default: the Dockerfile's directory)",
+    )
+    parser.add_argument(
+        "--config",
+        metavar="FILE|NAME",
+        default=None,
+        help="the GoBuildConfig the build gets: a YAML file, or the NAME of one in the cluster "
+        "(default: what every GoBuildConfig injects, GOPROXY)",
+    )
+    parser.add_argument("-n", "--namespace", default=None, help="namespace of --config NAME")
+    parser.add_argument(
+        "-o",
+        "--output",
+        choices=("text", "json"),
+        default="text",
+        help="text for people (default), json for CI: {dockerfile, context, config, findings: "
+        "[{file, line, reason, message, fix}]}",
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None, *, read_cluster_config: ConfigReader | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse exits on --help (0) and on usage errors (2)
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    try:
+        dockerfile = Path(args.dockerfile)
+        text = _read_text(dockerfile, what="Dockerfile")
+        context_dir = Path(args.context) if args.context is not None else dockerfile.parent
+        if not context_dir.is_dir():
+            raise UsageError(f"the context {context_dir} is not a directory")
+        ignore_file = _ignore_file(dockerfile, context_dir)
+        context = read_context(context_dir, ignore_file)
+        config_name, settings = _settings(args.config, args.namespace, read_cluster_config)
+    except UsageError as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    findings = check(text, context=context, settings=settings)
+    files = {
+        "dockerfile": str(dockerfile),
+        "dockerignore": str(ignore_file) if ignore_file else ".dockerignore",
+    }
+    if args.output == "json":
+        report = {
+            "dockerfile": str(dockerfile),
+            "context": str(context_dir),
+            "config": config_name,
+            "findings": [finding.to_dict(file=files[finding.source]) for finding in findings],
+        }
+        sys.stdout.write(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+    else:
+        sys.stdout.write("".join(render_text(finding, files[finding.source]) for finding in findings))
+    return EXIT_FINDINGS if findings else EXIT_CLEAN
+
+
+def render_text(finding: Finding, file: str) -> str:
+    return f"{file}:{finding.line}: {finding.reason}: {finding.message}. Fix: {finding.fix}\n"
+
+
+# --- reading ---------------------------------------------------------------------------------
+
+
+def _read_text(path: Path, *, what: str) -> str:
+    try:
+        return path.read_bytes().decode("utf-8", errors="replace")
+    except OSError as exc:
+        raise UsageError(f"cannot read {what} {path}: {exc.strerror or exc}") from None
+
+
+def _ignore_file(dockerfile: Path, context_dir: Path) -> Path | None:
+    """BuildKit's choice: <Dockerfile>.dockerignore beside the Dockerfile wins over the context's."""
+    for candidate in (dockerfile.with_name(dockerfile.name + ".dockerignore"), context_dir / ".dockerignore"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def read_context(context_dir: Path, ignore_file: Path | None) -> Context:
+    """The context's file list (bounded), its .dockerignore and the go.mod files in it."""
+    files: set[str] = set()
+    for root, dirs, names in os.walk(context_dir):
+        dirs[:] = sorted(d for d in dirs if d not in _SKIPPED_DIRS)
+        relative = Path(root).relative_to(context_dir).as_posix()
+        for name in names:
+            files.add(name if relative == "." else f"{relative}/{name}")
+        if len(files) > MAX_CONTEXT_FILES:
+            raise UsageError(f"the context {context_dir} has more than {MAX_CONTEXT_FILES} files")
+    go_mods = sorted(
+        (path for path in files if path.rsplit("/", 1)[-1] == "go.mod"), key=lambda p: p.count("/")
+    )
+    return Context(
+        files=frozenset(files),
+        dockerignore=_read_text(ignore_file, what=".dockerignore") if ignore_file else None,
+        go_mods={path: _read_text(context_dir / path, what="go.mod") for path in go_mods[:MAX_GO_MODS]},
+    )
+
+
+def _settings(
+    config: str | None, namespace: str | None, read_cluster_config: ConfigReader | None
+) -> tuple[str | None, CheckSettings]:
+    if config is None:
+        return None, DEFAULT_SETTINGS
+    path = Path(config)
+    if path.is_file():
+        name, spec = _config_from_file(path)
+    elif path.suffix in (".yaml", ".yml", ".json") or "/" in config:
+        raise UsageError(f"cannot read config {config}: No such file")
+    else:
+        reader = read_cluster_config or _read_from_cluster
+        name, spec = config, reader(config, namespace)
+    try:
+        return name, settings_from_spec(parse_spec(spec))
+    except SpecError as exc:
+        raise UsageError(f"GoBuildConfig {name} is not valid: {exc}") from None
+
+
+def _config_from_file(path: Path) -> tuple[str, Mapping[str, Any]]:
+    try:
+        documents = [doc for doc in yaml.safe_load_all(_read_text(path, what="config")) if doc]
+    except yaml.YAMLError as exc:
+        raise UsageError(f"{path} is not YAML: {exc}") from None
+    configs = [
+        doc
+        for doc in documents
+        if isinstance(doc, dict)
+        and doc.get("kind") == c.KIND
+        and str(doc.get("apiVersion", "")).startswith(c.GROUP)
+    ]
+    if len(configs) != 1:
+        raise UsageError(f"{path} holds {len(configs)} GoBuildConfigs; give a file with exactly one")
+    name = str((configs[0].get("metadata") or {}).get("name", path.name))
+    spec = configs[0].get("spec") or {}
+    return name, spec
+
+
+def _read_from_cluster(name: str, namespace: str | None) -> Mapping[str, Any]:
+    """--config NAME: the GoBuildConfig's spec from the cluster (k8s/ holds the client code)."""
+    try:
+        from gobuild_operator.k8s.gobuildconfigs import read_spec
+    except ImportError as exc:  # pragma: no cover - the kubernetes client is a dependency
+        raise UsageError(f"cannot read GoBuildConfig {name} from the cluster: {exc}") from None
+    try:
+        return read_spec(name, namespace)
+    except LookupError as exc:
+        raise UsageError(str(exc)) from None
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,914 @@
+"""`check`: what will make `go mod download` fail in an image build, found in the Dockerfile itself.
+
+The build log says "go: go.mod file not found" or "dial tcp: i/o timeout" long after the cause was
+written: go.mod copied after the download, excluded by .dockerignore, a WORKDIR that differs between
+stages, a GOPROXY the Dockerfile never declares as ARG (so the value the builder passes is ignored), a
+hard-coded ENV GOPROXY that overrides the cluster's, credentials in ARG/ENV, private modules without
+an ssh or secret mount, no module cache mount, a go.mod newer than the image's Go. Each finding has a
+line, a fixed reason name (REASONS) and the fix.
+
+The checks walk the stages in order and keep, per stage, what a build would have: WORKDIR, ENV, the
+ARGs declared in the stage, where go.mod and go.sum are in the image (and which context file they came
+from), whether modules are already in the image or in a cache mount. A stage built FROM another stage
+starts from that stage's state (ARGs excepted: they end with their stage, as in BuildKit).
+
+What counts as a go command that needs go.mod: build, test, vet, list, get, generate, install and run
+(without @version), mod download/tidy/vendor/verify/graph/why, work sync/vendor. Commands that fetch
+modules also include install/run PKG@VERSION and mod download MODULE@VERSION, which need no go.mod.
+Scripts are read through `;`, `&&`, `||`, pipes, `sh -c '...'`, `env`/`time`/`exec` prefixes, inline
+`NAME=value` assignments and `export`; a `cd` (or `go -C`) before the go command makes the working
+directory unknown, so only "is there a go.mod at all" is checked then.
+
+Pure: the caller reads the Dockerfile, .dockerignore, the context's file list and go.mod texts.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import posixpath
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final, Literal
+
+from gobuild_operator.api import GoBuildConfigSpec
+from gobuild_operator.core import dockerfile as df
+from gobuild_operator.core import dockerignore
+from gobuild_operator.core.builders import PROXY_VARIABLES
+from gobuild_operator.core.plan import build_plan
+
+#: Every reason `check` reports, with what it means (docs/image-builds.md has the table).
+REASONS: Final[Mapping[str, str]] = {
+    "GoModNotCopied": "A go command that needs go.mod (and go.sum) runs before they are copied into the "
+    "image.",
+    "GoModIgnored": ".dockerignore leaves go.mod or go.sum out of the build context, so COPY cannot copy it.",
+    "WorkdirMissing": "No WORKDIR: go.mod lands in the image's default directory, GOPATH (/go) in golang "
+    "images, where go ignores it.",
+    "WorkdirMismatch": "The go command runs in another directory than the one go.mod was copied to, or "
+    "COPY --from reads a relative path, which starts at the source stage's root, not its WORKDIR.",
+    "GoSettingNotDeclared": "A Go setting the GoBuildConfig injects is not declared with ARG in the stage, "
+    "so RUN never sees the value the builder passes.",
+    "HardcodedGoEnv": "ENV (or an inline assignment) hard-codes a Go setting the cluster injects, "
+    "overriding it.",
+    "CredentialInArgOrEnv": "A credential passed through ARG or ENV: its value stays in the image "
+    "history and config.",
+    "PrivateModulesWithoutMount": "Private modules are fetched by a RUN without the ssh or secret mount "
+    "that carries their credentials.",
+    "NoModuleCacheMount": "Modules are downloaded without a cache mount for the module cache, on "
+    "every build (or again after an earlier RUN cached them).",
+    "GoVersionTooOld": "go.mod requires a newer Go than the base image has; golang images set "
+    "GOTOOLCHAIN=local, so go refuses.",
+}
+
+_CREDENTIAL_WORDS: Final = frozenset(
+    {"TOKEN", "PASSWORD", "PASSWD", "PASS", "SECRET", "CREDENTIAL", "CREDENTIALS", "APIKEY", "PAT"}
+)
+_NOT_A_CREDENTIAL_SUFFIX: Final = frozenset(
+    {"FILE", "PATH", "DIR", "ID", "SOCK", "URL", "HOST", "USER", "NAME"}
+)
+#: http(s)/ftp URLs with any userinfo (tokens go there), any URL with user:password.
+_URL_CREDENTIALS = re.compile(r"(?i)\b(?:https?|ftp)://[^/\s@]+@|\b[a-z][a-z0-9+.-]*://[^/\s:@]+:[^/\s@]+@")
+_GOLANG_TAG = re.compile(r"^(\d+)\.(\d+)(?:\.(\d+)|(rc|beta)\d+)?")
+_GO_DIRECTIVE = re.compile(r"^go[ \t]+(\d+)\.(\d+)(?:\.(\d+)|(rc|beta)\d+)?[ \t]*(?://.*)?$", re.MULTILINE)
+_SHELLS: Final = frozenset({"sh", "bash", "ash", "dash", "zsh"})
+_WRAPPERS: Final = frozenset({"env", "time", "exec", "nice", "nohup", "command"})
+_NEEDS_GO_MOD: Final = frozenset({"build", "test", "vet", "list", "get", "generate", "install", "run"})
+_MOD_SUBCOMMANDS: Final = frozenset({"download", "tidy", "vendor", "verify", "graph", "why"})
+_WORK_SUBCOMMANDS: Final = frozenset({"sync", "vendor"})
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One problem: where (the Dockerfile or the .dockerignore), which reason, what and how to fix."""
+
+    source: Literal["dockerfile", "dockerignore"]
+    line: int
+    reason: str
+    message: str
+    fix: str
+
+    def to_dict(self, *, file: str) -> dict[str, Any]:
+        return {
+            "file": file,
+            "line": self.line,
+            "reason": self.reason,
+            "message": self.message,
+            "fix": self.fix,
+        }
+
+
+@dataclass(frozen=True)
+class CheckSettings:
+    """What the build is meant to receive: from a GoBuildConfig, or the default config's."""
+
+    #: (name, injected value) of the Go settings passed as build arguments (proxy variables excluded:
+    #: they are predefined build arguments and need no ARG).
+    go_settings: tuple[tuple[str, str], ...]
+    goprivate: bool = False
+    ssh: bool = False
+    netrc: bool = False
+    ssh_id: str = "default"
+    known_hosts_secret_id: str = "known_hosts"  # noqa: S105 (an id, not a secret)
+    netrc_secret_id: str = "netrc"  # noqa: S105 (an id, not a secret)
+    #: Whether a config was given (values are compared only then).
+    from_config: bool = False
+
+    @property
+    def private(self) -> bool:
+        return self.goprivate or self.ssh or self.netrc
+
+
+def settings_from_spec(spec: GoBuildConfigSpec, *, from_config: bool = True) -> CheckSettings:
+    plan = build_plan(config_name="check", spec=spec)
+    values = {var.name: var.value for var in plan.env}
+    names = plan.image_builds.build_args if plan.image_builds is not None else ("GOPROXY",)
+    ids = spec.image_builds
+    return CheckSettings(
+        go_settings=tuple((name, values[name]) for name in names if name not in PROXY_VARIABLES),
+        goprivate=bool(spec.goprivate),
+        ssh=spec.private_modules.ssh is not None,
+        netrc=spec.private_modules.netrc is not None,
+        ssh_id=ids.ssh_id,
+        known_hosts_secret_id=ids.known_hosts_secret_id,
+        netrc_secret_id=ids.netrc_secret_id,
+        from_config=from_config,
+    )
+
+
+#: Without --config: what every GoBuildConfig injects (GOPROXY), nothing private.
+DEFAULT_SETTINGS: Final = settings_from_spec(GoBuildConfigSpec(), from_config=False)
+
+
+@dataclass(frozen=True)
+class Context:
+    """The build context as far as the check needs it."""
+
+    #: Every file in the context (relative, "/"-separated), before .dockerignore; None when unknown.
+    files: frozenset[str] | None = None
+    dockerignore: str | None = None
+    #: The text of go.mod files, by context path.
+    go_mods: Mapping[str, str] = field(default_factory=dict)
+
+
+def check(
+    text: str, *, context: Context | None = None, settings: CheckSettings = DEFAULT_SETTINGS
+) -> list[Finding]:
+    """Every finding for this Dockerfile, ordered by file and line."""
+    checker = _Checker(df.parse(text), context or Context(), settings)
+    checker.run()
+    return sorted(checker.findings, key=lambda f: (f.source != "dockerfile", f.line, f.reason))
+
+
+# --- the simulation --------------------------------------------------------------------------
+
+
+@dataclass
+class _Stage:
+    index: int
+    name: str | None
+    from_line: int
+    root_image: str
+    parent: _Stage | None = None
+    workdir: str | None = None
+    env: dict[str, tuple[str, int]] = field(default_factory=dict)
+    args: dict[str, tuple[str | None, int]] = field(default_factory=dict)
+    #: image directory -> (line of the COPY, context path of the go.mod or None)
+    gomod: dict[str, tuple[int, str | None]] = field(default_factory=dict)
+    gosum: dict[str, int] = field(default_factory=dict)
+    modules_in_image: bool = False
+    reported: set[str] = field(default_factory=set)
+
+    @property
+    def label(self) -> str:
+        return repr(self.name) if self.name else f"#{self.index} (line {self.from_line})"
+
+    @property
+    def golang(self) -> bool:
+        return _image_repository(self.root_image).rsplit("/", 1)[-1] == "golang"
+
+    @property
+    def default_workdir(self) -> str:
+        return "/go" if self.golang else "/"
+
+    @property
+    def cwd(self) -> str:
+        return self.workdir or self.default_workdir
+
+    @property
+    def gopath(self) -> str:
+        value = self.env.get("GOPATH", ("", 0))[0]
+        return value.split(":")[0] if value.startswith("/") else ("/go" if self.golang else "/root/go")
+
+    @property
+    def modcache(self) -> str:
+        value = self.env.get("GOMODCACHE", ("", 0))[0]
+        return value if value.startswith("/") else f"{self.gopath}/pkg/mod"
+
+    def lookup(self, name: str) -> str | None:
+        if name in self.env:
+            return self.env[name][0]
+        if name in self.args:
+            return self.args[name][0]
+        return None
+
+
+@dataclass(frozen=True)
+class _GoCommand:
+    words: tuple[str, ...]
+    needs_go_mod: bool
+    fetches: bool
+    init: bool
+
+    @property
+    def text(self) -> str:
+        return " ".join(self.words[:3] if self.words[1:2] in (("mod",), ("work",)) else self.words[:2])
+
+
+@dataclass(frozen=True)
+class _Script:
+    go: tuple[_GoCommand, ...]
+    #: Variables assigned in the script before a go command (inline NAME=value or export).
+    assigned: Mapping[str, str]
+    changes_directory: bool
+
+
+class _Checker:
+    def __init__(self, dockerfile: df.Dockerfile, context: Context, settings: CheckSettings) -> None:
+        self.instructions = dockerfile.instructions
+        self.context = context
+        self.settings = settings
+        self.ignore = dockerignore.parse(context.dockerignore or "")
+        self.findings: list[Finding] = []
+        self.global_args: dict[str, tuple[str | None, int]] = {}
+        self.stages: list[_Stage] = []
+        self.cache_targets: set[str] = set()
+        #: Context paths of go.mod/go.sum that .dockerignore excludes and that a COPY wanted (reported).
+        self.reported_ignores: set[str] = set()
+        self.reported_versions: set[int] = set()
+        #: A vendor directory in the context: go builds from it (go >= 1.14 defaults to -mod=vendor).
+        self.vendored = context.files is not None and any(
+            path.endswith("vendor/modules.txt") and not dockerignore.decide(self.ignore, path).excluded
+            for path in context.files
+        )
+
+    def add(self, line: int, reason: str, message: str, fix: str, *, source: str = "dockerfile") -> None:
+        assert reason in REASONS
+        self.findings.append(
+            Finding("dockerignore" if source == "dockerignore" else "dockerfile", line, reason, message, fix)
+        )
+
+    def once(self, stage: _Stage, reason: str) -> bool:
+        if reason in stage.reported:
+            return False
+        stage.reported.add(reason)
+        return True
+
+    # --- instructions ----------------------------------------------------------------------
+
+    def run(self) -> None:
+        stage: _Stage | None = None
+        for position, instruction in enumerate(self.instructions):
+            keyword = instruction.keyword
+            if keyword == "FROM":
+                stage = self.from_(instruction)
+            elif keyword == "ARG":
+                self.arg(instruction, stage)
+            elif stage is None:
+                continue
+            elif keyword == "ENV":
+                self.env(instruction, stage)
+            elif keyword == "WORKDIR":
+                self.workdir(instruction, stage)
+            elif keyword in ("COPY", "ADD"):
+                self.copy(instruction, stage)
+            elif keyword == "RUN":
+                self.run_(instruction, stage, self.instructions[position + 1 :])
+
+    def from_(self, instruction: df.Instruction) -> _Stage:
+        words = df.words(df.expand(instruction.rest, lambda name: self.global_args.get(name, (None, 0))[0]))
+        image = words[0] if words else "scratch"
+        name = words[2].lower() if len(words) >= 3 and words[1].lower() == "as" else None
+        parent = self.stage_named(image)
+        stage = _Stage(
+            len(self.stages), name, instruction.line, parent.root_image if parent else image, parent
+        )
+        if parent is not None:
+            stage.workdir = parent.workdir
+            stage.env = dict(parent.env)
+            stage.gomod = dict(parent.gomod)
+            stage.gosum = dict(parent.gosum)
+            stage.modules_in_image = parent.modules_in_image
+        self.stages.append(stage)
+        return stage
+
+    def stage_named(self, reference: str) -> _Stage | None:
+        for stage in self.stages:
+            if stage.name == reference.lower() or (reference.isdigit() and stage.index == int(reference)):
+                return stage
+        return None
+
+    def arg(self, instruction: df.Instruction, stage: _Stage | None) -> None:
+        for name, default in df.key_values(instruction.rest):
+            self.credential(instruction.line, "ARG", name, default)
+            if stage is None:
+                self.global_args[name] = (default, instruction.line)
+            else:
+                if default is None and name in self.global_args:
+                    default = self.global_args[name][0]  # `ARG NAME` in a stage takes the global default
+                elif default is not None:
+                    default = df.expand(default, stage.lookup)
+                stage.args[name] = (default, instruction.line)
+
+    def env(self, instruction: df.Instruction, stage: _Stage) -> None:
+        for name, raw in df.key_values(instruction.rest, legacy=True):
+            value = df.expand(raw or "", stage.lookup)
+            self.credential(instruction.line, "ENV", name, raw)
+            injected = dict(self.settings.go_settings).get(name)
+            if (
+                injected is not None
+                and "$" not in (raw or "")
+                and not (self.settings.from_config and value == injected)
+            ):
+                cluster = f" ({injected})" if self.settings.from_config else ""
+                self.add(
+                    instruction.line,
+                    "HardcodedGoEnv",
+                    f"ENV {name}={value} overrides the {name} the cluster injects{cluster}: the build "
+                    "uses this value whatever the GoBuildConfig says",
+                    f"remove it and declare `ARG {name}` in this stage (or write ENV {name}=${name} after "
+                    f"the ARG if later stages need it as ENV)",
+                )
+            stage.env[name] = (value, instruction.line)
+
+    def workdir(self, instruction: df.Instruction, stage: _Stage) -> None:
+        words = df.words(df.expand(instruction.rest, stage.lookup))
+        if words:
+            stage.workdir = posixpath.normpath(posixpath.join(stage.cwd, words[0]))
+
+    def credential(self, line: int, keyword: str, name: str, value: str | None) -> None:
+        parts = name.upper().split("_")
+        named = (
+            any(part in _CREDENTIAL_WORDS for part in parts) or parts[-1] == "KEY" or "APIKEY" in parts
+        ) and parts[-1] not in _NOT_A_CREDENTIAL_SUFFIX
+        in_url = value is not None and _URL_CREDENTIALS.search(value) is not None
+        if not named and not in_url:
+            return
+        what = f"{keyword} {name}" + (
+            " holds a URL with credentials" if in_url and not named else " passes a credential"
+        )
+        self.add(
+            line,
+            "CredentialInArgOrEnv",
+            f"{what}: ARG and ENV values are kept in the image history (docker history, the image "
+            "config), where anyone who can pull the image reads them",
+            "remove it and give the build the credential as a secret: `RUN --mount=type=secret,id=netrc,"
+            "target=/root/.netrc go mod download` with the builder's --secret, or ssh forwarding with "
+            "`RUN --mount=type=ssh`; gobuild-operator passes spec.privateModules that way "
+            "(docs/image-builds.md)",
+        )
+
+    # --- COPY / ADD ------------------------------------------------------------------------
+
+    def copy(self, instruction: df.Instruction, stage: _Stage) -> None:
+        items = (
+            list(instruction.exec_form) if instruction.exec_form is not None else df.words(instruction.rest)
+        )
+        items = [df.expand(item, stage.lookup) for item in items if not item.startswith("<<")]
+        if len(items) < 2 and not instruction.heredocs:
+            return
+        if not items:
+            return
+        sources, dest = items[:-1], items[-1]
+        dest_path = posixpath.normpath(posixpath.join(stage.cwd, dest))
+        origin = instruction.flag("from")
+        if origin is not None:
+            self.copy_from(instruction, stage, origin, sources, dest, dest_path)
+            return
+        if instruction.keyword == "ADD":
+            sources = [s for s in sources if "://" not in s and not s.startswith("git@")]
+        for context_path, image_path in self.module_files(sources, dest, dest_path, single=len(sources) == 1):
+            if not self.included(context_path, instruction.line):
+                continue
+            self.place(stage, context_path, image_path, instruction.line)
+
+    def copy_from(
+        self,
+        instruction: df.Instruction,
+        stage: _Stage,
+        origin: str,
+        sources: Sequence[str],
+        dest: str,
+        dest_path: str,
+    ) -> None:
+        source_stage = self.stage_named(origin)
+        if source_stage is None:
+            return  # an image: nothing known about it
+        for source in sources:
+            if not source.startswith("/") and source_stage.cwd != "/":
+                self.add(
+                    instruction.line,
+                    "WorkdirMismatch",
+                    f"COPY --from={origin} {source} reads {posixpath.join('/', source)} in stage "
+                    f"{source_stage.label}: paths in COPY --from start at the stage's root, not at its "
+                    f"WORKDIR {source_stage.cwd}",
+                    f"write the absolute path: COPY --from={origin} "
+                    f"{posixpath.join(source_stage.cwd, source)} {dest}",
+                )
+            absolute = posixpath.normpath(posixpath.join("/", source))
+            for directory, (_, context_path) in source_stage.gomod.items():
+                if absolute == directory:
+                    stage.gomod[dest_path] = (instruction.line, context_path)
+                    if directory in source_stage.gosum:
+                        stage.gosum[dest_path] = instruction.line
+                elif absolute == f"{directory}/go.mod":
+                    target = dest_path if posixpath.basename(dest_path) == "go.mod" else f"{dest_path}/go.mod"
+                    stage.gomod[posixpath.dirname(target)] = (instruction.line, context_path)
+
+    def module_files(
+        self, sources: Sequence[str], dest: str, dest_path: str, *, single: bool
+    ) -> list[tuple[str, str]]:
+        """(context path, image path) of every go.mod and go.sum these COPY sources bring."""
+        files = self.context.files
+        placed: list[tuple[str, str]] = []
+        for raw in sources:
+            source = posixpath.normpath(raw.lstrip("/")) if raw.strip("/") else "."
+            names = ("go.mod", "go.sum")
+            if source == ".":
+                placed += [(name, f"{dest_path}/{name}") for name in names if files is None or name in files]
+            elif any(ch in source for ch in "*?["):
+                candidates = (
+                    files
+                    if files is not None
+                    else {posixpath.join(posixpath.dirname(source), n) for n in names}
+                )
+                for path in sorted(candidates):
+                    same_depth = "/" not in source or source.count("/") == path.count("/")
+                    if posixpath.basename(path) in names and same_depth and fnmatch.fnmatchcase(path, source):
+                        placed.append((path, f"{dest_path}/{posixpath.basename(path)}"))
+            elif posixpath.basename(source) in names:
+                name = posixpath.basename(source)
+                as_file = single and not dest.endswith("/") and posixpath.basename(dest_path) == name
+                placed.append((source, dest_path if as_file else f"{dest_path}/{name}"))
+            elif files is not None:
+                placed += [(f"{source}/{n}", f"{dest_path}/{n}") for n in names if f"{source}/{n}" in files]
+        return placed
+
+    def included(self, context_path: str, line: int) -> bool:
+        decision = dockerignore.decide(self.ignore, context_path)
+        if not decision.excluded:
+            return True
+        if decision.pattern is not None and context_path not in self.reported_ignores:
+            self.reported_ignores.add(context_path)
+            self.add(
+                decision.pattern.line,
+                "GoModIgnored",
+                f"{decision.pattern.text!r} leaves {context_path} out of the build context, so the COPY on "
+                f"Dockerfile line {line} does not copy it",
+                f"add `!{context_path}` after this line (or remove the pattern)",
+                source="dockerignore",
+            )
+        return False
+
+    def place(self, stage: _Stage, context_path: str, image_path: str, line: int) -> None:
+        directory = posixpath.dirname(image_path)
+        if context_path.endswith("go.mod"):
+            stage.gomod[directory] = (line, context_path)
+        else:
+            stage.gosum[directory] = line
+
+    # --- RUN -------------------------------------------------------------------------------
+
+    def run_(self, instruction: df.Instruction, stage: _Stage, following: Sequence[df.Instruction]) -> None:
+        form = instruction.exec_form
+        text = instruction.rest if form is None else form[-1] if _is_shell_c(form) else " ".join(form)
+        script = _read_script("\n".join([text, *(heredoc.body for heredoc in instruction.heredocs)]))
+        mounts = [df.csv_fields(value) for value in instruction.flag_values("mount")]
+        # bind mounts exist for this RUN only
+        saved = dict(stage.gomod), dict(stage.gosum)
+        self.bind_mounts(mounts, stage, instruction.line)
+        try:
+            self.go_commands(instruction, stage, script, mounts, following)
+        finally:
+            initialised = {d: v for d, v in stage.gomod.items() if v[0] == instruction.line and v[1] is None}
+            stage.gomod, stage.gosum = {**saved[0], **initialised}, saved[1]
+
+    def go_commands(
+        self,
+        instruction: df.Instruction,
+        stage: _Stage,
+        script: _Script,
+        mounts: Sequence[Mapping[str, str]],
+        following: Sequence[df.Instruction],
+    ) -> None:
+        for name, value in script.assigned.items():
+            injected = dict(self.settings.go_settings).get(name)
+            if (
+                injected is not None
+                and "$" not in value
+                and not (self.settings.from_config and value == injected)
+            ):
+                self.add(
+                    instruction.line,
+                    "HardcodedGoEnv",
+                    f"RUN sets {name}={value} for go, overriding the {name} the cluster injects",
+                    f"remove the assignment and declare `ARG {name}` in this stage",
+                )
+        if not script.go:
+            return
+        if any(command.needs_go_mod for command in script.go):
+            self.needs_go_mod(instruction, stage, script, following)
+        for command in script.go:
+            if command.init:
+                stage.gomod.setdefault(stage.cwd, (instruction.line, None))
+        if any(command.needs_go_mod or command.fetches for command in script.go):
+            self.go_version(stage)
+        if any(command.fetches and not self.from_vendor(command, stage, script) for command in script.go):
+            self.fetches(instruction, stage, script, mounts)
+
+    def bind_mounts(self, mounts: Sequence[Mapping[str, str]], stage: _Stage, line: int) -> None:
+        """RUN --mount=type=bind from the context can provide go.mod/go.sum for that RUN only."""
+        for mount in mounts:
+            if mount.get("type", "bind") != "bind" or "from" in mount:
+                continue
+            target = mount.get("target") or mount.get("dst") or mount.get("destination")
+            if not target:
+                continue
+            target_path = posixpath.normpath(posixpath.join(stage.cwd, target))
+            source = mount.get("source") or mount.get("src") or "."
+            for context_path, image_path in self.module_files([source], target, target_path, single=True):
+                if self.included(context_path, line):
+                    self.place(stage, context_path, image_path, line)
+
+    def needs_go_mod(
+        self, instruction: df.Instruction, stage: _Stage, script: _Script, following: Sequence[df.Instruction]
+    ) -> None:
+        command = next(c for c in script.go if c.needs_go_mod).text
+        cwd = stage.cwd
+        if script.changes_directory:
+            reachable = list(stage.gomod)
+        else:
+            reachable = [d for d in stage.gomod if d == cwd or cwd.startswith(d.rstrip("/") + "/")]
+        if any(c.init for c in script.go) and not reachable:
+            return
+        if not reachable:
+            if stage.gomod and not script.changes_directory:
+                directory, (line, _) = sorted(stage.gomod.items(), key=lambda item: -item[1][0])[0]
+                if self.once(stage, "WorkdirMismatch"):
+                    self.add(
+                        instruction.line,
+                        "WorkdirMismatch",
+                        f"`{command}` runs in {cwd}, but go.mod was copied to {directory} (line {line}): go "
+                        "finds no go.mod there",
+                        f"set `WORKDIR {directory}` before this RUN, or copy go.mod and go.sum into {cwd}",
+                    )
+                return
+            ignored = any(path.endswith("go.mod") for path in self.reported_ignores)
+            if not ignored and self.once(stage, "GoModNotCopied"):
+                later_note = ""
+                for after in following:
+                    if after.keyword == "FROM":
+                        break
+                    if (
+                        after.keyword in ("COPY", "ADD")
+                        and after.flag("from") is None
+                        and _mentions_go_mod(after)
+                    ):
+                        they = "they are" if self.has_go_sum("go.mod") else "it is"
+                        later_note = f"; {they} only copied at line {after.line}"
+                        break
+                files = "go.mod and go.sum" if self.has_go_sum("go.mod") else "go.mod"
+                self.add(
+                    instruction.line,
+                    "GoModNotCopied",
+                    f"`{command}` runs before {files} {'are' if 'and' in files else 'is'} copied into the "
+                    f"image{later_note}: go stops with 'go.mod file not found'",
+                    f"add `COPY {files.replace(' and ', ' ')} ./` (after WORKDIR) before line "
+                    f"{instruction.line}, then the download, then `COPY . .`",
+                )
+            return
+        directory = max(reachable, key=len)
+        if directory == stage.gopath and stage.golang and self.once(stage, "WorkdirMissing"):
+            if stage.workdir is None:
+                message = (
+                    f"stage {stage.label} sets no WORKDIR, so go.mod went to {directory}, the golang image's "
+                    "GOPATH, where go ignores it ('go: warning: ignoring go.mod in $GOPATH')"
+                )
+            else:
+                message = f"WORKDIR {directory} is GOPATH: go ignores a go.mod there"
+            self.add(
+                instruction.line,
+                "WorkdirMissing",
+                message,
+                f"add `WORKDIR /src` after the FROM on line {stage.from_line}, before the COPY of go.mod",
+            )
+            return
+        context_path = stage.gomod[directory][1]
+        missing_sum = (
+            context_path is not None and directory not in stage.gosum and self.has_go_sum(context_path)
+        )
+        if missing_sum and self.once(stage, "GoModNotCopied"):
+            self.add(
+                instruction.line,
+                "GoModNotCopied",
+                f"`{command}` runs with go.mod but without go.sum in {directory}: go stops with "
+                "'missing go.sum entry' (-mod=readonly)",
+                f"copy go.sum with go.mod: `COPY go.mod go.sum ./` before line {instruction.line}",
+            )
+
+    def has_go_sum(self, go_mod: str) -> bool:
+        """Whether the context has a go.sum beside this go.mod (one .dockerignore excludes is reported)."""
+        files = self.context.files
+        go_sum = posixpath.join(posixpath.dirname(go_mod), "go.sum")
+        return (files is None or go_sum in files) and not dockerignore.decide(self.ignore, go_sum).excluded
+
+    def from_vendor(self, command: _GoCommand, stage: _Stage, script: _Script) -> bool:
+        """Whether this command builds from vendor/ instead of downloading (`go mod ...` always fetches)."""
+        if command.words[1:2] == ("mod",):
+            return False
+        goflags = f"{stage.lookup('GOFLAGS') or ''} {script.assigned.get('GOFLAGS', '')}"
+        flags = [*command.words, *goflags.split()]
+        if "-mod=mod" in flags or "-mod=readonly" in flags:
+            return False
+        return self.vendored or "-mod=vendor" in flags
+
+    def fetches(
+        self, instruction: df.Instruction, stage: _Stage, script: _Script, mounts: Sequence[Mapping[str, str]]
+    ) -> None:
+        caches = {
+            posixpath.normpath(
+                posixpath.join(stage.cwd, m.get("target") or m.get("dst") or m.get("destination") or "")
+            )
+            for m in mounts
+            if m.get("type") == "cache"
+        }
+        modcache = stage.modcache
+        mounted = {t for t in caches if t == modcache or t.endswith("/pkg/mod")}
+        if stage.modules_in_image or mounted & self.cache_targets:
+            return  # modules are already there: nothing fetched, nothing to check
+        self.declared(instruction, stage, script)
+        self.private_mounts(instruction, stage, mounts)
+        if not mounted and self.once(stage, "NoModuleCacheMount"):
+            earlier = sorted(self.cache_targets)
+            why = (
+                f"an earlier RUN put the modules in a cache mount at {earlier[0]}, which this RUN does not "
+                "mount, so it downloads them all again"
+                if earlier
+                else "every build downloads all modules again"
+            )
+            self.add(
+                instruction.line,
+                "NoModuleCacheMount",
+                f"`{next(c for c in script.go if c.fetches).text}` runs without a cache mount for the module "
+                f"cache ({modcache}): {why}",
+                f"`RUN --mount=type=cache,target={modcache} {next(c for c in script.go if c.fetches).text}` "
+                "(and the same mount on every RUN that builds)",
+            )
+        if mounted:
+            self.cache_targets |= mounted
+        else:
+            stage.modules_in_image = True
+
+    def declared(self, instruction: df.Instruction, stage: _Stage, script: _Script) -> None:
+        missing = [
+            name
+            for name, _ in self.settings.go_settings
+            if name not in stage.args and name not in stage.env and name not in script.assigned
+        ]
+        if not missing or not self.once(stage, "GoSettingNotDeclared"):
+            return
+        them = "it" if len(missing) == 1 else "them"
+        as_args = "build arguments" if len(missing) > 1 else "a build argument"
+        global_note = ""
+        if any(name in self.global_args for name in missing):
+            global_note = " (an ARG before the first FROM is only visible to FROM lines, not inside stages)"
+        source = "the GoBuildConfig injects" if self.settings.from_config else "every GoBuildConfig injects"
+        self.add(
+            instruction.line,
+            "GoSettingNotDeclared",
+            f"{', '.join(missing)}: {source} {them} as {as_args}, but "
+            f"stage {stage.label} declares no ARG for {them}{global_note}, so this RUN ignores the "
+            "cluster's value and go uses its defaults (proxy.golang.org)",
+            " and ".join(f"`ARG {name}`" for name in missing)
+            + f" (without a value) after the FROM on line {stage.from_line}",
+        )
+
+    def private_mounts(
+        self, instruction: df.Instruction, stage: _Stage, mounts: Sequence[Mapping[str, str]]
+    ) -> None:
+        settings = self.settings
+        private = settings.private or bool(stage.lookup("GOPRIVATE"))
+        if not private:
+            return
+        ssh_ids = {m.get("id", "default") for m in mounts if m.get("type") == "ssh"}
+        secret_ids = {
+            m.get("id") or posixpath.basename(m.get("target", ""))
+            for m in mounts
+            if m.get("type") == "secret"
+        }
+        needed: list[str] = []
+        if settings.ssh and settings.ssh_id not in ssh_ids:
+            needed.append(
+                "--mount=type=ssh" + ("" if settings.ssh_id == "default" else f",id={settings.ssh_id}")
+            )
+            if settings.known_hosts_secret_id not in secret_ids:
+                needed.append(
+                    f"--mount=type=secret,id={settings.known_hosts_secret_id},target=/root/.ssh/known_hosts"
+                )
+        if settings.netrc and settings.netrc_secret_id not in secret_ids:
+            needed.append(f"--mount=type=secret,id={settings.netrc_secret_id},target=/root/.netrc")
+        if not settings.ssh and not settings.netrc and not ssh_ids and not secret_ids:
+            needed.append("--mount=type=ssh (or --mount=type=secret,id=netrc,target=/root/.netrc)")
+        if not needed or not self.once(stage, "PrivateModulesWithoutMount"):
+            return
+        self.add(
+            instruction.line,
+            "PrivateModulesWithoutMount",
+            "private modules (GOPRIVATE"
+            + (", ssh" if settings.ssh else "")
+            + (", netrc" if settings.netrc else "")
+            + ") are fetched by a RUN without the mount that carries their credentials: git fails "
+            "with 'Permission denied (publickey)' or 'could not read Username'",
+            f"`RUN {' '.join(needed)} go mod download`; for ssh the build also needs git's URL rewrite "
+            '(`git config --global url."ssh://git@HOST/".insteadOf "https://HOST/"`)',
+        )
+
+    def go_version(self, stage: _Stage) -> None:
+        root = stage
+        while root.parent is not None:
+            root = root.parent
+        if root.from_line in self.reported_versions or not root.golang:
+            return
+        image_version = _version(_image_tag(root.root_image), _GOLANG_TAG)
+        go_mods = [context_path for _, context_path in stage.gomod.values() if context_path] or ["go.mod"]
+        text = self.context.go_mods.get(go_mods[0])
+        if image_version is None or text is None:
+            return
+        match = _GO_DIRECTIVE.search(text)
+        required = _version(match.group(0)[2:].strip().split("//")[0].strip(), _GOLANG_TAG) if match else None
+        if required is None or not _older(image_version, required):
+            return
+        self.reported_versions.add(root.from_line)
+        wanted = match.group(0).split()[1] if match else ""
+        has = ".".join(str(part) for part in image_version if part >= 0)
+        self.add(
+            root.from_line,
+            "GoVersionTooOld",
+            f"{go_mods[0]} requires go {wanted} but {root.root_image} has Go {has}: "
+            "go stops with 'go.mod requires go >= ...' (golang images set GOTOOLCHAIN=local), or downloads "
+            "a toolchain through GOPROXY where that is allowed",
+            f"use `FROM golang:{wanted}` or newer (or lower the go directive if the code allows)",
+        )
+
+
+# --- scripts ---------------------------------------------------------------------------------
+
+
+def _is_shell_c(words: Sequence[str]) -> bool:
+    return (
+        len(words) >= 3
+        and posixpath.basename(words[0]) in _SHELLS
+        and words[-2].startswith("-")
+        and "c" in words[-2]
+    )
+
+
+def _read_script(script: str) -> _Script:
+    go: list[_GoCommand] = []
+    assigned: dict[str, str] = {}
+    changes_directory = False
+    for simple in _simple_commands(script):
+        words = df.words(simple)
+        while words and re.match(r"^[A-Za-z_][A-Za-z0-9_]*=", words[0]):
+            name, _, value = words.pop(0).partition("=")
+            if not go:
+                assigned.setdefault(name, value)
+        while words and posixpath.basename(words[0]) in _WRAPPERS:
+            words.pop(0)
+            while words and (words[0].startswith("-") or "=" in words[0]):
+                item = words.pop(0)
+                if "=" in item and not item.startswith("-"):
+                    name, _, value = item.partition("=")
+                    assigned.setdefault(name, value)
+        if not words:
+            continue
+        program = posixpath.basename(words[0])
+        if program == "export":
+            for item in words[1:]:
+                name, sep, value = item.partition("=")
+                if sep:
+                    assigned.setdefault(name, value)
+        elif program in ("cd", "pushd") and not go:
+            changes_directory = True
+        elif program in _SHELLS and _is_shell_c(words):
+            inner = _read_script(words[-1])
+            go += inner.go
+            for name, value in inner.assigned.items():
+                assigned.setdefault(name, value)
+            changes_directory = changes_directory or inner.changes_directory
+        elif program == "go" and len(words) > 1:
+            if words[1] == "-C":
+                changes_directory = changes_directory or not go
+                words = [words[0], *words[3:]]
+            command = _go_command(tuple(words))
+            if command is not None:
+                go.append(command)
+    return _Script(tuple(go), assigned, changes_directory)
+
+
+def _go_command(words: tuple[str, ...]) -> _GoCommand | None:
+    sub = words[1] if len(words) > 1 else ""
+    rest = [word for word in words[2:] if not word.startswith("-")]
+    versioned = any("@" in word for word in rest)
+    if sub == "mod" and len(words) > 2:
+        action = words[2]
+        if action == "init":
+            return _GoCommand(words, needs_go_mod=False, fetches=False, init=True)
+        if action in _MOD_SUBCOMMANDS:
+            explicit = action == "download" and any("@" in word for word in rest[1:])
+            return _GoCommand(words, needs_go_mod=not explicit, fetches=True, init=False)
+        return None
+    if sub == "work" and len(words) > 2 and words[2] in _WORK_SUBCOMMANDS:
+        return _GoCommand(words, needs_go_mod=True, fetches=True, init=False)
+    if sub in _NEEDS_GO_MOD:
+        if sub in ("install", "run") and versioned:
+            return _GoCommand(words, needs_go_mod=False, fetches=True, init=False)
+        return _GoCommand(words, needs_go_mod=True, fetches=sub != "generate", init=False)
+    return None
+
+
+def _simple_commands(script: str) -> list[str]:
+    """The script cut at ; & | newlines and parentheses outside quotes."""
+    commands: list[str] = []
+    current: list[str] = []
+    quote = ""
+    index = 0
+    while index < len(script):
+        ch = script[index]
+        if quote:
+            if ch == "\\" and quote == '"' and index + 1 < len(script):
+                current.append(script[index : index + 2])
+                index += 2
+                continue
+            if ch == quote:
+                quote = ""
+            current.append(ch)
+        elif ch in "'\"":
+            quote = ch
+            current.append(ch)
+        elif ch == "\\" and index + 1 < len(script):
+            current.append(" " if script[index + 1] == "\n" else script[index : index + 2])
+            index += 2
+            continue
+        elif ch in ";&|\n()":
+            commands.append("".join(current))
+            current = []
+        elif ch == "#" and (not current or current[-1] in " \t"):
+            while index < len(script) and script[index] != "\n":
+                index += 1
+            continue
+        else:
+            current.append(ch)
+        index += 1
+    commands.append("".join(current))
+    return [command.strip() for command in commands if command.strip()]
+
+
+def _mentions_go_mod(instruction: df.Instruction) -> bool:
+    items = list(instruction.exec_form or df.words(instruction.rest))[:-1]
+    return any(posixpath.basename(item.rstrip("/")) in ("go.mod", ".", "") or "*" in item for item in items)
+
+
+# --- images and versions ---------------------------------------------------------------------
+
+
+def _image_repository(image: str) -> str:
+    name = image.split("@", 1)[0]
+    if name.rfind(":") > name.rfind("/"):
+        name = name[: name.rfind(":")]
+    return name.lower()
+
+
+def _image_tag(image: str) -> str:
+    name = image.split("@", 1)[0]
+    return name[name.rfind(":") + 1 :] if name.rfind(":") > name.rfind("/") else ""
+
+
+def _version(text: str, pattern: re.Pattern[str]) -> tuple[int, int, int] | None:
+    """(major, minor, patch): patch -1 for a pre-release (1.23rc1), -2 when not given (1.22)."""
+    match = pattern.match(text)
+    if not match:
+        return None
+    major, minor, patch, pre = match.group(1), match.group(2), match.group(3), match.group(4)
+    if pre:
+        return int(major), int(minor), -1
+    return int(major), int(minor), int(patch) if patch is not None else -2
+
+
+def _older(image: tuple[int, int, int], required: tuple[int, int, int]) -> bool:
+    """Whether the image's Go is older than go.mod requires. An image tag without a patch (golang:1.22)
+    is the newest 1.22.x; a go directive without one (go 1.22) means 1.22.0."""
+    if image[:2] != required[:2]:
+        return image[:2] < required[:2]
+    if image[2] == -2:
+        return False
+    return image[2] < (0 if required[2] == -2 else required[2])
