@@ -803,14 +803,12 @@ class ImageBuilds(_Model):
             "(!has(self.knownHostsSecretId) || self.caSecretId != self.knownHostsSecretId))",
             "must differ from netrcSecretId and knownHostsSecretId",
             field_path=".caSecretId",
-            reason="FieldValueDuplicate",
         ),
         Rule(
             "!has(self.netrcSecretId) || !has(self.knownHostsSecretId) || "
             "self.netrcSecretId != self.knownHostsSecretId",
             "must differ from knownHostsSecretId",
             field_path=".netrcSecretId",
-            reason="FieldValueDuplicate",
         ),
     )
 
