@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import json
 import os
 import re
 import shutil
@@ -30,6 +31,7 @@ LogFn = Callable[[str], None]
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CONTROLPLANE_DIR = REPO_ROOT / "devtools" / "controlplane"
 NODE_DIR = REPO_ROOT / "devtools" / "node"
+TOOLS_DIR = REPO_ROOT / "devtools" / "tools"
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,9 @@ class Component:
     tags: tuple[str, ...] = ()
     #: -X assignments (package.var=value) that make `--version` tell the truth; {version} is filled in.
     version_vars: tuple[str, ...] = ()
+    #: Build inside the downloaded module (packages relative to it) instead of from the wrapper:
+    #: for modules whose replace/exclude directives only apply when they are the main module.
+    in_module: bool = False
 
     @property
     def version(self) -> str:
@@ -142,6 +147,22 @@ LOCAL_PATH_PROVISIONER = Component(
 #: plugins; CoreDNS and the storage provisioner as Pods (their images wrap these binaries).
 NODE: tuple[Component, ...] = (KUBE_NODE, CONTAINERD, RUNC, CNI, COREDNS, LOCAL_PATH_PROVISIONER)
 
+# --- tools: what builds and installs the operator the way users do ----------------------------------
+HELM = Component(
+    module_dir=TOOLS_DIR / "helm",
+    pinned_module="helm.sh/helm/v3",
+    commands={"helm": "helm.sh/helm/v3/cmd/helm"},
+    version_vars=("helm.sh/helm/v3/internal/version.version={version}",),
+)
+BUILDKIT = Component(
+    module_dir=TOOLS_DIR / "buildkit",
+    pinned_module="github.com/moby/buildkit",
+    commands={"buildkitd": "./cmd/buildkitd", "buildctl": "./cmd/buildctl"},
+    version_vars=("github.com/moby/buildkit/version.Version={version}",),
+    in_module=True,  # its go.mod excludes versions, which only counts when it is the main module
+)
+TOOLS: tuple[Component, ...] = (HELM, BUILDKIT)
+
 
 def pinned_version(go_mod: Path, module: str) -> str:
     """The version go.mod requires for `module` (the pin every build uses)."""
@@ -206,16 +227,18 @@ def _go_build(component: Component, package: str, output: Path, name: str, log: 
     env = {
         **os.environ,
         "CGO_ENABLED": "1" if component.cgo else "0",
-        "GOFLAGS": "-mod=mod",
+        # In the downloaded module its own go.sum is complete and the directory is read-only.
+        "GOFLAGS": "-mod=readonly" if component.in_module else "-mod=mod",
         "GOTOOLCHAIN": "local",
     }
+    workdir = _module_source(component) if component.in_module else component.module_dir
     cmd = ["go", "build", "-v", "-trimpath", f"-ldflags={_ldflags(component)}"]
     if component.tags:
         cmd.append(f"-tags={','.join(component.tags)}")
     cmd += ["-o", str(output), package]
     started = time.monotonic()
     proc = subprocess.Popen(
-        cmd, cwd=component.module_dir, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        cmd, cwd=workdir, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
     compiled = 0
     tail: list[str] = []
@@ -236,3 +259,18 @@ def _go_build(component: Component, package: str, output: Path, name: str, log: 
     if rc != 0:
         raise RuntimeError(f"go build of {name} failed (exit {rc}):\n" + "\n".join(tail))
     log(f"  {name}: built in {time.monotonic() - started:.0f}s")
+
+
+def _module_source(component: Component) -> Path:
+    """The directory of the pinned module in the module cache (downloaded if needed)."""
+    result = subprocess.run(
+        ["go", "mod", "download", "-json", f"{component.pinned_module}@{component.version}"],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "GOTOOLCHAIN": "local"},
+    )
+    info = json.loads(result.stdout or "{}")
+    if result.returncode != 0 or not info.get("Dir"):
+        raise RuntimeError(f"go mod download {component.pinned_module}: {info.get('Error') or result.stderr}")
+    return Path(info["Dir"])
