@@ -1,10 +1,11 @@
-"""python -m localcluster {up,down,serve,run,build}: the local cluster from the command line.
+"""python -m localcluster {up,down,serve,run,build,images}: the local cluster from the command line.
 
 `up` starts it in the background (a detached `serve` process owns every component) and returns
 once the node is Ready and cluster DNS and storage are available; `down` stops it, removes its
 state and undoes whatever a killed cluster left on the host; `run -- CMD` starts it, runs CMD with
 KUBECONFIG pointing at it, and stops it when CMD ends or on Ctrl-C. `--no-node` starts the
-control plane alone (Pods then stay Pending).
+control plane alone (Pods then stay Pending). `images [NAME...]` builds the node's container images
+(or finds them cached) and prints each archive to import.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import time
 from pathlib import Path
 from types import FrameType
 
-from localcluster import host
+from localcluster import host, images
 from localcluster.binaries import CONTROL_PLANE, KUBE, NODE, Component, ensure_binaries
 from localcluster.cluster import LocalCluster
 
@@ -48,6 +49,21 @@ def _print_usage_hint(state_dir: Path) -> None:
 def cmd_build(args: argparse.Namespace) -> int:
     for name, path in ensure_binaries(_components(args)).items():
         print(f"{name}: {path}")
+    return 0
+
+
+def cmd_images(args: argparse.Namespace) -> int:
+    started = time.monotonic()
+    try:
+        archives = images.ensure_images(args.names or None)
+    except KeyError as exc:
+        print(exc.args[0], file=sys.stderr)
+        return 2
+    for name, archive in archives.items():
+        size = archive.path.stat().st_size / 1e6
+        print(f"{name}: {' '.join(archive.refs)}\n  {archive.path} ({size:.0f} MB, config {archive.digest})")
+    elapsed = time.monotonic() - started
+    print(f"{len(archives)} images in {elapsed:.1f}s; import each with: ctr -n k8s.io images import FILE")
     return 0
 
 
@@ -182,6 +198,11 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--state-dir", type=Path, default=Path(".cluster"))
         p.add_argument("--timeout", type=float, default=300)
         p.add_argument("--no-node", action="store_true", help="the control plane alone (Pods stay Pending)")
+    p = sub.add_parser("images", help="build (or find cached) the node's container images")
+    p.set_defaults(fn=cmd_images)
+    p.add_argument(
+        "names", nargs="*", metavar="NAME", help=f"default: all of {', '.join(images.IMAGE_NAMES)}"
+    )
     p = sub.add_parser("run")
     p.set_defaults(fn=cmd_run)
     p.add_argument("--state-dir", type=Path, default=Path(".cluster"))

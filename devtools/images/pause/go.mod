@@ -1,0 +1,3 @@
+module gobuild.dev/devtools/images/pause
+
+go 1.26
