@@ -268,6 +268,8 @@ def ssh_ns(
         yield ns
 
 
+RESTRICTED_POD = {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}}
+RESTRICTED_CONTAINER = {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}
 #: (pod securityContext, container securityContext, image, what ``id`` prints in the container)
 IDENTITIES: dict[str, tuple[dict[str, Any], dict[str, Any], str, str]] = {
     "root": ({}, {}, ROOT_IMAGE, "uid=0 user=root"),
@@ -281,6 +283,22 @@ IDENTITIES: dict[str, tuple[dict[str, Any], dict[str, Any], str, str]] = {
     ),
     "image-user": ({}, {}, USER_IMAGE, "uid=1000 user=gopher"),
     "image-user-fsgroup": ({"fsGroup": 1000}, {}, USER_IMAGE, "uid=1000 user=gopher"),
+    # Pod Security "restricted": non-root, seccomp RuntimeDefault, no capabilities or escalation
+    "restricted-image-user": (RESTRICTED_POD, RESTRICTED_CONTAINER, USER_IMAGE, "uid=1000 user=gopher"),
+    "restricted-runasuser": (
+        {**RESTRICTED_POD, "runAsUser": 1000},
+        RESTRICTED_CONTAINER,
+        ROOT_IMAGE,
+        "uid=1000 user=-",
+    ),
+}
+#: Identities the injection does not serve yet; strict, so fixing one fails here until its mark goes.
+KNOWN_GAPS = {
+    "restricted-runasuser": (
+        "OpenSSH needs a passwd entry for the uid; the injected GIT_SSH_COMMAND gets one with `unshare -r`, "
+        "which seccomp RuntimeDefault refuses (unshare: Operation not permitted), so go reports "
+        "'no secure protocol found for repository'"
+    ),
 }
 
 
@@ -306,7 +324,15 @@ def identity_builds(
     return stored
 
 
-@pytest.mark.parametrize("identity", list(IDENTITIES))
+@pytest.mark.parametrize(
+    "identity",
+    [
+        pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=KNOWN_GAPS[name]))
+        if name in KNOWN_GAPS
+        else name
+        for name in IDENTITIES
+    ],
+)
 def test_private_module_over_ssh_downloads_whoever_the_build_runs_as(
     ssh_ns: Namespace,
     identity_builds: dict[str, dict[str, Any]],
@@ -315,7 +341,8 @@ def test_private_module_over_ssh_downloads_whoever_the_build_runs_as(
     identity: str,
 ) -> None:
     """Root, a runAsUser the image has no passwd entry for, and the image's own non-root USER (which
-    the webhook cannot see), each with and without fsGroup: the same injected Pod downloads."""
+    the webhook cannot see), each with and without fsGroup, and under Pod Security "restricted":
+    the same injected Pod downloads."""
     who = IDENTITIES[identity][3]
     module = secretlib(corp_git)
     assert_injected_once(identity_builds[identity], "corp")
