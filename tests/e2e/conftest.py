@@ -1,7 +1,12 @@
-"""Fixtures for the end-to-end tests: loopback servers and what a Pod needs to reach them.
+"""Fixtures for the end-to-end tests: the node's images, and the servers builds reach from Pods.
+
+The servers run on this machine and listen on `cluster.address`, the host's end of the local node's
+veth pair: a Pod's traffic to them crosses the Pod bridge, the node namespace's routes and the veth,
+as it would reach a server beside a real cluster. Host-side tests (test_servers.py) use the same
+servers with the host's own go, git and ssh.
 
 Server fixtures skip (never fail) when this machine lacks what they need, with the reason and the
-fix: bubblewrap/root for sandboxes, sshd for the ssh server, the recorded modules for the GOPROXY.
+fix: sshd for the ssh server, the recorded modules for the GOPROXY.
 """
 
 from __future__ import annotations
@@ -13,7 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from .bwrap import bwrap_available
+from conftest import Cluster
+
 from .modules import ModuleSet, ModulesMissing, load
 from .servers import (
     GoProxyServer,
@@ -27,15 +33,21 @@ from .servers import (
 )
 from .servers.sshd import SSHD
 
+#: The builder images the e2e Pods run (devtools/localcluster/images.py), loaded once per session.
+IMAGE_NAMES = ("golang-1.26", "golang-1.26-nonroot")
+
 
 @pytest.fixture(scope="session")
-def sandbox() -> None:
-    """Skips unless Pods can be run here (bubblewrap, root, setpriv)."""
-    reason = bwrap_available()
-    if reason is None and not Path("/usr/bin/setpriv").exists():
-        reason = "setpriv (util-linux) is missing"
-    if reason:
-        pytest.skip(reason)
+def images(cluster: Cluster) -> dict[str, str]:
+    """name -> image reference on the node: ``golang-1.26`` (root), ``golang-1.26-nonroot``
+    (USER 1000:1000 ``gopher``)."""
+    return cluster.load_images(*IMAGE_NAMES)
+
+
+@pytest.fixture(scope="session")
+def server_address(cluster: Cluster) -> str:
+    """Where the servers listen: an address of this machine that the node's Pods reach."""
+    return cluster.address
 
 
 @pytest.fixture(scope="session")
@@ -48,10 +60,10 @@ def go_modules() -> ModuleSet:
 
 
 @pytest.fixture
-def goproxy(go_modules: ModuleSet) -> Iterator[GoProxyServer]:
+def goproxy(go_modules: ModuleSet, server_address: str) -> Iterator[GoProxyServer]:
     """A fresh GOPROXY for each test: ``.url``, ``.requests``, ``.reset()``, ``.proxy.fail_status``,
     ``.proxy.corrupt``."""
-    with GoProxyServer(ModuleStore(go_modules.download)) as server:
+    with GoProxyServer(ModuleStore(go_modules.download), host=server_address) as server:
         yield server
 
 
@@ -69,15 +81,19 @@ def private_repos(tmp_path_factory: pytest.TempPathFactory) -> PrivateRepos:
     return build_private_repos(tmp_path_factory.mktemp("private-repos"))
 
 
-@pytest.fixture(scope="session")
-def sshd(
-    sandbox: None, private_repos: PrivateRepos, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[SshGitServer]:
-    """The loopback sshd: ``.port``, ``.known_hosts_line``, ``.client_key``, ``.secret_data()``,
-    ``.url_base``, ``.rewrite_env()``, ``.ssh_command(key=, known_hosts=)``, ``.log()``."""
+def require_sshd() -> None:
     if not Path(SSHD).exists():
         pytest.skip("openssh-server is not installed (apt-get install openssh-server)")
-    with SshGitServer(private_repos, tmp_path_factory.mktemp("sshd")) as server:
+
+
+@pytest.fixture(scope="session")
+def sshd(
+    private_repos: PrivateRepos, server_address: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[SshGitServer]:
+    """The sshd: ``.port``, ``.known_hosts_line``, ``.client_key``, ``.secret_data()``,
+    ``.url_base``, ``.rewrite_env()``, ``.ssh_command(key=, known_hosts=)``, ``.log()``."""
+    require_sshd()
+    with SshGitServer(private_repos, tmp_path_factory.mktemp("sshd"), host=server_address) as server:
         yield server
 
 
@@ -87,7 +103,9 @@ def private_ca() -> PrivateCA:
 
 
 @pytest.fixture
-def https_git(private_ca: PrivateCA, private_repos: PrivateRepos, tmp_path: Path) -> Iterator[HttpsGitServer]:
+def https_git(
+    private_ca: PrivateCA, private_repos: PrivateRepos, server_address: str, tmp_path: Path
+) -> Iterator[HttpsGitServer]:
     """HTTPS git + GOPROXY behind Basic auth: ``.ca_pem``, ``.netrc()``, ``.git_url_base``,
     ``.proxy_url``, ``.rewrite_env()``, ``.requests``. The proxy serves the recorded modules when
     they are there (else every module is 404)."""
@@ -96,7 +114,11 @@ def https_git(private_ca: PrivateCA, private_repos: PrivateRepos, tmp_path: Path
     except ModulesMissing:
         roots = ()
     with HttpsGitServer(
-        ca=private_ca, repos=private_repos, store=ModuleStore(*roots), state_dir=tmp_path / "https"
+        ca=private_ca,
+        repos=private_repos,
+        store=ModuleStore(*roots),
+        state_dir=tmp_path / "https",
+        host=server_address,
     ) as server:
         yield server
 

@@ -1,7 +1,9 @@
-"""Each loopback server works with the real go, git and ssh, run directly on the host.
+"""Each e2e server works with the real go, git and ssh, run directly on this machine (clean env).
 
 These also pin down how the clients behave, which the operator's injection depends on: go matches
 netrc machines with the port, git reads only $HOME/.netrc and trusts a CA only via GIT_SSL_CAINFO.
+The host's Debian bookworm git/OpenSSH are the versions the builder image carries; the Pods of
+test_injected_pods.py show the injection works with those clients in a real container.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ def run(
 
 def get(url: str) -> tuple[int, bytes]:
     try:
-        with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310 - loopback test server
+        with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310 - the e2e test server
             return int(response.status), response.read()
     except urllib.error.HTTPError as error:
         return error.code, error.read()
@@ -97,7 +99,7 @@ def test_failing_proxy_and_fallback_separators(
 ) -> None:
     """What proxyFallback OnNotFound (",") and OnAnyError ("|") mean when a proxy answers 500."""
     goproxy.proxy.fail_status = 500
-    with GoProxyServer(ModuleStore(go_modules.download)) as spare:
+    with GoProxyServer(ModuleStore(go_modules.download), host=goproxy.host) as spare:
         value = goproxy_value.format(url=goproxy.url, spare=spare.url)
         result = run(["go", "mod", "download"], host_env | {"GOPROXY": value}, consumer_project)
         assert (result.returncode == 0) is succeeds, result.stderr
@@ -127,7 +129,7 @@ def test_git_over_ssh_with_strict_host_key_checking(
     result = run(["git", "ls-remote", sshd.repo_url("team/secretlib.git")], env)
     assert result.returncode == 0, result.stderr + sshd.log()
     assert "refs/tags/v1.0.0" in result.stdout
-    assert sshd.known_hosts_line.startswith(f"[127.0.0.1]:{sshd.port} ssh-ed25519 ")
+    assert sshd.known_hosts_line.startswith(f"[{sshd.host}]:{sshd.port} ssh-ed25519 ")
     assert set(sshd.secret_data()) == {"ssh-privatekey", "known_hosts"}
 
 
@@ -135,7 +137,7 @@ def test_ssh_refuses_an_unknown_host_key(
     sshd: SshGitServer, host_env: dict[str, str], tmp_path: Path
 ) -> None:
     other = "AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl"
-    env = _ssh_env(sshd, host_env, tmp_path, f"[127.0.0.1]:{sshd.port} ssh-ed25519 {other}\n")
+    env = _ssh_env(sshd, host_env, tmp_path, f"[{sshd.host}]:{sshd.port} ssh-ed25519 {other}\n")
     result = run(["git", "ls-remote", sshd.repo_url("team/secretlib.git")], env)
     assert result.returncode != 0
     assert "Host key verification failed" in result.stderr
@@ -256,7 +258,7 @@ def test_go_needs_the_port_in_the_netrc_machine(
     ca = tmp_path / "ca.crt"
     ca.write_bytes(https_git.ca_pem)
     netrc = tmp_path / "netrc"
-    netrc.write_text(f"machine 127.0.0.1\nlogin {https_git.username}\npassword {https_git.token}\n")
+    netrc.write_text(f"machine {https_git.host}\nlogin {https_git.username}\npassword {https_git.token}\n")
     env = host_env | {"GOPROXY": https_git.proxy_url, "SSL_CERT_FILE": str(ca), "NETRC": str(netrc)}
     result = run(["go", "mod", "download"], env, consumer_project)
     assert "401 Unauthorized" in result.stderr

@@ -1,11 +1,13 @@
-"""Loopback servers for the e2e tests: a GOPROXY, an sshd and an HTTPS git/proxy server.
+"""The servers the e2e builds use: a GOPROXY, an OpenSSH sshd serving git, an HTTPS git/proxy server.
 
-All listen on 127.0.0.1 only, on ports the kernel picks, and stop when their fixture ends.
+They run on this machine and listen on one address, the host's end of the local node's veth pair
+(``cluster.address``), on ports the kernel picks; Pods reach them across the node's real networking
+(Pod bridge, the node namespace's routes, the veth pair). They stop when their fixture ends.
 """
 
 from .gitrepos import PRIVATE_HOST, PrivateModule, PrivateRepos, build_private_repos, git_config_env
 from .goproxy import GoProxy, GoProxyServer, ModuleStore
-from .http import LoopbackHTTPServer, RequestRecord
+from .http import RecordingHTTPServer, RequestRecord
 from .https import HttpsGitServer, PrivateCA, make_private_ca
 from .sshd import SshGitServer
 
@@ -14,11 +16,11 @@ __all__ = [
     "GoProxy",
     "GoProxyServer",
     "HttpsGitServer",
-    "LoopbackHTTPServer",
     "ModuleStore",
     "PrivateCA",
     "PrivateModule",
     "PrivateRepos",
+    "RecordingHTTPServer",
     "RequestRecord",
     "SshGitServer",
     "build_private_repos",

@@ -16,7 +16,7 @@ import re
 import zipfile
 from pathlib import Path, PurePosixPath
 
-from .http import LoopbackHTTPServer, Request, Response, text
+from .http import RecordingHTTPServer, Request, Response, text
 
 _CONTENT_TYPES = {".info": "application/json", ".mod": "text/plain; charset=utf-8", ".zip": "application/zip"}
 _SEMVER = re.compile(r"^v(\d+)\.(\d+)\.(\d+)(?:-([0-9A-Za-z.-]+))?(?:\+[0-9A-Za-z.-]+)?$")
@@ -71,7 +71,7 @@ class ModuleStore:
 
 
 class GoProxy:
-    """The GOPROXY protocol over a ModuleStore, as an App for LoopbackHTTPServer, under `prefix`."""
+    """The GOPROXY protocol over a ModuleStore, as an App for RecordingHTTPServer, under `prefix`."""
 
     def __init__(self, store: ModuleStore, *, prefix: str = "") -> None:
         self.store = store
@@ -124,12 +124,12 @@ def _tamper(zip_bytes: bytes) -> bytes:
     return out.getvalue()
 
 
-class GoProxyServer(LoopbackHTTPServer):
-    """A plain-HTTP GOPROXY on 127.0.0.1; ``url`` is what GOPROXY takes, ``requests`` the log."""
+class GoProxyServer(RecordingHTTPServer):
+    """A plain-HTTP GOPROXY on `host`; ``url`` is what GOPROXY takes, ``requests`` the log."""
 
-    def __init__(self, store: ModuleStore) -> None:
+    def __init__(self, store: ModuleStore, *, host: str) -> None:
         self.proxy = GoProxy(store)
-        super().__init__(self.proxy)
+        super().__init__(self.proxy, host=host)
 
     def module_requests(self, module: str) -> list[str]:
         """Paths requested for `module` (e.g. to assert which files a download fetched)."""

@@ -1,16 +1,16 @@
-"""A small threaded HTTP(S) server on 127.0.0.1 that records every request it answers.
+"""A small threaded HTTP(S) server that records every request it answers.
 
 The e2e servers (module proxy, git over smart HTTP) are functions from Request to Response; this
-module speaks HTTP/1.1 for them on a port the kernel picks, so parallel test runs never collide and
-nothing listens beyond loopback. TLS handshakes happen on the handler thread, so a client that
-refuses the certificate cannot stall the accept loop.
+module speaks HTTP/1.1 for them on a port the kernel picks, so parallel test runs never collide. It
+listens on one address: the host's end of the local node's veth pair (``cluster.address``), which
+the node's Pods reach and nothing outside this machine does. TLS handshakes happen on the handler
+thread, so a client that refuses the certificate cannot stall the accept loop.
 """
 
 from __future__ import annotations
 
 import base64
 import dataclasses
-import socket
 import ssl
 import sys
 import threading
@@ -50,6 +50,7 @@ class RequestRecord:
     path: str
     status: int
     user: str | None
+    client: str = ""  # the peer's IP address: a Pod's own, or this machine's for host-side clients
 
 
 App = Callable[[Request], Response]
@@ -84,7 +85,7 @@ def require_basic_auth(app: App, users: Mapping[str, str], *, realm: str = "gobu
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
-    owner: LoopbackHTTPServer
+    owner: RecordingHTTPServer
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         error = sys.exc_info()[1]
@@ -123,7 +124,9 @@ class _Handler(BaseHTTPRequestHandler):
             response = owner.app(request)
         except Exception as error:  # a bug in a test server must show up as a 500, not a hang
             response = text(500, f"e2e server error: {error!r}\n")
-        owner._record(RequestRecord(self.command, request.path, response.status, response.user))
+        owner._record(
+            RequestRecord(self.command, request.path, response.status, response.user, self.client_address[0])
+        )
         self.send_response(response.status)
         for name, value in response.headers.items():
             self.send_header(name, value)
@@ -155,11 +158,12 @@ class _Handler(BaseHTTPRequestHandler):
     do_GET = do_POST = do_HEAD = _dispatch
 
 
-class LoopbackHTTPServer:
-    """Serves `app` on 127.0.0.1:<free port> (HTTPS when given an SSLContext) from a daemon thread."""
+class RecordingHTTPServer:
+    """Serves `app` on `host`:<free port> (HTTPS when given an SSLContext) from a daemon thread."""
 
-    def __init__(self, app: App, *, ssl_context: ssl.SSLContext | None = None) -> None:
+    def __init__(self, app: App, *, host: str, ssl_context: ssl.SSLContext | None = None) -> None:
         self.app = app
+        self.host = host
         self.ssl_context = ssl_context
         self._records: list[RequestRecord] = []
         self._lock = threading.Lock()
@@ -175,13 +179,17 @@ class LoopbackHTTPServer:
     @property
     def url(self) -> str:
         scheme = "https" if self.ssl_context else "http"
-        return f"{scheme}://127.0.0.1:{self.port}"
+        return f"{scheme}://{self.host}:{self.port}"
 
     @property
     def requests(self) -> list[RequestRecord]:
         """Every request answered since start or the last reset(), oldest first."""
         with self._lock:
             return list(self._records)
+
+    def requests_from(self, client: str) -> list[RequestRecord]:
+        """The requests of one client address (e.g. a Pod's IP), oldest first."""
+        return [record for record in self.requests if record.client == client]
 
     def reset(self) -> None:
         with self._lock:
@@ -192,7 +200,7 @@ class LoopbackHTTPServer:
             self._records.append(record)
 
     def start(self) -> None:
-        httpd = _Server(("127.0.0.1", 0), _Handler)
+        httpd = _Server((self.host, 0), _Handler)
         httpd.owner = self
         self._httpd = httpd
         self._thread = threading.Thread(
@@ -216,11 +224,3 @@ class LoopbackHTTPServer:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.stop()
-
-
-def port_is_open(port: int, *, host: str = "127.0.0.1", timeout: float = 0.2) -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=timeout):
-            return True
-    except OSError:
-        return False

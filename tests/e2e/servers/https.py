@@ -1,15 +1,15 @@
-"""HTTPS on 127.0.0.1 with a private CA: git over smart HTTP and a GOPROXY, both behind Basic auth.
+"""HTTPS with a private CA: git over smart HTTP and a GOPROXY, both behind Basic auth.
 
 It lets a test prove that a download works only when the Pod trusts the injected CA bundle and
 presents the netrc token: without the CA, TLS verification fails (CertificateUntrusted); without
 the token, the server answers 401 (AuthenticationFailed).
 
-* ``git_url_base`` (``https://127.0.0.1:PORT/git/``) serves the private repositories through the
+* ``git_url_base`` (``https://ADDRESS:PORT/git/``) serves the private repositories through the
   real ``git http-backend`` CGI.
-* ``proxy_url`` (``https://127.0.0.1:PORT/proxy``) serves the recorded public modules; go sends the
+* ``proxy_url`` (``https://ADDRESS:PORT/proxy``) serves the recorded public modules; go sends the
   netrc credentials of the proxy's host with every proxy request.
 
-The certificate names IP 127.0.0.1 and DNS localhost; ``netrc()`` is the ``.netrc`` a GoBuildConfig's
+The certificate names the IP address it listens on; ``netrc()`` is the ``.netrc`` a GoBuildConfig's
 privateModules.netrc Secret would hold. What this server shows about the clients (see test_servers):
 git reads only ``$HOME/.netrc`` (not $NETRC) and trusts a CA only through GIT_SSL_CAINFO /
 http.sslCAInfo (not SSL_CERT_FILE); go reads $NETRC and SSL_CERT_FILE / SSL_CERT_DIR.
@@ -29,7 +29,7 @@ from gobuild_operator import pki
 
 from .gitrepos import PrivateRepos, git_config_env
 from .goproxy import GoProxy, ModuleStore
-from .http import LoopbackHTTPServer, Request, Response, require_basic_auth, text
+from .http import RecordingHTTPServer, Request, Response, require_basic_auth, text
 
 _CGI_TIMEOUT = 30
 
@@ -112,8 +112,8 @@ class GitHttpBackend:
         return response
 
 
-class HttpsGitServer(LoopbackHTTPServer):
-    """HTTPS on 127.0.0.1:<port>: /git/ (smart HTTP) and /proxy/ (GOPROXY), Basic auth on both."""
+class HttpsGitServer(RecordingHTTPServer):
+    """HTTPS on `host`:<port>: /git/ (smart HTTP) and /proxy/ (GOPROXY), Basic auth on both."""
 
     username = "e2e-bot"
 
@@ -124,13 +124,14 @@ class HttpsGitServer(LoopbackHTTPServer):
         repos: PrivateRepos,
         store: ModuleStore,
         state_dir: Path,
+        host: str,
         token: str = "e2e-token-c0ffee",  # noqa: S107 - a test server's credential
     ) -> None:
         self.ca = ca
         self.repos = repos
         self.token = token
         state_dir.mkdir(parents=True, exist_ok=True)
-        cert_pem, key_pem = ca.issue(["127.0.0.1", "localhost"])
+        cert_pem, key_pem = ca.issue([host])
         cert_file, key_file = state_dir / "server.crt", state_dir / "server.key"
         cert_file.write_bytes(cert_pem + ca.cert_pem)
         key_file.write_bytes(key_pem)
@@ -150,7 +151,7 @@ class HttpsGitServer(LoopbackHTTPServer):
                 return proxy_app(request)
             return text(404, "not found\n")
 
-        super().__init__(route, ssl_context=context)
+        super().__init__(route, host=host, ssl_context=context)
 
     @property
     def ca_pem(self) -> bytes:
@@ -173,7 +174,7 @@ class HttpsGitServer(LoopbackHTTPServer):
         password = token or self.token
         return "".join(
             f"machine {machine}\nlogin {self.username}\npassword {password}\n"
-            for machine in ("127.0.0.1", f"127.0.0.1:{self.port}")
+            for machine in (self.host, f"{self.host}:{self.port}")
         ).encode()
 
     def rewrite_env(self) -> dict[str, str]:

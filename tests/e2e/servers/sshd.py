@@ -1,10 +1,12 @@
-"""An OpenSSH server on 127.0.0.1 serving the private module repositories to user ``git``.
+"""An OpenSSH server serving the private module repositories to user ``git``.
 
-It is the real /usr/sbin/sshd, run as root with its own host key and config (``-D -e -f``), inside a
-bubblewrap sandbox whose /etc/passwd has a ``git`` user (uid 4001, login shell git-shell, as on a
-git hosting server) so nothing is added to this machine's users. The repositories sit at
-/srv/git inside that sandbox, so a clone URL is ``ssh://git@127.0.0.1:PORT/srv/git/team/secretlib.git``;
-only the client key generated here is authorised, and StrictModes stays on.
+It is the real /usr/sbin/sshd (Debian openssh-server), run as root with its own host key and config
+(``-D -e -f``) in a mount namespace of its own (``unshare --mount``), where /etc/passwd has a
+``git`` user (uid 4001, login shell git-shell, as on a git hosting server) so nothing is added to
+this machine's users, the repositories sit at /srv/git and the privilege separation directory
+/run/sshd is a private tmpfs. A clone URL is ``ssh://git@ADDRESS:PORT/srv/git/team/secretlib.git``;
+only the client key generated here is authorised, and StrictModes stays on. It listens on one
+address (``cluster.address`` in the tests, which the node's Pods reach).
 
 ``known_hosts_line`` is the line an ssh client needs for StrictHostKeyChecking=yes, and
 ``secret_data()`` the data of a ``kubernetes.io/ssh-auth`` Secret (``ssh-privatekey``,
@@ -13,16 +15,15 @@ only the client key generated here is authorised, and StrictModes stays on.
 
 from __future__ import annotations
 
-import os
-import signal
+import shlex
 import subprocess
 import time
 from pathlib import Path
 from types import TracebackType
 
 from localcluster.cluster import free_port
+from localcluster.processes import Supervisor
 
-from ..bwrap import BWRAP, system_view
 from .gitrepos import PrivateRepos, git_config_env
 
 SSHD = "/usr/sbin/sshd"
@@ -40,19 +41,19 @@ def _keygen(path: Path, comment: str) -> None:
 
 
 class SshGitServer:
-    """sshd on 127.0.0.1:<port> serving `repos` to ``git`` with the generated client key."""
+    """sshd on `host`:<port> serving `repos` to ``git`` with the generated client key."""
 
     user = "git"
-    host = "127.0.0.1"
 
-    def __init__(self, repos: PrivateRepos, state_dir: Path) -> None:
+    def __init__(self, repos: PrivateRepos, state_dir: Path, *, host: str) -> None:
         self.repos = repos
         self.state_dir = state_dir
+        self.host = host
         self.port = 0
-        self._process: subprocess.Popen[bytes] | None = None
+        self._supervisor = Supervisor(state_dir / "logs")
         state_dir.mkdir(parents=True, exist_ok=True)
         state_dir.chmod(0o755)
-        self.config_dir = state_dir / "sshd"  # /srv/sshd in the sandbox
+        self.config_dir = state_dir / "sshd"  # /srv/sshd in its mount namespace
         self.config_dir.mkdir(exist_ok=True)
         self.config_dir.chmod(0o755)
         _keygen(self.config_dir / "host_ed25519_key", "e2e sshd host key")
@@ -60,7 +61,7 @@ class SshGitServer:
         _keygen(self.client_key, "e2e client key")
         (self.config_dir / "authorized_keys").write_bytes(self.client_key.with_suffix(".pub").read_bytes())
         (self.config_dir / "authorized_keys").chmod(0o644)
-        self.log_file = state_dir / "sshd.log"
+        self.log_file = self._supervisor.log_file("sshd")
 
     # -- what clients need
 
@@ -80,7 +81,7 @@ class SshGitServer:
 
     @property
     def url_base(self) -> str:
-        """Prefix of every repository URL: ``ssh://git@127.0.0.1:PORT/srv/git/``."""
+        """Prefix of every repository URL: ``ssh://git@ADDRESS:PORT/srv/git/``."""
         return f"ssh://{self.user}@{self.host}:{self.port}/srv/git/"
 
     def repo_url(self, repo: str) -> str:
@@ -106,7 +107,7 @@ class SshGitServer:
 
     # -- lifecycle
 
-    def _write_sandbox_files(self) -> None:
+    def _write_config(self) -> None:
         etc = self.state_dir / "etc"
         etc.mkdir(exist_ok=True)
         (etc / "passwd").write_text(
@@ -137,84 +138,45 @@ class SshGitServer:
         )
 
     def _command(self) -> list[str]:
+        """sshd in a private mount namespace: our passwd/group, /srv/{sshd,git}, a tmpfs /run."""
         etc = self.state_dir / "etc"
-        return [
-            BWRAP,
-            "--die-with-parent",
-            "--unshare-pid",
-            "--unshare-ipc",
-            "--cap-add",
-            "ALL",
-            *system_view(["/etc/passwd", "/etc/group"]),
-            "--dev",
-            "/dev",
-            "--proc",
-            "/proc",
-            "--tmpfs",
-            "/tmp",
-            "--ro-bind",
-            str(etc / "passwd"),
-            "/etc/passwd",
-            "--ro-bind",
-            str(etc / "group"),
-            "/etc/group",
-            "--perms",
-            "0755",
-            "--dir",
-            "/srv",
-            "--ro-bind",
-            str(self.config_dir),
-            "/srv/sshd",
-            "--ro-bind",
-            str(self.repos.root),
-            "/srv/git",
-            "--perms",
-            "0755",
-            "--dir",
-            "/run/sshd",
-            SSHD,
-            "-D",
-            "-e",
-            "-f",
-            "/srv/sshd/sshd_config",
-        ]
+        q = shlex.quote
+        script = " && ".join(
+            [
+                "mount -t tmpfs -o mode=0755 e2e-srv /srv",
+                "mkdir /srv/sshd /srv/git",
+                f"mount --bind {q(str(self.config_dir))} /srv/sshd",
+                f"mount --bind -o ro {q(str(self.repos.root))} /srv/git",
+                f"mount --bind {q(str(etc / 'passwd'))} /etc/passwd",
+                f"mount --bind {q(str(etc / 'group'))} /etc/group",
+                "mount -t tmpfs -o mode=0755 e2e-run /run",
+                "mkdir -m 0755 /run/sshd",
+                f"exec {SSHD} -D -e -f /srv/sshd/sshd_config",
+            ]
+        )
+        return ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", script]
 
     def start(self) -> None:
         last_log = ""
         for _attempt in range(3):
-            self.port = free_port()
-            self._write_sandbox_files()
-            with self.log_file.open("ab") as log:
-                self._process = subprocess.Popen(
-                    self._command(),
-                    stdin=subprocess.DEVNULL,
-                    stdout=log,
-                    stderr=log,
-                    env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"},
-                    start_new_session=True,
-                )
+            self.port = free_port(self.host)
+            self._write_config()
+            process = self._supervisor.spawn(
+                "sshd", self._command(), env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
+            )
             deadline = time.monotonic() + START_TIMEOUT
             while time.monotonic() < deadline:
                 last_log = self.log()
                 if f"Server listening on {self.host} port {self.port}" in last_log:
                     return
-                if self._process.poll() is not None:
+                if process.poll() is not None:
                     break
                 time.sleep(0.05)
             self.stop()
         raise RuntimeError(f"sshd did not start:\n{last_log}")
 
     def stop(self) -> None:
-        process, self._process = self._process, None
-        if process is None:
-            return
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(timeout=5)
+        self._supervisor.stop()
 
     def __enter__(self) -> SshGitServer:
         self.start()
