@@ -8,7 +8,7 @@ export GOTOOLCHAIN := local
 
 OPERATOR_ARGS ?= --register-webhook --webhook-addr=127.0.0.1 --webhook-host=127.0.0.1 --webhook-port=9443 --metrics-addr=127.0.0.1 --metrics-port=8080
 
-.PHONY: help venv binaries images cluster-up cluster-down run lint unit integration lifecycle e2e e2e-setup test bench clean generate
+.PHONY: help venv binaries images image cluster-up cluster-down run lint unit integration lifecycle e2e e2e-setup test bench clean generate
 
 help:
 	@echo "make run          the operator + webhook (on a local control plane unless KUBECONFIG is set)"
@@ -32,6 +32,10 @@ binaries: venv
 # built once as root with mmdebstrap and real Go releases, then found in the cache.
 images: venv
 	$(PY) -m localcluster images
+
+# The operator's image, built from the top-level Dockerfile by BuildKit (devtools/localcluster/buildkit.py).
+image: venv
+	$(PY) -m localcluster operator-image
 
 cluster-up: venv
 	$(PY) -m localcluster up --state-dir .cluster

@@ -21,7 +21,7 @@ from pathlib import Path
 from types import FrameType
 
 from localcluster import host, images
-from localcluster.binaries import CONTROL_PLANE, KUBE, NODE, Component, ensure_binaries
+from localcluster.binaries import CONTROL_PLANE, KUBE, NODE, TOOLS, Component, ensure_binaries
 from localcluster.cluster import LocalCluster
 
 PID_FILE = "serve.pid"
@@ -64,6 +64,16 @@ def cmd_images(args: argparse.Namespace) -> int:
         print(f"{name}: {' '.join(archive.refs)}\n  {archive.path} ({size:.0f} MB, config {archive.digest})")
     elapsed = time.monotonic() - started
     print(f"{len(archives)} images in {elapsed:.1f}s; import each with: ctr -n k8s.io images import FILE")
+    return 0
+
+
+def cmd_operator_image(_: argparse.Namespace) -> int:
+    from localcluster.operator_image import ensure_operator_image
+
+    started = time.monotonic()
+    archive = ensure_operator_image()
+    size = archive.path.stat().st_size / 2**20
+    print(f"{archive.ref}: {archive.path} ({size:.0f} MB uncompressed) in {time.monotonic() - started:.0f}s")
     return 0
 
 
@@ -121,7 +131,10 @@ def cmd_down(args: argparse.Namespace) -> int:
 
 
 def _components(args: argparse.Namespace) -> tuple[Component, ...]:
-    return CONTROL_PLANE if getattr(args, "no_node", False) else CONTROL_PLANE + NODE
+    if getattr(args, "no_node", False):
+        return CONTROL_PLANE
+    # `build` also makes the tools that build and install the operator (buildkit, helm).
+    return CONTROL_PLANE + NODE + (TOOLS if args.fn is cmd_build else ())
 
 
 class _Stop(Exception):
@@ -198,6 +211,10 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--state-dir", type=Path, default=Path(".cluster"))
         p.add_argument("--timeout", type=float, default=300)
         p.add_argument("--no-node", action="store_true", help="the control plane alone (Pods stay Pending)")
+    p = sub.add_parser(
+        "operator-image", help="build (or find cached) the operator's image from the Dockerfile"
+    )
+    p.set_defaults(fn=cmd_operator_image)
     p = sub.add_parser("images", help="build (or find cached) the node's container images")
     p.set_defaults(fn=cmd_images)
     p.add_argument(

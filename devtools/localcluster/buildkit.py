@@ -98,16 +98,20 @@ def running(*, log: LogFn = _stderr) -> Iterator[BuildKit]:
     with open(cache_dir() / ".buildkit.lock", "w") as lock, tempfile.TemporaryDirectory() as tmp:
         fcntl.flock(lock, fcntl.LOCK_EX)
         socket = Path(tmp) / "buildkitd.sock"
+        config = Path(tmp) / "buildkitd.toml"
+        # runc's per-step cgroups go below ours (the default parent is /buildkit, on the host).
+        config.write_text(f'[worker.oci]\n  defaultCgroupParent = "/{CGROUP}/steps"\n')
         supervisor = Supervisor(Path(tmp) / "logs")
         host.kill_cgroup(CGROUP)  # a killed earlier run's leftovers
         host.remove_cgroup(CGROUP)
-        host.make_cgroup(CGROUP)
+        host.make_cgroup(f"{CGROUP}/steps")
         try:
             supervisor.spawn(
                 "buildkitd",
                 [
                     "unshare", "--mount", "--propagation", "private", "--",
                     str(binaries["buildkitd"]),
+                    f"--config={config}",
                     f"--root={root}",
                     f"--addr=unix://{socket}",
                     "--containerd-worker=false",

@@ -341,6 +341,8 @@ class DebianLayer:
 
     include: tuple[str, ...] = ()
     suite: str = SUITE
+    #: Shell commands run on the finished root filesystem ("$1" is its path).
+    customize: tuple[str, ...] = ()
 
     def recipe(self) -> dict[str, object]:
         return {
@@ -348,6 +350,7 @@ class DebianLayer:
             "suite": self.suite,
             "variant": "minbase",
             "include": sorted(self.include),
+            **({"customize": list(self.customize)} if self.customize else {}),
             "sources": list(DEBIAN_SOURCES),
             "dpkg": list(SLIM_DPKG_OPTIONS),
             "hooks": [MERGED_USR_HOOK],
@@ -373,6 +376,7 @@ class DebianLayer:
             f"--hook-dir={MERGED_USR_HOOK}",
             *(f"--dpkgopt={option}" for option in SLIM_DPKG_OPTIONS),
             '--customize-hook=rm -f "$1/etc/resolv.conf" "$1/etc/hostname"',
+            *(f"--customize-hook={command}" for command in self.customize),
         ]
         if self.include:
             cmd.append(f"--include={','.join(sorted(self.include))}")
@@ -740,6 +744,23 @@ def _golang_spec(minor: str, *, nonroot: bool = False) -> ImageSpec:
     )
 
 
+def _python_spec() -> ImageSpec:
+    """python:3.11-slim-bookworm for the operator's Dockerfile: Debian's Python 3.11 and pip, set up
+    the way the official image behaves (`python` on PATH, pip installs system-wide without the
+    externally-managed guard, which the official image does not have either)."""
+    return ImageSpec(
+        name="python-3.11",
+        refs=(f"docker.io/library/python:3.11-slim-{SUITE}",),
+        layers=(
+            DebianLayer(
+                include=("ca-certificates", "python3", "python3-pip", "python-is-python3"),
+                customize=('rm -f "$1"/usr/lib/python3.*/EXTERNALLY-MANAGED',),
+            ),
+        ),
+        config=ImageConfig(env=(("PATH", DEFAULT_PATH), ("LANG", "C.UTF-8")), cmd=("python3",)),
+    )
+
+
 def _catalog() -> dict[str, Callable[[], ImageSpec]]:
     specs: dict[str, Callable[[], ImageSpec]] = {
         "pause": lambda: ImageSpec(
@@ -755,6 +776,7 @@ def _catalog() -> dict[str, Callable[[], ImageSpec]]:
             config=ImageConfig(cmd=("bash",)),
         ),
     }
+    specs["python-3.11"] = _python_spec
     for minor in GO_VERSIONS:
         specs[f"golang-{minor}"] = functools.partial(_golang_spec, minor)
     specs["golang-1.26-nonroot"] = lambda: _golang_spec("1.26", nonroot=True)

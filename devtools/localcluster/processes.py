@@ -77,8 +77,12 @@ class Supervisor:
             if proc.poll() is not None:
                 raise RuntimeError(f"{name} exited with {proc.returncode}: see {self.log_file(name)}")
 
-    def stop(self, names: Sequence[str] | None = None, *, timeout: float = 10) -> None:
-        """Stop the named processes (default: all), newest first; logs stay for post-mortems."""
+    def stop(self, names: Sequence[str] | None = None, *, timeout: float = 3) -> None:
+        """Stop the named processes (default: all), newest first; logs stay for post-mortems.
+
+        `timeout` is short: kube-apiserver takes over 10 s to honour SIGTERM, and nothing here keeps
+        state worth a graceful stop (etcd's data is the cluster's own, thrown away with it).
+        """
         chosen = [n for n in reversed(list(self.processes)) if names is None or n in names]
         for name in chosen:
             proc = self.processes.pop(name)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
@@ -47,7 +48,7 @@ def _name(common_name: str, organization: str | None = None) -> x509.Name:
     return x509.Name(attrs)
 
 
-def make_ca(common_name: str) -> KeyPair:
+def make_ca(common_name: str, *, validity: datetime.timedelta = _VALIDITY) -> KeyPair:
     """A self-signed CA that signs the other certificates."""
     key = ec.generate_private_key(ec.SECP256R1())
     now = datetime.datetime.now(datetime.UTC)
@@ -58,7 +59,7 @@ def make_ca(common_name: str) -> KeyPair:
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + _VALIDITY)
+        .not_valid_after(now + validity)
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .add_extension(
             x509.KeyUsage(
@@ -89,6 +90,7 @@ def issue(
     ip_addresses: tuple[str, ...] = (),
     server: bool = False,
     client: bool = False,
+    validity: datetime.timedelta = _VALIDITY,
 ) -> KeyPair:
     """A leaf certificate signed by `ca`, for serving (SANs) and/or client authentication."""
     ca_cert = x509.load_pem_x509_certificate(ca.cert_pem)
@@ -104,7 +106,7 @@ def issue(
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + _VALIDITY)
+        .not_valid_after(now + validity)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(x509.ExtendedKeyUsage(usages), critical=False)
         .add_extension(
@@ -127,3 +129,29 @@ def make_service_account_keys() -> tuple[bytes, bytes]:
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
     return _key_pem(key), public
+
+
+def expires(cert_pem: bytes) -> datetime.datetime:
+    """When the (first) certificate in `cert_pem` stops being valid."""
+    return x509.load_pem_x509_certificate(cert_pem).not_valid_after_utc
+
+
+def signed_by(cert_pem: bytes, ca_pem: bytes) -> bool:
+    """Whether `cert_pem` was issued by the CA in `ca_pem` (its signature verifies with that key)."""
+    try:
+        cert = x509.load_pem_x509_certificate(cert_pem)
+        ca = x509.load_pem_x509_certificate(ca_pem)
+        cert.verify_directly_issued_by(ca)
+    except (ValueError, TypeError, InvalidSignature):
+        return False
+    return True
+
+
+def dns_names(cert_pem: bytes) -> list[str]:
+    """The DNS names of the certificate's subjectAltName."""
+    cert = x509.load_pem_x509_certificate(cert_pem)
+    try:
+        sans = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        return []
+    return list(sans.get_values_for_type(x509.DNSName))

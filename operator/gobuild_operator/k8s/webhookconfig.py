@@ -110,3 +110,46 @@ async def delete_configuration(api: client.ApiClient, *, name: str) -> None:
     except ApiException as exc:
         if exc.status != 404:
             raise
+
+
+async def read_ca_bundles(api: client.ApiClient, *, name: str) -> list[bytes] | None:
+    """The caBundle of every webhook of configuration `name`, or None when it does not exist."""
+    try:
+        config = await client.AdmissionregistrationV1Api(api).read_mutating_webhook_configuration(name)
+    except ApiException as exc:
+        if exc.status == 404:
+            return None
+        raise
+    obj: dict[str, Any] = api.sanitize_for_serialization(config)
+    return [
+        base64.b64decode((hook.get("clientConfig") or {}).get("caBundle") or "")
+        for hook in obj.get("webhooks") or []
+    ]
+
+
+async def patch_ca_bundle(api: client.ApiClient, *, name: str, ca_bundle: bytes) -> bool:
+    """Point every webhook of configuration `name` at `ca_bundle`; False when it does not exist.
+
+    A JSON patch per webhook index, guarded by a test of its name, so a concurrent change to the
+    list (a `helm upgrade`) makes the patch fail instead of writing to the wrong entry.
+    """
+    admission = client.AdmissionregistrationV1Api(api)
+    try:
+        config = await admission.read_mutating_webhook_configuration(name)
+    except ApiException as exc:
+        if exc.status == 404:
+            return False
+        raise
+    obj: dict[str, Any] = api.sanitize_for_serialization(config)
+    encoded = base64.b64encode(ca_bundle).decode("ascii")
+    ops: list[dict[str, Any]] = []
+    for index, hook in enumerate(obj.get("webhooks") or []):
+        if (hook.get("clientConfig") or {}).get("caBundle") == encoded:
+            continue
+        ops.append({"op": "test", "path": f"/webhooks/{index}/name", "value": hook["name"]})
+        ops.append({"op": "add", "path": f"/webhooks/{index}/clientConfig/caBundle", "value": encoded})
+    if ops:
+        await admission.patch_mutating_webhook_configuration(  # type: ignore[call-arg]
+            name, ops, _content_type="application/json-patch+json"
+        )
+    return True

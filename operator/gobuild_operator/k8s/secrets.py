@@ -1,0 +1,83 @@
+"""The webhook's TLS Secret (self-managed mode): one Secret in the operator's namespace holding the
+CA (certificate and key) and the serving certificate and key, the only Secret the operator reads
+unless it is allowed to check the Secrets GoBuildConfigs reference."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import AsyncIterator
+from typing import Any
+
+from kubernetes_asyncio import client, watch
+
+from gobuild_operator.k8s.client import ApiClient, ApiException
+
+#: Keys of the Secret (the kubernetes.io/tls keys plus the CA's pair).
+KEYS = ("ca.crt", "ca.key", "tls.crt", "tls.key")
+
+
+def _decode(obj: dict[str, Any]) -> dict[str, bytes]:
+    data = obj.get("data") or {}
+    return {key: base64.b64decode(value) for key, value in data.items() if key in KEYS}
+
+
+async def read_tls_secret(
+    api: ApiClient, *, namespace: str, name: str
+) -> tuple[dict[str, bytes] | None, str]:
+    """(the decoded keys, resourceVersion), or (None, "") when the Secret does not exist."""
+    try:
+        secret = await client.CoreV1Api(api).read_namespaced_secret(name, namespace)
+    except ApiException as exc:
+        if exc.status == 404:
+            return None, ""
+        raise
+    obj: dict[str, Any] = api.sanitize_for_serialization(secret)
+    return _decode(obj), str(obj["metadata"]["resourceVersion"])
+
+
+async def write_tls_secret(
+    api: ApiClient, *, namespace: str, name: str, data: dict[str, bytes], resource_version: str
+) -> bool:
+    """Create (resource_version "") or replace the Secret; False when another writer got there first."""
+    body: dict[str, Any] = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "type": "kubernetes.io/tls",
+        "metadata": {
+            "name": name,
+            "namespace": namespace,
+            "labels": {"app.kubernetes.io/managed-by": "gobuild-operator"},
+        },
+        "data": {key: base64.b64encode(value).decode("ascii") for key, value in data.items()},
+    }
+    secrets = client.CoreV1Api(api)
+    try:
+        if not resource_version:
+            await secrets.create_namespaced_secret(namespace, body)  # type: ignore[arg-type]
+        else:
+            body["metadata"]["resourceVersion"] = resource_version
+            await secrets.replace_namespaced_secret(name, namespace, body)  # type: ignore[arg-type]
+    except ApiException as exc:
+        if exc.status == 409:
+            return False
+        raise
+    return True
+
+
+async def watch_tls_secret(api: ApiClient, *, namespace: str, name: str) -> AsyncIterator[dict[str, bytes]]:
+    """The Secret's keys each time it is added or changed (a field selector keeps the watch to it)."""
+    selector = f"metadata.name={name}"
+    while True:
+        stream = watch.Watch()
+        try:
+            async for event in stream.stream(
+                client.CoreV1Api(api).list_namespaced_secret,
+                namespace,
+                field_selector=selector,
+                timeout_seconds=300,
+            ):
+                if event.get("type") in ("ADDED", "MODIFIED"):
+                    raw = event.get("raw_object") or {}
+                    yield _decode(raw)
+        finally:
+            stream.stop()

@@ -1,0 +1,1 @@
+"""What keeps several operator replicas serving as one: the leader Lease and the webhook's TLS."""
