@@ -1,4 +1,5 @@
-"""python -m gobuild_operator {run,diagnose,check}: the operator, its log classifier, its Dockerfile check."""
+"""python -m gobuild_operator {run,diagnose,check,selftest}: the operator, its log classifier, its
+Dockerfile check, and an end-to-end check of injection in a live cluster."""
 
 from __future__ import annotations
 
@@ -40,6 +41,10 @@ def main(argv: list[str] | None = None) -> int:
         from gobuild_operator.diagnose_cli import main as diagnose_main
 
         return diagnose_main(argv[1:])
+    if argv and argv[0] == "selftest":
+        from gobuild_operator.selftest_cli import main as selftest_main
+
+        return selftest_main(argv[1:])
     if argv and argv[0] == "check":
         from gobuild_operator.check_cli import main as check_main
 
@@ -75,6 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     run.add_argument("--verbose", action="store_true")
     sub.add_parser("diagnose", help="classify a saved build log: diagnose [FILE|-] [--output json|text]")
+    sub.add_parser("selftest", help="check that the webhook injects an opted-in Pod (what `helm test` runs)")
     sub.add_parser(
         "check",
         help="what will break go mod download in an image build: "

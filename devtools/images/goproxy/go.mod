@@ -1,0 +1,3 @@
+module gobuild.dev/devtools/images/goproxy
+
+go 1.26
