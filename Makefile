@@ -64,6 +64,7 @@ lint: venv
 # The CRD and the generated docs tables, from the API model and the reason registry.
 generate: venv
 	$(PY) -m gobuild_operator.generate
+	$(PY) -m localcluster manifests
 
 unit: venv
 	$(PY) -m pytest tests/unit -q

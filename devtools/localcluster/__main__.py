@@ -77,6 +77,13 @@ def cmd_operator_image(_: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_manifests(_: argparse.Namespace) -> int:
+    from localcluster.chart import render_install_manifest
+
+    print(f"wrote {render_install_manifest()}")
+    return 0
+
+
 def cmd_up(args: argparse.Namespace) -> int:
     state_dir: Path = args.state_dir
     if _alive(state_dir / PID_FILE) and (state_dir / READY_FILE).exists():
@@ -211,6 +218,8 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--state-dir", type=Path, default=Path(".cluster"))
         p.add_argument("--timeout", type=float, default=300)
         p.add_argument("--no-node", action="store_true", help="the control plane alone (Pods stay Pending)")
+    p = sub.add_parser("manifests", help="render manifests/install.yaml from the chart")
+    p.set_defaults(fn=cmd_manifests)
     p = sub.add_parser(
         "operator-image", help="build (or find cached) the operator's image from the Dockerfile"
     )

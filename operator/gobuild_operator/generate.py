@@ -1,6 +1,6 @@
 """`make generate` (python -m gobuild_operator.generate [--check]): write what derives from the model.
 
-- crds/gobuildconfigs.gobuild.dev.yaml from the API model (crd.py);
+- crds/gobuildconfigs.gobuild.dev.yaml from the API model (crd.py), and the chart's copy of it;
 - the field table of README.md from the same model (descriptions and defaults);
 - the reason table of docs/diagnosis.md from the reason registry (core/reasons.py), with the lines
   the classifier finds in the recorded logs of tests/fixtures/gofailures as examples.
@@ -25,6 +25,8 @@ from gobuild_operator.core import reasons
 from gobuild_operator.core.diagnose import diagnose
 
 CRD_FILE = Path("crds") / "gobuildconfigs.gobuild.dev.yaml"
+#: The chart ships the same CRD (Helm installs crds/ once and never upgrades it; see the README).
+CHART_CRD_FILE = Path("helm") / "gobuild-operator" / "crds" / "gobuildconfigs.gobuild.dev.yaml"
 README = Path("README.md")
 DIAGNOSIS_DOC = Path("docs") / "diagnosis.md"
 FIXTURES = Path("tests") / "fixtures" / "gofailures"
@@ -36,6 +38,7 @@ def outputs(root: Path) -> dict[Path, str]:
     """Every generated file (relative to `root`) with the content it must have."""
     return {
         CRD_FILE: crd.render(),
+        CHART_CRD_FILE: crd.render(),
         README: splice(
             (root / README).read_text(encoding="utf-8"), "spec-fields", field_table(crd.openapi_schema())
         ),
