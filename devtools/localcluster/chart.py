@@ -42,7 +42,9 @@ def template(
     """`helm template` of the chart (CRDs and tests as `extra` asks), for the pinned Kubernetes."""
     sets = [f"--set={key}={value}" for key, value in (values or {}).items()]
     kube = KUBE.version.lstrip("v")
-    return helm("template", RELEASE, str(CHART), f"--namespace={namespace}", f"--kube-version={kube}", *sets, *extra)
+    return helm(
+        "template", RELEASE, str(CHART), f"--namespace={namespace}", f"--kube-version={kube}", *sets, *extra
+    )
 
 
 def install_manifest() -> str:

@@ -63,7 +63,9 @@ def record_modules(project: dict[str, str], *, log: LogFn = _stderr) -> Path:
             raise RuntimeError(f"go mod download failed:\n{result.stderr}")
         staging = target.with_name(target.name + ".partial")
         shutil.rmtree(staging, ignore_errors=True)
-        shutil.copytree(work / "modcache" / "cache" / "download", staging, ignore=shutil.ignore_patterns("*.lock"))
+        shutil.copytree(
+            work / "modcache" / "cache" / "download", staging, ignore=shutil.ignore_patterns("*.lock")
+        )
         subprocess.run(["chmod", "-R", "u+w", str(work / "modcache")], check=False)
         staging.rename(target)
     return target
