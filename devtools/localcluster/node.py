@@ -44,6 +44,8 @@ NODE_NAME = "gobuild-node"
 CLUSTER_DOMAIN = "cluster.local"
 PAUSE_IMAGE = "registry.k8s.io/pause:3.10.1"
 CONTAINERD_SOCKET = "/run/containerd/containerd.sock"
+#: In the cluster's state dir: the PID whose namespaces are the node's (for `import_images`).
+NODE_PID_FILE = "node.pid"
 #: Host directories the node sees through an overlay (writes land in the state dir).
 OVERLAID = ("/var/lib", "/var/log")
 #: The kubelet's global kernel tunables are restored by host.py; the node's own are per namespace.
@@ -108,6 +110,7 @@ class Node:
             before_exec=self._join_system_cgroup,
         )
         self.holder_pid = holder.pid
+        (self.state_dir / NODE_PID_FILE).write_text(str(holder.pid))
         self._wait(lambda: self._namespaces_ready(holder.pid), what="the node's namespaces", timeout=10)
         self._mount_private_dirs()
         self._wire_network()
@@ -412,3 +415,25 @@ def require_tools() -> str | None:
         tool for tool in ("unshare", "nsenter", "ip", "iptables", "mount") if shutil.which(tool) is None
     ]
     return f"missing tools: {', '.join(missing)}" if missing else None
+
+
+def import_images(state_dir: Path, archives: Iterable[Path], *, log: LogFn) -> None:
+    """Import image archives into the node of the cluster whose state is in `state_dir`.
+
+    For commands run against a cluster another process owns (`make run` while `make cluster-up`'s
+    cluster is up): the node's namespaces are found through the PID recorded at its start.
+    """
+    from localcluster.binaries import CONTAINERD, ensure_binaries
+
+    pid = int((state_dir / NODE_PID_FILE).read_text())
+    ctr = ensure_binaries((CONTAINERD,), log=log)["ctr"]
+    for archive in archives:
+        started = time.monotonic()
+        enter = ["nsenter", f"--target={pid}", "--net", "--mount", "--"]
+        command = [str(ctr), "--address", CONTAINERD_SOCKET, "-n", "k8s.io", "images", "import", "--local"]
+        result = subprocess.run(
+            [*enter, *command, str(archive)], capture_output=True, text=True, check=False, env=clean_env()
+        )
+        if result.returncode != 0:
+            raise RuntimeError(f"importing {archive.name} into the node failed:\n{result.stderr}")
+        log(f"  imported {archive.name} in {time.monotonic() - started:.1f}s")

@@ -1,0 +1,51 @@
+"""Install the operator the way users do: its image, then `helm upgrade --install` of the chart.
+
+On the local cluster the images are built here (the operator's from the Dockerfile with BuildKit;
+the node has no registry to pull from) and imported into the node, and the quick start's module
+mirror (demo.py) is deployed beside it. On any other cluster the chart's default image must be
+pullable there.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import yaml
+
+from localcluster import addons, chart, demo
+from localcluster.binaries import LogFn, _stderr
+from localcluster.images import ensure_images
+from localcluster.node import NODE_PID_FILE, import_images
+from localcluster.operator_image import ensure_operator_image
+
+
+def install(kubeconfig: Path, *, state_dir: Path | None, log: LogFn = _stderr, timeout: float = 300) -> None:
+    """Build and load the images (local cluster), install the chart, and deploy the module mirror."""
+    started = time.monotonic()
+    local = state_dir is not None and (state_dir / NODE_PID_FILE).exists()
+    if local:
+        assert state_dir is not None
+        archives = [
+            ensure_operator_image(log=log).path,
+            demo.goproxy_image(log=log).path,
+            ensure_images(["golang-1.26"], log=log)["golang-1.26"].path,  # what the example builds with
+        ]
+        import_images(state_dir, archives, log=log)
+    log("installing the chart (helm upgrade --install)")
+    chart.helm(
+        "upgrade", "--install", chart.RELEASE, str(chart.CHART),
+        f"--namespace={chart.NAMESPACE}", "--create-namespace",
+        "--wait", f"--timeout={int(timeout)}s",
+        kubeconfig=kubeconfig, log=log,
+    )  # fmt: skip
+    if local:
+        addons.kubectl(kubeconfig, "apply", "-f", "-", stdin=yaml.safe_dump_all(demo.manifests()))
+        addons.kubectl(
+            kubeconfig, "rollout", "status", "-n", demo.NAMESPACE, "deployment/goproxy", f"--timeout={int(timeout)}s"
+        )
+    log(f"gobuild-operator installed in {time.monotonic() - started:.0f}s")
+
+
+def uninstall(kubeconfig: Path, *, log: LogFn = _stderr) -> None:
+    chart.helm("uninstall", chart.RELEASE, f"--namespace={chart.NAMESPACE}", "--wait", kubeconfig=kubeconfig, log=log)

@@ -1,0 +1,43 @@
+"""Liveness and readiness over plain HTTP, for the kubelet's probes (the chart's health port).
+
+/healthz answers while the operator's event loop runs. /readyz answers 200 only when this replica
+can admit correctly: its store holds every GoBuildConfig and namespace that existed when it
+started, and its webhook server has a certificate to serve. A fresh replica is therefore not in
+the webhook Service's endpoints until then, so it never admits an opted-in Pod unchanged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from aiohttp import web
+
+Check = Callable[[], str | None]
+"""What is not ready yet (a short phrase), or None."""
+
+
+class HealthServer:
+    def __init__(self, *, addr: str, port: int, checks: list[Check]) -> None:
+        self._addr, self._port, self._checks = addr, port, checks
+        self._runner: web.AppRunner | None = None
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_get("/healthz", self._healthz)
+        app.router.add_get("/readyz", self._readyz)
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, self._addr, self._port).start()
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    async def _healthz(self, _: web.Request) -> web.Response:
+        return web.Response(text="ok\n")
+
+    async def _readyz(self, _: web.Request) -> web.Response:
+        waiting = [reason for check in self._checks if (reason := check()) is not None]
+        if waiting:
+            return web.Response(status=503, text="not ready: " + "; ".join(waiting) + "\n")
+        return web.Response(text="ok\n")
