@@ -8,10 +8,11 @@ export GOTOOLCHAIN := local
 
 OPERATOR_ARGS ?= --register-webhook --webhook-addr=127.0.0.1 --webhook-host=127.0.0.1 --webhook-port=9443 --metrics-addr=127.0.0.1 --metrics-port=8080
 
-.PHONY: help venv binaries images image cluster-up cluster-down run lint unit integration lifecycle e2e e2e-setup test bench clean generate
+.PHONY: help venv binaries images image cluster-up cluster-down run run-local lint unit integration lifecycle e2e e2e-setup test bench clean generate
 
 help:
-	@echo "make run          the operator + webhook (on a local control plane unless KUBECONFIG is set)"
+	@echo "make run          install the operator with its chart (on the local cluster unless KUBECONFIG is set)"
+	@echo "make run-local    the operator as a local process (quick development)"
 	@echo "make test         lint, unit, integration and e2e tests on the local control plane"
 	@echo "make cluster-up   start the local cluster (control plane + one real node) in the background"
 	@echo "make cluster-down stop it, remove its state and restore what it changed on the host"
@@ -43,15 +44,25 @@ cluster-up: venv
 cluster-down: venv
 	$(PY) -m localcluster down --state-dir .cluster
 
+# The product as users install it: the local cluster (unless KUBECONFIG names one), the operator's
+# image and `helm upgrade --install` of the chart, then the operator's log until Ctrl-C.
+FOLLOW := kubectl -n gobuild-system logs -f --prefix --max-log-requests=4 -l app.kubernetes.io/name=gobuild-operator
 run: binaries
 	@if [ -n "$$KUBECONFIG" ]; then \
-	  echo "using the cluster KUBECONFIG names: $$KUBECONFIG"; \
+	  $(PY) -m localcluster install && exec $(FOLLOW); \
+	else \
+	  exec $(PY) -m localcluster run --state-dir .cluster --install -- $(FOLLOW); \
+	fi
+
+# Quick development: the operator as a local process against the local cluster, its webhook
+# registered at https://127.0.0.1:9443 (the API server runs on this machine too).
+run-local: binaries
+	@if [ -n "$$KUBECONFIG" ]; then \
 	  kubectl apply --server-side --force-conflicts -f crds/ && \
 	  exec $(PY) -m gobuild_operator run $(OPERATOR_ARGS); \
 	else \
 	  exec $(PY) -m localcluster run --state-dir .cluster -- bash -c \
 	    'kubectl apply --server-side --force-conflicts -f crds/ && \
-	     echo "try:  kubectl apply -f examples/gobuildconfig-basic.yaml -f examples/job-opted-in.yaml" && \
 	     exec $(PY) -m gobuild_operator run $(OPERATOR_ARGS)'; \
 	fi
 

@@ -46,6 +46,30 @@ def _print_usage_hint(state_dir: Path) -> None:
     )
 
 
+def _print_try_hint(kubeconfig: Path) -> None:
+    print(
+        "gobuild-operator is installed (helm release gobuild-operator in namespace gobuild-system).\n"
+        "Try the quick start from another terminal:\n"
+        f"  export KUBECONFIG={kubeconfig}\n"
+        "  kubectl apply -f examples/quickstart.yaml\n"
+        "  kubectl -n builds wait --for=condition=complete job/build --timeout=180s\n"
+        "  kubectl -n builds get gbc\n"
+        "Following the operator's log here; Ctrl-C stops everything.\n",
+        flush=True,
+    )
+
+
+def cmd_install(args: argparse.Namespace) -> int:
+    """Install the operator into the cluster KUBECONFIG names (the local one if it is that)."""
+    from localcluster.install import install
+
+    kubeconfig = Path(os.environ.get("KUBECONFIG") or Path.home() / ".kube" / "config")
+    local = args.state_dir if (args.state_dir / "kubeconfig").resolve() == kubeconfig.resolve() else None
+    install(kubeconfig, state_dir=local)
+    _print_try_hint(kubeconfig)
+    return 0
+
+
 def cmd_build(args: argparse.Namespace) -> int:
     for name, path in ensure_binaries(_components(args)).items():
         print(f"{name}: {path}")
@@ -191,8 +215,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     try:
         if cluster is not None:
             cluster.start()
+        kubeconfig = (state_dir / "kubeconfig").resolve()
+        if args.install:
+            from localcluster.install import install
+
+            install(kubeconfig, state_dir=state_dir)
         _print_usage_hint(state_dir)
-        env = {**os.environ, "KUBECONFIG": str((state_dir / "kubeconfig").resolve())}
+        if args.install:
+            _print_try_hint(kubeconfig)
+        env = {**os.environ, "KUBECONFIG": str(kubeconfig)}
         child = subprocess.Popen(command, env=env)
         return child.wait()
     except (KeyboardInterrupt, _Stop):
@@ -229,9 +260,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "names", nargs="*", metavar="NAME", help=f"default: all of {', '.join(images.IMAGE_NAMES)}"
     )
+    p = sub.add_parser(
+        "install", help="build the images and helm-install the operator into $KUBECONFIG's cluster"
+    )
+    p.set_defaults(fn=cmd_install)
+    p.add_argument("--state-dir", type=Path, default=Path(".cluster"))
     p = sub.add_parser("run")
     p.set_defaults(fn=cmd_run)
     p.add_argument("--state-dir", type=Path, default=Path(".cluster"))
+    p.add_argument("--install", action="store_true", help="install the operator (image + chart) before CMD")
     p.add_argument("--no-node", action="store_true", help="the control plane alone (Pods stay Pending)")
     p.add_argument("command", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)

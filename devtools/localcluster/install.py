@@ -42,10 +42,18 @@ def install(kubeconfig: Path, *, state_dir: Path | None, log: LogFn = _stderr, t
     if local:
         addons.kubectl(kubeconfig, "apply", "-f", "-", stdin=yaml.safe_dump_all(demo.manifests()))
         addons.kubectl(
-            kubeconfig, "rollout", "status", "-n", demo.NAMESPACE, "deployment/goproxy", f"--timeout={int(timeout)}s"
+            kubeconfig,
+            "rollout",
+            "status",
+            "-n",
+            demo.NAMESPACE,
+            "deployment/goproxy",
+            f"--timeout={int(timeout)}s",
         )
     log(f"gobuild-operator installed in {time.monotonic() - started:.0f}s")
 
 
 def uninstall(kubeconfig: Path, *, log: LogFn = _stderr) -> None:
-    chart.helm("uninstall", chart.RELEASE, f"--namespace={chart.NAMESPACE}", "--wait", kubeconfig=kubeconfig, log=log)
+    chart.helm(
+        "uninstall", chart.RELEASE, f"--namespace={chart.NAMESPACE}", "--wait", kubeconfig=kubeconfig, log=log
+    )
