@@ -8,7 +8,7 @@ export GOTOOLCHAIN := local
 
 OPERATOR_ARGS ?= --register-webhook --webhook-addr=127.0.0.1 --webhook-host=127.0.0.1 --webhook-port=9443 --metrics-addr=127.0.0.1 --metrics-port=8080
 
-.PHONY: help venv binaries images image cluster-up cluster-down run run-local lint unit integration lifecycle e2e e2e-setup test bench clean generate
+.PHONY: help venv binaries images image cluster-up cluster-down run run-local lint unit integration lifecycle install-test e2e e2e-setup test bench clean generate
 
 help:
 	@echo "make run          install the operator with its chart (on the local cluster unless KUBECONFIG is set)"
@@ -86,6 +86,11 @@ integration: binaries
 lifecycle: binaries
 	$(PY) -m pytest tests/lifecycle -q
 
+# The operator installed with its chart on the local cluster (a session of its own: the in-cluster
+# operator must not run beside the host-process one the other suites start).
+install-test: binaries
+	$(PY) -m pytest tests/install -q
+
 e2e-setup: venv
 	$(PY) tests/e2e/modules.py
 
@@ -94,7 +99,8 @@ e2e: binaries e2e-setup
 
 test: lint binaries e2e-setup
 	$(PY) -m pytest tests/lifecycle -q
-	$(PY) -m pytest tests -q --ignore=tests/lifecycle
+	$(PY) -m pytest tests -q --ignore=tests/lifecycle --ignore=tests/install
+	$(PY) -m pytest tests/install -q
 
 bench: binaries
 	$(PY) bench/admission.py
