@@ -26,6 +26,11 @@ class WebhookSettings:
     service_name: str | None = None
     certificate_dir: Path | None = None
     timeout_seconds: int = 5
+    #: Seconds one admission request may take; past it the object is admitted unchanged and the
+    #: request counted (outcome over_budget). Well below timeout_seconds, so we answer first.
+    admission_budget: float = 1.0
+    #: Seconds between checks of the certificate files for a rotated certificate.
+    certificate_reload_interval: float = 10.0
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,6 @@
-"""Operator start-up and shut-down: the API client, metrics, the webhook server and its TLS, the
-webhook registration, and the reporting machinery (gobuild_operator.reporting).
+"""Operator start-up and shut-down: the API client, metrics, the webhook's TLS and registration, and
+the reporting machinery (gobuild_operator.reporting). The webhook server itself is started by
+runner.py before kopf (handlers/webhook.py).
 
 Also narrows kopf's Pod watch to injected Pods, server-side: kopf's `labels=` filters on handlers
 are applied by the operator after the API server has sent every Pod of the cluster; a watching
@@ -22,7 +23,6 @@ from gobuild_operator import pki
 from gobuild_operator.constants import LABEL_CONFIG
 from gobuild_operator.k8s.client import make_api_client
 from gobuild_operator.k8s.webhookconfig import apply_configuration, build_configuration, delete_configuration
-from gobuild_operator.metrics import Metrics
 from gobuild_operator.reporting.service import Reporting
 from gobuild_operator.settings import Settings
 
@@ -38,7 +38,7 @@ def is_ip_address(host: str) -> bool:
     return True
 
 
-def _webhook_certificates(settings: Settings) -> tuple[Path, Path, bytes]:
+def webhook_certificates(settings: Settings) -> tuple[Path, Path, bytes]:
     """(certfile, keyfile, CA PEM): mounted ones in-cluster, or freshly made for this run."""
     hook = settings.webhook
     if hook.certificate_dir is not None:
@@ -70,7 +70,6 @@ def select_injected_pods(settings: kopf.OperatorSettings) -> None:
 async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, logger: kopf.Logger, **_: Any) -> None:
     ours: Settings = memo.settings
     memo.api = await make_api_client()
-    memo.metrics = Metrics()
     if ours.metrics_port is not None:
         memo.metrics.serve(port=ours.metrics_port, addr=ours.metrics_addr)
 
@@ -83,17 +82,8 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, logger: ko
     settings.networking.request_timeout = 30
     select_injected_pods(settings)
 
-    certfile, keyfile, ca_pem = _webhook_certificates(ours)
+    ca_pem: bytes = memo.webhook_ca
     hook = ours.webhook
-    settings.admission.server = kopf.WebhookServer(
-        addr=hook.listen_addr,
-        port=hook.port,
-        host=hook.host,
-        certfile=certfile,
-        pkeyfile=keyfile,
-        cadata=ca_pem,
-    )
-    settings.admission.managed = None  # kopf's managed config fails closed; we register our own
     if hook.register:
         url_host = f"[{hook.host}]" if ":" in hook.host and not hook.host.startswith("[") else hook.host
         url_base = None if hook.service_name else f"https://{url_host}:{hook.port}"
