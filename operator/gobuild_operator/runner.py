@@ -46,7 +46,9 @@ def run_operator(settings: Settings, *, namespaces: list[str], verbose: bool) ->
         where = f"{hook.listen_addr}:{hook.port}"
         print(f"gobuild-operator: cannot serve the webhook on {where} ({exc.__cause__ or exc})")
         return 1
-    memo = kopf.Memo(settings=settings, store=store, metrics=metrics, webhook_ca=ca_pem)
+    memo = kopf.Memo(
+        settings=settings, store=store, metrics=metrics, webhook_ca=ca_pem, namespaces=namespaces
+    )
     try:
         kopf.run(
             standalone=True,

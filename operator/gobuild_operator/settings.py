@@ -40,6 +40,9 @@ class Settings:
     webhook: WebhookSettings = WebhookSettings()
     #: Seconds between batched status writes of download outcomes.
     status_flush_interval: float = 0.5
+    #: Seconds between checks that running injected Pods listed in status.downloads.pending still
+    #: exist (their DELETED event may have been lost in a watch gap).
+    settle_interval: float = 300.0
     metrics_port: int | None = 8080
     metrics_addr: str = "0.0.0.0"  # noqa: S104
     #: Added to NO_PROXY besides the cluster-internal names: the API server's address, as Pods

@@ -79,6 +79,13 @@ class Store:
         self._labels: dict[str, Mapping[str, str]] = {}
         #: namespace -> name -> parsed spec, by name; rebuilt (never changed) on every config change.
         self._specs: dict[str, Mapping[str, GoBuildConfigSpec | None]] = {}
+        #: Set once the store holds what existed when the operator started (startup.py); until
+        #: then admission would answer "not found" for configs that exist.
+        self.synced = False
+
+    def holds(self, configs: set[Key], namespaces: set[str]) -> bool:
+        """Whether these configs and namespaces have all arrived from the watches."""
+        return configs <= self._configs.keys() and namespaces <= self._labels.keys()
 
     def _publish(self, namespace: str) -> None:
         specs = {info.name: info.spec for info in self.configs_in(namespace)}

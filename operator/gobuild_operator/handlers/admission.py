@@ -99,6 +99,9 @@ class Admission:
         self._budget = settings.webhook.admission_budget
         self.plans = PlanCache()
 
+    def ready(self) -> bool:
+        return self._store.synced
+
     def review(self, body: bytes, *, kind: str) -> bytes:
         """The AdmissionReview answering `body`; raises Malformed when there is nothing to answer."""
         started = self._clock()

@@ -22,9 +22,11 @@ import kopf
 from gobuild_operator import pki
 from gobuild_operator.constants import LABEL_CONFIG
 from gobuild_operator.k8s.client import make_api_client
+from gobuild_operator.k8s.metawatch import existing_configs_and_namespaces
 from gobuild_operator.k8s.webhookconfig import apply_configuration, build_configuration, delete_configuration
 from gobuild_operator.reporting.service import Reporting
 from gobuild_operator.settings import Settings
+from gobuild_operator.store import Store
 
 PERSISTENCE_PREFIX = "operator.gobuild.dev"
 
@@ -82,25 +84,50 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, logger: ko
     settings.networking.request_timeout = 30
     select_injected_pods(settings)
 
-    ca_pem: bytes = memo.webhook_ca
+    memo.reporting = Reporting(api=memo.api, metrics=memo.metrics, settings=ours, store=memo.store)
+    memo.reporting.start()
+    logger.info("reporting started (Pods selected by label %s)", LABEL_CONFIG)
+    # kopf starts its watches after the start-up handlers: wait for them in the background.
+    memo.sync_task = asyncio.create_task(_when_synced(memo, logger), name="gobuild-store-sync")
+
+
+#: Seconds to wait for kopf's first listing before serving (and registering) anyway.
+SYNC_TIMEOUT = 60.0
+
+
+async def _when_synced(memo: kopf.Memo, logger: kopf.Logger) -> None:
+    """Once the store holds every GoBuildConfig and namespace that existed at start-up, admission
+    answers from a complete view: mark the store synced (the webhook's /readyz) and register."""
+    ours: Settings = memo.settings
+    store: Store = memo.store
+    try:
+        configs, namespaces = await existing_configs_and_namespaces(memo.api, namespaces=memo.namespaces)
+    except Exception as exc:  # the watches still fill the store; we only cannot tell when
+        logger.warning("could not list what exists (%s); serving without waiting for it", exc)
+        configs, namespaces = set(), set()
+    deadline = asyncio.get_running_loop().time() + SYNC_TIMEOUT
+    while not store.holds(configs, namespaces) and asyncio.get_running_loop().time() < deadline:  # noqa: ASYNC110
+        await asyncio.sleep(0.05)  # the store is plain data fed by kopf's handlers: poll it
+    store.synced = True
+    logger.info("the store holds %d GoBuildConfigs", len(configs))
     hook = ours.webhook
     if hook.register:
         url_host = f"[{hook.host}]" if ":" in hook.host and not hook.host.startswith("[") else hook.host
         url_base = None if hook.service_name else f"https://{url_host}:{hook.port}"
-        body = build_configuration(ours, ca_bundle=ca_pem, url_base=url_base)
+        body = build_configuration(ours, ca_bundle=memo.webhook_ca, url_base=url_base)
         await apply_configuration(memo.api, body=body)
         memo.registered_webhook = hook.configuration_name
         logger.info(
             "registered MutatingWebhookConfiguration %s (failurePolicy Ignore)", hook.configuration_name
         )
 
-    memo.reporting = Reporting(api=memo.api, metrics=memo.metrics, settings=ours, store=memo.store)
-    memo.reporting.start()
-    logger.info("reporting started (Pods selected by label %s)", LABEL_CONFIG)
-
 
 @kopf.on.cleanup()
 async def cleanup(memo: kopf.Memo, logger: kopf.Logger, **_: Any) -> None:
+    sync: asyncio.Task[None] | None = getattr(memo, "sync_task", None)
+    if sync is not None:
+        sync.cancel()
+        await asyncio.gather(sync, return_exceptions=True)
     reporting: Reporting | None = getattr(memo, "reporting", None)
     if reporting is not None:
         await reporting.close()

@@ -127,6 +127,7 @@ class WebhookServer:
         for resource, kind in KINDS.items():
             app.router.add_post(f"/inject-{resource}", self._handler(kind))
         app.router.add_get("/healthz", _healthz)
+        app.router.add_get("/readyz", self._readyz)
         runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await runner.setup()
         try:
@@ -157,6 +158,13 @@ class WebhookServer:
             seen = current
             self.reloads += 1
             logger.info("reloaded the webhook certificate from %s", self._tls.certfile)
+
+    async def _readyz(self, _: web.Request) -> web.StreamResponse:
+        """Ready once the store holds what existed at start-up: before, admission would answer
+        "not found" for configs that exist (a readiness probe keeps the Service off this replica)."""
+        if self._admission.ready():
+            return web.Response(text="ok")
+        return web.Response(status=503, text="the store is not synced yet")
 
     def _handler(self, kind: str) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
         admission = self._admission

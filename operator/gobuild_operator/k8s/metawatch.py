@@ -17,13 +17,15 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 import aiohttp
 from kubernetes_asyncio import client
 from kubernetes_asyncio.client.exceptions import ApiException
 from kubernetes_asyncio.watch import Watch
+
+from gobuild_operator.constants import GROUP, PLURAL, VERSION
 
 logger = logging.getLogger(__name__)
 
@@ -99,6 +101,27 @@ async def _get(
     return response
 
 
+async def list_metadata(
+    api: client.ApiClient, *, namespace: str, plural: str, label_selector: str = ""
+) -> list[Mapping[str, Any]]:
+    """The metadata of every object of `plural` in `namespace` that the selector matches (one list)."""
+    path = f"/api/v1/namespaces/{namespace}/{plural}"
+    return await list_metadata_at(api, path, label_selector=label_selector)
+
+
+async def list_metadata_at(
+    api: client.ApiClient, path: str, *, label_selector: str = ""
+) -> list[Mapping[str, Any]]:
+    """The metadata of every object a list path serves (e.g. /apis/gobuild.dev/v1alpha1/gobuildconfigs)."""
+    found: list[Mapping[str, Any]] = []
+
+    def collect(_: str, metadata: Mapping[str, Any]) -> None:
+        found.append(metadata)
+
+    await _list(api, path=path, label_selector=label_selector, callback=collect)
+    return found
+
+
 async def _list(api: client.ApiClient, *, path: str, label_selector: str, callback: Callback) -> str:
     token = ""
     while True:
@@ -159,3 +182,17 @@ async def _watch(
             kind = event.get("type")
             if kind in ("ADDED", "MODIFIED", "DELETED"):
                 await _call(callback, kind, (event.get("raw_object") or {}).get("metadata") or {})
+
+
+async def existing_configs_and_namespaces(
+    api: client.ApiClient, *, namespaces: Sequence[str] = ()
+) -> tuple[set[tuple[str, str]], set[str]]:
+    """(namespace, name) of the GoBuildConfigs (in `namespaces`, or all) and the namespace names."""
+    base = f"/apis/{GROUP}/{VERSION}"
+    paths = [f"{base}/namespaces/{ns}/{PLURAL}" for ns in namespaces] or [f"{base}/{PLURAL}"]
+    configs = set()
+    for path in paths:
+        for meta in await list_metadata_at(api, path):
+            configs.add((str(meta.get("namespace") or ""), str(meta.get("name") or "")))
+    names = {str(meta.get("name") or "") for meta in await list_metadata_at(api, "/api/v1/namespaces")}
+    return configs, names

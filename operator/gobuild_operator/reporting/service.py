@@ -22,7 +22,10 @@ class Reporting:
     def __init__(self, *, api: ApiClient, metrics: Metrics, settings: Settings, store: Store) -> None:
         self.store = store
         self.reporter = DownloadReporter(
-            api=api, metrics=metrics, flush_interval=settings.status_flush_interval
+            api=api,
+            metrics=metrics,
+            flush_interval=settings.status_flush_interval,
+            settle_interval=settings.settle_interval,
         )
         self.checker = ConfigChecker(api=api, metrics=metrics, store=store, settings=settings)
         self.missed = MissedInjections(api=api, store=store, reporter=self.reporter, settings=settings)
