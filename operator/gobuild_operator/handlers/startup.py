@@ -100,14 +100,25 @@ async def _when_synced(memo: kopf.Memo, logger: kopf.Logger) -> None:
     answers from a complete view: mark the store synced (the webhook's /readyz) and register."""
     ours: Settings = memo.settings
     store: Store = memo.store
-    try:
-        configs, namespaces = await existing_configs_and_namespaces(memo.api, namespaces=memo.namespaces)
-    except Exception as exc:  # the watches still fill the store; we only cannot tell when
-        logger.warning("could not list what exists (%s); serving without waiting for it", exc)
-        configs, namespaces = set(), set()
-    deadline = asyncio.get_running_loop().time() + SYNC_TIMEOUT
-    while not store.holds(configs, namespaces) and asyncio.get_running_loop().time() < deadline:  # noqa: ASYNC110
-        await asyncio.sleep(0.05)  # the store is plain data fed by kopf's handlers: poll it
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + SYNC_TIMEOUT
+    configs: set[tuple[str, str]] = set()
+    namespaces: set[str] = set()
+    first = True
+    while first or (not store.holds(configs, namespaces) and loop.time() < deadline):
+        try:
+            # Listed again until the store holds them: what was deleted since drops out.
+            listed = await existing_configs_and_namespaces(memo.api, namespaces=memo.namespaces)
+        except Exception as exc:  # the watches still fill the store; we only cannot tell when
+            logger.warning("could not list what exists (%s); serving without waiting for it", exc)
+            break
+        configs, namespaces = (
+            (listed[0], listed[1]) if first else (configs & listed[0], namespaces & listed[1])
+        )
+        first = False
+        wait_until = min(deadline, loop.time() + 1.0)
+        while not store.holds(configs, namespaces) and loop.time() < wait_until:  # noqa: ASYNC110
+            await asyncio.sleep(0.05)  # the store is plain data fed by kopf's handlers: poll it
     store.synced = True
     logger.info("the store holds %d GoBuildConfigs", len(configs))
     hook = ours.webhook

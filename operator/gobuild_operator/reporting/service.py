@@ -11,6 +11,7 @@ from gobuild_operator.metrics import Metrics
 from gobuild_operator.reporting.checker import ConfigChecker
 from gobuild_operator.reporting.downloads import DownloadReporter
 from gobuild_operator.reporting.missed import MissedInjections
+from gobuild_operator.reporting.namespacelabels import NamespaceLabels
 from gobuild_operator.reporting.namespaces import NamespaceWatches
 from gobuild_operator.settings import Settings
 from gobuild_operator.store import Store
@@ -32,12 +33,15 @@ class Reporting:
         self.watches = NamespaceWatches(
             api=api, on_pod=self.missed.on_pod_metadata, on_object=self.checker.poke
         )
+        self.labels = NamespaceLabels(api=api, store=store, settings=settings)
 
     def start(self) -> None:
         self.reporter.start()
         self.checker.start()
+        self.labels.start()
 
     async def close(self) -> None:
+        await self.labels.close()
         await self.watches.close()
         await self.checker.close()
         await self.reporter.close()
@@ -55,3 +59,12 @@ class Reporting:
             if old is None and info.pending:
                 self.reporter.touch(info.key)
         self.watches.sync(self.store.namespaces_with_configs())
+        self.labels.poke()
+
+    def on_namespace(self, event_type: str | None, name: str, labels: Mapping[str, str]) -> None:
+        """A Namespace watch event: its labels into the store (the webhook reads the opt-out label)."""
+        if event_type == "DELETED":
+            self.store.remove_namespace(name)
+        else:
+            self.store.put_namespace(name, labels)
+            self.labels.poke()  # a label removed by hand comes back
