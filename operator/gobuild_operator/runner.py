@@ -24,7 +24,7 @@ GIL_SWITCH_INTERVAL = 0.001
 
 def run_operator(settings: Settings, *, namespaces: list[str], verbose: bool) -> int:
     # Importing the handler modules registers them with kopf's default registry.
-    from gobuild_operator.handlers import gobuildconfigs, pods, startup  # noqa: F401
+    from gobuild_operator.handlers import gobuildconfigs, startup  # noqa: F401
     from gobuild_operator.handlers import namespaces as namespace_handlers  # noqa: F401
 
     kopf.configure(verbose=verbose, log_format=kopf.LogFormat.PLAIN)

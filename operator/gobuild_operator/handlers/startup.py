@@ -1,11 +1,7 @@
 """Operator start-up and shut-down: the API client, metrics, the webhook's TLS and registration, and
 the reporting machinery (gobuild_operator.reporting). The webhook server itself is started by
-runner.py before kopf (handlers/webhook.py).
-
-Also narrows kopf's Pod watch to injected Pods, server-side: kopf's `labels=` filters on handlers
-are applied by the operator after the API server has sent every Pod of the cluster; a watching
-label selector makes the API server send only Pods labelled `gobuild.dev/config`. It applies to
-every kopf watch of Pods in this operator: a Pod handler for other Pods must not be added.
+runner.py before kopf (handlers/webhook.py). kopf does not watch Pods at all: reporting/service.py
+watches the injected ones itself, selected server-side on the `gobuild.dev/config` label.
 """
 
 from __future__ import annotations
@@ -63,11 +59,6 @@ def webhook_certificates(settings: Settings) -> tuple[Path, Path, bytes]:
     return cert, key, ca.cert_pem
 
 
-def select_injected_pods(settings: kopf.OperatorSettings) -> None:
-    """kopf lists and watches only Pods labelled `gobuild.dev/config` (filtered by the API server)."""
-    settings.watching.label_selectors["", "v1", "pods"] = LABEL_CONFIG
-
-
 @kopf.on.startup()
 async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, logger: kopf.Logger, **_: Any) -> None:
     ours: Settings = memo.settings
@@ -82,9 +73,10 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, logger: ko
     settings.posting.level = logging.WARNING  # Events are for users: we post our own, not kopf's INFO logs
     settings.watching.server_timeout = 300
     settings.networking.request_timeout = 30
-    select_injected_pods(settings)
 
-    memo.reporting = Reporting(api=memo.api, metrics=memo.metrics, settings=ours, store=memo.store)
+    memo.reporting = Reporting(
+        api=memo.api, metrics=memo.metrics, settings=ours, store=memo.store, namespaces=memo.namespaces
+    )
     memo.reporting.start()
     logger.info("reporting started (Pods selected by label %s)", LABEL_CONFIG)
     # kopf starts its watches after the start-up handlers: wait for them in the background.

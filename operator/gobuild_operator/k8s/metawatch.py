@@ -31,6 +31,7 @@ logger = logging.getLogger(__name__)
 
 _AS_LIST = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json"
 _AS_ITEM = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json"
+_WHOLE = "application/json"
 
 #: (event type: "LISTED" | "ADDED" | "MODIFIED" | "DELETED", metadata) -> None
 Callback = Callable[[str, Mapping[str, Any]], Awaitable[None] | None]
@@ -54,10 +55,31 @@ async def watch_metadata(
     Raises Forbidden when RBAC refuses the list or the watch, so the caller can rely on re-checks.
     """
     path = f"/api/v1/namespaces/{namespace}/{plural}"
+    await watch_objects(
+        api, path=path, callback=callback, label_selector=label_selector, server_timeout=server_timeout
+    )
+
+
+async def watch_objects(
+    api: client.ApiClient,
+    *,
+    path: str,
+    callback: Callback,
+    label_selector: str = "",
+    server_timeout: int = 300,
+    metadata_only: bool = True,
+) -> None:
+    """`watch_metadata` for any list path; with `metadata_only=False` the callback gets whole objects.
+
+    Whole objects are decoded with json.loads and nothing else (no client models, no per-event
+    framework machinery), which is what makes watching every injected Pod cheap.
+    """
     backoff = 0.5
     while True:
         try:
-            version = await _list(api, path=path, label_selector=label_selector, callback=callback)
+            version = await _list(
+                api, path=path, label_selector=label_selector, callback=callback, metadata_only=metadata_only
+            )
             backoff = 0.5
             await _watch(
                 api,
@@ -66,16 +88,17 @@ async def watch_metadata(
                 version=version,
                 callback=callback,
                 server_timeout=server_timeout,
+                metadata_only=metadata_only,
             )
         except ApiException as exc:
             if exc.status == 403:
                 raise Forbidden(path) from None
             if exc.status != 410:  # 410 Gone: the watch expired; relist at once
-                logger.warning("metadata watch of %s in %s failed (%s); retrying", plural, namespace, exc)
+                logger.warning("watch of %s failed (%s); retrying", path, exc)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 30)
         except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
-            logger.warning("metadata watch of %s in %s failed (%s); retrying", plural, namespace, exc)
+            logger.warning("watch of %s failed (%s); retrying", path, exc)
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, 30)
 
@@ -122,7 +145,9 @@ async def list_metadata_at(
     return found
 
 
-async def _list(api: client.ApiClient, *, path: str, label_selector: str, callback: Callback) -> str:
+async def _list(
+    api: client.ApiClient, *, path: str, label_selector: str, callback: Callback, metadata_only: bool = True
+) -> str:
     token = ""
     while True:
         query: list[tuple[str, Any]] = [("limit", 500)]
@@ -130,13 +155,13 @@ async def _list(api: client.ApiClient, *, path: str, label_selector: str, callba
             query.append(("labelSelector", label_selector))
         if token:
             query.append(("continue", token))
-        response = await _get(api, path, query, _AS_LIST, 60)
+        response = await _get(api, path, query, _AS_LIST if metadata_only else _WHOLE, 60)
         async with response:
             if response.status >= 300:
                 raise ApiException(status=response.status, reason=response.reason)
             body = await response.json()
         for item in body.get("items") or []:
-            await _call(callback, "LISTED", item.get("metadata") or {})
+            await _call(callback, "LISTED", (item.get("metadata") or {}) if metadata_only else item)
         token = (body.get("metadata") or {}).get("continue") or ""
         if not token:
             return str((body.get("metadata") or {}).get("resourceVersion") or "")
@@ -151,6 +176,7 @@ async def _watch_request(
     watch: bool,
     resource_version: str,
     _preload_content: bool,
+    metadata_only: bool = True,
 ) -> aiohttp.ClientResponse:
     """The watch request, in the shape kubernetes_asyncio's Watch calls list functions."""
     query: list[tuple[str, Any]] = [
@@ -161,7 +187,7 @@ async def _watch_request(
     ]
     if label_selector:
         query.append(("labelSelector", label_selector))
-    return await _get(api, path, query, _AS_ITEM, server_timeout + 30)
+    return await _get(api, path, query, _AS_ITEM if metadata_only else _WHOLE, server_timeout + 30)
 
 
 async def _watch(
@@ -172,16 +198,23 @@ async def _watch(
     version: str,
     callback: Callback,
     server_timeout: int,
+    metadata_only: bool = True,
 ) -> None:
     """Watch until an error; Watch reconnects from the last resourceVersion when a stream ends."""
     request = functools.partial(
-        _watch_request, api, path=path, label_selector=label_selector, server_timeout=server_timeout
+        _watch_request,
+        api,
+        path=path,
+        label_selector=label_selector,
+        server_timeout=server_timeout,
+        metadata_only=metadata_only,
     )
     async with Watch() as stream:
         async for event in stream.stream(request, resource_version=version):
             kind = event.get("type")
             if kind in ("ADDED", "MODIFIED", "DELETED"):
-                await _call(callback, kind, (event.get("raw_object") or {}).get("metadata") or {})
+                obj = event.get("raw_object") or {}
+                await _call(callback, kind, (obj.get("metadata") or {}) if metadata_only else obj)
 
 
 async def existing_configs_and_namespaces(
