@@ -147,7 +147,10 @@ def bench(pods: int, flush_interval: float, workers: int) -> None:
                 list(pool.map(lambda n: core.create_namespaced_pod(NAMESPACE, _pod(n)), names))
             _wait(
                 api,
-                lambda d: d.get("injected") == pods and not d.get("pending"),
+                lambda d: (
+                    d.get("injected") == pods
+                    and all(e.get("stage") == "injected" for e in d.get("pending") or [])
+                ),
                 timeout=600,
                 what="the injections",
             )

@@ -30,6 +30,7 @@ def _run(args: argparse.Namespace) -> int:
             configuration_name=args.webhook_configuration,
             service_name=args.webhook_service,
             certificate_dir=args.webhook_cert_dir,
+            admission_budget=args.admission_budget,
         ),
     )
     return run_operator(settings, namespaces=args.namespace, verbose=args.verbose)
@@ -66,6 +67,13 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--webhook-configuration", default="gobuild-operator")
     run.add_argument("--webhook-service", default=None, help="in-cluster: the webhook's Service name")
     run.add_argument("--webhook-cert-dir", type=Path, default=None, help="tls.crt/tls.key/ca.crt to serve")
+    run.add_argument(
+        "--admission-budget",
+        type=float,
+        default=WebhookSettings.admission_budget,
+        metavar="SECONDS",
+        help="admit an object unchanged (and count it) when deciding takes longer than this",
+    )
     run.add_argument("--metrics-port", type=int, default=8080, help="Prometheus metrics; 0 disables")
     run.add_argument("--metrics-addr", default="0.0.0.0")  # noqa: S104
     run.add_argument(

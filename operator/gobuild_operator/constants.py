@@ -23,6 +23,17 @@ ANNOTATION_INJECT: Final = "gobuild.dev/inject"
 LABEL_NAMESPACE_INJECTION: Final = "gobuild.dev/injection"
 NAMESPACE_INJECTION_DISABLED: Final = "disabled"
 
+# --- Written by the operator on namespaces ---
+#: Namespace label the operator keeps on every namespace that holds a GoBuildConfig (and removes when
+#: the last one goes). The webhook configuration's namespaceSelector requires it, so the API server
+#: does not call the webhook at all for objects in other namespaces. Its value says which objects
+#: there can be injected, and so which of the two webhooks per resource is called:
+LABEL_NAMESPACE_CONFIGS: Final = "gobuild.dev/configs"
+#: ... only objects that opt in by annotation (`gobuild.dev/config`, `gobuild.dev/inject`);
+NAMESPACE_CONFIGS_ANNOTATED: Final = "annotated"
+#: ... also objects a config's `podSelector` may match: every object.
+NAMESPACE_CONFIGS_SELECTED: Final = "selected"
+
 # --- Written by the operator on what it injected ---
 #: Marker annotation: `gobuild.dev/injected: NAME`; makes reinvocation a no-op.
 ANNOTATION_INJECTED: Final = "gobuild.dev/injected"

@@ -26,6 +26,11 @@ class WebhookSettings:
     service_name: str | None = None
     certificate_dir: Path | None = None
     timeout_seconds: int = 5
+    #: Seconds one admission request may take; past it the object is admitted unchanged and the
+    #: request counted (outcome over_budget). Well below timeout_seconds, so we answer first.
+    admission_budget: float = 1.0
+    #: Seconds between checks of the certificate files for a rotated certificate.
+    certificate_reload_interval: float = 10.0
 
 
 @dataclass(frozen=True)
@@ -35,6 +40,9 @@ class Settings:
     webhook: WebhookSettings = WebhookSettings()
     #: Seconds between batched status writes of download outcomes.
     status_flush_interval: float = 0.5
+    #: Seconds between checks that running injected Pods listed in status.downloads.pending still
+    #: exist (their DELETED event may have been lost in a watch gap).
+    settle_interval: float = 300.0
     metrics_port: int | None = 8080
     metrics_addr: str = "0.0.0.0"  # noqa: S104
     #: Added to NO_PROXY besides the cluster-internal names: the API server's address, as Pods

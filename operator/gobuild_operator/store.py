@@ -5,13 +5,18 @@ reconciler, the per-config checks, the download reporter and the missed-injectio
 Each GoBuildConfig's spec is parsed once per change of its generation, here and nowhere else, so
 admission never parses and never calls the API.
 
-Plain data and dicts, no I/O and no locks: everything runs in the operator's one event loop.
+Plain data and dicts, no I/O and no locks. kopf's event loop writes; the admission thread
+(handlers/webhook.py) only reads, through `specs()` and `namespace_labels()`, which hand out
+mappings that are never changed after they are published: a write builds a new one and swaps it
+in with one dict assignment (atomic under the GIL), so a reader sees the old view or the new one,
+never half of a change.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
 from gobuild_operator.api import GoBuildConfigSpec, SpecError, parse_spec
@@ -65,10 +70,29 @@ def _key(body: Mapping[str, Any]) -> Key:
     return (str(metadata.get("namespace") or ""), str(metadata.get("name") or ""))
 
 
+_NOTHING: Mapping[str, Any] = MappingProxyType({})
+
+
 class Store:
     def __init__(self) -> None:
         self._configs: dict[Key, ConfigInfo] = {}
-        self._labels: dict[str, dict[str, str]] = {}
+        self._labels: dict[str, Mapping[str, str]] = {}
+        #: namespace -> name -> parsed spec, by name; rebuilt (never changed) on every config change.
+        self._specs: dict[str, Mapping[str, GoBuildConfigSpec | None]] = {}
+        #: Set once the store holds what existed when the operator started (startup.py); until
+        #: then admission would answer "not found" for configs that exist.
+        self.synced = False
+
+    def holds(self, configs: set[Key], namespaces: set[str]) -> bool:
+        """Whether these configs and namespaces have all arrived from the watches."""
+        return configs <= self._configs.keys() and namespaces <= self._labels.keys()
+
+    def _publish(self, namespace: str) -> None:
+        specs = {info.name: info.spec for info in self.configs_in(namespace)}
+        if specs:
+            self._specs[namespace] = MappingProxyType(specs)
+        else:
+            self._specs.pop(namespace, None)
 
     # --- GoBuildConfigs -------------------------------------------------------------------------
 
@@ -77,6 +101,8 @@ class Store:
         old = self._configs.get(_key(body))
         info = _info(body, old)
         self._configs[info.key] = info
+        if old is None or old.spec is not info.spec:
+            self._publish(info.namespace)
         return info, old
 
     def view(self, body: Mapping[str, Any]) -> ConfigInfo:
@@ -85,7 +111,9 @@ class Store:
         return _info(body, self._configs.get(_key(body)))
 
     def remove_config(self, namespace: str, name: str) -> ConfigInfo | None:
-        return self._configs.pop((namespace, name), None)
+        removed = self._configs.pop((namespace, name), None)
+        self._publish(namespace)
+        return removed
 
     def config(self, key: Key) -> ConfigInfo | None:
         return self._configs.get(key)
@@ -94,9 +122,11 @@ class Store:
         """The namespace's configs, by name."""
         return [info for (ns, _), info in sorted(self._configs.items()) if ns == namespace]
 
-    def specs(self, namespace: str) -> dict[str, GoBuildConfigSpec | None]:
-        """name -> parsed spec (None when it does not parse): what selection and injection read."""
-        return {info.name: info.spec for info in self.configs_in(namespace)}
+    def specs(self, namespace: str) -> Mapping[str, GoBuildConfigSpec | None]:
+        """name -> parsed spec (None when it does not parse): what selection and injection read.
+
+        A read-only view that never changes (safe to read from another thread)."""
+        return self._specs.get(namespace, _NOTHING)
 
     def created(self, namespace: str) -> dict[str, str]:
         return {info.name: info.created for info in self.configs_in(namespace)}
@@ -107,10 +137,14 @@ class Store:
     # --- namespace labels -----------------------------------------------------------------------
 
     def put_namespace(self, name: str, labels: Mapping[str, str]) -> None:
-        self._labels[name] = {str(k): str(v) for k, v in labels.items()}
+        self._labels[name] = MappingProxyType({str(k): str(v) for k, v in labels.items()})
 
     def remove_namespace(self, name: str) -> None:
         self._labels.pop(name, None)
 
     def namespace_labels(self, name: str) -> Mapping[str, str]:
-        return self._labels.get(name, {})
+        return self._labels.get(name, _NOTHING)
+
+    def labelled_namespaces(self, key: str) -> dict[str, str]:
+        """namespace -> value of label `key`, for the namespaces that carry it."""
+        return {ns: labels[key] for ns, labels in self._labels.items() if key in labels}

@@ -66,6 +66,11 @@ def recorded(api: client.ApiClient, namespace: str, name: str) -> str | None:
     return value
 
 
+def running(downloads: dict[str, Any]) -> int:
+    """Pods listed in status.downloads.pending as injected and running (their only record)."""
+    return sum(1 for entry in downloads.get("pending") or [] if entry.get("stage") == "injected")
+
+
 def wait_downloads(
     cluster: Cluster,
     namespace: str,
@@ -226,6 +231,50 @@ def test_restarts_and_crashes_neither_lose_nor_double_count(
     wait_for(lambda: not downloads(cluster, namespace)["pending"], timeout=PROMPT, what="pending to settle")
 
 
+def test_an_injected_pod_is_counted_without_a_write_to_it_and_exactly_once_across_crashes(
+    cluster: Cluster, api: client.ApiClient, namespace: str, operator: OperatorProcess
+) -> None:
+    """Issue 10: creating an injected Pod costs no PATCH of it; its pending entry is its record."""
+    make_config(cluster, namespace)
+    create_injected_pod(api, namespace, "r1")
+    create_injected_pod(api, namespace, "r2")
+    seen = wait_downloads(
+        cluster, namespace, lambda d: d.get("injected") == 2 and running(d) == 2, what="two running entries"
+    )
+    core = client.CoreV1Api(api)
+    for name in ("r1", "r2"):
+        pod = core.read_namespaced_pod(name, namespace)
+        assert "gobuild.dev/recorded" not in (pod.metadata.annotations or {})
+        managers = {entry.manager for entry in pod.metadata.managed_fields or []}
+        assert "gobuild-operator" not in managers, "the operator wrote to a running Pod"
+
+    operator.stop(kill=True)
+    core.delete_namespaced_pod("r2", namespace, grace_period_seconds=0)  # deleted while nobody watches
+    operator.start()
+    create_injected_pod(api, namespace, "r4")  # a barrier: counted after the others were listed again
+    seen = wait_downloads(
+        cluster,
+        namespace,
+        lambda d: d.get("injected") == 3 and running(d) == 2,
+        timeout=AFTER_START,
+        what="r4 counted, r1 not again, r2's entry settled",
+    )
+    assert sorted(e["pod"] for e in seen["pending"]) == ["r1", "r4"]
+
+    finish_pod(api, namespace, "r1", exit_code=0)
+    operator.stop(kill=True)  # most likely before the outcome was written
+    operator.start()
+    seen = wait_downloads(
+        cluster,
+        namespace,
+        lambda d: d.get("succeeded") == 1 and running(d) == 1,
+        timeout=AFTER_START,
+        what="r1's success, once",
+    )
+    assert (seen["injected"], seen["failed"]) == (3, 0)
+    wait_for(lambda: recorded(api, namespace, "r1") == "succeeded", timeout=PROMPT, what="r1 recorded")
+
+
 # --- missed injections ---------------------------------------------------------------------------
 
 
@@ -339,8 +388,13 @@ def test_a_burst_of_finished_pods_costs_a_handful_of_status_writes(
     names = [f"burst-{i:02d}-{uuid.uuid4().hex[:4]}" for i in range(40)]
     for name in names:
         create_injected_pod(api, namespace, name)
-    wait_downloads(cluster, namespace, lambda d: d.get("injected") == 40, timeout=10, what="40 injections")
-    wait_for(lambda: downloads(cluster, namespace).get("pending") == [], timeout=10, what="pending to settle")
+    wait_downloads(
+        cluster,
+        namespace,
+        lambda d: d.get("injected") == 40 and running(d) == 40,
+        timeout=10,
+        what="40 injections, each listed as running",
+    )
     before = len(status_writes)
 
     for i, name in enumerate(names):

@@ -55,3 +55,13 @@ def test_defect_1_a_pod_with_a_hostile_git_config_count_does_not_stop_the_operat
     # still admits the next one in time.
     operator.restart()
     assert _injected(_create(cluster, namespace, _pod("after-restart")))
+
+
+def test_defect_7_an_object_over_a_mebibyte_is_injected(
+    cluster: Cluster, namespace: str, operator: OperatorProcess
+) -> None:
+    """The API server stores objects up to 1.5 MiB and sends them to the webhook; kopf's server
+    refused AdmissionReviews over 1 MiB, so such a Pod was admitted unchanged, uncounted, unwarned."""
+    make_config(cluster, namespace, "corp", **SSH_SPEC)
+    big = _pod("big", [{"name": "BLOB", "value": "x" * (1200 * 1024)}])
+    assert _injected(_create(cluster, namespace, big))

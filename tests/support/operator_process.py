@@ -26,6 +26,8 @@ class OperatorProcess:
     metrics_port: int = field(default_factory=free_port)
     configuration_name: str = field(default_factory=lambda: f"gobuild-operator-test-{uuid.uuid4().hex[:6]}")
     extra_args: tuple[str, ...] = ()
+    #: --verbose (debug logs, one line per admission request); benchmarks turn it off.
+    verbose: bool = True
     proc: subprocess.Popen[bytes] | None = None
     _log: IO[bytes] | None = None
     starts: int = 0
@@ -52,7 +54,7 @@ class OperatorProcess:
                 f"--operator-namespace={self.operator_namespace}",
                 f"--metrics-port={self.metrics_port}",
                 "--metrics-addr=127.0.0.1",
-                "--verbose",
+                *(["--verbose"] if self.verbose else []),
                 *self.extra_args,
             ],
             stdout=self._log,

@@ -2,9 +2,9 @@
 
 Each row is a whole AdmissionReview as the API server sends it and the object the API server would
 store after applying the returned patch, with the warnings kubectl would print. The requests go
-through kopf's own admission entry point with the operator's registered handlers, so what is tested
-is what the webhook answers, minus TLS. The store holds the namespace's GoBuildConfigs as the
-watches would have left them.
+through the webhook's own entry point (`Admission.review`, bytes in and bytes out), so what is
+tested is what the webhook answers, minus HTTP and TLS (tests/unit/test_webhook_server.py). The
+store holds the namespace's GoBuildConfigs as the watches would have left them.
 
 Also here: `admit()` (the store's view into core.inject), and `spec_status()`, the pure half of
 reconcile.
@@ -15,17 +15,13 @@ from __future__ import annotations
 import base64
 import copy
 import json
+import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
 import jsonpatch
-import kopf
 import pytest
-from kopf._cogs.structs.references import Insights, Resource
-from kopf._core.engines.admission import serve_admission_request
-from kopf._core.engines.indexing import OperatorIndexers
-from kopf._core.reactor.inventory import ResourceMemories
 
 from gobuild_operator import api
 from gobuild_operator.core import conditions as cond
@@ -37,11 +33,10 @@ from gobuild_operator.store import Store
 
 NAMESPACE = "builds"
 RESOURCES = {
-    "Pod": Resource("", "v1", "pods", kind="Pod", namespaced=True, verbs=["create"]),
-    "Job": Resource("batch", "v1", "jobs", kind="Job", namespaced=True, verbs=["create"]),
-    "CronJob": Resource("batch", "v1", "cronjobs", kind="CronJob", namespaced=True, verbs=["create"]),
+    "Pod": ("", "v1", "pods"),
+    "Job": ("batch", "v1", "jobs"),
+    "CronJob": ("batch", "v1", "cronjobs"),
 }
-WEBHOOKS = {"Pod": "inject-pods", "Job": "inject-jobs", "CronJob": "inject-cronjobs"}
 CONFIGS: dict[str, dict[str, Any]] = {
     "china": {"goproxy": ["https://goproxy.cn", "direct"]},
     "broken": {"goproxy": ["ftp://nope"]},  # the API server would refuse it; an old CRD might not
@@ -119,14 +114,14 @@ def cronjob_injected() -> dict[str, Any]:
 
 
 def review(kind: str, obj: Any, *, operation: str = "CREATE") -> dict[str, Any]:
-    resource = RESOURCES[kind]
+    group, version, plural = RESOURCES[kind]
     return {
         "apiVersion": "admission.k8s.io/v1",
         "kind": "AdmissionReview",
         "request": {
             "uid": str(uuid.uuid4()),
-            "kind": {"group": resource.group, "version": resource.version, "kind": kind},
-            "resource": {"group": resource.group, "version": resource.version, "resource": resource.plural},
+            "kind": {"group": group, "version": version, "kind": kind},
+            "resource": {"group": group, "version": version, "resource": plural},
             "namespace": NAMESPACE,
             "operation": operation,
             "userInfo": {"username": "system:serviceaccount:builds:ci"},
@@ -139,24 +134,17 @@ def review(kind: str, obj: Any, *, operation: str = "CREATE") -> dict[str, Any]:
 
 @dataclass
 class Webhook:
-    """The operator's webhook as kopf serves it, without the TLS server around it."""
+    """The operator's webhook entry point, without the HTTP server around it."""
 
     store: Store
     metrics: Metrics = field(default_factory=Metrics)
+    settings: Settings = field(default_factory=lambda: Settings(operator_namespace="gobuild-system"))
 
-    async def __call__(self, kind: str, request: dict[str, Any]) -> dict[str, Any]:
-        memo = kopf.Memo(settings=Settings(operator_namespace="gobuild-system"), store=self.store)
-        memo.metrics = self.metrics
-        response: dict[str, Any] = await serve_admission_request(
-            request,  # type: ignore[arg-type]
-            webhook=WEBHOOKS[kind],  # type: ignore[arg-type]
-            settings=kopf.OperatorSettings(),
-            memories=ResourceMemories(),
-            memobase=memo,
-            registry=kopf.get_default_registry(),
-            insights=Insights(webhook_resources=set(RESOURCES.values())),
-            indices=OperatorIndexers().indices,
-        )
+    def __post_init__(self) -> None:
+        self.admission = admission.Admission(settings=self.settings, store=self.store, metrics=self.metrics)
+
+    def __call__(self, kind: str, request: dict[str, Any]) -> dict[str, Any]:
+        response: dict[str, Any] = json.loads(self.admission.review(json.dumps(request).encode(), kind=kind))
         return response
 
     def count(self, kind: str, outcome: str) -> float:
@@ -226,10 +214,10 @@ CASES = {
 
 
 @pytest.mark.parametrize("case", [pytest.param(c, id=name) for name, c in CASES.items()])
-async def test_admission_review(case: Case) -> None:
+def test_admission_review(case: Case) -> None:
     webhook = Webhook(store_with(labels=case.labels))
     request = review(case.kind, case.obj, operation=case.operation)
-    response = (await webhook(case.kind, request))["response"]
+    response = webhook(case.kind, request)["response"]
 
     assert response["uid"] == request["request"]["uid"]
     assert response["allowed"] is True, "the webhook never refuses"
@@ -246,13 +234,13 @@ async def test_admission_review(case: Case) -> None:
     assert webhook.count(case.kind, case.outcome) == 1
 
 
-async def test_the_core_raising_admits_unchanged_and_is_counted(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_core_raising_admits_unchanged_and_is_counted(monkeypatch: pytest.MonkeyPatch) -> None:
     def broken(*_: Any, **__: Any) -> None:
         raise RuntimeError("a bug in the core")
 
     monkeypatch.setattr(admission, "inject", broken)
     webhook = Webhook(store_with())
-    response = (await webhook("Pod", review("Pod", pod({"gobuild.dev/config": "china"}))))["response"]
+    response = webhook("Pod", review("Pod", pod({"gobuild.dev/config": "china"})))["response"]
     assert response["allowed"] is True
     assert "patch" not in response
     assert response["warnings"] == [
@@ -330,3 +318,107 @@ def test_spec_status_keeps_the_transition_time_while_nothing_changes() -> None:
     assert valid is not None
     assert valid["lastTransitionTime"] == NOW
     assert valid["observedGeneration"] == 2
+
+
+# --- the admission time budget and large objects (hardening issue) ------------------------------
+
+
+class SteppingClock:
+    """A clock that moves `step` seconds every time it is read."""
+
+    def __init__(self, step: float) -> None:
+        self.now = 0.0
+        self.step = step
+
+    def __call__(self) -> float:
+        self.now += self.step
+        return self.now
+
+
+def test_the_admission_time_budget_admits_a_slow_request_unchanged_and_counts_it() -> None:
+    webhook = Webhook(store_with())
+    many = {**pod({"gobuild.dev/config": "china"})}
+    many["spec"] = {"containers": [{"name": f"c{i}", "image": "golang"} for i in range(50)]}
+    webhook.admission = admission.Admission(
+        settings=webhook.settings, store=webhook.store, metrics=webhook.metrics, clock=SteppingClock(0.1)
+    )
+    response = json.loads(webhook.admission.review(json.dumps(review("Pod", many)).encode(), kind="Pod"))
+    answer = response["response"]
+    assert answer["allowed"] is True
+    assert "patch" not in answer, "over budget: admitted unchanged"
+    assert any("longer than its budget" in w for w in answer["warnings"])
+    assert webhook.count("Pod", "over_budget") == 1
+    assert webhook.count("Pod", "injected") == 0
+
+
+def test_workload_controlled_size_does_not_decide_the_work() -> None:
+    """5,000 containers that all collide with our mounts: linear work, a bounded answer."""
+    webhook = Webhook(store_with())
+    mounts = [{"name": "own", "mountPath": "/etc/gobuild/ssh"}]
+    big = pod({"gobuild.dev/config": "china"})
+    big["spec"] = {
+        "containers": [
+            {
+                "name": f"c{i}",
+                "image": "golang",
+                "volumeMounts": mounts,
+                "env": [{"name": "GOPROXY", "value": "off"}],
+            }
+            for i in range(5000)
+        ],
+        "volumes": [{"name": "own", "emptyDir": {}}],
+    }
+    started = time.perf_counter()
+    answer = webhook("Pod", review("Pod", big))["response"]
+    assert time.perf_counter() - started < webhook.settings.webhook.admission_budget
+    assert "patch" in answer
+    assert len(answer["warnings"]) <= 18
+
+
+def test_defect_7_a_review_over_a_mebibyte_is_injected() -> None:
+    """The API server sends objects up to its 3 MiB request limit; kopf's server refused > 1 MiB."""
+    webhook = Webhook(store_with())
+    big = pod({"gobuild.dev/config": "china"}, env=[{"name": "BLOB", "value": "x" * (2 * 1024 * 1024)}])
+    body = json.dumps(review("Pod", big)).encode()
+    assert len(body) > 2 * 1024 * 1024
+    answer = json.loads(webhook.admission.review(body, kind="Pod"))["response"]
+    assert answer["patchType"] == "JSONPatch"
+    assert webhook.count("Pod", "injected") == 1
+
+
+def test_defect_7_a_review_we_will_not_read_is_answered_counted_and_warned() -> None:
+    webhook = Webhook(store_with())
+    request = review("Pod", pod({"gobuild.dev/config": "china"}))
+    head = json.dumps(request).encode()[:4096]
+    answer = webhook.admission.too_large(head, kind="Pod", size=admission.MAX_REVIEW_BYTES + 1)
+    assert answer is not None
+    response = json.loads(answer)["response"]
+    assert response["uid"] == request["request"]["uid"]
+    assert response["allowed"] is True
+    assert "patch" not in response
+    assert "more than the webhook reads" in response["warnings"][0]
+    assert webhook.count("Pod", "too_large") == 1
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        pytest.param(b"", id="empty"),
+        pytest.param(b"{", id="not-json"),
+        pytest.param(b"[]", id="not-an-object"),
+        pytest.param(b'{"request": {}}', id="no-uid"),
+        pytest.param(b'{"request": {"uid": 7}}', id="uid-not-a-string"),
+    ],
+)
+def test_what_is_not_an_admission_review_is_refused_and_counted(body: bytes) -> None:
+    webhook = Webhook(store_with())
+    with pytest.raises(admission.Malformed):
+        webhook.admission.review(body, kind="Pod")
+    assert webhook.count("Pod", "malformed") == 1
+
+
+def test_a_review_without_an_object_is_admitted_unchanged() -> None:
+    webhook = Webhook(store_with())
+    request = review("Pod", None)
+    answer = json.loads(webhook.admission.review(json.dumps(request).encode(), kind="Pod"))["response"]
+    assert answer == {"uid": request["request"]["uid"], "allowed": True}

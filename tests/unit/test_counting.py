@@ -241,6 +241,67 @@ def test_marked_pods_leave_pending_but_later_stages_stay() -> None:
     assert result.status["downloads"]["pending"] == []
 
 
+def test_an_injected_pod_is_counted_without_touching_the_pod() -> None:
+    """Issue 10: no write per injected Pod; its pending entry is the record until it finishes."""
+    result = apply({}, [Observation("a", "pa", "injected")])
+    downloads = result.status["downloads"]
+    assert downloads["injected"] == 1
+    assert [(p["uid"], p["stage"]) for p in downloads["pending"]] == [("a", "injected")]
+    assert result.to_mark == (), "no annotation owed for a running Pod"
+    again = apply(result.status, [Observation("a", "pa", "injected")])  # a restart re-lists it
+    assert again.counted == ()
+    assert again.status["downloads"] == downloads
+    finished = apply(again.status, [fails("a")])
+    assert (finished.status["downloads"]["injected"], finished.status["downloads"]["failed"]) == (1, 1)
+    assert [(p["uid"], p["stage"]) for p in finished.status["downloads"]["pending"]] == [("a", "failed")]
+    assert [(o.uid, o.stage) for o in finished.to_mark] == [("a", "failed")]
+
+
+def test_a_deleted_pod_leaves_pending_whatever_its_stage() -> None:
+    status = apply(
+        {}, [Observation("a", "pa", "injected"), fails("b"), Observation("c", "pc", "injected")]
+    ).status
+    result = apply(status, [], gone={"a", "b"})
+    assert [p["uid"] for p in result.status["downloads"]["pending"]] == ["c"]
+    assert (result.status["downloads"]["injected"], result.status["downloads"]["failed"]) == (3, 1)
+
+
+def test_a_pod_counted_and_deleted_in_one_batch_is_counted_once() -> None:
+    result = apply({}, [Observation("a", "pa", "injected")], gone={"a"})
+    assert (result.status["downloads"]["injected"], result.status["downloads"]["pending"]) == (1, [])
+
+
+def test_running_entries_beyond_the_limit_are_recorded_on_their_pods() -> None:
+    batch = [Observation(f"u{i}", f"p{i}", "injected") for i in range(5)]
+    status = apply({}, batch[:3], now=NOW).status
+    result = apply(status, batch[3:], now=LATER, running_limit=3)
+    assert sorted((o.uid, o.stage) for o in result.to_mark) == [("u0", "injected"), ("u1", "injected")]
+    # Once annotated, the next write drops them: the annotation is their record now.
+    marked = {(o.uid, o.stage) for o in result.to_mark}
+    after = apply(result.status, [], marked=marked, running_limit=3)
+    assert sorted(p["uid"] for p in after.status["downloads"]["pending"]) == ["u2", "u3", "u4"]
+    assert after.to_mark == ()
+    assert after.status["downloads"]["injected"] == 5
+
+
+def test_running_entries_are_not_stale_however_old() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    status = {
+        "downloads": {
+            "pending": [
+                {"uid": "run", "pod": "p", "stage": "injected", "time": NOW},
+                {"uid": "fin", "pod": "q", "stage": "failed", "time": NOW},
+            ]
+        }
+    }
+    now = datetime(2026, 1, 3, tzinfo=UTC)
+    assert [e["uid"] for e in counting.stale_pending(status, older_than=timedelta(seconds=60), now=now)] == [
+        "fin"
+    ]
+    assert [e["uid"] for e in counting.running_pending(status)] == ["run"]
+
+
 def test_a_stale_observation_in_the_batch_that_drops_its_entry_is_not_counted_again() -> None:
     """The Pod was annotated (and the entry is being dropped) while an older event of it was queued."""
     status = apply({}, [fails("u")]).status

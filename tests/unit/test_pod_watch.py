@@ -1,27 +1,47 @@
-"""The operator's Pod watch is narrowed by the API server, not filtered after the fact."""
+"""The operator's watch of injected Pods is narrowed by the API server, not filtered after the fact,
+and runs outside kopf (no per-object machinery per Pod event)."""
 
 from __future__ import annotations
 
-import kopf
-import pytest
-from kopf._cogs.structs.references import Resource
+import asyncio
+from typing import Any
 
-from gobuild_operator.handlers.startup import select_injected_pods
+import pytest
+
+from gobuild_operator.metrics import Metrics
+from gobuild_operator.reporting import service
+from gobuild_operator.settings import Settings
+from gobuild_operator.store import Store
 
 
 @pytest.mark.parametrize(
-    ("resource", "selectors"),
+    ("namespaces", "paths"),
     [
-        pytest.param(Resource("", "v1", "pods", namespaced=True), ["gobuild.dev/config"], id="pods"),
-        pytest.param(Resource("", "v1", "namespaces"), [], id="namespaces"),
-        pytest.param(
-            Resource("gobuild.dev", "v1alpha1", "gobuildconfigs", namespaced=True), [], id="configs"
-        ),
-        pytest.param(Resource("batch", "v1", "jobs", namespaced=True), [], id="jobs"),
+        pytest.param((), ["/api/v1/pods"], id="cluster-wide"),
+        pytest.param(("a", "b"), ["/api/v1/namespaces/a/pods", "/api/v1/namespaces/b/pods"], id="namespaced"),
     ],
 )
-def test_only_the_pod_watch_selects_on_the_config_label(resource: Resource, selectors: list[str]) -> None:
-    settings = kopf.OperatorSettings()
-    select_injected_pods(settings)
-    # what kopf's list and watch requests put into `labelSelector=`
-    assert settings.watching.label_selectors.collect(resource) == selectors
+async def test_only_injected_pods_are_watched_whole(
+    monkeypatch: pytest.MonkeyPatch, namespaces: tuple[str, ...], paths: list[str]
+) -> None:
+    calls: list[dict[str, Any]] = []
+
+    async def watch_objects(_: object, **kwargs: Any) -> None:
+        calls.append(kwargs)
+        kwargs["callback"]("ADDED", {"metadata": {"uid": "u", "annotations": {"gobuild.dev/injected": "go"}}})
+
+    monkeypatch.setattr(service, "watch_objects", watch_objects)
+    reporting = service.Reporting(
+        api=object(),  # type: ignore[arg-type]
+        metrics=Metrics(),
+        settings=Settings(),
+        store=Store(),
+        namespaces=namespaces,
+    )
+    reporting.start()
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    await reporting.close()
+    assert [c["path"] for c in calls] == paths
+    assert all(c["label_selector"] == "gobuild.dev/config" and c["metadata_only"] is False for c in calls)
+    assert reporting.reporter.known("u") == 1, "the event reached the download reporter"

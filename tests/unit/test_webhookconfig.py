@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import pytest
+
+from gobuild_operator.api import parse_spec
+from gobuild_operator.core.selection import namespace_label_value
 from gobuild_operator.k8s.webhookconfig import build_configuration
 from gobuild_operator.settings import Settings, WebhookSettings
 
@@ -46,3 +52,36 @@ def test_service_reference_in_cluster() -> None:
         "path": "/inject-pods",
         "port": 443,
     }
+
+
+def test_only_namespaces_with_a_pod_selector_send_objects_that_do_not_opt_in() -> None:
+    """Issue 10: elsewhere, an object without gobuild.dev annotations costs no webhook call."""
+    tiers = {}
+    for hook in _config()["webhooks"]:  # type: ignore[attr-defined]
+        expressions = hook["namespaceSelector"]["matchExpressions"]
+        label = next(e for e in expressions if e["key"] == "gobuild.dev/configs")
+        assert label["values"] == ["selected"]
+        tiers[hook["name"]] = (label["operator"], [c["name"] for c in hook["matchConditions"]])
+    assert tiers["pods.inject.gobuild.dev"] == (
+        "NotIn",
+        ["not-already-injected", "not-opted-out", "not-a-mirror-pod", "opted-in-by-annotation"],
+    )
+    assert tiers["pods-selected.inject.gobuild.dev"] == (
+        "In",
+        ["not-already-injected", "not-opted-out", "not-a-mirror-pod"],
+    )
+    assert len(tiers) == 6
+
+
+@pytest.mark.parametrize(
+    ("specs", "expected"),
+    [
+        pytest.param([{}], "annotated", id="no-selector"),
+        pytest.param([{"podSelector": {}}], "annotated", id="empty-selector-matches-nothing"),
+        pytest.param([{}, {"podSelector": {"matchLabels": {"app": "build"}}}], "selected", id="one-selector"),
+        pytest.param([None], "annotated", id="invalid-spec"),
+    ],
+)
+def test_namespace_label_value(specs: list[dict[str, Any] | None], expected: str) -> None:
+    parsed = [None if spec is None else parse_spec(spec) for spec in specs]
+    assert namespace_label_value(parsed) == expected

@@ -6,39 +6,49 @@ Each Pod goes through stages, each counted at most once: `injected` (seen carryi
 `succeeded` or `failed`; a Pod admitted without the injection it asked for has the single stage
 `missed`. Two durable records say what has been counted:
 
-* the Pod's annotation `gobuild.dev/recorded: STAGE`, written by the operator after counting;
-* `status.downloads.pending`: the Pods counted in a status write whose annotation is not yet
-  written (uid, name, stage, time). It is written in the SAME status write as the counts
-  (read-modify-write with resourceVersion, so "not yet counted?" and "+1" are one atomic step).
+* `status.downloads.pending`: entries (uid, name, stage, time) written in the SAME status write as
+  the counts (read-modify-write with resourceVersion, so "not yet counted?" and "+1" are one atomic
+  step);
+* the Pod's annotation `gobuild.dev/recorded: STAGE`, written by the operator after counting a
+  final stage (succeeded, failed, missed). The next status write then drops the Pod's entry.
 
 A stage is counted only when neither the Pod's annotation nor `pending` (nor, within one process,
-the memory of what was already queued) shows it. After a status write the operator writes the
-annotations, and the next status write drops those Pods from `pending`. A crash therefore leaves:
+the memory of what was already queued) shows it.
 
-* before the status write: nothing counted, no annotation -> counted after the restart;
-* between status write and annotation: `pending` has the Pod -> not counted again, annotation
-  written after the restart;
+The `injected` stage writes nothing on the Pod: its entry stays in `pending` while the Pod runs and
+is replaced by the final stage's entry when the Pod finishes (or dropped when the Pod is deleted),
+so creating an injected Pod costs the API server one status write shared with every other Pod of
+the batch, instead of a PATCH of each Pod and the watch event it causes. The entries of running
+Pods are bounded: beyond `running_limit` per config the oldest are recorded on their Pods
+(`gobuild.dev/recorded: injected`, as every injected Pod once was) and dropped.
+
+A crash therefore leaves:
+
+* before the status write: nothing counted, no entry, no annotation -> counted after the restart;
+* after it: `pending` has the Pod -> not counted again (a running Pod's entry is its only record;
+  a finished Pod's annotation is written after the restart);
 * between annotation and the removal from `pending`: the annotation shows the stage -> not counted,
   the stale entry is dropped.
 
-Entries left by a previous run are settled when the operator starts: it looks each Pod up, writes
-a missing annotation, and drops the entry (also when the Pod is gone). Entries that linger for
-another reason are settled the same way once they are older than a grace period (`stale_pending`).
-An observation queued before its Pod was annotated is counted before the entry is dropped (see
-`apply_batch`), and the process remembers what it annotated, so a stale watch event arriving
-later is ignored. A Pod created and deleted entirely while the operator was down is never seen
-and cannot be counted; that is the one loss the protocol accepts (a finalizer on every build Pod
-would cost more than it saves).
+Entries left by a previous run are settled when the operator starts: the Pods of final-stage
+entries are looked up (a missing annotation is written, the entry dropped, also when the Pod is
+gone), and running entries whose Pod no longer exists are dropped; the same runs on a schedule, so
+an entry whose Pod vanished during a watch gap goes too. An observation queued before its Pod was
+annotated is counted before the entry is dropped (see `apply_batch`), and the process remembers
+what it counted, so a stale watch event arriving later is ignored. A Pod created and deleted
+entirely while the operator was down is never seen and cannot be counted; that is the one loss
+the protocol accepts (a finalizer on every build Pod would cost more than it saves).
 
 Batching: observations are queued in memory per GoBuildConfig and `apply_batch` folds a whole
-queue into one status write, so a burst of finished Pods costs a handful of writes, not one each.
+queue into one status write, so a burst of new or finished Pods costs a handful of writes, not
+one each.
 
 Everything here is pure: the operator feeds it Pod dicts and status dicts and does the I/O.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Final
@@ -50,6 +60,9 @@ from gobuild_operator.timeutil import parse_rfc3339
 
 #: status.downloads.recentFailures keeps this many, newest first (SPEC).
 MAX_RECENT_FAILURES: Final = 10
+#: Running injected Pods tracked in `pending` per config before the oldest are recorded on the Pod:
+#: about 100 bytes each, so the status stays far below etcd's object size limit.
+RUNNING_LIMIT: Final = 1000
 
 
 @dataclass(frozen=True)
@@ -115,10 +128,13 @@ def apply_batch(
     observations: Sequence[Observation],
     *,
     marked: Collection[tuple[str, str]] = (),
+    gone: Collection[str] = (),
     generation: int | None,
     now: str,
+    running_limit: int = RUNNING_LIMIT,
 ) -> BatchResult:
-    """Count `observations` not counted yet, then drop `marked` (uid, stage) Pods from `pending`.
+    """Count `observations` not counted yet, then drop from `pending` the `marked` (uid, stage) Pods
+    and the `gone` ones (uids of deleted Pods).
 
     Pure and idempotent: applying the same batch to the status it produced changes nothing, which
     is what makes a retried or replayed flush safe.
@@ -134,8 +150,10 @@ def apply_batch(
             _count(downloads, obs, floor=floor)
             counted.append(obs)
             downloads.pending[obs.uid] = {"uid": obs.uid, "pod": obs.pod, "stage": obs.stage, "time": now}
-        if level(obs.marker) < level(obs.stage) and (
-            obs.uid not in mark or level(obs.stage) > level(mark[obs.uid].stage)
+        if (
+            obs.stage != INJECTED  # a running Pod's record is its entry (see the module docstring)
+            and level(obs.marker) < level(obs.stage)
+            and (obs.uid not in mark or level(obs.stage) > level(mark[obs.uid].stage))
         ):
             mark[obs.uid] = obs
     # After counting: an observation that raced with its Pod's annotation (queued before it, from
@@ -144,12 +162,25 @@ def apply_batch(
         entry = downloads.pending.get(uid)
         if entry is not None and level(entry.get("stage")) <= level(stage):
             del downloads.pending[uid]
+    for uid in gone:
+        downloads.pending.pop(uid, None)
+    for entry in _overflow(downloads.pending.values(), limit=running_limit):
+        if entry["uid"] not in mark:
+            mark[entry["uid"]] = Observation(uid=entry["uid"], pod=entry.get("pod", ""), stage=INJECTED)
     new["downloads"] = downloads.write()
     conditions = list(status.get("conditions") or [])
     health = downloads_condition(counted, conditions=conditions, generation=generation, now=now)
     if health is not conditions:
         new["conditions"] = cond.with_ready(health, generation=generation, now=now)
     return BatchResult(status=new, counted=tuple(counted), to_mark=tuple(mark.values()))
+
+
+def _overflow(entries: Iterable[dict[str, str]], *, limit: int) -> list[dict[str, str]]:
+    """The oldest running entries beyond `limit`: their Pods get the annotation instead."""
+    running = sorted(
+        (e for e in entries if e.get("stage") == INJECTED), key=lambda e: (e.get("time", ""), e["uid"])
+    )
+    return running[: max(0, len(running) - limit)]
 
 
 def _count(downloads: _Downloads, obs: Observation, *, floor: int) -> None:
@@ -220,7 +251,14 @@ def downloads_condition(
 
 
 def stale_pending(status: Mapping[str, Any], *, older_than: timedelta, now: datetime) -> list[dict[str, str]]:
-    """`pending` entries written more than `older_than` ago: their Pod must be looked up."""
+    """Final-stage `pending` entries written more than `older_than` ago: their Pod must be looked up
+    (a running Pod's entry is old as long as its build runs; see `running_pending`)."""
     entries = _Downloads.read(status.get("downloads") or {}).pending.values()
     cutoff = now - older_than
-    return [e for e in entries if parse_rfc3339(e.get("time", "")) < cutoff]
+    return [e for e in entries if e.get("stage") != INJECTED and parse_rfc3339(e.get("time", "")) < cutoff]
+
+
+def running_pending(status: Mapping[str, Any]) -> list[dict[str, str]]:
+    """The entries of running injected Pods: dropped when their Pod turns out to be gone."""
+    entries = _Downloads.read(status.get("downloads") or {}).pending.values()
+    return [e for e in entries if e.get("stage") == INJECTED]

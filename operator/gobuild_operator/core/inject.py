@@ -7,14 +7,16 @@ this?". Both therefore agree by construction on what injection means.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from gobuild_operator import constants as c
 from gobuild_operator.api import GoBuildConfigSpec
+from gobuild_operator.core.budget import Budget
 from gobuild_operator.core.mutate import mutate
-from gobuild_operator.core.plan import build_plan
+from gobuild_operator.core.plan import InjectionPlan, build_plan
 from gobuild_operator.core.selection import should_inject
 
 Outcome = Literal["injected", "skipped", "unchanged"]
@@ -31,6 +33,43 @@ class Injection:
     warnings: tuple[str, ...] = ()
 
 
+class PlanCache:
+    """Plans by config, so a busy webhook builds each config's plan once, not once per request.
+
+    Keyed by the parsed spec object itself (the store parses a spec once per generation and hands
+    out the same object until it changes), held strongly so its identity cannot be reused, and
+    bounded: the least recently used plan goes first. One cache per thread (no locks).
+    """
+
+    def __init__(self, *, size: int = 256) -> None:
+        self._size = size
+        self._plans: OrderedDict[tuple[str, int], tuple[GoBuildConfigSpec, InjectionPlan]] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._plans)
+
+    def plan(
+        self,
+        *,
+        config_name: str,
+        spec: GoBuildConfigSpec,
+        cluster_domain: str,
+        extra_no_proxy: Sequence[str],
+    ) -> InjectionPlan:
+        key = (config_name, id(spec))
+        hit = self._plans.get(key)
+        if hit is not None and hit[0] is spec:
+            self._plans.move_to_end(key)
+            return hit[1]
+        plan = build_plan(
+            config_name=config_name, spec=spec, cluster_domain=cluster_domain, extra_no_proxy=extra_no_proxy
+        )
+        self._plans[key] = (spec, plan)
+        while len(self._plans) > self._size:
+            self._plans.popitem(last=False)
+        return plan
+
+
 def inject(
     obj: Mapping[str, Any],
     *,
@@ -41,10 +80,13 @@ def inject(
     configs: Mapping[str, GoBuildConfigSpec | None],
     cluster_domain: str = c.DEFAULT_CLUSTER_DOMAIN,
     extra_no_proxy: Sequence[str] = (),
+    plans: PlanCache | None = None,
+    budget: Budget | None = None,
 ) -> Injection:
     """SPEC "Opting in" decides the config; SPEC "What an injected workload carries" is applied.
 
     `configs` are the namespace's GoBuildConfigs by name (None: one whose spec does not parse).
+    `budget` may raise core.budget.OverBudget part-way (see mutate).
     """
     decision = should_inject(
         obj,
@@ -58,10 +100,12 @@ def inject(
     spec = configs.get(decision.config) if decision.config else None
     if decision.config is None or spec is None:
         return Injection(None, None, "skipped", tuple(warnings))
-    plan = build_plan(
+    plan = (plans or PlanCache(size=1)).plan(
         config_name=decision.config, spec=spec, cluster_domain=cluster_domain, extra_no_proxy=extra_no_proxy
     )
-    result = mutate(obj, kind=kind, plan=plan, override_env=spec.override_env, containers=spec.containers)
+    result = mutate(
+        obj, kind=kind, plan=plan, override_env=spec.override_env, containers=spec.containers, budget=budget
+    )
     warnings.extend(result.warnings)
     if result.skipped_env:
         names = ", ".join(result.skipped_env)

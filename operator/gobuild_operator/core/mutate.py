@@ -7,7 +7,10 @@ only that many). envFrom is never touched. An injected volume or mount that coll
 workload's (same volume name, same mountPath) is skipped with a warning, and so are the variables
 that point into it, so a Pod never carries a setting whose files are missing.
 
-The input is never modified; the result is a new object. Admission objects are untrusted, so the
+The input is never modified; the result is a new object that shares with the input every part
+mutate never changes (container images, commands, probes, ...): only the path from the object to
+each container, and the lists we append to, are copied (`_copy_for_mutation`), which keeps a
+large Pod as cheap as a small one. Admission objects are untrusted, so the
 shape is checked first and anything not understood is admitted unchanged with a reason (the webhook
 must never fail a user's Pod because of us). Applying the same plan twice gives the same object:
 the marker annotation short-cuts the second call, and every container-level step is idempotent on
@@ -26,6 +29,7 @@ from typing import Any
 
 from gobuild_operator import constants as c
 from gobuild_operator.core import builders, workload
+from gobuild_operator.core.budget import Budget
 from gobuild_operator.core.plan import EnvVar, GitConfig, InjectionPlan, VolumeMount
 
 _GIT_CONFIG_ENTRY = re.compile(r"^GIT_CONFIG_(KEY|VALUE)_([0-9]{1,9})$", re.ASCII)
@@ -48,37 +52,67 @@ class Mutation:
     build_args: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
 
+#: At most this many warnings per object: a workload with 5,000 colliding containers gets a
+#: readable answer (and the work of deduplicating them stays linear).
+MAX_WARNINGS = 16
+
+
 @dataclass
 class _Report:
     warnings: list[str] = field(default_factory=list)
     skipped_env: set[str] = field(default_factory=set)
     build_args: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    seen: set[str] = field(default_factory=set)
+    dropped: int = 0
 
     def warn(self, message: str) -> None:
-        if message not in self.warnings:
+        if message in self.seen:
+            return
+        self.seen.add(message)
+        if len(self.warnings) < MAX_WARNINGS:
             self.warnings.append(message)
+        else:
+            self.dropped += 1
+
+    def all_warnings(self) -> tuple[str, ...]:
+        if self.dropped:
+            return (*self.warnings, f"... and {self.dropped} more warnings like these")
+        return tuple(self.warnings)
 
 
 def mutate(
-    obj: Mapping[str, Any], *, kind: str, plan: InjectionPlan, override_env: bool, containers: Sequence[str]
+    obj: Mapping[str, Any],
+    *,
+    kind: str,
+    plan: InjectionPlan,
+    override_env: bool,
+    containers: Sequence[str],
+    budget: Budget | None = None,
 ) -> Mutation:
-    """Inject `plan` into the containers named in `containers` (empty: every container and initContainer)."""
+    """Inject `plan` into the containers named in `containers` (empty: every container and initContainer).
+
+    `budget` is checked once per container: raising OverBudget there is how admission stops a
+    request that takes too long, whatever the object holds.
+    """
     problem = _not_understood(obj, kind)
     if problem:
         return Mutation(copy.deepcopy(obj), False, f"not injected: {problem}")
-    new: dict[str, Any] = copy.deepcopy(dict(obj))
+    original = workload.pod_template(obj, kind)
+    if c.ANNOTATION_INJECTED in {**workload.annotations_of(obj), **workload.annotations_of(original)}:
+        return Mutation(copy.deepcopy(obj), False, "already injected")
+    new = _copy_for_mutation(obj, kind)
     template: dict[str, Any] = _follow(new, workload.POD_TEMPLATE_PATH[kind])
-    if c.ANNOTATION_INJECTED in {**workload.annotations_of(new), **workload.annotations_of(template)}:
-        return Mutation(new, False, "already injected")
     report = _Report()
     pod_spec: dict[str, Any] = template["spec"]
     targets = _targets(pod_spec, containers, report)
     if not targets:
         return Mutation(
-            copy.deepcopy(obj), False, "not injected: no selected container", tuple(report.warnings)
+            copy.deepcopy(obj), False, "not injected: no selected container", report.all_warnings()
         )
     skipped_volumes = _add_volumes(pod_spec, plan, report)
     for container in targets:
+        if budget is not None:
+            budget.check()
         _inject_container(
             container, plan, skipped_volumes=skipped_volumes, override_env=override_env, report=report
         )
@@ -86,13 +120,55 @@ def mutate(
     _mark(new, template, name=plan.config_name, skipped_env=skipped_env, build_args=report.build_args)
     return Mutation(
         new,
-        new != obj,
+        True,  # the marker was absent (checked above) and is now set
         f"injected GoBuildConfig {plan.config_name}",
-        tuple(report.warnings),
+        report.all_warnings(),
         skipped_env,
         tuple(container["name"] for container in targets),
         tuple(report.build_args.items()),
     )
+
+
+def _copy_for_mutation(obj: Mapping[str, Any], kind: str) -> dict[str, Any]:
+    """A copy of `obj` in which everything mutate changes is a new dict or list of its own.
+
+    Copied: the object and its metadata (annotations, labels), each mapping on the way to the pod
+    template and the template's metadata, the pod spec and its `volumes`, the container lists,
+    each container and its `env` and `volumeMounts`. Shared with the input: everything else
+    (images, commands, probes, resources, env entries, ...), which mutate only ever replaces,
+    never changes in place. Call only on objects `_not_understood` accepts.
+    """
+    new = _copy_metadata(dict(obj))
+    node = new
+    for key in workload.POD_TEMPLATE_PATH[kind]:
+        node[key] = dict(node[key])
+        node = node[key]
+    _copy_metadata(node)
+    pod_spec = node["spec"] = dict(node["spec"])
+    if pod_spec.get("volumes") is not None:
+        pod_spec["volumes"] = list(pod_spec["volumes"])
+    for key in ("initContainers", "containers"):
+        if pod_spec.get(key) is not None:
+            pod_spec[key] = [_copy_container(container) for container in pod_spec[key]]
+    return new
+
+
+def _copy_metadata(holder: dict[str, Any]) -> dict[str, Any]:
+    metadata = holder.get("metadata")
+    if isinstance(metadata, dict):
+        metadata = holder["metadata"] = dict(metadata)
+        for key in ("annotations", "labels"):
+            if isinstance(metadata.get(key), dict):
+                metadata[key] = dict(metadata[key])
+    return holder
+
+
+def _copy_container(container: dict[str, Any]) -> dict[str, Any]:
+    new = dict(container)
+    for key in ("env", "volumeMounts"):
+        if new.get(key) is not None:
+            new[key] = list(new[key])
+    return new
 
 
 # --- shape checks ----------------------------------------------------------------------------
@@ -252,9 +328,12 @@ def _inject_container(
     name = container["name"]
     mounted = _add_mounts(container, plan.mounts, skipped_volumes=skipped_volumes, report=report)
     env: list[dict[str, Any]] = container.get("env") or []
+    positions: dict[str, int] = {}
+    for index, theirs in enumerate(env):
+        positions.setdefault(theirs["name"], index)
     for var in plan.env:
         if _mounted_or_warn(var.needs, mounted, what=var.name, container=name, report=report):
-            _set_env(env, var, override=override_env, report=report)
+            _set_env(env, positions, var, override=override_env, report=report)
     entries = [
         entry
         for entry in plan.git_config
@@ -335,19 +414,22 @@ def _mounted_or_warn(
     return False
 
 
-def _set_env(env: list[dict[str, Any]], var: EnvVar, *, override: bool, report: _Report) -> None:
+def _set_env(
+    env: list[dict[str, Any]], positions: dict[str, int], var: EnvVar, *, override: bool, report: _Report
+) -> None:
+    """Set `var` unless the workload has it; `positions` maps names to their first index in `env`."""
     ours = var.to_k8s()
-    for index, theirs in enumerate(env):
-        if theirs["name"] != var.name:
-            continue
-        if theirs == ours:
-            return
-        if override:
-            env[index] = ours
-        else:
-            report.skipped_env.add(var.name)
+    index = positions.get(var.name)
+    if index is None:
+        positions[var.name] = len(env)
+        env.append(ours)
         return
-    env.append(ours)
+    if env[index] == ours:
+        return
+    if override:
+        env[index] = ours
+    else:
+        report.skipped_env.add(var.name)
 
 
 def _add_git_config(

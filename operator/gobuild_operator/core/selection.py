@@ -10,7 +10,7 @@ and never contain anything but names.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -78,6 +78,17 @@ def should_inject(
     decision = _already_injected(subject) or _opted_out(subject) or _named(subject, configs)
     decision = decision or _namespace_default(subject, configs) or _selected(subject, configs)
     return decision or Decision(None, "not opted in", tuple(subject.warnings))
+
+
+def namespace_label_value(specs: Iterable[GoBuildConfigSpec | None]) -> str:
+    """The `gobuild.dev/configs` label of a namespace holding these configs (k8s/webhookconfig.py):
+    `selected` when one has a podSelector, so any object there may be injected, else `annotated`."""
+    if any(
+        spec is not None and spec.pod_selector is not None and not spec.pod_selector.is_empty
+        for spec in specs
+    ):
+        return c.NAMESPACE_CONFIGS_SELECTED
+    return c.NAMESPACE_CONFIGS_ANNOTATED
 
 
 def selector_matches(selector: LabelSelector | None, labels: Mapping[str, str]) -> bool:

@@ -1,9 +1,10 @@
-"""The thin kopf layer: each module translates one kind of kopf event into calls to core/, the
-store, reporting/ and k8s/.
+"""The thin layer that speaks kopf and HTTP: each module translates one kind of event or request
+into calls to core/, the store, reporting/ and k8s/.
 
-- admission.py: the mutating webhook (Pods, Jobs, CronJobs);
+- admission.py: the mutating webhook's answers (Pods, Jobs, CronJobs), AdmissionReview bytes in and out;
+- webhook.py: the HTTPS server around it, on its own thread and event loop;
 - gobuildconfigs.py: GoBuildConfig events (the store, the checks) and reconciling their status;
 - namespaces.py: namespace labels into the store;
-- pods.py: injected Pods' events into the download reporter;
-- startup.py: start-up and shut-down (API client, webhook server and TLS, metrics, reporting).
+- startup.py: start-up and shut-down (API client, webhook TLS and registration, metrics, reporting,
+  whose own watch of injected Pods feeds the download reporter).
 """

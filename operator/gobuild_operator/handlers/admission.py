@@ -1,32 +1,70 @@
-"""The mutating admission webhook: `core.inject` decides and changes, this module speaks kopf.
+"""The mutating admission webhook: an AdmissionReview in, an AdmissionReview out, as bytes.
+
+`core.inject` decides and changes; `core.patch` turns the change into a few coarse JSON Patch
+operations; this module speaks AdmissionReview. The HTTP server around it is handlers/webhook.py,
+which runs it on an event loop of its own (see there why).
 
 Everything the decision needs comes from the store (GoBuildConfigs and namespace labels kept in
-memory from kopf's watches), so admission makes no API calls. The webhook fails open: whatever goes
-wrong, the object is admitted unchanged with a warning that says why, never blocked.
+memory from kopf's watches), so admission makes no API calls and writes nothing: counting injected
+Pods is the Pod watch's job (reporting/downloads.py), which sees the Pods that were really created.
+The webhook fails open: whatever goes wrong, the object is admitted unchanged with a warning that
+says why and the request is counted by outcome, never blocked:
+
+- `injected`, `skipped` (not opted in, or opted into nothing usable), `unchanged` (opted in, but
+  nothing to change: already injected, no selected container, an object not understood);
+- `over_budget`: the request used up `--admission-budget` seconds (core/budget.py);
+- `too_large`: the body is larger than MAX_REVIEW_BYTES; `error`: a bug, logged with its traceback;
+- `malformed`: not an AdmissionReview at all (answered 400, which failurePolicy Ignore admits).
 """
 
 from __future__ import annotations
 
-import copy
-import functools
+import base64
+import json
+import logging
+import re
 import time
-from collections.abc import Mapping
-from typing import Any, cast
+from collections.abc import Callable, Mapping
+from typing import Any, Final
 
-import kopf
-
-from gobuild_operator.core.inject import Injection, inject
-from gobuild_operator.k8s.webhookconfig import HOOKS
+from gobuild_operator.core.budget import Budget, OverBudget
+from gobuild_operator.core.inject import Injection, PlanCache, inject
+from gobuild_operator.core.patch import json_patch
 from gobuild_operator.metrics import Metrics
 from gobuild_operator.settings import Settings
 from gobuild_operator.store import Store
 
+logger = logging.getLogger(__name__)
+
 #: Prefix of every admission warning, so users see who speaks.
-WARNING_PREFIX = "gobuild-operator: "
+WARNING_PREFIX: Final = "gobuild-operator: "
+
+#: The largest AdmissionReview read. The API server refuses request bodies over 3 MiB
+#: (--max-request-bytes) and etcd objects over 1.5 MiB, and a review carries the object and, for
+#: an UPDATE, the stored old object: 3 + 1.5 MiB plus JSON's escaping stays below this.
+MAX_REVIEW_BYTES: Final = 8 * 1024 * 1024
+
+#: The request uid sits near the start of what the API server sends; enough to answer a review we
+#: will not read in full.
+_UID = re.compile(rb'"uid"\s*:\s*"([^"\\]{1,128})"')
+
+#: The object kind each webhook path handles (paths and rules: k8s/webhookconfig.py HOOKS).
+KINDS: Final[Mapping[str, str]] = {"pods": "Pod", "jobs": "Job", "cronjobs": "CronJob"}
+
+
+class Malformed(Exception):
+    """The body is not an AdmissionReview we can answer."""
 
 
 def admit(
-    obj: Mapping[str, Any], *, kind: str, namespace: str, settings: Settings, store: Store
+    obj: Mapping[str, Any],
+    *,
+    kind: str,
+    namespace: str,
+    settings: Settings,
+    store: Store,
+    plans: PlanCache | None = None,
+    budget: Budget | None = None,
 ) -> Injection:
     """What admission does with one object, from the store's view of its namespace."""
     return inject(
@@ -38,68 +76,114 @@ def admit(
         configs=store.specs(namespace),
         cluster_domain=settings.cluster_domain,
         extra_no_proxy=settings.extra_no_proxy,
+        plans=plans,
+        budget=budget,
     )
 
 
-async def handle(
-    *,
-    kind: str,
-    body: kopf.Body,
-    namespace: str | None,
-    memo: kopf.Memo,
-    patch: kopf.Patch,
-    warnings: list[str],
-    logger: kopf.Logger,
-    **_: Any,
-) -> None:
-    """One admission request (async: it never awaits, so it runs inline without a thread hop)."""
-    settings: Settings = memo.settings
-    metrics: Metrics = memo.metrics
-    store: Store = memo.store
-    started = time.perf_counter()
-    outcome = "error"
-    ns = namespace or ""
-    try:
-        # kopf's Body is a read-only view; the core works on plain dicts.
-        result = admit(dict(body), kind=kind, namespace=ns, settings=settings, store=store)
-        outcome = result.outcome
-        warnings.extend(WARNING_PREFIX + note for note in result.warnings)
-        if result.obj is not None:
-            replacement = result.obj
+class Admission:
+    """Answers AdmissionReviews. Not thread-safe (its plan cache): one per serving thread."""
 
-            def replace(target: kopf.RawBody) -> None:
-                raw = cast(dict[str, Any], target)  # kopf hands a plain dict typed as a TypedDict
-                raw.clear()
-                raw.update(copy.deepcopy(replacement))
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        store: Store,
+        metrics: Metrics,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._settings = settings
+        self._store = store
+        self._metrics = metrics
+        self._clock = clock
+        self._budget = settings.webhook.admission_budget
+        self.plans = PlanCache()
 
-            patch.fns.append(replace)
-            metrics.injections.labels(namespace=ns, config=result.config or "").inc()
-            logger.info(
-                "injected %s %s/%s with config %s",
-                kind,
-                ns,
-                body.get("metadata", {}).get("name"),
-                result.config,
-            )
-    except Exception:  # never block or corrupt what we do not understand: admit unchanged
-        logger.exception("admitted %s in %s unchanged after an internal error", kind, ns)
-        warnings.append(WARNING_PREFIX + "not injected because of an internal error; see the operator log")
+    def ready(self) -> bool:
+        return self._store.synced
+
+    def review(self, body: bytes, *, kind: str) -> bytes:
+        """The AdmissionReview answering `body`; raises Malformed when there is nothing to answer."""
+        started = self._clock()
+        try:
+            review = json.loads(body)
+            request = review["request"]
+            uid = request["uid"]
+            if not isinstance(uid, str):
+                raise TypeError("uid")
+        except (ValueError, TypeError, KeyError) as exc:
+            self._count(kind, "malformed", started)
+            raise Malformed(str(exc)) from None
         outcome = "error"
-    finally:
-        metrics.admission_requests.labels(kind=kind, outcome=outcome).inc()
-        metrics.admission_seconds.labels(kind=kind).observe(time.perf_counter() - started)
+        patch: list[dict[str, Any]] | None = None
+        warnings: list[str] = []
+        try:
+            namespace = str(request.get("namespace") or "")
+            obj = request.get("object")
+            budget = Budget(deadline=started + self._budget, clock=self._clock)
+            result = admit(
+                obj if isinstance(obj, Mapping) else {},
+                kind=kind,
+                namespace=namespace,
+                settings=self._settings,
+                store=self._store,
+                plans=self.plans,
+                budget=budget,
+            )
+            warnings.extend(result.warnings)
+            outcome = result.outcome
+            if result.obj is not None and isinstance(obj, Mapping):
+                patch = json_patch(obj, result.obj)
+                budget.check()
+                self._metrics.injections.labels(namespace=namespace, config=result.config or "").inc()
+            if logger.isEnabledFor(logging.DEBUG):
+                name = (obj.get("metadata") or {}).get("name") if isinstance(obj, Mapping) else None
+                logger.debug("%s %s %s/%s: %s", outcome, kind, namespace, name, result.config or "-")
+        except OverBudget:
+            patch, outcome = None, "over_budget"
+            warnings.append(
+                f"not injected: admission took longer than its budget of {self._budget:g} s; "
+                "recreate the object to try again"
+            )
+            logger.warning(
+                "admitted %s in %s unchanged: over the admission budget", kind, request.get("namespace")
+            )
+        except Exception:  # never block or corrupt what we do not understand: admit unchanged
+            patch, outcome = None, "error"
+            warnings.append("not injected because of an internal error; see the operator log")
+            logger.exception(
+                "admitted %s in %s unchanged after an internal error", kind, request.get("namespace")
+            )
+        self._count(kind, outcome, started)
+        return answer(uid, patch=patch, warnings=warnings)
+
+    def too_large(self, prefix: bytes, *, kind: str, size: int) -> bytes | None:
+        """The answer to a review over MAX_REVIEW_BYTES, from its first bytes (None: no uid there)."""
+        started = self._clock()
+        self._count(kind, "too_large", started)
+        match = _UID.search(prefix)
+        logger.warning("admitted a %s unchanged: its AdmissionReview has %d bytes", kind, size)
+        if match is None:
+            return None
+        note = (
+            f"not injected: the admission request has {size} bytes, more than the webhook reads "
+            f"({MAX_REVIEW_BYTES})"
+        )
+        return answer(match.group(1).decode("ascii", "replace"), patch=None, warnings=[note])
+
+    def _count(self, kind: str, outcome: str, started: float) -> None:
+        self._metrics.admission_requests.labels(kind=kind, outcome=outcome).inc()
+        self._metrics.admission_seconds.labels(kind=kind).observe(self._clock() - started)
 
 
-#: The object kind each webhook path handles; paths and rules come from the one HOOKS table.
-KINDS = {"pods": "Pod", "jobs": "Job", "cronjobs": "CronJob"}
-
-for _suffix, _handler_id, _group, _version, _resource, _operations in HOOKS:
-    kopf.on.mutate(
-        _group,
-        _version,
-        _resource,
-        id=_handler_id,
-        operations=[cast(kopf.Operation, op) for op in _operations],
-        ignore_failures=True,
-        side_effects=False,
-    )(functools.partial(handle, kind=KINDS[_resource]))
+def answer(uid: str, *, patch: list[dict[str, Any]] | None, warnings: list[str]) -> bytes:
+    """An allowing AdmissionReview response, with `patch` as a JSON Patch when there is one."""
+    response: dict[str, Any] = {"uid": uid, "allowed": True}
+    if patch:
+        raw = json.dumps(patch, separators=(",", ":"), ensure_ascii=False).encode()
+        response["patchType"] = "JSONPatch"
+        response["patch"] = base64.b64encode(raw).decode("ascii")
+    if warnings:
+        response["warnings"] = [WARNING_PREFIX + warning for warning in warnings]
+    review = {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "response": response}
+    return json.dumps(review, separators=(",", ":"), ensure_ascii=False).encode()

@@ -73,5 +73,8 @@ async def reconcile(name: str, namespace: str | None, memo: kopf.Memo, logger: k
             info.spec, error=info.error, generation=info.generation, current=current, now=now_rfc3339()
         )
 
+    # The label first: once observedGeneration shows, the API server calls the webhook here.
+    reporting: Reporting = memo.reporting
+    await reporting.labels.ensure(namespace)
     await update_status(memo.api, namespace=namespace, name=name, fn=apply)
     logger.info("reconciled")

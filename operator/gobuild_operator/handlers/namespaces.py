@@ -1,5 +1,6 @@
 """Namespace labels into the store: the webhook skips namespaces labelled
-`gobuild.dev/injection=disabled` without an API call, and so does the missed-injection check."""
+`gobuild.dev/injection=disabled` without an API call, and so does the missed-injection check; the
+operator's own `gobuild.dev/configs` label is kept right (reporting/namespacelabels.py)."""
 
 from __future__ import annotations
 
@@ -7,15 +8,12 @@ from typing import Any
 
 import kopf
 
-from gobuild_operator.store import Store
+from gobuild_operator.reporting.service import Reporting
 
 
 @kopf.on.event("", "v1", "namespaces")
 async def namespace_event(
     event: kopf.RawEvent, name: str, labels: kopf.Labels, memo: kopf.Memo, **_: Any
 ) -> None:
-    store: Store = memo.store
-    if event.get("type") == "DELETED":
-        store.remove_namespace(name)
-    else:
-        store.put_namespace(name, labels)
+    reporting: Reporting = memo.reporting
+    reporting.on_namespace(event.get("type"), name, labels)

@@ -1,10 +1,7 @@
-"""Operator start-up and shut-down: the API client, metrics, the webhook server and its TLS, the
-webhook registration, and the reporting machinery (gobuild_operator.reporting).
-
-Also narrows kopf's Pod watch to injected Pods, server-side: kopf's `labels=` filters on handlers
-are applied by the operator after the API server has sent every Pod of the cluster; a watching
-label selector makes the API server send only Pods labelled `gobuild.dev/config`. It applies to
-every kopf watch of Pods in this operator: a Pod handler for other Pods must not be added.
+"""Operator start-up and shut-down: the API client, metrics, the webhook's TLS and registration, and
+the reporting machinery (gobuild_operator.reporting). The webhook server itself is started by
+runner.py before kopf (handlers/webhook.py). kopf does not watch Pods at all: reporting/service.py
+watches the injected ones itself, selected server-side on the `gobuild.dev/config` label.
 """
 
 from __future__ import annotations
@@ -21,10 +18,11 @@ import kopf
 from gobuild_operator import pki
 from gobuild_operator.constants import LABEL_CONFIG
 from gobuild_operator.k8s.client import make_api_client
+from gobuild_operator.k8s.metawatch import existing_configs_and_namespaces
 from gobuild_operator.k8s.webhookconfig import apply_configuration, build_configuration, delete_configuration
-from gobuild_operator.metrics import Metrics
 from gobuild_operator.reporting.service import Reporting
 from gobuild_operator.settings import Settings
+from gobuild_operator.store import Store
 
 PERSISTENCE_PREFIX = "operator.gobuild.dev"
 
@@ -38,7 +36,7 @@ def is_ip_address(host: str) -> bool:
     return True
 
 
-def _webhook_certificates(settings: Settings) -> tuple[Path, Path, bytes]:
+def webhook_certificates(settings: Settings) -> tuple[Path, Path, bytes]:
     """(certfile, keyfile, CA PEM): mounted ones in-cluster, or freshly made for this run."""
     hook = settings.webhook
     if hook.certificate_dir is not None:
@@ -61,16 +59,10 @@ def _webhook_certificates(settings: Settings) -> tuple[Path, Path, bytes]:
     return cert, key, ca.cert_pem
 
 
-def select_injected_pods(settings: kopf.OperatorSettings) -> None:
-    """kopf lists and watches only Pods labelled `gobuild.dev/config` (filtered by the API server)."""
-    settings.watching.label_selectors["", "v1", "pods"] = LABEL_CONFIG
-
-
 @kopf.on.startup()
 async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, logger: kopf.Logger, **_: Any) -> None:
     ours: Settings = memo.settings
     memo.api = await make_api_client()
-    memo.metrics = Metrics()
     if ours.metrics_port is not None:
         memo.metrics.serve(port=ours.metrics_port, addr=ours.metrics_addr)
 
@@ -81,36 +73,64 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, logger: ko
     settings.posting.level = logging.WARNING  # Events are for users: we post our own, not kopf's INFO logs
     settings.watching.server_timeout = 300
     settings.networking.request_timeout = 30
-    select_injected_pods(settings)
 
-    certfile, keyfile, ca_pem = _webhook_certificates(ours)
-    hook = ours.webhook
-    settings.admission.server = kopf.WebhookServer(
-        addr=hook.listen_addr,
-        port=hook.port,
-        host=hook.host,
-        certfile=certfile,
-        pkeyfile=keyfile,
-        cadata=ca_pem,
+    memo.reporting = Reporting(
+        api=memo.api, metrics=memo.metrics, settings=ours, store=memo.store, namespaces=memo.namespaces
     )
-    settings.admission.managed = None  # kopf's managed config fails closed; we register our own
+    memo.reporting.start()
+    logger.info("reporting started (Pods selected by label %s)", LABEL_CONFIG)
+    # kopf starts its watches after the start-up handlers: wait for them in the background.
+    memo.sync_task = asyncio.create_task(_when_synced(memo, logger), name="gobuild-store-sync")
+
+
+#: Seconds to wait for kopf's first listing before serving (and registering) anyway.
+SYNC_TIMEOUT = 60.0
+
+
+async def _when_synced(memo: kopf.Memo, logger: kopf.Logger) -> None:
+    """Once the store holds every GoBuildConfig and namespace that existed at start-up, admission
+    answers from a complete view: mark the store synced (the webhook's /readyz) and register."""
+    ours: Settings = memo.settings
+    store: Store = memo.store
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + SYNC_TIMEOUT
+    configs: set[tuple[str, str]] = set()
+    namespaces: set[str] = set()
+    first = True
+    while first or (not store.holds(configs, namespaces) and loop.time() < deadline):
+        try:
+            # Listed again until the store holds them: what was deleted since drops out.
+            listed = await existing_configs_and_namespaces(memo.api, namespaces=memo.namespaces)
+        except Exception as exc:  # the watches still fill the store; we only cannot tell when
+            logger.warning("could not list what exists (%s); serving without waiting for it", exc)
+            break
+        configs, namespaces = (
+            (listed[0], listed[1]) if first else (configs & listed[0], namespaces & listed[1])
+        )
+        first = False
+        wait_until = min(deadline, loop.time() + 1.0)
+        while not store.holds(configs, namespaces) and loop.time() < wait_until:  # noqa: ASYNC110
+            await asyncio.sleep(0.05)  # the store is plain data fed by kopf's handlers: poll it
+    store.synced = True
+    logger.info("the store holds %d GoBuildConfigs", len(configs))
+    hook = ours.webhook
     if hook.register:
         url_host = f"[{hook.host}]" if ":" in hook.host and not hook.host.startswith("[") else hook.host
         url_base = None if hook.service_name else f"https://{url_host}:{hook.port}"
-        body = build_configuration(ours, ca_bundle=ca_pem, url_base=url_base)
+        body = build_configuration(ours, ca_bundle=memo.webhook_ca, url_base=url_base)
         await apply_configuration(memo.api, body=body)
         memo.registered_webhook = hook.configuration_name
         logger.info(
             "registered MutatingWebhookConfiguration %s (failurePolicy Ignore)", hook.configuration_name
         )
 
-    memo.reporting = Reporting(api=memo.api, metrics=memo.metrics, settings=ours, store=memo.store)
-    memo.reporting.start()
-    logger.info("reporting started (Pods selected by label %s)", LABEL_CONFIG)
-
 
 @kopf.on.cleanup()
 async def cleanup(memo: kopf.Memo, logger: kopf.Logger, **_: Any) -> None:
+    sync: asyncio.Task[None] | None = getattr(memo, "sync_task", None)
+    if sync is not None:
+        sync.cancel()
+        await asyncio.gather(sync, return_exceptions=True)
     reporting: Reporting | None = getattr(memo, "reporting", None)
     if reporting is not None:
         await reporting.close()

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 import aiohttp
@@ -25,10 +25,13 @@ from kubernetes_asyncio import client
 from kubernetes_asyncio.client.exceptions import ApiException
 from kubernetes_asyncio.watch import Watch
 
+from gobuild_operator.constants import GROUP, PLURAL, VERSION
+
 logger = logging.getLogger(__name__)
 
 _AS_LIST = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json"
 _AS_ITEM = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json"
+_WHOLE = "application/json"
 
 #: (event type: "LISTED" | "ADDED" | "MODIFIED" | "DELETED", metadata) -> None
 Callback = Callable[[str, Mapping[str, Any]], Awaitable[None] | None]
@@ -52,10 +55,31 @@ async def watch_metadata(
     Raises Forbidden when RBAC refuses the list or the watch, so the caller can rely on re-checks.
     """
     path = f"/api/v1/namespaces/{namespace}/{plural}"
+    await watch_objects(
+        api, path=path, callback=callback, label_selector=label_selector, server_timeout=server_timeout
+    )
+
+
+async def watch_objects(
+    api: client.ApiClient,
+    *,
+    path: str,
+    callback: Callback,
+    label_selector: str = "",
+    server_timeout: int = 300,
+    metadata_only: bool = True,
+) -> None:
+    """`watch_metadata` for any list path; with `metadata_only=False` the callback gets whole objects.
+
+    Whole objects are decoded with json.loads and nothing else (no client models, no per-event
+    framework machinery), which is what makes watching every injected Pod cheap.
+    """
     backoff = 0.5
     while True:
         try:
-            version = await _list(api, path=path, label_selector=label_selector, callback=callback)
+            version = await _list(
+                api, path=path, label_selector=label_selector, callback=callback, metadata_only=metadata_only
+            )
             backoff = 0.5
             await _watch(
                 api,
@@ -64,16 +88,17 @@ async def watch_metadata(
                 version=version,
                 callback=callback,
                 server_timeout=server_timeout,
+                metadata_only=metadata_only,
             )
         except ApiException as exc:
             if exc.status == 403:
                 raise Forbidden(path) from None
             if exc.status != 410:  # 410 Gone: the watch expired; relist at once
-                logger.warning("metadata watch of %s in %s failed (%s); retrying", plural, namespace, exc)
+                logger.warning("watch of %s failed (%s); retrying", path, exc)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 30)
         except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
-            logger.warning("metadata watch of %s in %s failed (%s); retrying", plural, namespace, exc)
+            logger.warning("watch of %s failed (%s); retrying", path, exc)
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, 30)
 
@@ -99,7 +124,30 @@ async def _get(
     return response
 
 
-async def _list(api: client.ApiClient, *, path: str, label_selector: str, callback: Callback) -> str:
+async def list_metadata(
+    api: client.ApiClient, *, namespace: str, plural: str, label_selector: str = ""
+) -> list[Mapping[str, Any]]:
+    """The metadata of every object of `plural` in `namespace` that the selector matches (one list)."""
+    path = f"/api/v1/namespaces/{namespace}/{plural}"
+    return await list_metadata_at(api, path, label_selector=label_selector)
+
+
+async def list_metadata_at(
+    api: client.ApiClient, path: str, *, label_selector: str = ""
+) -> list[Mapping[str, Any]]:
+    """The metadata of every object a list path serves (e.g. /apis/gobuild.dev/v1alpha1/gobuildconfigs)."""
+    found: list[Mapping[str, Any]] = []
+
+    def collect(_: str, metadata: Mapping[str, Any]) -> None:
+        found.append(metadata)
+
+    await _list(api, path=path, label_selector=label_selector, callback=collect)
+    return found
+
+
+async def _list(
+    api: client.ApiClient, *, path: str, label_selector: str, callback: Callback, metadata_only: bool = True
+) -> str:
     token = ""
     while True:
         query: list[tuple[str, Any]] = [("limit", 500)]
@@ -107,13 +155,13 @@ async def _list(api: client.ApiClient, *, path: str, label_selector: str, callba
             query.append(("labelSelector", label_selector))
         if token:
             query.append(("continue", token))
-        response = await _get(api, path, query, _AS_LIST, 60)
+        response = await _get(api, path, query, _AS_LIST if metadata_only else _WHOLE, 60)
         async with response:
             if response.status >= 300:
                 raise ApiException(status=response.status, reason=response.reason)
             body = await response.json()
         for item in body.get("items") or []:
-            await _call(callback, "LISTED", item.get("metadata") or {})
+            await _call(callback, "LISTED", (item.get("metadata") or {}) if metadata_only else item)
         token = (body.get("metadata") or {}).get("continue") or ""
         if not token:
             return str((body.get("metadata") or {}).get("resourceVersion") or "")
@@ -128,6 +176,7 @@ async def _watch_request(
     watch: bool,
     resource_version: str,
     _preload_content: bool,
+    metadata_only: bool = True,
 ) -> aiohttp.ClientResponse:
     """The watch request, in the shape kubernetes_asyncio's Watch calls list functions."""
     query: list[tuple[str, Any]] = [
@@ -138,7 +187,7 @@ async def _watch_request(
     ]
     if label_selector:
         query.append(("labelSelector", label_selector))
-    return await _get(api, path, query, _AS_ITEM, server_timeout + 30)
+    return await _get(api, path, query, _AS_ITEM if metadata_only else _WHOLE, server_timeout + 30)
 
 
 async def _watch(
@@ -149,13 +198,34 @@ async def _watch(
     version: str,
     callback: Callback,
     server_timeout: int,
+    metadata_only: bool = True,
 ) -> None:
     """Watch until an error; Watch reconnects from the last resourceVersion when a stream ends."""
     request = functools.partial(
-        _watch_request, api, path=path, label_selector=label_selector, server_timeout=server_timeout
+        _watch_request,
+        api,
+        path=path,
+        label_selector=label_selector,
+        server_timeout=server_timeout,
+        metadata_only=metadata_only,
     )
     async with Watch() as stream:
         async for event in stream.stream(request, resource_version=version):
             kind = event.get("type")
             if kind in ("ADDED", "MODIFIED", "DELETED"):
-                await _call(callback, kind, (event.get("raw_object") or {}).get("metadata") or {})
+                obj = event.get("raw_object") or {}
+                await _call(callback, kind, (obj.get("metadata") or {}) if metadata_only else obj)
+
+
+async def existing_configs_and_namespaces(
+    api: client.ApiClient, *, namespaces: Sequence[str] = ()
+) -> tuple[set[tuple[str, str]], set[str]]:
+    """(namespace, name) of the GoBuildConfigs (in `namespaces`, or all) and the namespace names."""
+    base = f"/apis/{GROUP}/{VERSION}"
+    paths = [f"{base}/namespaces/{ns}/{PLURAL}" for ns in namespaces] or [f"{base}/{PLURAL}"]
+    configs = set()
+    for path in paths:
+        for meta in await list_metadata_at(api, path):
+            configs.add((str(meta.get("namespace") or ""), str(meta.get("name") or "")))
+    names = {str(meta.get("name") or "") for meta in await list_metadata_at(api, "/api/v1/namespaces")}
+    return configs, names

@@ -4,6 +4,31 @@ kopf can manage this object, but its defaults (failurePolicy Fail, a 30 s timeou
 namespaceSelector) mean a stopped operator blocks every Pod in the cluster. Ours fails open
 (Ignore), times out in a few seconds, stays off system namespaces and off namespaces labelled
 `gobuild.dev/injection=disabled`, and is deleted when the operator exits.
+
+The API server calls the webhook only where it can change something or has something to say
+(issue 10: a call costs every Pod creation a round trip, even when the answer is "nothing to do").
+Two webhooks per resource, told apart by the namespace label `gobuild.dev/configs` that the
+operator keeps on namespaces holding a GoBuildConfig (reporting/namespacelabels.py):
+
+- `<resource>.inject.gobuild.dev`, in every namespace but those labelled `selected`: only objects
+  that opt in by annotation (`gobuild.dev/config` or `gobuild.dev/inject`). Where no config has a
+  podSelector nothing else can be injected; an object naming a config that does not exist is
+  still sent, so the user gets the SPEC's warning.
+- `<resource>-selected.inject.gobuild.dev`, in namespaces labelled `selected` (a config there has
+  a podSelector): every object, since any labels may match.
+- Both, through matchConditions (CEL, evaluated by the API server): never objects already injected
+  (a Job's Pods carry the marker of their injected template) unless they name another config (the
+  CronJob re-pointed after injection gets its warning), objects opted out with
+  `gobuild.dev/inject: "false"`, or mirror Pods.
+
+The race this leaves, by design: between the creation of a namespace's first podSelector config
+and the operator's label, the API server does not send unannotated objects there, and Pods that
+only a podSelector opts in are admitted without injection; the missed-injection check counts them
+(`missedInjections`, an InjectionMissed Event saying to recreate them). Opting in by annotation has
+no such window. The operator labels the namespace as soon as its watch sees the config, and
+reports the config reconciled (`observedGeneration`) only after that, so waiting for
+observedGeneration closes the window; while the operator is down no label changes (and no Pod is
+injected anyway).
 """
 
 from __future__ import annotations
@@ -15,18 +40,67 @@ from kubernetes_asyncio import client
 from kubernetes_asyncio.client.exceptions import ApiException
 
 from gobuild_operator.constants import (
+    ANNOTATION_CONFIG,
+    ANNOTATION_INJECT,
+    ANNOTATION_INJECTED,
+    ANNOTATION_MIRROR_POD,
+    LABEL_NAMESPACE_CONFIGS,
     LABEL_NAMESPACE_INJECTION,
+    NAMESPACE_CONFIGS_SELECTED,
     NAMESPACE_INJECTION_DISABLED,
     SYSTEM_NAMESPACES,
 )
 from gobuild_operator.settings import Settings
 
-#: (webhook name suffix, kopf handler id = URL path, apiGroup, version, resource, operations)
-HOOKS: tuple[tuple[str, str, str, str, str, tuple[str, ...]], ...] = (
-    ("pods", "inject-pods", "", "v1", "pods", ("CREATE",)),
-    ("jobs", "inject-jobs", "batch", "v1", "jobs", ("CREATE",)),
-    ("cronjobs", "inject-cronjobs", "batch", "v1", "cronjobs", ("CREATE", "UPDATE")),
+#: (webhook name suffix, URL path, apiGroup, version, resource, operations, kind)
+HOOKS: tuple[tuple[str, str, str, str, str, tuple[str, ...], str], ...] = (
+    ("pods", "inject-pods", "", "v1", "pods", ("CREATE",), "Pod"),
+    ("jobs", "inject-jobs", "batch", "v1", "jobs", ("CREATE",), "Job"),
+    ("cronjobs", "inject-cronjobs", "batch", "v1", "cronjobs", ("CREATE", "UPDATE"), "CronJob"),
 )
+
+#: CEL for the annotations of the object itself and of its pod template, absent maps as {}.
+_OWN = "object.?metadata.?annotations.orValue({})"
+_TEMPLATE = {
+    "Pod": _OWN,
+    "Job": "object.?spec.?template.?metadata.?annotations.orValue({})",
+    "CronJob": "object.?spec.?jobTemplate.?spec.?template.?metadata.?annotations.orValue({})",
+}
+
+
+def _either(kind: str, key: str) -> str:
+    """CEL: the annotation `key` on the object or its template (the object's wins), or ''."""
+    return f"{_OWN}[?'{key}'].orValue({_TEMPLATE[kind]}[?'{key}'].orValue(''))"
+
+
+def match_conditions(kind: str, *, annotated_only: bool) -> list[dict[str, str]]:
+    """The conditions under which the API server calls the webhook for an object of `kind`."""
+    own, template = _OWN, _TEMPLATE[kind]
+    marker, wanted = _either(kind, ANNOTATION_INJECTED), _either(kind, ANNOTATION_CONFIG)
+    conditions = [
+        {
+            "name": "not-already-injected",
+            "expression": f"{marker} == '' || ({wanted} != '' && {wanted} != {marker})",
+        },
+        {
+            "name": "not-opted-out",
+            "expression": (
+                f"{own}[?'{ANNOTATION_INJECT}'].orValue('') != 'false' && "
+                f"{template}[?'{ANNOTATION_INJECT}'].orValue('') != 'false'"
+            ),
+        },
+    ]
+    if kind == "Pod":
+        conditions.append(
+            {"name": "not-a-mirror-pod", "expression": f"!('{ANNOTATION_MIRROR_POD}' in {own})"}
+        )
+    if annotated_only:
+        keys = (ANNOTATION_CONFIG, ANNOTATION_INJECT)
+        expression = " || ".join(
+            f"'{key}' in {where}" for key in keys for where in dict.fromkeys((own, template))
+        )
+        conditions.append({"name": "opted-in-by-annotation", "expression": expression})
+    return conditions
 
 
 def build_configuration(settings: Settings, *, ca_bundle: bytes, url_base: str | None) -> dict[str, Any]:
@@ -34,50 +108,60 @@ def build_configuration(settings: Settings, *, ca_bundle: bytes, url_base: str |
     hook_settings = settings.webhook
     excluded = sorted(SYSTEM_NAMESPACES | {settings.operator_namespace})
     webhooks = []
-    for suffix, handler_id, group, version, resource, operations in HOOKS:
+    for suffix, path, group, version, resource, operations, kind in HOOKS:
         if url_base is not None:
-            client_config: dict[str, Any] = {"url": f"{url_base}/{handler_id}"}
+            client_config: dict[str, Any] = {"url": f"{url_base}/{path}"}
         else:
             client_config = {
                 "service": {
                     "namespace": settings.operator_namespace,
                     "name": hook_settings.service_name,
-                    "path": f"/{handler_id}",
+                    "path": f"/{path}",
                     "port": 443,
                 }
             }
         client_config["caBundle"] = base64.b64encode(ca_bundle).decode("ascii")
-        webhooks.append(
-            {
-                "name": f"{suffix}.inject.gobuild.dev",
-                "admissionReviewVersions": ["v1"],
-                "clientConfig": client_config,
-                "rules": [
-                    {
-                        "apiGroups": [group],
-                        "apiVersions": [version],
-                        "resources": [resource],
-                        "operations": list(operations),
-                        "scope": "Namespaced",
-                    }
-                ],
-                "failurePolicy": "Ignore",
-                "matchPolicy": "Equivalent",
-                "sideEffects": "None",
-                "timeoutSeconds": hook_settings.timeout_seconds,
-                "reinvocationPolicy": "IfNeeded",
-                "namespaceSelector": {
-                    "matchExpressions": [
-                        {"key": "kubernetes.io/metadata.name", "operator": "NotIn", "values": excluded},
+        for name, operator, annotated_only in (
+            (suffix, "NotIn", True),
+            (f"{suffix}-selected", "In", False),
+        ):
+            webhooks.append(
+                {
+                    "name": f"{name}.inject.gobuild.dev",
+                    "admissionReviewVersions": ["v1"],
+                    "clientConfig": client_config,
+                    "rules": [
                         {
-                            "key": LABEL_NAMESPACE_INJECTION,
-                            "operator": "NotIn",
-                            "values": [NAMESPACE_INJECTION_DISABLED],
-                        },
-                    ]
-                },
-            }
-        )
+                            "apiGroups": [group],
+                            "apiVersions": [version],
+                            "resources": [resource],
+                            "operations": list(operations),
+                            "scope": "Namespaced",
+                        }
+                    ],
+                    "failurePolicy": "Ignore",
+                    "matchPolicy": "Equivalent",
+                    "sideEffects": "None",
+                    "timeoutSeconds": hook_settings.timeout_seconds,
+                    "reinvocationPolicy": "IfNeeded",
+                    "namespaceSelector": {
+                        "matchExpressions": [
+                            {"key": "kubernetes.io/metadata.name", "operator": "NotIn", "values": excluded},
+                            {
+                                "key": LABEL_NAMESPACE_INJECTION,
+                                "operator": "NotIn",
+                                "values": [NAMESPACE_INJECTION_DISABLED],
+                            },
+                            {
+                                "key": LABEL_NAMESPACE_CONFIGS,
+                                "operator": operator,
+                                "values": [NAMESPACE_CONFIGS_SELECTED],
+                            },
+                        ]
+                    },
+                    "matchConditions": match_conditions(kind, annotated_only=annotated_only),
+                }
+            )
     return {
         "apiVersion": "admissionregistration.k8s.io/v1",
         "kind": "MutatingWebhookConfiguration",

@@ -6,8 +6,13 @@ then its Pods are marked `gobuild.dev/recorded` and Events are posted. The count
 makes restarts safe is described in core/counting.py; this module runs it:
 
 1. status write: counts + `pending` entries, atomically (core.counting.apply_batch);
-2. annotate the Pods, post Events, bump metrics (for what step 1 newly counted);
-3. next status write: drop the annotated Pods from `pending`.
+2. annotate the finished Pods, post Events, bump metrics (for what step 1 newly counted); a Pod
+   that was only injected is not written to: its `pending` entry is its record while it runs;
+3. next status write: drop the annotated and the deleted Pods from `pending`.
+
+Running Pods' entries whose Pod vanished without a DELETED event reaching us (a watch gap) are
+found by listing the config's Pods (metadata only, one request) at start-up and every
+`settle_interval` seconds.
 
 Writes for one GoBuildConfig never overlap (one flush at a time), so Pod annotations only ever
 move forward. A failed status write keeps the batch queued and retries with backoff.
@@ -23,12 +28,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from gobuild_operator.constants import API_VERSION, KIND
+from gobuild_operator.constants import ANNOTATION_RECORDED, API_VERSION, KIND, LABEL_CONFIG
 from gobuild_operator.core import counting, events, observe
 from gobuild_operator.core.counting import BatchResult
 from gobuild_operator.core.observe import Observation
 from gobuild_operator.k8s.client import ApiClient
 from gobuild_operator.k8s.events import ObjectRef, post_event
+from gobuild_operator.k8s.metawatch import list_metadata
 from gobuild_operator.k8s.pods import mark_recorded, read_pod
 from gobuild_operator.k8s.status import update_status
 from gobuild_operator.metrics import Metrics
@@ -37,15 +43,21 @@ from gobuild_operator.timeutil import now_rfc3339
 
 logger = logging.getLogger(__name__)
 
-#: A `pending` entry older than this is looked up: its Pod may have vanished while we were down.
+#: A final-stage `pending` entry older than this is looked up: its Pod may have vanished while we
+#: were down, or its annotation failed.
 PENDING_GRACE = datetime.timedelta(seconds=60)
+#: Seconds between checks that the Pods of running entries still exist.
+SETTLE_INTERVAL = 300.0
 
 
 @dataclass
 class _Queue:
     observations: list[Observation] = field(default_factory=list)
-    marked: set[tuple[str, str]] = field(default_factory=set)  # (uid, stage) annotated or gone
+    marked: set[tuple[str, str]] = field(default_factory=set)  # (uid, stage) annotated
+    gone: set[str] = field(default_factory=set)  # uids of deleted Pods
     touched: bool = False  # settle every `pending` entry at the next flush (left by a previous run)
+    running: int = 0  # running entries in the status last written
+    settled_at: float = field(default_factory=time.monotonic)
     busy: bool = False
     failures: int = 0
     retry_at: float = 0.0
@@ -54,16 +66,26 @@ class _Queue:
     def due(self) -> bool:
         return (
             not self.busy
-            and bool(self.observations or self.marked or self.touched)
+            and bool(self.observations or self.marked or self.gone or self.touched)
             and time.monotonic() >= self.retry_at
         )
 
 
 class DownloadReporter:
-    def __init__(self, *, api: ApiClient, metrics: Metrics, flush_interval: float) -> None:
+    def __init__(
+        self,
+        *,
+        api: ApiClient,
+        metrics: Metrics,
+        flush_interval: float,
+        settle_interval: float = SETTLE_INTERVAL,
+        running_limit: int = counting.RUNNING_LIMIT,
+    ) -> None:
         self._api = api
         self._metrics = metrics
         self._interval = flush_interval
+        self._settle_interval = settle_interval
+        self._running_limit = running_limit
         self._queues: dict[Key, _Queue] = {}
         self._known: dict[str, int] = {}  # uid -> highest level counted or queued by this process
         self._flushes: set[asyncio.Task[None]] = set()
@@ -78,10 +100,14 @@ class DownloadReporter:
         """A watch event of an injected Pod (kopf, server-side selected on the config label)."""
         metadata = pod.get("metadata") or {}
         uid = str(metadata.get("uid") or "")
+        config = observe.injected_config(pod)
         if event_type == "DELETED":
             self._known.pop(uid, None)
+            if config and uid:  # its running entry, if any, can go (a previous run's too)
+                self._queues.setdefault((str(metadata.get("namespace") or ""), config), _Queue()).gone.add(
+                    uid
+                )
             return
-        config = observe.injected_config(pod)
         if not config:
             return
         obs = observe.observe(pod, known=self.known(uid), now=now_rfc3339())
@@ -108,7 +134,10 @@ class DownloadReporter:
     async def _run(self) -> None:
         while True:
             await asyncio.sleep(self._interval)
+            now = time.monotonic()
             for key, queue in list(self._queues.items()):
+                if queue.running and now - queue.settled_at >= self._settle_interval:
+                    queue.touched = True
                 if queue.due:
                     queue.busy = True
                     task = asyncio.create_task(self._flush(key, queue))
@@ -122,7 +151,7 @@ class DownloadReporter:
         if self._flushes:
             await asyncio.gather(*self._flushes, return_exceptions=True)
         for key, queue in list(self._queues.items()):
-            if queue.observations or queue.marked:
+            if queue.observations or queue.marked or queue.gone:
                 queue.busy = True
                 await self._flush(key, queue, settle=False)
 
@@ -138,6 +167,7 @@ class DownloadReporter:
         namespace, name = key
         batch, queue.observations = queue.observations, []
         marked, queue.marked = queue.marked, set()
+        gone, queue.gone = queue.gone, set()
         settle_all, queue.touched = queue.touched, False
         now = now_rfc3339()
         seen: dict[str, Any] = {}
@@ -149,7 +179,13 @@ class DownloadReporter:
             if reporting.get("enabled", True) is False:
                 return None
             result = counting.apply_batch(
-                current, batch, marked=marked, generation=obj["metadata"].get("generation"), now=now
+                current,
+                batch,
+                marked=marked,
+                gone=gone,
+                generation=obj["metadata"].get("generation"),
+                now=now,
+                running_limit=self._running_limit,
             )
             seen["result"] = result
             return result.status
@@ -159,6 +195,7 @@ class DownloadReporter:
         except Exception as exc:
             queue.observations[:0] = batch
             queue.marked |= marked
+            queue.gone |= gone
             queue.touched |= settle_all
             queue.failures += 1
             queue.retry_at = time.monotonic() + min(30.0, self._interval * 2**queue.failures)
@@ -174,6 +211,8 @@ class DownloadReporter:
             logger.info("counted Pod %s/%s as %s for GoBuildConfig %s", namespace, obs.pod, obs.stage, name)
         done = await self._mark_and_announce(config, result)
         queue.marked |= done
+        running = counting.running_pending(result.status)
+        queue.running = len(running)
         if settle:
             marking = {obs.uid for obs in result.to_mark}
             grace = datetime.timedelta(0) if settle_all else PENDING_GRACE
@@ -181,6 +220,12 @@ class DownloadReporter:
                 result.status, older_than=grace, now=datetime.datetime.now(datetime.UTC)
             )
             queue.marked |= await self._settle(namespace, [e for e in stale if e["uid"] not in marking])
+            if settle_all and running:
+                vanished, recorded = await self._settle_running(namespace, name, running)
+                queue.gone |= vanished
+                queue.marked |= {(uid, observe.INJECTED) for uid in recorded}
+            if settle_all:
+                queue.settled_at = time.monotonic()
 
     def _count_metrics(self, namespace: str, name: str, counted: Iterable[Observation]) -> None:
         for obs in counted:
@@ -222,6 +267,33 @@ class DownloadReporter:
             announce_config(),
         )
         return {m for m in marks[: len(result.to_mark)] if m is not None}
+
+    async def _settle_running(
+        self, namespace: str, config: str, entries: list[dict[str, str]]
+    ) -> tuple[set[str], set[str]]:
+        """Running entries whose Pod is gone, and those whose Pod already carries its record: one
+        list of the config's Pods, metadata only."""
+        try:
+            pods = await list_metadata(
+                self._api, namespace=namespace, plural="pods", label_selector=f"{LABEL_CONFIG}={config}"
+            )
+        except Exception as exc:
+            logger.warning("could not list the Pods of %s/%s: %s", namespace, config, exc)
+            return set(), set()
+        present = {
+            str(meta.get("uid")): observe.level((meta.get("annotations") or {}).get(ANNOTATION_RECORDED))
+            for meta in pods
+        }
+        vanished, recorded = set(), set()
+        for entry in entries:
+            uid = entry["uid"]
+            if uid not in present:
+                vanished.add(uid)
+            elif present[uid] >= observe.level(observe.INJECTED):
+                recorded.add(uid)
+            else:
+                self._remember(uid, observe.INJECTED)
+        return vanished, recorded
 
     async def _settle(self, namespace: str, entries: list[dict[str, str]]) -> set[tuple[str, str]]:
         """Look up Pods of old `pending` entries: gone, or marked now -> the entry can go."""

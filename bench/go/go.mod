@@ -1,0 +1,3 @@
+module gobuild.dev/bench
+
+go 1.26

@@ -1,0 +1,120 @@
+"""core.patch: the webhook's JSON Patch is exact and coarse.
+
+Exact: applied to the admitted object it gives what `mutate` built, for generated workloads and
+configs (the same strategies as test_properties.py). Coarse: a handful of operations, whole lists
+where the operator owns the change, never one operation per env entry.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import jsonpatch
+import pytest
+from hypothesis import given
+from test_properties import PROPERTY, apply
+
+from gobuild_operator.api import GoBuildConfigSpec, parse_spec
+from gobuild_operator.core.patch import json_patch
+from support.strategies import specs, workloads
+
+
+@PROPERTY
+@given(workloads(), specs)
+def test_the_patch_turns_the_admitted_object_into_the_injected_one(
+    workload: tuple[str, dict[str, Any]], spec: GoBuildConfigSpec
+) -> None:
+    kind, obj = workload
+    before = copy.deepcopy(obj)
+    result = apply(kind, obj, spec)
+    if not result.changed:
+        return
+    patch = json_patch(obj, result.obj)
+    assert obj == before, "building the patch must not touch the input"
+    assert jsonpatch.apply_patch(obj, patch) == result.obj
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        pytest.param({}, {}, [], id="nothing"),
+        pytest.param(
+            {"metadata": {"annotations": {"a": "1"}}},
+            {"metadata": {"annotations": {"a": "1", "gobuild.dev/injected": "go"}}},
+            [{"op": "add", "path": "/metadata/annotations/gobuild.dev~1injected", "value": "go"}],
+            id="one-annotation-escaped",
+        ),
+        pytest.param(
+            {"metadata": {}},
+            {"metadata": {"labels": {"gobuild.dev/config": "go"}}},
+            [{"op": "add", "path": "/metadata/labels", "value": {"gobuild.dev/config": "go"}}],
+            id="a-new-map-whole",
+        ),
+        pytest.param(
+            {"spec": {"containers": [{"name": "a", "env": [{"name": "X", "value": "1"}]}, {"name": "b"}]}},
+            {
+                "spec": {
+                    "containers": [
+                        {"name": "a", "env": [{"name": "X", "value": "1"}, {"name": "Y", "value": "2"}]},
+                        {"name": "b"},
+                    ]
+                }
+            },
+            [
+                {
+                    "op": "replace",
+                    "path": "/spec/containers/0/env",
+                    "value": [{"name": "X", "value": "1"}, {"name": "Y", "value": "2"}],
+                }
+            ],
+            id="env-replaced-whole-other-container-untouched",
+        ),
+        pytest.param(
+            {"spec": {"volumes": [{"name": "src"}]}},
+            {"spec": {"volumes": [{"name": "src"}, {"name": "gobuild-ca"}]}},
+            [{"op": "replace", "path": "/spec/volumes", "value": [{"name": "src"}, {"name": "gobuild-ca"}]}],
+            id="volumes-whole",
+        ),
+        pytest.param(
+            {"a~b": 1, "gone": 2},
+            {"a~b": 2},
+            [
+                {"op": "replace", "path": "/a~0b", "value": 2},
+                {"op": "remove", "path": "/gone"},
+            ],
+            id="tilde-and-removal",
+        ),
+    ],
+)
+def test_operations(old: dict[str, Any], new: dict[str, Any], expected: list[dict[str, Any]]) -> None:
+    assert json_patch(old, new) == expected
+    assert jsonpatch.apply_patch(old, expected) == new
+
+
+def test_a_realistic_injection_is_a_handful_of_operations() -> None:
+    spec = parse_spec(
+        {
+            "goproxy": ["https://goproxy.cn", "direct"],
+            "privateModules": {"ssh": {"secretName": "git-ssh", "hosts": ["git.corp.example"]}},
+            "caBundle": {"configMapName": "corp-ca"},
+            "cache": {"enabled": True},
+        }
+    )
+    pod = {
+        "metadata": {"name": "b", "annotations": {"gobuild.dev/config": "corp"}},
+        "spec": {
+            "containers": [
+                {
+                    "name": "build",
+                    "image": "golang",
+                    "env": [{"name": f"V{i}", "value": "x"} for i in range(50)],
+                },
+                {"name": "sidecar", "image": "busybox"},
+            ]
+        },
+    }
+    result = apply("Pod", pod, spec)
+    patch = json_patch(pod, result.obj)
+    assert len(patch) <= 12, [op["path"] for op in patch]
+    assert all(op["path"].count("/env/") == 0 for op in patch), "env lists travel whole"
