@@ -5,18 +5,30 @@ from __future__ import annotations
 
 import argparse
 import os
+import socket
 import sys
 from pathlib import Path
 
-from gobuild_operator.settings import Settings, WebhookSettings
+from gobuild_operator.settings import LeaderSettings, Settings, WebhookSettings
 
 
 def _run(args: argparse.Namespace) -> int:
     from gobuild_operator.runner import run_operator  # kopf is heavy: only load it to run
 
+    identity = os.environ.get("POD_NAME") or f"{socket.gethostname()}-{os.getpid()}"
     settings = Settings(
         operator_namespace=args.operator_namespace,
+        check_secrets=args.secret_checks,
         cluster_domain=args.cluster_domain,
+        probe_timeout=args.probe_timeout,
+        health_port=args.health_port if args.health_port > 0 else None,
+        health_addr=args.health_addr,
+        leader=LeaderSettings(
+            lease=args.leader_election_lease,
+            duration=args.leader_election_lease_duration,
+            retry_period=args.leader_election_retry_period,
+            identity=identity,
+        ),
         metrics_port=args.metrics_port if args.metrics_port > 0 else None,
         metrics_addr=args.metrics_addr,
         extra_no_proxy=tuple(h for h in [os.environ.get("KUBERNETES_SERVICE_HOST", "")] if h),
@@ -31,6 +43,10 @@ def _run(args: argparse.Namespace) -> int:
             service_name=args.webhook_service,
             certificate_dir=args.webhook_cert_dir,
             admission_budget=args.admission_budget,
+            timeout_seconds=args.webhook_timeout,
+            tls_secret=args.tls_secret,
+            tls_validity_days=args.tls_validity_days,
+            tls_renew_before_days=args.tls_renew_before_days,
         ),
     )
     return run_operator(settings, namespaces=args.namespace, verbose=args.verbose)
@@ -62,11 +78,37 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument(
         "--register-webhook",
         action="store_true",
-        help="create the MutatingWebhookConfiguration on start and delete it on exit (local runs)",
+        help="keep the MutatingWebhookConfiguration registered with this process's URL while it leads "
+        "(local runs; in a cluster the Helm chart owns it)",
     )
     run.add_argument("--webhook-configuration", default="gobuild-operator")
     run.add_argument("--webhook-service", default=None, help="in-cluster: the webhook's Service name")
     run.add_argument("--webhook-cert-dir", type=Path, default=None, help="tls.crt/tls.key/ca.crt to serve")
+    run.add_argument(
+        "--tls-secret",
+        default=None,
+        help="self-managed TLS: the Secret in --operator-namespace holding the webhook's CA and certificate",
+    )
+    run.add_argument("--tls-validity-days", type=int, default=365)
+    run.add_argument("--tls-renew-before-days", type=int, default=30)
+    run.add_argument("--webhook-timeout", type=int, default=5, help="seconds the API server waits for us")
+    run.add_argument(
+        "--leader-election-lease",
+        default=LeaderSettings.lease,
+        help="the Lease in --operator-namespace that makes one replica the one that writes status",
+    )
+    run.add_argument("--leader-election-lease-duration", type=float, default=LeaderSettings.duration)
+    run.add_argument("--leader-election-retry-period", type=float, default=LeaderSettings.retry_period)
+    run.add_argument("--health-port", type=int, default=0, help="plain-HTTP /healthz and /readyz; 0 disables")
+    run.add_argument("--health-addr", default="0.0.0.0")  # noqa: S104
+    run.add_argument("--probe-timeout", type=float, default=5.0, help="seconds a GOPROXY probe may take")
+    run.add_argument(
+        "--no-secret-checks",
+        dest="secret_checks",
+        action="store_false",
+        help="do not read the Secrets GoBuildConfigs name (report them as not checked); for RBAC "
+        "that grants no Secret reads",
+    )
     run.add_argument(
         "--admission-budget",
         type=float,

@@ -1,13 +1,23 @@
-"""Start the admission server and kopf with our handlers and settings; always leave the cluster clean.
+"""Start the admission server and kopf with our handlers and settings.
 
-The admission server runs in its own thread with its own event loop (handlers/webhook.py says why)
-and starts before kopf, so it is serving by the time kopf registers it with the API server.
+The admission server runs in its own thread with its own event loop (handlers/webhook.py says why).
+With a certificate that exists when the process starts (local runs make one; cert-manager mounts
+one) it starts before kopf, so it is serving by the time anything sends it a request. With the
+self-managed certificate (the chart's default) it starts once this replica has read the
+certificate Secret (handlers/startup.py), which a fresh install's first leader creates.
+
+Nothing is removed on the way out: the webhook configuration belongs to the chart in a cluster,
+and on local runs to whichever process leads; a replica that is merely stopping never takes it
+away from the others (the next leader re-registers it if this one was the leader).
 """
 
 from __future__ import annotations
 
 import logging
 import sys
+import tempfile
+import threading
+from pathlib import Path
 
 import kopf
 
@@ -20,6 +30,8 @@ from gobuild_operator.store import Store
 #: Seconds a thread may hold the GIL while another waits for it (CPython's default is 5 ms): the
 #: admission thread never waits longer than this for the reporting side's CPU bursts.
 GIL_SWITCH_INTERVAL = 0.001
+#: Exit status when the leader lease was lost: the kubelet restarts the process as a standby.
+LOST_LEADERSHIP = 3
 
 
 def run_operator(settings: Settings, *, namespaces: list[str], verbose: bool) -> int:
@@ -32,7 +44,12 @@ def run_operator(settings: Settings, *, namespaces: list[str], verbose: bool) ->
     sys.setswitchinterval(GIL_SWITCH_INTERVAL)
     store, metrics = Store(), Metrics()
     hook = settings.webhook
-    certfile, keyfile, ca_pem = startup.webhook_certificates(settings)
+    ca_pem = b""
+    if hook.tls_secret:
+        directory = Path(tempfile.mkdtemp(prefix="gobuild-operator-tls-"))
+        certfile, keyfile = directory / "tls.crt", directory / "tls.key"
+    else:
+        certfile, keyfile, ca_pem = startup.webhook_certificates(settings)
     server = WebhookServer(
         admission=Admission(settings=settings, store=store, metrics=metrics),
         addr=hook.listen_addr,
@@ -40,14 +57,23 @@ def run_operator(settings: Settings, *, namespaces: list[str], verbose: bool) ->
         tls=TLSFiles(certfile, keyfile),
         reload_interval=hook.certificate_reload_interval,
     )
-    try:
-        server.start()
-    except RuntimeError as exc:
-        where = f"{hook.listen_addr}:{hook.port}"
-        print(f"gobuild-operator: cannot serve the webhook on {where} ({exc.__cause__ or exc})")
-        return 1
+    if not hook.tls_secret:
+        try:
+            server.start()
+        except RuntimeError as exc:
+            where = f"{hook.listen_addr}:{hook.port}"
+            print(f"gobuild-operator: cannot serve the webhook on {where} ({exc.__cause__ or exc})")
+            return 1
+    stop = threading.Event()
     memo = kopf.Memo(
-        settings=settings, store=store, metrics=metrics, webhook_ca=ca_pem, namespaces=namespaces
+        settings=settings,
+        store=store,
+        metrics=metrics,
+        webhook_ca=ca_pem,
+        webhook_server=server,
+        namespaces=namespaces,
+        stop=stop,
+        lost_leadership=False,
     )
     try:
         kopf.run(
@@ -55,8 +81,8 @@ def run_operator(settings: Settings, *, namespaces: list[str], verbose: bool) ->
             clusterwide=not namespaces,
             namespaces=namespaces,
             memo=memo,
+            stop_flag=stop,
         )
     finally:
-        startup.remove_webhook_configuration(memo)  # also when kopf died before its cleanup ran
         server.stop()
-    return 0
+    return LOST_LEADERSHIP if memo.lost_leadership else 0

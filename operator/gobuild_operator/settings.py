@@ -31,13 +31,36 @@ class WebhookSettings:
     admission_budget: float = 1.0
     #: Seconds between checks of the certificate files for a rotated certificate.
     certificate_reload_interval: float = 10.0
+    #: In-cluster, self-managed TLS: the Secret (in the operator's namespace) that holds the CA and
+    #: the serving certificate; the leader creates and renews it, every replica serves from it.
+    tls_secret: str | None = None
+    tls_validity_days: int = 365
+    tls_renew_before_days: int = 30
+
+
+@dataclass(frozen=True)
+class LeaderSettings:
+    """The Lease that makes one replica of many the one that writes (serving/leader.py)."""
+
+    lease: str = "gobuild-operator-leader"
+    duration: float = 15.0
+    retry_period: float = 2.0
+    #: Who we are in the Lease: the Pod's name in-cluster, host and PID elsewhere.
+    identity: str = ""
 
 
 @dataclass(frozen=True)
 class Settings:
     operator_namespace: str = "gobuild-system"
+    #: Read the Secrets GoBuildConfigs name to check their keys (SecretsResolved). Off where the
+    #: operator may not read Secrets (the chart's default RBAC): they are then reported unchecked.
+    check_secrets: bool = True
     cluster_domain: str = "cluster.local"
     webhook: WebhookSettings = WebhookSettings()
+    leader: LeaderSettings = LeaderSettings()
+    #: Plain-HTTP /healthz and /readyz for the kubelet's probes (None: not served).
+    health_port: int | None = None
+    health_addr: str = "0.0.0.0"  # noqa: S104
     #: Seconds between batched status writes of download outcomes.
     status_flush_interval: float = 0.5
     #: Seconds between checks that running injected Pods listed in status.downloads.pending still

@@ -115,6 +115,9 @@ class Store:
         self._publish(namespace)
         return removed
 
+    def all_configs(self) -> list[ConfigInfo]:
+        return [info for _, info in sorted(self._configs.items())]
+
     def config(self, key: Key) -> ConfigInfo | None:
         return self._configs.get(key)
 

@@ -54,6 +54,9 @@ class OperatorProcess:
                 f"--operator-namespace={self.operator_namespace}",
                 f"--metrics-port={self.metrics_port}",
                 "--metrics-addr=127.0.0.1",
+                # A killed operator's Lease must not keep its successor waiting long in tests.
+                "--leader-election-lease-duration=4",
+                "--leader-election-retry-period=0.5",
                 *(["--verbose"] if self.verbose else []),
                 *self.extra_args,
             ],

@@ -15,6 +15,8 @@ Status = Literal["True", "False", "Unknown"]
 READY = "Ready"
 PROXIES_REACHABLE = "ProxiesReachable"
 SECRETS_RESOLVED = "SecretsResolved"
+#: The reason of a condition the operator is not allowed to establish (e.g. Secrets it may not read).
+NOT_CHECKED = "NotChecked"
 CACHE_READY = "CacheReady"
 DOWNLOADS_HEALTHY = "DownloadsHealthy"
 SPEC_VALID = "SpecValid"
@@ -94,9 +96,13 @@ def with_ready(
             now=now,
         )
     unknown = [t for t in READY_GATES if (c := get_condition(conditions, t)) and c.get("status") == "Unknown"]
+    unchecked = [t for t in unknown if (get_condition(conditions, t) or {}).get("reason") == NOT_CHECKED]
+    checking = [t for t in unknown if t not in unchecked] + pending
     message = "spec valid"
-    if unknown or pending:
-        message += "; still checking: " + ", ".join(unknown + pending)
+    if checking:
+        message += "; still checking: " + ", ".join(checking)
+    if unchecked:
+        message += "; not checked: " + ", ".join(unchecked)
     return set_condition(
         conditions,
         type=READY,

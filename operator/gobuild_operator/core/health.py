@@ -259,6 +259,11 @@ class Lookup:
     found: bool
     keys: frozenset[str] = frozenset()
     error: str = ""  # the lookup itself failed (e.g. forbidden)
+    unchecked: bool = False  # not looked up: the operator may not read this kind (Secrets)
+
+
+#: A Secret the operator is not allowed to read (Settings.check_secrets off).
+UNCHECKED = Lookup(found=False, unchecked=True)
 
 
 def secrets_condition(
@@ -272,11 +277,14 @@ def secrets_condition(
     """SecretsResolved, with a message naming every missing object or key and the field naming it."""
     problems: list[tuple[str, str]] = []  # (reason, message)
     found: list[str] = []
+    unchecked: list[str] = []
     for ref in refs:
         lookup = lookups.get((ref.kind, ref.name))
         if lookup is None:
             continue
-        if lookup.error:
+        if lookup.unchecked:
+            unchecked.append(f"{ref.kind} {ref.name} ({ref.field})")
+        elif lookup.error:
             problems.append(
                 ("LookupFailed", f"cannot read {ref.kind} {ref.name} ({ref.field}): {lookup.error}")
             )
@@ -296,6 +304,20 @@ def secrets_condition(
             status="False",
             reason=problems[0][0],
             message="; ".join(m for _, m in problems),
+            generation=generation,
+            now=now,
+        )
+    if unchecked and len(found) + len(unchecked) == len(refs):
+        return cond.set_condition(
+            conditions,
+            type=cond.SECRETS_RESOLVED,
+            status="Unknown",
+            reason=cond.NOT_CHECKED,
+            message=(
+                f"not checked: {'; '.join(unchecked)}: the operator may not read Secrets (Helm value "
+                "rbac.readSecrets grants it); a missing one shows when a Pod cannot start"
+                + (f"; found {'; '.join(found)}" if found else "")
+            ),
             generation=generation,
             now=now,
         )

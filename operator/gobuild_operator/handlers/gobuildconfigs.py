@@ -7,6 +7,7 @@ the download reporter all read that one copy.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import kopf
@@ -23,8 +24,18 @@ from gobuild_operator.timeutil import now_rfc3339
 
 @kopf.on.event(GROUP, VERSION, PLURAL)
 async def gobuildconfig_event(event: kopf.RawEvent, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    """Every replica keeps its store current; the leader also reconciles a spec it has not yet."""
     reporting: Reporting = memo.reporting
-    reporting.on_config(event.get("type"), body)
+    kind = event.get("type")
+    reporting.on_config(kind, body)
+    status = body.get("status") or {}
+    metadata = body.get("metadata") or {}
+    if (
+        reporting.leading
+        and kind != "DELETED"
+        and status.get("observedGeneration") != metadata.get("generation")
+    ):
+        await reconcile(memo, namespace=str(metadata.get("namespace")), name=str(metadata.get("name")))
 
 
 def spec_status(
@@ -60,11 +71,13 @@ def spec_status(
     return status
 
 
-@kopf.on.resume(GROUP, VERSION, PLURAL)
-@kopf.on.create(GROUP, VERSION, PLURAL)
-@kopf.on.update(GROUP, VERSION, PLURAL, field="spec")
-async def reconcile(name: str, namespace: str | None, memo: kopf.Memo, logger: kopf.Logger, **_: Any) -> None:
-    assert namespace is not None  # GoBuildConfig is namespaced
+async def reconcile(memo: kopf.Memo, *, namespace: str, name: str) -> None:
+    """Write the status fields that follow from the spec (the leader's job).
+
+    Event-driven rather than a kopf create/update handler: kopf would keep its progress in
+    annotations on every GoBuildConfig, which every replica would then write, and a standby that
+    saw a change first would mark it handled without writing the status.
+    """
     store: Store = memo.store
 
     def apply(obj: dict[str, Any], current: dict[str, Any]) -> dict[str, Any]:
@@ -77,4 +90,14 @@ async def reconcile(name: str, namespace: str | None, memo: kopf.Memo, logger: k
     reporting: Reporting = memo.reporting
     await reporting.labels.ensure(namespace)
     await update_status(memo.api, namespace=namespace, name=name, fn=apply)
-    logger.info("reconciled")
+    logging.getLogger(__name__).debug("reconciled %s/%s", namespace, name)
+
+
+async def reconcile_all(memo: kopf.Memo) -> None:
+    """On becoming the leader: every GoBuildConfig's spec status, whatever happened before."""
+    store: Store = memo.store
+    for info in store.all_configs():
+        try:
+            await reconcile(memo, namespace=info.namespace, name=info.name)
+        except Exception:
+            logging.getLogger(__name__).exception("reconciling %s/%s", info.namespace, info.name)

@@ -84,6 +84,15 @@ class WebhookServer:
         self._failure: BaseException | None = None
         self.reloads = 0
 
+    @property
+    def tls_files(self) -> TLSFiles:
+        return self._tls
+
+    @property
+    def serving(self) -> bool:
+        """Whether it listens (its certificate loaded)."""
+        return self._ready.is_set() and self._failure is None and self._thread is not None
+
     # --- lifecycle (called from other threads) ----------------------------------------------------
 
     def start(self, timeout: float = 30.0) -> None:

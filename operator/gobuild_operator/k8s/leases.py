@@ -75,3 +75,13 @@ async def release_lease(api: ApiClient, *, namespace: str, name: str, holder: st
     except ApiException as exc:
         if exc.status not in (404, 409):
             raise
+
+
+async def ensure_namespace(api: ApiClient, *, name: str) -> None:
+    """Create the namespace if it does not exist (local runs: the operator's own, for its Lease)."""
+    body = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
+    try:
+        await client.CoreV1Api(api).create_namespace(body)  # type: ignore[arg-type]
+    except ApiException as exc:
+        if exc.status != 409:
+            raise

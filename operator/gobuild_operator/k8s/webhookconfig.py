@@ -173,8 +173,8 @@ def build_configuration(settings: Settings, *, ca_bundle: bytes, url_base: str |
     }
 
 
-async def apply_configuration(api: client.ApiClient, *, body: dict[str, Any]) -> None:
-    """Create the configuration, or replace the one a previous run left."""
+async def ensure_configuration(api: client.ApiClient, *, body: dict[str, Any]) -> bool:
+    """Create the configuration, or make it `body` again if it differs; True when it wrote."""
     admission = client.AdmissionregistrationV1Api(api)
     name = body["metadata"]["name"]
     try:
@@ -183,17 +183,21 @@ async def apply_configuration(api: client.ApiClient, *, body: dict[str, Any]) ->
         if exc.status != 404:
             raise
         await admission.create_mutating_webhook_configuration(body)  # type: ignore[arg-type]  # dicts go as they are
-        return
+        return True
+    current: dict[str, Any] = api.sanitize_for_serialization(existing)
+    if _comparable(current) == _comparable(body):
+        return False
     body = {**body, "metadata": {**body["metadata"], "resourceVersion": existing.metadata.resource_version}}
     await admission.replace_mutating_webhook_configuration(name, body)  # type: ignore[arg-type]
+    return True
 
 
-async def delete_configuration(api: client.ApiClient, *, name: str) -> None:
-    try:
-        await client.AdmissionregistrationV1Api(api).delete_mutating_webhook_configuration(name)
-    except ApiException as exc:
-        if exc.status != 404:
-            raise
+def _comparable(config: dict[str, Any]) -> Any:
+    """The webhooks as we write them (the API server adds defaults we do not set: compare ours only)."""
+    out = []
+    for hook in config.get("webhooks") or []:
+        out.append({key: hook.get(key) for key in ("name", "clientConfig", "rules", "matchConditions")})
+    return out
 
 
 async def read_ca_bundles(api: client.ApiClient, *, name: str) -> list[bytes] | None:

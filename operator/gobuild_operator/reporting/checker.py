@@ -134,9 +134,7 @@ class ConfigChecker:
         namespace, name = info.key
         results = await self._probe(namespace, spec) if spec.reporting.enabled else []
         refs = health.references(spec)
-        found = await asyncio.gather(
-            *(lookup(self._api, namespace=namespace, kind=r.kind, name=r.name) for r in refs)
-        )
+        found = await asyncio.gather(*(self._lookup(namespace, ref) for ref in refs))
         lookups: dict[tuple[str, str], health.Lookup] = {
             (r.kind, r.name): f for r, f in zip(refs, found, strict=True)
         }
@@ -223,6 +221,11 @@ class ConfigChecker:
             )
             return None
         return context
+
+    async def _lookup(self, namespace: str, ref: health.Reference) -> health.Lookup:
+        if ref.kind == "Secret" and not self._settings.check_secrets:
+            return health.UNCHECKED  # never asked: the API server would only say Forbidden
+        return await lookup(self._api, namespace=namespace, kind=ref.kind, name=ref.name)
 
     async def _claim(self, info: ConfigInfo) -> health.Claim:
         assert info.spec is not None

@@ -31,8 +31,14 @@ REFERENCED = {
 
 
 class NamespaceWatches:
-    def __init__(self, *, api: ApiClient, on_pod: PodCallback, on_object: ObjectCallback) -> None:
+    def __init__(
+        self, *, api: ApiClient, on_pod: PodCallback, on_object: ObjectCallback, secrets: bool = True
+    ) -> None:
         self._api = api
+        #: What to watch of what configs name: Secrets only where the operator may read them.
+        self._referenced = {
+            plural: kind for plural, kind in REFERENCED.items() if secrets or kind != "Secret"
+        }
         self._on_pod = on_pod
         self._on_object = on_object
         self._tasks: dict[str, list[asyncio.Task[None]]] = {}
@@ -55,7 +61,7 @@ class NamespaceWatches:
                 self._spawn(namespace, "pods", f"!{LABEL_CONFIG}", self._pod_callback(namespace)),
                 *(
                     self._spawn(namespace, plural, "", self._object_callback(namespace, kind))
-                    for plural, kind in REFERENCED.items()
+                    for plural, kind in self._referenced.items()
                 ),
             ]
 

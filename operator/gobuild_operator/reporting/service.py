@@ -53,14 +53,27 @@ class Reporting:
         self.checker = ConfigChecker(api=api, metrics=metrics, store=store, settings=settings)
         self.missed = MissedInjections(api=api, store=store, reporter=self.reporter, settings=settings)
         self.watches = NamespaceWatches(
-            api=api, on_pod=self.missed.on_pod_metadata, on_object=self.checker.poke
+            api=api,
+            on_pod=self.missed.on_pod_metadata,
+            on_object=self.checker.poke,
+            secrets=settings.check_secrets,
         )
         self.labels = NamespaceLabels(api=api, store=store, settings=settings)
+        #: Whether this replica leads (started): until then events only update the store.
+        self.leading = False
 
     def start(self) -> None:
+        """Become the replica that reports: every config already in the store is taken up."""
+        self.leading = True
         self.reporter.start()
         self.checker.start()
         self.labels.start()
+        for info in self.store.all_configs():
+            self.checker.update(info, None)
+            if info.pending:
+                self.reporter.touch(info.key)
+        self.watches.sync(self.store.namespaces_with_configs())
+        self.labels.poke()
         paths = [f"/api/v1/namespaces/{ns}/pods" for ns in self._namespaces] or ["/api/v1/pods"]
         self._pod_watches = [
             asyncio.create_task(self._watch_pods(path), name=f"gobuild-watch-injected-pods-{path}")
@@ -93,14 +106,17 @@ class Reporting:
         namespace, name = str(metadata.get("namespace") or ""), str(metadata.get("name") or "")
         if event_type == "DELETED":
             self.store.remove_config(namespace, name)
-            self.checker.remove((namespace, name))
+            if self.leading:
+                self.checker.remove((namespace, name))
         else:
             info, old = self.store.put_config(body)
-            self.checker.update(info, old)
-            if old is None and info.pending:
-                self.reporter.touch(info.key)
-        self.watches.sync(self.store.namespaces_with_configs())
-        self.labels.poke()
+            if self.leading:
+                self.checker.update(info, old)
+                if old is None and info.pending:
+                    self.reporter.touch(info.key)
+        if self.leading:
+            self.watches.sync(self.store.namespaces_with_configs())
+            self.labels.poke()
 
     def on_namespace(self, event_type: str | None, name: str, labels: Mapping[str, str]) -> None:
         """A Namespace watch event: its labels into the store (the webhook reads the opt-out label)."""
@@ -108,4 +124,5 @@ class Reporting:
             self.store.remove_namespace(name)
         else:
             self.store.put_namespace(name, labels)
-            self.labels.poke()  # a label removed by hand comes back
+            if self.leading:
+                self.labels.poke()  # a label removed by hand comes back
