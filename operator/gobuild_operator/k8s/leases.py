@@ -79,9 +79,16 @@ async def release_lease(api: ApiClient, *, namespace: str, name: str, holder: st
 
 async def ensure_namespace(api: ApiClient, *, name: str) -> None:
     """Create the namespace if it does not exist (local runs: the operator's own, for its Lease)."""
+    core = client.CoreV1Api(api)
+    try:
+        await core.read_namespace(name)
+        return
+    except ApiException as exc:
+        if exc.status != 404:
+            raise
     body = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
     try:
-        await client.CoreV1Api(api).create_namespace(body)  # type: ignore[arg-type]
+        await core.create_namespace(body)  # type: ignore[arg-type]
     except ApiException as exc:
         if exc.status != 409:
             raise
