@@ -74,7 +74,7 @@ from typing import IO, Any, Literal, Protocol
 
 LogFn = Callable[[str], None]
 
-RECIPE_VERSION = "1"  # bump when a change to this module changes what an image contains
+RECIPE_VERSION = "2"  # bump when a change to this module changes what an image contains
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PAUSE_SOURCE = REPO_ROOT / "devtools" / "images" / "pause"
 
@@ -383,7 +383,23 @@ class DebianLayer:
         cmd += [self.suite, str(target), *DEBIAN_SOURCES]
         env = {**os.environ, "SOURCE_DATE_EPOCH": str(MTIME), "TMPDIR": str(work)}
         _run_logged(cmd, env=env, log=log, prefix="    mmdebstrap: ")
+        _give_apt_its_partial_dirs(target)
         yield from walk_tree(target, skip=_skip_rootfs)
+
+
+def _give_apt_its_partial_dirs(target: Path) -> None:
+    """Own apt's download dirs by _apt, as they are when apt can drop privileges to it.
+
+    apt leaves them root's when _apt cannot reach the target (a cache below /root, mode 0700), so
+    without this the layer would depend on where the cache lives.
+    """
+    users = (line.split(":") for line in (target / "etc/passwd").read_text().splitlines())
+    apt_uid = next((int(fields[2]) for fields in users if fields[0] == "_apt"), None)
+    if apt_uid is None:
+        return
+    for partial in ("var/lib/apt/lists/partial", "var/cache/apt/archives/partial"):
+        if (target / partial).is_dir():
+            os.chown(target / partial, apt_uid, 0)
 
 
 def _skip_rootfs(rel: str, entry: os.DirEntry[str]) -> bool:
