@@ -189,6 +189,18 @@ def test_the_stripped_toolchain_still_resolves_all_of_std(
     assert not list((rootfs["golang-1.26"] / "usr/local/go/src/strings").glob("*_test.go"))
 
 
+@pytest.mark.parametrize("name", ["golang-1.26", "golang-1.27"])
+def test_goroot_is_unpacked_as_the_go_command_unpacks_a_toolchain(
+    name: str, built: dict[str, ImageArchive], rootfs: dict[str, Path]
+) -> None:
+    # the toolchain module stores src/go.mod as _go.mod; without the rename GOROOT/src is no module
+    for directory, module in (("/usr/local/go/src", "std"), ("/usr/local/go/src/cmd", "cmd")):
+        assert ok(run_in(built[name], rootfs[name], "go", "list", "-m", cwd=directory)).strip() == module
+    assert not list((rootfs[name] / "usr/local/go/src").glob("_go.mod"))
+    wasm_exec = rootfs[name] / "usr/local/go/lib/wasm/go_js_wasm_exec"
+    assert wasm_exec.stat().st_mode & 0o111  # as the go command leaves it; go test -exec uses it
+
+
 def test_nonroot_runs_as_gopher_with_a_writable_home_and_gopath(
     built: dict[str, ImageArchive], rootfs: dict[str, Path]
 ) -> None:
