@@ -15,7 +15,9 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import tarfile
+import textwrap
 import time
 import zipfile
 from collections.abc import Iterator
@@ -403,6 +405,33 @@ def test_image_from_files_on_a_base_keeps_its_layers_and_config(built: dict[str,
     assert config["Cmd"] == ["bash"]
     assert config["Env"] == [f"PATH={images.DEFAULT_PATH}", "TOOL=1"]
     assert _layer_files(image)["usr/local/bin/tool"].mode == 0o755
+
+
+def test_concurrent_callers_build_once_and_share_the_result(tmp_path: Path) -> None:
+    script = textwrap.dedent(
+        """
+        import sys, time
+        from localcluster import images
+        files = {"/data": b"x" * 50_000_000}
+        time.sleep(max(0.0, float(sys.argv[1]) - time.time()))  # all callers start together
+        archive = images.image_from_files("example.local/shared:v1", files=files, log=print)
+        print("DIGEST", archive.digest, archive.path)
+        """
+    )
+    env = {
+        **os.environ,
+        "GOBUILD_OPERATOR_CACHE": str(tmp_path / "cache"),
+        "PYTHONPATH": os.pathsep.join(sys.path),
+    }
+    start_at = str(time.time() + 3)
+    callers = [
+        subprocess.Popen([sys.executable, "-c", script, start_at], env=env, stdout=subprocess.PIPE, text=True)
+        for _ in range(4)
+    ]
+    outputs = [caller.communicate(timeout=120)[0] for caller in callers]
+    assert all(caller.returncode == 0 for caller in callers), outputs
+    assert sum(out.count("building layer") for out in outputs) == 1, outputs
+    assert len({line for out in outputs for line in out.splitlines() if line.startswith("DIGEST")}) == 1
 
 
 def test_unknown_names_say_what_is_known() -> None:
