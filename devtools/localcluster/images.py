@@ -21,7 +21,9 @@ Why they are built the way they are:
 - Go gets in as a real release: the `golang.org/toolchain` module of that version (what
   `GOTOOLCHAIN=goX.Y.Z` downloads), fetched with `go mod download`, so the go command verifies it
   against the checksum database and every version, the host's own included, comes the same way.
-  Module zips carry no file modes, so bin/ and pkg/tool/ are made executable here. `*_test.go` and
+  It is unpacked as the go command unpacks a toolchain it switches to: module zips keep no file
+  modes and may hold no nested go.mod, so bin/, pkg/tool/ and lib's go_*_exec become executable
+  and the zip's _go.mod files become src/go.mod, src/cmd/go.mod, ... again. `*_test.go` and
   `testdata/` under src/ are left out (about a fifth of the toolchain; `go build`, `go vet`,
   `go test` of user code and `go mod download` never read them), except a testdata directory that a
   non-test file embeds (`go list std` must still resolve every //go:embed). No gcc: without a C
@@ -52,6 +54,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import fnmatch
 import functools
 import hashlib
 import io
@@ -74,7 +77,7 @@ from typing import IO, Any, Literal, Protocol
 
 LogFn = Callable[[str], None]
 
-RECIPE_VERSION = "1"  # bump when a change to this module changes what an image contains
+RECIPE_VERSION = "2"  # bump when a change to this module changes what an image contains
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PAUSE_SOURCE = REPO_ROOT / "devtools" / "images" / "pause"
 
@@ -383,7 +386,23 @@ class DebianLayer:
         cmd += [self.suite, str(target), *DEBIAN_SOURCES]
         env = {**os.environ, "SOURCE_DATE_EPOCH": str(MTIME), "TMPDIR": str(work)}
         _run_logged(cmd, env=env, log=log, prefix="    mmdebstrap: ")
+        _give_apt_its_partial_dirs(target)
         yield from walk_tree(target, skip=_skip_rootfs)
+
+
+def _give_apt_its_partial_dirs(target: Path) -> None:
+    """Own apt's download dirs by _apt, as they are when apt can drop privileges to it.
+
+    apt leaves them root's when _apt cannot reach the target (a cache below /root, mode 0700), so
+    without this the layer would depend on where the cache lives.
+    """
+    users = (line.split(":") for line in (target / "etc/passwd").read_text().splitlines())
+    apt_uid = next((int(fields[2]) for fields in users if fields[0] == "_apt"), None)
+    if apt_uid is None:
+        return
+    for partial in ("var/lib/apt/lists/partial", "var/cache/apt/archives/partial"):
+        if (target / partial).is_dir():
+            os.chown(target / partial, apt_uid, 0)
 
 
 def _skip_rootfs(rel: str, entry: os.DirEntry[str]) -> bool:
@@ -414,6 +433,7 @@ class GoLayer:
             "version": self.version,
             "module": self.module,
             "strip": ["src/**/*_test.go", "src/**/testdata (unless embedded)"],
+            "unpack": ["_go.mod -> go.mod", "0755: bin/**, pkg/tool/**, lib/**/go_?*_?*_exec"],
         }
 
     @property
@@ -424,12 +444,23 @@ class GoLayer:
         return f"Go {self.version} from {self.module} at /usr/local/go; GOPATH /go"
 
     def entries(self, lower: Sequence[Path], work: Path, log: LogFn) -> Iterator[Entry]:
+        """GOROOT as the go command leaves a toolchain it switches to (toolchain/select.go).
+
+        A module zip may hold no go.mod below its root, so the toolchain module stores src/go.mod,
+        src/cmd/go.mod, ... as _go.mod, and zips keep no modes; the go command copies each _go.mod
+        to go.mod and sets the executable bits below. Doing the same here from the zip's contents
+        alone makes the layer the same whether the module cache copy was ever run or not.
+        """
         goroot = download_toolchain(self.version, log=log)
         embedded = _embedded_testdata(goroot / "src")
         yield from _parents("usr/local/go")
         yield Entry("usr/local/go", "dir")
 
         def skip(rel: str, entry: os.DirEntry[str]) -> bool:
+            if entry.name == "go.mod" and os.path.exists(
+                os.path.join(os.path.dirname(entry.path), "_go.mod")
+            ):
+                return True  # a copy the go command made; the _go.mod it came from is emitted as go.mod
             if not rel.startswith("src/"):
                 return False
             if entry.name.endswith("_test.go"):
@@ -437,9 +468,13 @@ class GoLayer:
             return entry.name == "testdata" and rel not in embedded
 
         def normalize(rel: str, entry: Entry) -> Entry:
-            executable = entry.mode & 0o111 or rel.startswith(("bin/", "pkg/tool/"))
+            name = rel.rsplit("/", 1)[-1]
+            executable = rel.startswith(("bin/", "pkg/tool/")) or (
+                rel.startswith("lib/") and fnmatch.fnmatchcase(name, "go_?*_?*_exec")
+            )
             mode = 0o755 if entry.kind == "dir" or executable else 0o644
-            return replace(entry, mode=mode, uid=0, gid=0)
+            path = entry.path[: -len("_go.mod")] + "go.mod" if name == "_go.mod" else entry.path
+            return replace(entry, path=path, mode=mode, uid=0, gid=0)
 
         yield from walk_tree(goroot, prefix="usr/local/go", skip=skip, normalize=normalize)
         for gopath in ("go", "go/bin", "go/src"):

@@ -15,7 +15,9 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import tarfile
+import textwrap
 import time
 import zipfile
 from collections.abc import Iterator
@@ -187,6 +189,18 @@ def test_the_stripped_toolchain_still_resolves_all_of_std(
     out = ok(run_in(built["golang-1.26"], rootfs["golang-1.26"], *argv))
     assert "encoding/json/internal/jsontest" in out.split()
     assert not list((rootfs["golang-1.26"] / "usr/local/go/src/strings").glob("*_test.go"))
+
+
+@pytest.mark.parametrize("name", ["golang-1.26", "golang-1.27"])
+def test_goroot_is_unpacked_as_the_go_command_unpacks_a_toolchain(
+    name: str, built: dict[str, ImageArchive], rootfs: dict[str, Path]
+) -> None:
+    # the toolchain module stores src/go.mod as _go.mod; without the rename GOROOT/src is no module
+    for directory, module in (("/usr/local/go/src", "std"), ("/usr/local/go/src/cmd", "cmd")):
+        assert ok(run_in(built[name], rootfs[name], "go", "list", "-m", cwd=directory)).strip() == module
+    assert not list((rootfs[name] / "usr/local/go/src").glob("_go.mod"))
+    wasm_exec = rootfs[name] / "usr/local/go/lib/wasm/go_js_wasm_exec"
+    assert wasm_exec.stat().st_mode & 0o111  # as the go command leaves it; go test -exec uses it
 
 
 def test_nonroot_runs_as_gopher_with_a_writable_home_and_gopath(
@@ -391,6 +405,33 @@ def test_image_from_files_on_a_base_keeps_its_layers_and_config(built: dict[str,
     assert config["Cmd"] == ["bash"]
     assert config["Env"] == [f"PATH={images.DEFAULT_PATH}", "TOOL=1"]
     assert _layer_files(image)["usr/local/bin/tool"].mode == 0o755
+
+
+def test_concurrent_callers_build_once_and_share_the_result(tmp_path: Path) -> None:
+    script = textwrap.dedent(
+        """
+        import sys, time
+        from localcluster import images
+        files = {"/data": b"x" * 50_000_000}
+        time.sleep(max(0.0, float(sys.argv[1]) - time.time()))  # all callers start together
+        archive = images.image_from_files("example.local/shared:v1", files=files, log=print)
+        print("DIGEST", archive.digest, archive.path)
+        """
+    )
+    env = {
+        **os.environ,
+        "GOBUILD_OPERATOR_CACHE": str(tmp_path / "cache"),
+        "PYTHONPATH": os.pathsep.join(sys.path),
+    }
+    start_at = str(time.time() + 3)
+    callers = [
+        subprocess.Popen([sys.executable, "-c", script, start_at], env=env, stdout=subprocess.PIPE, text=True)
+        for _ in range(4)
+    ]
+    outputs = [caller.communicate(timeout=120)[0] for caller in callers]
+    assert all(caller.returncode == 0 for caller in callers), outputs
+    assert sum(out.count("building layer") for out in outputs) == 1, outputs
+    assert len({line for out in outputs for line in out.splitlines() if line.startswith("DIGEST")}) == 1
 
 
 def test_unknown_names_say_what_is_known() -> None:
