@@ -24,19 +24,24 @@ def install(kubeconfig: Path, *, state_dir: Path | None, log: LogFn = _stderr, t
     """Build and load the images (local cluster), install the chart, and deploy the module mirror."""
     started = time.monotonic()
     local = state_dir is not None and (state_dir / NODE_PID_FILE).exists()
+    values: list[str] = []
     if local:
         assert state_dir is not None
+        operator = ensure_operator_image(log=log)
         archives = [
-            ensure_operator_image(log=log).path,
+            operator.path,
             demo.goproxy_image(log=log).path,
             ensure_images(["golang-1.26"], log=log)["golang-1.26"].path,  # what the example builds with
         ]
         import_images(state_dir, archives, log=log)
+        # The local image keeps the chart's tag whatever its content: name the build in the Pod
+        # template so that a rebuilt image rolls the Deployment.
+        values.append(f"--set-string=podAnnotations.gobuild\\.dev/local-image={operator.path.stem}")
     log("installing the chart (helm upgrade --install)")
     chart.helm(
         "upgrade", "--install", chart.RELEASE, str(chart.CHART),
         f"--namespace={chart.NAMESPACE}", "--create-namespace",
-        "--wait", f"--timeout={int(timeout)}s",
+        "--wait", f"--timeout={int(timeout)}s", *values,
         kubeconfig=kubeconfig, log=log,
     )  # fmt: skip
     if local:

@@ -82,6 +82,8 @@ def run_operator(settings: Settings, *, namespaces: list[str], verbose: bool) ->
             namespaces=namespaces,
             memo=memo,
             stop_flag=stop,
+            # kopf would ask the passwd database for it, which has no entry for our numeric user.
+            identity=settings.leader.identity or None,
         )
     finally:
         server.stop()
