@@ -22,7 +22,7 @@ from typing import Any
 
 from gobuild_operator import crd
 from gobuild_operator.core import reasons
-from gobuild_operator.core.diagnose import diagnose
+from gobuild_operator.core.diagnose import GoSettings, diagnose
 
 CRD_FILE = Path("crds") / "gobuildconfigs.gobuild.dev.yaml"
 README = Path("README.md")
@@ -116,7 +116,9 @@ def recorded_examples(fixtures: Path) -> dict[str, list[str]]:
     manifest = json.loads((fixtures / "manifest.json").read_text(encoding="utf-8"))["cases"]
     found: dict[str, list[str]] = {}
     for case in sorted(manifest):
-        diagnosis = diagnose((fixtures / f"{case}.txt").read_text(encoding="utf-8"))
+        injected = manifest[case].get("injected")  # builds record the Go settings they were given
+        settings = GoSettings.from_env(injected) if isinstance(injected, dict) else None
+        diagnosis = diagnose((fixtures / f"{case}.txt").read_text(encoding="utf-8"), settings=settings)
         lines = found.setdefault(diagnosis.reason, [])
         if diagnosis.evidence and diagnosis.evidence not in lines and len(lines) < EXAMPLES_PER_REASON:
             lines.append(diagnosis.evidence)

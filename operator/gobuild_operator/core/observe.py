@@ -4,7 +4,9 @@ Stages are counted once each (core/counting.py): `injected` (seen carrying the m
 `succeeded` or `failed`; a Pod admitted without the injection it asked for has the single stage
 `missed` (core/missed.py). A failed Pod's reason comes from the classifier (core/diagnose.py) run on
 the failed container's termination message, which the webhook makes the log tail
-(FallbackToLogsOnError).
+(FallbackToLogsOnError), compared with the Go settings that container was given (its GOPROXY,
+GOSUMDB, GOPRIVATE, GONOPROXY values in the Pod spec: the injected ones, or the workload's own where
+it kept them). That comparison is how an image build that never passed them to its RUN steps shows.
 
 Pure: the operator feeds it Pod dicts.
 """
@@ -16,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Final, Literal
 
 from gobuild_operator import constants as c
-from gobuild_operator.core.diagnose import Diagnosis, diagnose
+from gobuild_operator.core.diagnose import Diagnosis, GoSettings, diagnose
 
 Stage = Literal["injected", "succeeded", "failed", "missed"]
 INJECTED: Final = "injected"
@@ -145,10 +147,26 @@ def failed_container(pod: Mapping[str, Any]) -> tuple[str, str]:
     return "", " ".join(str(pod_status.get(k) or "") for k in ("reason", "message")).strip()
 
 
+def container_settings(pod: Mapping[str, Any], container: str) -> GoSettings | None:
+    """The Go settings container `container` was given: the plain values of its env in the Pod spec
+    (valueFrom cannot be read here), or None when it has no GOPROXY value."""
+    spec = pod.get("spec") or {}
+    for key in ("initContainers", "containers"):
+        for ctr in spec.get(key) or []:
+            if isinstance(ctr, Mapping) and ctr.get("name") == container:
+                env = {
+                    str(var.get("name")): str(var.get("value"))
+                    for var in ctr.get("env") or []
+                    if isinstance(var, Mapping) and isinstance(var.get("value"), str)
+                }
+                return GoSettings.from_env(env)
+    return None
+
+
 def classify(pod: Mapping[str, Any], *, now: str) -> Failure:
     name = str((pod.get("metadata") or {}).get("name") or "")
     container, message = failed_container(pod)
-    diagnosis: Diagnosis = diagnose(message)
+    diagnosis: Diagnosis = diagnose(message, settings=container_settings(pod, container))
     return Failure(
         pod=name,
         container=container,
