@@ -202,13 +202,16 @@ def test_settings_from_an_environment(env: dict[str, str], expected: GoSettings 
 # --- the operator: a failed build Pod is compared with what its container was given ----------------
 
 
-def failed_pod(message: str, env: list[dict[str, Any]]) -> dict[str, Any]:
+def failed_pod(message: str, env: list[dict[str, Any]], args: list[str] | None = None) -> dict[str, Any]:
+    build: dict[str, Any] = {"name": "build", "image": "moby/buildkit", "env": env}
+    if args is not None:
+        build |= {"command": ["buildctl-daemonless.sh"], "args": args}
     return {
         "metadata": {"name": "image-build", "uid": "u1", "annotations": {"gobuild.dev/injected": "corp"}},
         "spec": {
             "restartPolicy": "Never",
             "initContainers": [{"name": "base-images", "image": "layouts"}],
-            "containers": [{"name": "build", "image": "moby/buildkit", "env": env}],
+            "containers": [build],
         },
         "status": {
             "phase": "Failed",
@@ -243,3 +246,53 @@ def test_a_failed_build_pod_is_compared_with_its_container_s_settings(
     assert obs.failure is not None
     assert (obs.failure.container, obs.failure.reason) == ("build", reason)
     assert "proxy.golang.org" not in str(obs.failure.to_status()), "the evidence line stays out of status"
+
+
+INJECTED_ENV = [{"name": "GOPROXY", "value": "http://goproxy.corp.invalid:8080"}]
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        pytest.param(
+            [
+                "build",
+                "--opt",
+                "build-arg:GOPROXY=http://goproxy.corp.invalid:8080",
+                "--frontend=dockerfile.v0",
+            ],
+            "http://goproxy.corp.invalid:8080",
+            id="buildctl-injected-value",
+        ),
+        pytest.param(
+            ["build", "--opt=build-arg:GOPROXY=https://proxy.golang.org,direct", "--frontend=dockerfile.v0"],
+            "https://proxy.golang.org,direct",
+            id="the-workload-s-own-build-arg-wins-as-in-the-build",
+        ),
+        pytest.param(
+            ["bud", "--build-arg", "GOPROXY=https://mirror.corp.example", "--build-arg", "GOFLAGS", "."],
+            "https://mirror.corp.example",
+            id="buildah-with-a-value",
+        ),
+        pytest.param(
+            ["bud", "--build-arg=GOPROXY", "--opt", "other:x=y", "."],
+            "http://goproxy.corp.invalid:8080",
+            id="valueless-reads-the-environment",
+        ),
+    ],
+)
+def test_the_settings_a_build_got_include_its_build_arguments(args: list[str], expected: str) -> None:
+    pod = failed_pod("", INJECTED_ENV, args)
+    settings = observe.container_settings(pod, "build")
+    assert settings is not None
+    assert settings.goproxy == expected
+
+
+def test_a_workload_that_passes_go_s_default_itself_is_not_blamed_on_its_dockerfile() -> None:
+    args = ["build", "--opt=build-arg:GOPROXY=https://proxy.golang.org,direct", "--frontend=dockerfile.v0"]
+    obs = observe.observe(
+        failed_pod(recorded("buildkit_goproxy_not_passed"), INJECTED_ENV, args), known=0, now=NOW
+    )
+    assert obs is not None
+    assert obs.failure is not None
+    assert obs.failure.reason == "DNSResolutionFailed"
