@@ -231,7 +231,7 @@ def _go_build(component: Component, package: str, output: Path, name: str, log: 
         "GOFLAGS": "-mod=readonly" if component.in_module else "-mod=mod",
         "GOTOOLCHAIN": "local",
     }
-    workdir = _module_source(component) if component.in_module else component.module_dir
+    workdir = module_source(component) if component.in_module else component.module_dir
     cmd = ["go", "build", "-v", "-trimpath", f"-ldflags={_ldflags(component)}"]
     if component.tags:
         cmd.append(f"-tags={','.join(component.tags)}")
@@ -261,7 +261,7 @@ def _go_build(component: Component, package: str, output: Path, name: str, log: 
     log(f"  {name}: built in {time.monotonic() - started:.0f}s")
 
 
-def _module_source(component: Component) -> Path:
+def module_source(component: Component) -> Path:
     """The directory of the pinned module in the module cache (downloaded if needed)."""
     result = subprocess.run(
         ["go", "mod", "download", "-json", f"{component.pinned_module}@{component.version}"],

@@ -1105,3 +1105,70 @@ def unpack_rootfs(image: ImageArchive, directory: Path) -> None:
             untar.stdin.close()
             if untar.wait() != 0:
                 raise RuntimeError(f"tar failed to unpack layer {name} of {image.path}")
+
+
+# ---------------------------------------------------------------------------------------------
+# BuildKit on the node: the builder image, and base images as OCI layouts an image carries
+
+#: Where the layout image keeps one OCI layout per base image (`/oci/<name>`).
+LAYOUTS_DIR = "/oci"
+
+
+@dataclass(frozen=True)
+class LayoutImage:
+    """An image whose files are OCI layouts of base images, for a cluster without a registry.
+
+    An initContainer copies `LAYOUTS_DIR` into a volume; buildctl takes each layout as a named
+    context: `--oci-layout NAME=DIR/NAME --opt context:REF=oci-layout://NAME@DIGEST`.
+    """
+
+    archive: ImageArchive
+    #: image name (see IMAGE_NAMES) -> the layout's manifest digest ("sha256:...")
+    digests: Mapping[str, str]
+
+
+def buildkit_image(*, log: LogFn | None = None) -> ImageArchive:
+    """BuildKit's buildkitd, buildctl and buildctl-daemonless.sh with the node's runc, on `debian`.
+
+    The binaries are the ones binaries.py builds from BuildKit's and runc's Go modules (runc links
+    libseccomp, which Debian's minbase has); buildctl-daemonless.sh is BuildKit's own script, taken
+    from the same module. The tag carries BuildKit's version, so the webhook's recognition (by the
+    program's name) and the docs' recipe see what users run from moby/buildkit.
+    """
+    from localcluster.binaries import BUILDKIT, RUNC, ensure_binaries, module_source
+
+    binaries = ensure_binaries((BUILDKIT, RUNC), log=log)
+    script = module_source(BUILDKIT) / "examples" / "buildctl-daemonless" / "buildctl-daemonless.sh"
+    return image_from_files(
+        f"docker.io/gobuild/buildkit:{BUILDKIT.version}",
+        files={
+            "/usr/local/bin/buildkitd": binaries["buildkitd"],
+            "/usr/local/bin/buildctl": binaries["buildctl"],
+            "/usr/local/bin/runc": binaries["runc"],
+            "/usr/local/bin/buildctl-daemonless.sh": script,
+        },
+        modes={"/usr/local/bin/buildctl-daemonless.sh": 0o755},
+        base="debian",
+        log=log,
+    )
+
+
+def layout_image(names: Sequence[str], *, log: LogFn | None = None) -> LayoutImage:
+    """An image holding an OCI layout of each named image at `/oci/<name>` (on `debian`, for `cp`)."""
+    archives = ensure_images(names, log=log)
+    files: dict[str, Path | bytes] = {}
+    digests: dict[str, str] = {}
+    for name, archive in sorted(archives.items()):
+        directory = cache_dir() / "layouts" / f"{name}-{archive.digest.removeprefix('sha256:')[:16]}"
+        with _locked(f"layout-{directory.name}"):
+            if not (directory / "index.json").is_file():
+                staging = directory.with_name(directory.name + ".tmp")
+                _remove_tree(staging)
+                write_oci_layout(archive, staging)
+                staging.rename(directory)
+        digests[name] = json.loads((directory / "index.json").read_text())["manifests"][0]["digest"]
+        for path in sorted(p for p in directory.rglob("*") if p.is_file()):
+            files[f"{LAYOUTS_DIR}/{name}/{path.relative_to(directory)}"] = path
+    tag = _hash_json(digests)[:16]
+    archive = image_from_files(f"docker.io/gobuild/oci-layouts:{tag}", files=files, base="debian", log=log)
+    return LayoutImage(archive=archive, digests=digests)

@@ -129,7 +129,10 @@ def main(argv: list[str] | None = None) -> int:
         help="probe every config this often, ignoring spec.reporting.probeIntervalSeconds (tests, demos)",
     )
     run.add_argument("--verbose", action="store_true")
-    sub.add_parser("diagnose", help="classify a saved build log: diagnose [FILE|-] [--output json|text]")
+    sub.add_parser(
+        "diagnose",
+        help="classify a saved build log: diagnose [FILE|-] [--config FILE|NAME] [--output json|text]",
+    )
     sub.add_parser("selftest", help="check that the webhook injects an opted-in Pod (what `helm test` runs)")
     sub.add_parser(
         "check",

@@ -22,7 +22,7 @@ from typing import Any, Final
 import yaml
 
 from gobuild_operator import constants as c
-from gobuild_operator.api import SpecError, parse_spec
+from gobuild_operator.api import GoBuildConfigSpec, SpecError, parse_spec
 from gobuild_operator.core.dockerfile_check import (
     DEFAULT_SETTINGS,
     CheckSettings,
@@ -166,6 +166,14 @@ def _settings(
 ) -> tuple[str | None, CheckSettings]:
     if config is None:
         return None, DEFAULT_SETTINGS
+    name, spec = load_config(config, namespace, read_cluster_config)
+    return name, settings_from_spec(spec)
+
+
+def load_config(
+    config: str, namespace: str | None, read_cluster_config: ConfigReader | None = None
+) -> tuple[str, GoBuildConfigSpec]:
+    """--config FILE|NAME (also `diagnose --config`): a GoBuildConfig YAML file, or NAME from the cluster."""
     path = Path(config)
     if path.is_file():
         name, spec = _config_from_file(path)
@@ -175,7 +183,7 @@ def _settings(
         reader = read_cluster_config or _read_from_cluster
         name, spec = config, reader(config, namespace)
     try:
-        return name, settings_from_spec(parse_spec(spec))
+        return name, parse_spec(spec)
     except SpecError as exc:
         raise UsageError(f"GoBuildConfig {name} is not valid: {exc}") from None
 

@@ -1,9 +1,14 @@
-"""`python -m gobuild_operator diagnose [FILE|-] [--output json|text]`: classify a saved build log.
+"""`python -m gobuild_operator diagnose [FILE|-] [--config FILE|NAME] [--output json|text]`.
+
+Classifies a saved build log.
 
 The same classifier the operator runs on failed Pods, offline: a platform engineer pastes the log
 of a CI run (or pipes `kubectl logs`) and gets the reason, what it means, the GoBuildConfig field
-that fixes it and the line that shows it. Exit status is scriptable: 0 a known reason, 1 Unknown,
-2 a usage or file error.
+that fixes it and the line that shows it. With `--config` (the GoBuildConfig the build was injected
+with, as `check --config` reads it) the log is also compared with the Go settings that config
+injects, which is how an image build that never passed them to its RUN steps shows
+(BuildSettingsNotPassed); the operator does the same with the failed container's environment.
+Exit status is scriptable: 0 a known reason, 1 Unknown, 2 a usage or file error.
 """
 
 from __future__ import annotations
@@ -13,7 +18,9 @@ import json
 import sys
 from typing import Final
 
-from gobuild_operator.core.diagnose import UNKNOWN, Diagnosis, diagnose
+from gobuild_operator.check_cli import ConfigReader, UsageError, load_config
+from gobuild_operator.core.diagnose import UNKNOWN, Diagnosis, GoSettings, diagnose
+from gobuild_operator.core.plan import build_plan
 
 PROG: Final = "python -m gobuild_operator diagnose"
 EXIT_DIAGNOSED: Final = 0
@@ -34,6 +41,14 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="the build log; '-' or nothing reads standard input",
     )
+    parser.add_argument(
+        "--config",
+        metavar="FILE|NAME",
+        default=None,
+        help="the GoBuildConfig the build was injected with (a YAML file, or the NAME of one in the "
+        "cluster): go asking servers its settings do not name is then reported",
+    )
+    parser.add_argument("-n", "--namespace", default=None, help="namespace of --config NAME")
     parser.add_argument(
         "-o",
         "--output",
@@ -62,7 +77,16 @@ def render_text(d: Diagnosis) -> str:
     return "\n".join(lines) + "\n"
 
 
-def main(argv: list[str] | None = None) -> int:
+def injected_settings(
+    config: str, namespace: str | None, read_cluster_config: ConfigReader | None = None
+) -> GoSettings | None:
+    """The Go settings GoBuildConfig `config` injects (what its plan puts in a container's env)."""
+    name, spec = load_config(config, namespace, read_cluster_config)
+    plan = build_plan(config_name=name, spec=spec)
+    return GoSettings.from_env({var.name: var.value for var in plan.env})
+
+
+def main(argv: list[str] | None = None, *, read_cluster_config: ConfigReader | None = None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
@@ -73,12 +97,21 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{PROG}: error: no log given: name a FILE or pipe the log on standard input", file=sys.stderr)
         return EXIT_USAGE
     try:
+        settings = (
+            None
+            if args.config is None
+            else injected_settings(args.config, args.namespace, read_cluster_config)
+        )
+    except UsageError as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
         text = read_log(args.file)
     except OSError as exc:
         reason = exc.strerror or str(exc)
         print(f"{PROG}: error: cannot read {args.file}: {reason}", file=sys.stderr)
         return EXIT_USAGE
-    result = diagnose(text)
+    result = diagnose(text, settings=settings)
     if args.output == "json":
         sys.stdout.write(json.dumps(result.to_dict(), indent=2, ensure_ascii=False) + "\n")
     else:

@@ -28,7 +28,7 @@ import yaml
 from gobuild_operator import crd
 from gobuild_operator.constants import SYSTEM_NAMESPACES
 from gobuild_operator.core import reasons
-from gobuild_operator.core.diagnose import diagnose
+from gobuild_operator.core.diagnose import GoSettings, diagnose
 
 CRD_FILE = Path("crds") / "gobuildconfigs.gobuild.dev.yaml"
 #: The chart ships the same CRD (Helm installs crds/ once and never upgrades it; see the README).
@@ -127,7 +127,9 @@ def recorded_examples(fixtures: Path) -> dict[str, list[str]]:
     manifest = json.loads((fixtures / "manifest.json").read_text(encoding="utf-8"))["cases"]
     found: dict[str, list[str]] = {}
     for case in sorted(manifest):
-        diagnosis = diagnose((fixtures / f"{case}.txt").read_text(encoding="utf-8"))
+        injected = manifest[case].get("injected")  # builds record the Go settings they were given
+        settings = GoSettings.from_env(injected) if isinstance(injected, dict) else None
+        diagnosis = diagnose((fixtures / f"{case}.txt").read_text(encoding="utf-8"), settings=settings)
         lines = found.setdefault(diagnosis.reason, [])
         if diagnosis.evidence and diagnosis.evidence not in lines and len(lines) < EXAMPLES_PER_REASON:
             lines.append(diagnosis.evidence)

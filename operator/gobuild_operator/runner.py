@@ -18,6 +18,7 @@ import sys
 import tempfile
 import threading
 from pathlib import Path
+from typing import Any, cast
 
 import kopf
 
@@ -83,7 +84,7 @@ def run_operator(settings: Settings, *, namespaces: list[str], verbose: bool) ->
             memo=memo,
             stop_flag=stop,
             # kopf would ask the passwd database for it, which has no entry for our numeric user.
-            identity=settings.leader.identity or None,
+            identity=cast(Any, settings.leader.identity or None),  # kopf's Identity: a NewType of str
         )
     finally:
         server.stop()

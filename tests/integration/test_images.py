@@ -437,3 +437,39 @@ def test_concurrent_callers_build_once_and_share_the_result(tmp_path: Path) -> N
 def test_unknown_names_say_what_is_known() -> None:
     with pytest.raises(KeyError, match=r"golang-1\.26-nonroot"):
         images.ensure_images(["golang-1.99"])
+
+
+# --- BuildKit on the node: the builder image and the base-image layouts -----------------------------
+
+
+def test_the_buildkit_image_runs_buildkit_and_runc_as_built_from_their_modules(tmp_path: Path) -> None:
+    """What the e2e build Pods run: BuildKit's versions, runc with its libseccomp from Debian, and
+    BuildKit's own buildctl-daemonless.sh (which the webhook recognises by name)."""
+    image = images.buildkit_image()
+    assert image.ref == "docker.io/gobuild/buildkit:v0.34.2"
+    root = tmp_path / "root"
+    images.unpack_rootfs(image, root)
+    assert "v0.34.2" in ok(run_in(image, root, "buildkitd", "--version"))
+    assert "v0.34.2" in ok(run_in(image, root, "buildctl", "--version"))
+    assert "runc version 1.5.3" in ok(run_in(image, root, "runc", "--version"))
+    script = root / "usr/local/bin/buildctl-daemonless.sh"
+    assert script.stat().st_mode & 0o777 == 0o755
+    assert "spawns ephemeral buildkitd for executing buildctl" in script.read_text()
+
+
+def test_the_layout_image_carries_golang_as_an_oci_layout_with_its_digest(
+    built: dict[str, ImageArchive], tmp_path: Path
+) -> None:
+    layouts = images.layout_image(["golang-1.26"])
+    root = tmp_path / "root"
+    images.unpack_rootfs(layouts.archive, root)
+    layout = root / "oci" / "golang-1.26"
+    index = json.loads((layout / "index.json").read_text())
+    digests = {m["annotations"]["io.containerd.image.name"]: m["digest"] for m in index["manifests"]}
+    assert digests["docker.io/library/golang:1.26"] == layouts.digests["golang-1.26"]
+    manifest = json.loads((layout / "blobs/sha256" / layouts.digests["golang-1.26"][7:]).read_bytes())
+    assert manifest["config"]["digest"] == built["golang-1.26"].digest
+    for layer in manifest["layers"]:
+        blob = layout / "blobs/sha256" / layer["digest"][7:]
+        assert blob.stat().st_size == layer["size"]
+    assert ok(run_in(layouts.archive, root, "cp", "--version"))  # what the initContainer runs

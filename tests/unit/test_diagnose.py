@@ -14,7 +14,16 @@ from pathlib import Path
 
 import pytest
 
-from gobuild_operator.core.diagnose import MAX_EVIDENCE, REASONS, UNKNOWN, Diagnosis, diagnose, explain
+from gobuild_operator.core.diagnose import (
+    MAX_EVIDENCE,
+    REASONS,
+    UNKNOWN,
+    Diagnosis,
+    GoSettings,
+    diagnose,
+    explain,
+    strip_ci_prefix,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures" / "gofailures"
@@ -28,6 +37,7 @@ SPEC_REASONS = [  # SPEC.md "Download failure reasons", in its order
     *("CertificateUntrusted", "ModuleNotFound", "UnknownRevision", "AuthenticationFailed"),
     *("HostKeyVerificationFailed", "ChecksumMismatch", "MissingGoSum", "SumDBUnreachable"),
     *("NoGoMod", "LookupDisabled", "ProxyServerError", "CacheLockFailed", "DiskFull", "Unknown"),
+    "BuildSettingsNotPassed",  # issue 12: image builds that never pass the injected settings to RUN
 ]
 
 
@@ -39,9 +49,17 @@ def expected_reason(case: str) -> str:
     return str(MANIFEST[case]["reason"])
 
 
+def settings_of(case: str) -> GoSettings | None:
+    """The Go settings a recorded build was given (builder cases record them as `injected`)."""
+    injected = MANIFEST[case].get("injected")
+    return GoSettings.from_env(injected) if isinstance(injected, dict) else None
+
+
 def raw_lines(text: str) -> set[str]:
-    """Every line and carriage-return segment of a log, stripped: what evidence may be."""
-    return {seg.strip() for line in text.split("\n") for seg in line.split("\r")}
+    """Every line and carriage-return segment of a log, stripped, also without a builder's prefix
+    (`#8 0.196 `, `STEP 4/5: `): what evidence may be."""
+    segments = [seg for line in text.split("\n") for seg in line.split("\r")]
+    return {seg.strip() for seg in segments} | {strip_ci_prefix(seg).strip() for seg in segments}
 
 
 # --- how CI systems and image builders wrap a tool's output -------------------------------------
@@ -226,7 +244,7 @@ def test_reasons_are_the_specs() -> None:
 @pytest.mark.parametrize("case", CASES)
 def test_recorded_failure(case: str) -> None:
     raw = recorded(case)
-    got = diagnose(raw)
+    got = diagnose(raw, settings=settings_of(case))
     assert got.reason == expected_reason(case), got.evidence
     assert got.evidence, "a diagnosed reason always shows the line it matched"
     assert got.evidence in raw_lines(raw)
@@ -234,10 +252,12 @@ def test_recorded_failure(case: str) -> None:
 
 @pytest.mark.parametrize(("case", "wrapper"), WRAPPED)
 def test_recorded_failure_in_ci_noise(case: str, wrapper: str) -> None:
-    raw = recorded(case)
-    got = diagnose(WRAPPERS[wrapper](raw))
+    raw, settings = recorded(case), settings_of(case)
+    got = diagnose(WRAPPERS[wrapper](raw), settings=settings)
     assert got.reason == expected_reason(case), got.evidence
-    assert got.evidence == diagnose(raw).evidence, "the evidence is the tool's line, without CI prefixes"
+    assert got.evidence == diagnose(raw, settings=settings).evidence, (
+        "the evidence is the tool's line, without CI prefixes"
+    )
 
 
 # --- precedence: the first root cause, not the last echo of it ----------------------------------

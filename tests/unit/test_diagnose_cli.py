@@ -161,3 +161,62 @@ def test_as_a_process_reading_a_pipe() -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.decode().startswith("reason:   HostKeyVerificationFailed\n")
+
+
+# --- --config: the settings the build was injected with --------------------------------------------
+
+BUILD_LOG = FIXTURES / "buildkit_goproxy_not_passed.txt"
+
+
+def config_file(tmp_path: Path, goproxy: str) -> Path:
+    path = tmp_path / "corp.yaml"
+    path.write_text(
+        "apiVersion: gobuild.dev/v1alpha1\nkind: GoBuildConfig\nmetadata: {name: corp}\n"
+        f"spec:\n  goproxy: [{goproxy}]\n  gosumdb: 'off'\n"
+    )
+    return path
+
+
+def test_a_build_that_ignored_the_config_s_proxy_is_named_with_config(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = config_file(tmp_path, "'http://goproxy.corp.invalid:8080'")
+    code, out, err = run_main([str(BUILD_LOG), "--config", str(config), "-o", "json"], capsys, monkeypatch)
+    assert (code, err) == (0, "")
+    result = json.loads(out)
+    assert result["reason"] == "BuildSettingsNotPassed"
+    assert "proxy.golang.org" in result["evidence"]
+    assert "ARG GOPROXY" in result["remedy"]
+
+
+def test_without_config_the_same_log_is_its_network_failure(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    code, out, _ = run_main([str(BUILD_LOG), "-o", "json"], capsys, monkeypatch)
+    assert code == 0
+    assert json.loads(out)["reason"] == "DNSResolutionFailed"
+
+
+def test_config_name_is_read_from_the_cluster(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    asked: list[tuple[str, str | None]] = []
+
+    def reader(name: str, namespace: str | None) -> dict[str, object]:
+        asked.append((name, namespace))
+        return {"goproxy": ["http://goproxy.corp.invalid:8080"]}
+
+    monkeypatch.setattr(sys, "stdin", FakeStdin(b""))
+    code = main([str(BUILD_LOG), "--config", "corp", "-n", "team", "-o", "json"], read_cluster_config=reader)
+    out, _ = capsys.readouterr()
+    assert code == 0
+    assert asked == [("corp", "team")]
+    assert json.loads(out)["reason"] == "BuildSettingsNotPassed"
+
+
+def test_a_missing_config_file_exits_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    code, out, err = run_main([str(BUILD_LOG), "--config", str(tmp_path / "nope.yaml")], capsys, monkeypatch)
+    assert (code, out) == (2, "")
+    assert "cannot read config" in err

@@ -11,27 +11,52 @@ Text a module proxy returns ("server response:" and the indented lines under it)
 story about its upstream: it is only used to tell an unknown revision from an unknown module, never
 read as this build's credential or network failure.
 
+Inside an image build, go runs with whatever the Dockerfile's RUN step gives it, which is not the
+builder container's environment: a Dockerfile without `ARG GOPROXY` makes go ask proxy.golang.org
+however the cluster is configured. So when the caller knows the Go settings the build was given
+(`GoSettings`: the operator reads the failed container's injected environment, the CLI a
+GoBuildConfig), the classifier also compares the servers go asked with them: a module proxy or
+checksum database URL the settings do not name, or a proxy asked for a module GOPRIVATE covers, is
+BuildSettingsNotPassed, ranked before the network failure that request then ran into.
+
 The module is pure (no I/O): the operator runs it on a Pod's termination message and
 `python -m gobuild_operator diagnose` runs it on a saved log. Tested against logs recorded from real
-go/git/ssh runs (tests/fixtures/gofailures, scripts/record_go_failures.py).
+go/git/ssh runs and real BuildKit builds (tests/fixtures/gofailures, scripts/record_go_failures.py,
+scripts/record_builder_failures.py).
 """
 
 from __future__ import annotations
 
+import fnmatch
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
+from urllib.parse import urlsplit
 
 from gobuild_operator.core import reasons
 from gobuild_operator.core.reasons import UNKNOWN
 
-__all__ = ["MAX_EVIDENCE", "REASONS", "UNKNOWN", "Diagnosis", "diagnose", "explain", "strip_ci_prefix"]
+__all__ = [
+    "MAX_EVIDENCE",
+    "REASONS",
+    "SETTINGS_NOT_PASSED",
+    "UNKNOWN",
+    "Diagnosis",
+    "GoSettings",
+    "diagnose",
+    "explain",
+    "strip_ci_prefix",
+]
 
 #: Every reason `diagnose` can return, in the registry's order (core/reasons.py).
 REASONS: Final[tuple[str, ...]] = reasons.NAMES
 
 #: Longest evidence line kept (a pathological log line must not bloat a status field).
 MAX_EVIDENCE: Final = 500
+
+#: The reason found by comparing the servers go asked with the build's Go settings (no log rule).
+SETTINGS_NOT_PASSED: Final = "BuildSettingsNotPassed"
 
 
 @dataclass(frozen=True)
@@ -53,6 +78,34 @@ class Diagnosis:
 
 
 @dataclass(frozen=True)
+class GoSettings:
+    """The Go settings a build was given, as its environment holds them ("" = not set).
+
+    What the classifier compares the servers go asked with: the module proxies of `goproxy`, the
+    checksum database of `gosumdb` (not compared when unset: go's default), and the private
+    patterns (`gonoproxy`, else `goprivate`) no proxy may be asked about.
+    """
+
+    goproxy: str
+    gosumdb: str = ""
+    goprivate: str = ""
+    gonoproxy: str = ""
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> GoSettings | None:
+        """From a container's (or a plan's) environment; None without a GOPROXY to compare with."""
+        goproxy = env.get("GOPROXY", "").strip()
+        if not goproxy:
+            return None
+        return cls(
+            goproxy=goproxy,
+            gosumdb=env.get("GOSUMDB", "").strip(),
+            goprivate=env.get("GOPRIVATE", "").strip(),
+            gonoproxy=env.get("GONOPROXY", "").strip(),
+        )
+
+
+@dataclass(frozen=True)
 class _Rule:
     reason: str
     order: int
@@ -62,7 +115,8 @@ class _Rule:
 
 
 def _compile() -> tuple[tuple[_Rule, ...], ...]:
-    """The registry's rules grouped by tier, lowest first; `order` is the registry's order."""
+    """The registry's rules grouped by tier (every tier a reason has), lowest first; `order` is the
+    registry's order."""
     rules = [
         (entry.tier, entry.name, rule)
         for entry in reasons.REGISTRY
@@ -81,11 +135,14 @@ def _compile() -> tuple[tuple[_Rule, ...], ...]:
             for order, (tier, name, rule) in enumerate(rules)
             if tier == wanted
         )
-        for wanted in sorted({tier for tier, _, _ in rules})
+        for wanted in _TIER_NUMBERS
     )
 
 
+_TIER_NUMBERS: Final = tuple(sorted({entry.tier for entry in reasons.REGISTRY if entry.tier is not None}))
 _TIERS: Final = _compile()
+#: The tier in which a settings mismatch competes; it wins every rule on the same line.
+_SETTINGS_TIER: Final = reasons.reason(SETTINGS_NOT_PASSED).tier
 
 # Terminal escapes (colours, GitLab's `\e[0K` section markers, OSC titles).
 _ANSI: Final = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]")
@@ -134,13 +191,20 @@ def explain(reason: str, evidence: str = "") -> Diagnosis:
     return Diagnosis(reason=entry.name, summary=entry.summary, remedy=entry.remedy, evidence=evidence)
 
 
-def diagnose(text: str) -> Diagnosis:
-    """Classify a build log: the first root cause of a Go module download failure, or Unknown."""
+def diagnose(text: str, *, settings: GoSettings | None = None) -> Diagnosis:
+    """Classify a build log: the first root cause of a Go module download failure, or Unknown.
+
+    `settings` are the Go settings the build was given (the injected ones), when known: then go
+    asking a server they do not name is BuildSettingsNotPassed (see the module docstring).
+    """
     if "\x1b" in text:
         text = _ANSI.sub("", text)
-    for tier in _TIERS:
+    mismatch = _settings_mismatch(text, settings) if settings is not None else None
+    for number, tier in zip(_TIER_NUMBERS, _TIERS, strict=True):
         best: tuple[int, int, int] | None = None  # (line start, rule order, match position)
         best_reason = UNKNOWN
+        if mismatch is not None and number == _SETTINGS_TIER:
+            best, best_reason = (mismatch[0], -1, mismatch[1]), SETTINGS_NOT_PASSED
         for rule in tier:
             found = _first_match(text, rule, len(text) if best is None else _line_end(text, best[0]))
             if found is not None and (best is None or (found[0], rule.order) < best[:2]):
@@ -220,4 +284,123 @@ def _in_proxy_detail(text: str, line_start: int, pos: int) -> bool:
         if not _is_indented(previous):
             return False
         end = start - 1
+    return False
+
+
+# --- comparing what go asked with the settings the build was given ------------------------------
+
+#: Anchors of go's module proxy and checksum database requests (candidate lines, found fast).
+_REQUEST_ANCHORS: Final = ("/@v/", "/@latest", "/lookup/", "/tile/", "/sumdb/")
+_URL: Final = re.compile(r"https?://[^\s\"'<>]+", re.IGNORECASE)
+#: A checksum database request path (also below a proxy's /sumdb/<name>/).
+_SUMDB_PATH: Final = re.compile(r"/(?:lookup/\S+@v[^/\s]*|tile/\d+/\S+|latest|supported)$")
+_DEFAULT_PORTS: Final = {"http": "80", "https": "443"}
+
+
+def _settings_mismatch(text: str, settings: GoSettings) -> tuple[int, int] | None:
+    """(line start, URL position) of the first request go made that `settings` would not have made."""
+    proxies = _proxy_bases(settings.goproxy)
+    private = _patterns(settings.gonoproxy or settings.goprivate)
+    sumdb = _sumdb_host(settings.gosumdb)
+    best: tuple[int, int] | None = None
+    for anchor in _REQUEST_ANCHORS:
+        limit = len(text) if best is None else best[0]
+        pos = text.find(anchor, 0, limit)
+        while pos >= 0:
+            start, end = _line_start(text, pos), _line_end(text, pos)
+            for m in _URL.finditer(text, start, end):
+                if _in_proxy_detail(text, start, m.start()):
+                    continue
+                if _not_from(m.group(0), proxies=proxies, private=private, sumdb=sumdb):
+                    best = (start, m.start())
+                    break
+            if best is not None and best[0] == start:
+                break
+            pos = text.find(anchor, end, limit)
+    return best
+
+
+def _netloc(scheme: str, netloc: str) -> str:
+    """host[:port] in lower case, without userinfo or the scheme's default port."""
+    host = netloc.rsplit("@", 1)[-1].lower()
+    default = _DEFAULT_PORTS.get(scheme.lower())
+    if default and host.endswith(f":{default}"):
+        host = host[: -len(default) - 1]
+    return host
+
+
+def _proxy_bases(goproxy: str) -> dict[str, tuple[str, ...]]:
+    """host[:port] -> base paths of the GOPROXY entries that are URLs (direct and off are not)."""
+    bases: dict[str, tuple[str, ...]] = {}
+    for entry in re.split(r"[,|]", goproxy):
+        entry = entry.strip()
+        if not entry or entry in ("direct", "off") or entry.startswith("file:"):
+            continue
+        if "://" not in entry:
+            entry = "https://" + entry  # go's rule for a proxy given without a scheme
+        parts = urlsplit(entry)
+        key = _netloc(parts.scheme, parts.netloc)
+        bases[key] = (*bases.get(key, ()), parts.path.rstrip("/"))
+    return bases
+
+
+def _patterns(value: str) -> tuple[str, ...]:
+    return tuple(pattern.strip().rstrip("/") for pattern in value.split(",") if pattern.strip())
+
+
+def _sumdb_host(gosumdb: str) -> str | None:
+    """The checksum database's host[:port]; "" for "off"; None when unset (go's default)."""
+    if not gosumdb:
+        return None
+    if gosumdb == "off":
+        return ""
+    fields = gosumdb.split()
+    url = next((f for f in fields[1:] if "://" in f), None)
+    if url is None:
+        name = fields[0].split("+", 1)[0]
+        return _netloc("https", name)
+    parts = urlsplit(url)
+    return _netloc(parts.scheme, parts.netloc)
+
+
+def _not_from(
+    url: str, *, proxies: Mapping[str, tuple[str, ...]], private: tuple[str, ...], sumdb: str | None
+) -> bool:
+    """Whether go asking `url` shows that it ran with other settings than these."""
+    parts = urlsplit(url.rstrip(".,;:)]"))
+    host = _netloc(parts.scheme, parts.netloc)
+    path = parts.path
+    at = path.find("/@v/")
+    if at < 0 and path.endswith("/@latest"):
+        at = len(path) - len("/@latest")
+    if at >= 0:  # a module proxy request
+        if host not in proxies:
+            return True
+        module = _module_path(path[:at], proxies[host])
+        return module is not None and _is_private(module, private)
+    if not _SUMDB_PATH.search(path):
+        return False
+    if "/sumdb/" in path:  # the checksum database through a proxy
+        return host not in proxies
+    return sumdb is not None and host != sumdb
+
+
+def _module_path(prefix: str, bases: tuple[str, ...]) -> str | None:
+    """The module a proxy request is about: the path below the proxy's base, case-decoded (`!x` = X)."""
+    for base in sorted(bases, key=len, reverse=True):
+        if prefix.startswith(base + "/"):
+            escaped = prefix[len(base) + 1 :]
+            return re.sub(r"!([a-z])", lambda m: m.group(1).upper(), escaped)
+    return None
+
+
+def _is_private(module: str, patterns: tuple[str, ...]) -> bool:
+    """go's GOPRIVATE matching: a pattern matches the module path's first as many elements."""
+    elements = module.split("/")
+    for pattern in patterns:
+        wanted = pattern.split("/")
+        if len(elements) >= len(wanted) and all(
+            fnmatch.fnmatchcase(have, glob) for have, glob in zip(elements, wanted, strict=False)
+        ):
+            return True
     return False

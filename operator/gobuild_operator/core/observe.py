@@ -4,7 +4,10 @@ Stages are counted once each (core/counting.py): `injected` (seen carrying the m
 `succeeded` or `failed`; a Pod admitted without the injection it asked for has the single stage
 `missed` (core/missed.py). A failed Pod's reason comes from the classifier (core/diagnose.py) run on
 the failed container's termination message, which the webhook makes the log tail
-(FallbackToLogsOnError).
+(FallbackToLogsOnError), compared with the Go settings that container gave its build (its GOPROXY,
+GOSUMDB, GOPRIVATE, GONOPROXY values in the Pod spec, the injected ones or the workload's own, and
+build arguments with values on its command line). That comparison is how an image build that never
+passed them to its RUN steps shows.
 
 Pure: the operator feeds it Pod dicts.
 """
@@ -16,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Final, Literal
 
 from gobuild_operator import constants as c
-from gobuild_operator.core.diagnose import Diagnosis, diagnose
+from gobuild_operator.core.diagnose import Diagnosis, GoSettings, diagnose
 
 Stage = Literal["injected", "succeeded", "failed", "missed"]
 INJECTED: Final = "injected"
@@ -145,10 +148,53 @@ def failed_container(pod: Mapping[str, Any]) -> tuple[str, str]:
     return "", " ".join(str(pod_status.get(k) or "") for k in ("reason", "message")).strip()
 
 
+def container_settings(pod: Mapping[str, Any], container: str) -> GoSettings | None:
+    """The Go settings container `container` gave its build: the plain values of its env in the Pod
+    spec (valueFrom cannot be read here), overridden by build arguments with a value on its command
+    line (`--opt build-arg:NAME=VALUE`, `--build-arg NAME=VALUE`: what an image build's RUN steps
+    get, the injected ones or the workload's own); None when there is no GOPROXY value."""
+    spec = pod.get("spec") or {}
+    for key in ("initContainers", "containers"):
+        for ctr in spec.get(key) or []:
+            if isinstance(ctr, Mapping) and ctr.get("name") == container:
+                env = {
+                    str(var.get("name")): str(var.get("value"))
+                    for var in ctr.get("env") or []
+                    if isinstance(var, Mapping) and isinstance(var.get("value"), str)
+                }
+                words = [
+                    w for w in [*(ctr.get("command") or []), *(ctr.get("args") or [])] if isinstance(w, str)
+                ]
+                return GoSettings.from_env({**env, **_build_arg_values(words)})
+    return None
+
+
+def _build_arg_values(words: list[str]) -> dict[str, str]:
+    """NAME -> VALUE of the build arguments with a value in a command line (valueless ones read env)."""
+    found: dict[str, str] = {}
+    for index, word in enumerate(words):
+        following = words[index + 1] if index + 1 < len(words) else ""
+        for flag in ("--build-arg", "--opt"):
+            if word.startswith(flag + "="):
+                value = word[len(flag) + 1 :]
+            elif word == flag:
+                value = following
+            else:
+                continue
+            if flag == "--opt":
+                if not value.startswith("build-arg:"):
+                    continue
+                value = value.removeprefix("build-arg:")
+            name, equals, setting = value.partition("=")
+            if equals:
+                found[name] = setting
+    return found
+
+
 def classify(pod: Mapping[str, Any], *, now: str) -> Failure:
     name = str((pod.get("metadata") or {}).get("name") or "")
     container, message = failed_container(pod)
-    diagnosis: Diagnosis = diagnose(message)
+    diagnosis: Diagnosis = diagnose(message, settings=container_settings(pod, container))
     return Failure(
         pod=name,
         container=container,

@@ -16,6 +16,13 @@ The order of the entries is the classifier's precedence:
    checksum-database URL refused is SumDBUnreachable, not ProxyUnreachable; a `proxyconnect`
    failure is the corporate proxy's, not the GOPROXY's).
 
+One reason has no rules of its own: BuildSettingsNotPassed is found by comparing the servers go
+asked (module proxy and checksum database URLs in its errors) with the Go settings the build was
+given (core/diagnose.py's `GoSettings`; the operator reads them from the failed container). It is
+only ever reported when those settings are known, and it ranks first in its tier: go asking
+proxy.golang.org when the injected GOPROXY names another proxy is the cause of whatever that
+request then ran into (no DNS answer outside the cluster, a firewall, a 404 for a private module).
+
 A rule has anchors, literal strings of which a matching line holds one (candidate lines are found
 with str.find, fast on multi-megabyte logs), and optionally a pattern that must match on the
 anchor's line (it never crosses a newline). `in_proxy_detail` lets a rule match text a module proxy
@@ -95,6 +102,24 @@ REGISTRY: Final[tuple[Reason, ...]] = (
                 ("ock /",),
                 r"\b(?:RLock|Lock|Unlock) /\S+: (?:function not implemented|operation not supported)",
             ),
+        ),
+    ),
+    Reason(
+        "BuildSettingsNotPassed",
+        tier=1,
+        summary=(
+            "go ran with other Go settings than the GoBuildConfig injected (it asked a module proxy or "
+            "checksum database the config does not name, or a proxy for a GOPRIVATE module): typically an "
+            "image build whose Dockerfile does not declare them as ARG, so its RUN steps use go's defaults."
+        ),
+        remedy=(
+            "Build change: declare the injected settings without values in every Dockerfile stage that "
+            "runs go, `ARG GOPROXY GOSUMDB GOPRIVATE GONOPROXY GONOSUMDB GOFLAGS` (those the config sets), "
+            "and remove any hard-coded `ENV GOPROXY=...` (or GOSUMDB, GOPRIVATE) that overrides them; a "
+            "builder started through a shell needs the build arguments the admission warning lists; "
+            "`python -m gobuild_operator check Dockerfile --config NAME` names the lines. Outside image "
+            "builds: the build script overrides the injected GOPROXY (spec.overrideEnv decides whose "
+            "value the container gets)."
         ),
     ),
     Reason(
