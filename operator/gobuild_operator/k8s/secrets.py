@@ -14,11 +14,18 @@ from gobuild_operator.k8s.client import ApiClient, ApiException
 
 #: Keys of the Secret (the kubernetes.io/tls keys plus the CA's pair).
 KEYS = ("ca.crt", "ca.key", "tls.crt", "tls.key")
+#: An annotation an admin puts on the Secret to have the serving certificate renewed at once; it
+#: goes away with the renewal. Reported among the data under this key.
+RENEW_ANNOTATION = "gobuild.dev/renew"
 
 
 def _decode(obj: dict[str, Any]) -> dict[str, bytes]:
     data = obj.get("data") or {}
-    return {key: base64.b64decode(value) for key, value in data.items() if key in KEYS}
+    decoded = {key: base64.b64decode(value) for key, value in data.items() if key in KEYS}
+    annotations = (obj.get("metadata") or {}).get("annotations") or {}
+    if RENEW_ANNOTATION in annotations:
+        decoded[RENEW_ANNOTATION] = str(annotations[RENEW_ANNOTATION]).encode()
+    return decoded
 
 
 async def read_tls_secret(

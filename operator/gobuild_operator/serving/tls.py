@@ -22,6 +22,7 @@ The leader also keeps the webhook configuration's caBundle equal to the CA, and 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime
 import logging
 import os
@@ -31,7 +32,7 @@ from pathlib import Path
 
 from gobuild_operator import pki
 from gobuild_operator.k8s.client import ApiClient
-from gobuild_operator.k8s.secrets import read_tls_secret, watch_tls_secret, write_tls_secret
+from gobuild_operator.k8s.secrets import RENEW_ANNOTATION, read_tls_secret, watch_tls_secret, write_tls_secret
 from gobuild_operator.k8s.webhookconfig import patch_ca_bundle, read_ca_bundles
 
 logger = logging.getLogger(__name__)
@@ -99,6 +100,8 @@ class WebhookTLS:
     check_interval: float = 30.0
     loaded: asyncio.Event = field(default_factory=asyncio.Event)
     on_loaded: Callable[[], None] | None = None
+    #: Set by every event of the Secret: the leader looks again at once (a renewal asked for).
+    changed: asyncio.Event = field(default_factory=asyncio.Event)
 
     @property
     def certfile(self) -> Path:
@@ -118,6 +121,7 @@ class WebhookTLS:
                 async for data in watch_tls_secret(self.api, namespace=self.namespace, name=self.secret):
                     if "tls.crt" in data and "tls.key" in data:
                         self._write(data["tls.crt"], data["tls.key"])
+                    self.changed.set()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -143,13 +147,15 @@ class WebhookTLS:
     async def manage(self) -> None:
         """Create, renew and publish the certificate; keep the caBundle in step. Until cancelled."""
         while True:
+            self.changed.clear()
             try:
                 await self.reconcile()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
                 logger.warning("webhook certificate: %s", exc)
-            await asyncio.sleep(self.check_interval)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.changed.wait(), self.check_interval)
 
     async def reconcile(self, *, forced: bool = False) -> None:
         data, version = await read_tls_secret(self.api, namespace=self.namespace, name=self.secret)
@@ -160,7 +166,7 @@ class WebhookTLS:
             now=now,
             renew_before=self.renew_before,
             ca_renew_before=self.renew_before * 10,
-            forced=forced or bool(data and data.get("renew")),
+            forced=forced or bool(data and RENEW_ANNOTATION in data),
         )
         bundles = await read_ca_bundles(self.api, name=self.configuration)
         if todo.new_leaf:
