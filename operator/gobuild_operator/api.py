@@ -29,8 +29,9 @@ import json
 import posixpath
 import re
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Annotated, Any, ClassVar, Literal
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic.alias_generators import to_camel
@@ -40,14 +41,59 @@ from gobuild_operator import constants as c
 from gobuild_operator.core.reasons import NAMES as REASON_NAMES
 from gobuild_operator.markers import DATE_TIME, INT32, SET, Default, Rule, Schema, map_list
 
+#: A TCP port, 1 to 65535 (a regular expression, so the CEL rules can share it).
+_PORT = r"([1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])"
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-_SSH_HOST = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*(:[0-9]{1,5})?$")
+_SSH_HOST = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*(:" + _PORT + r")?$")
 _SSH_USER = re.compile(r"^[A-Za-z_][-A-Za-z0-9_.]*$")
 _DATA_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _QUANTITY = re.compile(r"^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$")
-_GOSUMDB = re.compile(r"^[A-Za-z0-9][-A-Za-z0-9.]*[A-Za-z0-9](\+[^\s]+)?( +https?://[^\s]+)?$")
+_QUANTITY_UNITS: Mapping[str, int] = {
+    "": 1,
+    **{suffix: 1024 ** (power + 1) for power, suffix in enumerate(("Ki", "Mi", "Gi", "Ti", "Pi", "Ei"))},
+    **{suffix: 1000 ** (power + 1) for power, suffix in enumerate(("k", "M", "G", "T", "P", "E"))},
+}
+#: The cache claim's size bounds: smaller holds no module cache, larger is no volume anyone has.
+CACHE_SIZE_MIN = "1Mi"
+CACHE_SIZE_MAX = "1Pi"
+#: GOFLAGS entries as go reads them: -name, --name, -name=value or --name=value.
+_GOFLAG = re.compile(r"^--?[A-Za-z0-9][-A-Za-z0-9_.]*(=[^\s]*)?$")
+#: A cache mountPath: absolute, of plain path elements (nothing the shell, the kubelet's $(VAR)
+#: expansion or a YAML reader could misread).
+_MOUNT_PATH = re.compile(r"^(/[A-Za-z0-9._~+@-]+)+$")
+#: Directories of the image's system and toolchain: a cache mounted on or below them hides what the
+#: build runs (the shell, go itself, CA certificates, /proc).
+SYSTEM_DIRS: tuple[str, ...] = (
+    "/bin",
+    "/boot",
+    "/dev",
+    "/etc",
+    "/lib",
+    "/lib32",
+    "/lib64",
+    "/libx32",
+    "/proc",
+    "/run",
+    "/sbin",
+    "/sys",
+    "/usr",
+    "/var/run",
+)
+#: Directories a build keeps its own files in: a cache mounted exactly there hides them (GOPATH's
+#: bin and src, HOME, temporary files).
+SHADOWED_DIRS: tuple[str, ...] = ("/go", "/home", "/root", "/tmp", "/var", "/var/lib", "/var/tmp")  # noqa: S108
+_SYSTEM_DIRS_TEXT = ", ".join(SYSTEM_DIRS)
+_SHADOWED_DIRS_TEXT = ", ".join(SHADOWED_DIRS)
+#: GOSUMDB as go parses it: "sum.golang.google.cn" alone (go's one alias), or sum.golang.org (the one
+#: name go knows the key of) or NAME+HASH+KEY (an Ed25519 verifier key: 8 hex digits, then 33 bytes in
+#: base64), optionally followed by the database's http(s) URL (host and port only, then a path).
+_GOSUMDB = re.compile(
+    r"^(sum\.golang\.google\.cn|(sum\.golang\.org|[A-Za-z0-9][-A-Za-z0-9.]*[A-Za-z0-9]\+[0-9a-f]{8}\+"
+    r"[A-Za-z0-9+/]{44})( +https?://([A-Za-z0-9][-A-Za-z0-9.]*|\[[0-9A-Fa-f:.]+\])(:" + _PORT + r")?"
+    r"(/[^\s?#@]*)?)?)$"
+)
 _MODULE_PATH = re.compile(r"^[a-z0-9][-a-z0-9]*(\.[a-z0-9][-a-z0-9]*)+(/[A-Za-z0-9._~+-]+)*$")
 _LABEL_KEY = (
     r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?"
@@ -102,13 +148,13 @@ def _no_space_or_comma(value: str) -> str:
 
 
 def _dns_subdomain(value: str) -> str:
-    if value and (len(value) > 253 or not _DNS_SUBDOMAIN.match(value)):
+    if value and (len(value) > 253 or not _DNS_SUBDOMAIN.fullmatch(value)):
         raise ValueError(f"{value!r} is not a valid Kubernetes object name")
     return value
 
 
 def _data_key(value: str) -> str:
-    if not _DATA_KEY.match(value) or value in (".", ".."):
+    if not _DATA_KEY.fullmatch(value) or value in (".", ".."):
         raise ValueError(f"{value!r} is not a valid Secret/ConfigMap key")
     return value
 
@@ -121,7 +167,22 @@ def _goproxy_entry(value: str) -> str:
         raise ValueError(f"{value!r} must be an http(s):// or file:// URL, 'direct' or 'off'")
     if parts.scheme != "file" and not parts.hostname:
         raise ValueError(f"{value!r} has no host")
+    if parts.scheme == "file" and (parts.netloc not in ("", "localhost") or not parts.path.startswith("/")):
+        raise ValueError(
+            f"{value!r} must be file:///ABSOLUTE/PATH: go reads file:// URLs in the build container and "
+            "refuses a host (file://etc/passwd names the host 'etc')"
+        )
+    _check_port(value, parts)
     return value
+
+
+def _check_port(value: str, parts: SplitResult) -> None:
+    try:
+        port = parts.port
+    except ValueError:
+        port = 0
+    if port == 0:
+        raise ValueError(f"{value!r} must have a port from 1 to 65535, or none")
 
 
 def _proxy_url(value: str) -> str:
@@ -132,29 +193,35 @@ def _proxy_url(value: str) -> str:
         raise ValueError(f"{value!r} must be an http://, https:// or socks5:// URL with a host")
     if any(ch.isspace() for ch in value):
         raise ValueError(f"{value!r} must not contain spaces")
+    _check_port(value, parts)
     return value
 
 
 def _goflag(value: str) -> str:
     if not value.startswith("-") or any(ch.isspace() for ch in value):
         raise ValueError(f"{value!r} must be one flag starting with '-' and without spaces")
+    if not _GOFLAG.fullmatch(value):
+        raise ValueError(f"{value!r} must be -NAME, --NAME, -NAME=VALUE or --NAME=VALUE, as go reads GOFLAGS")
     return value
 
 
 def _gosumdb(value: str) -> str:
-    if value not in ("", "off") and not _GOSUMDB.match(value):
-        raise ValueError(f'{value!r} must be "off" or "NAME[+KEY] [URL]" with an http(s) URL')
+    if value not in ("", "off") and not _GOSUMDB.fullmatch(value):
+        raise ValueError(
+            f'{value!r} must be "off", "sum.golang.org [URL]", "sum.golang.google.cn" or '
+            '"NAME+HASH+KEY [URL]" with an http(s) URL'
+        )
     return value
 
 
 def _container_name(value: str) -> str:
-    if len(value) > 63 or not _DNS_LABEL.match(value):
+    if len(value) > 63 or not _DNS_LABEL.fullmatch(value):
         raise ValueError(f"{value!r} is not a valid container name")
     return value
 
 
 def _ssh_host(value: str) -> str:
-    if len(value) > 259 or not _SSH_HOST.match(value):
+    if len(value) > 259 or not _SSH_HOST.fullmatch(value):
         raise ValueError(
             f"{value!r} must be a lowercase host name, optionally with :PORT (no scheme, user or path)"
         )
@@ -162,17 +229,17 @@ def _ssh_host(value: str) -> str:
 
 
 def _ssh_user(value: str) -> str:
-    if not _SSH_USER.match(value):
+    if not _SSH_USER.fullmatch(value):
         raise ValueError(f"{value!r} is not a valid SSH user name")
     return value
 
 
 def _env_name(value: str) -> str:
-    if not _ENV_NAME.match(value):
+    if not _ENV_NAME.fullmatch(value):
         raise ValueError(f"{value!r} is not a valid environment variable name")
     if value in _ENV_OWNED_BY_FIELD:
         raise ValueError(f"{value} is set from spec.{_ENV_OWNED_BY_FIELD[value]}; set that field instead")
-    if _ENV_GIT_CONFIG.match(value):
+    if _ENV_GIT_CONFIG.fullmatch(value):
         raise ValueError(
             f"{value} carries the operator's git settings (spec.privateModules); set it in the workload"
         )
@@ -180,23 +247,41 @@ def _env_name(value: str) -> str:
 
 
 def _quantity(value: str) -> str:
-    if value and (not _QUANTITY.match(value) or not any(ch in "123456789" for ch in value)):
+    if value and (not _QUANTITY.fullmatch(value) or not any(ch in "123456789" for ch in value)):
         raise ValueError(f"{value!r} must be a positive quantity such as 10Gi or 500Mi")
+    if value and not bytes_of(CACHE_SIZE_MIN) <= bytes_of(value) <= bytes_of(CACHE_SIZE_MAX):
+        raise ValueError(f"{value!r} must be between {CACHE_SIZE_MIN} and {CACHE_SIZE_MAX}")
     return value
+
+
+def bytes_of(quantity: str) -> Decimal:
+    """The number of bytes a storage quantity (as _QUANTITY accepts it) stands for."""
+    number = quantity.rstrip("KMGTPEikm")
+    return Decimal(number) * _QUANTITY_UNITS[quantity[len(number) :]]
 
 
 def _mount_path(value: str) -> str:
     normal = posixpath.normpath(value)
     if not value.startswith("/") or normal == "/" or ":" in value or ".." in value.split("/"):
         raise ValueError(f"{value!r} must be an absolute path other than '/', without '..' or ':'")
+    if not _MOUNT_PATH.fullmatch(normal):
+        raise ValueError(
+            f"{value!r} must consist of path elements of letters, digits and '._~+@-' (no spaces, "
+            "control characters or '$')"
+        )
     for reserved in (c.MOUNT_ROOT, posixpath.dirname(c.GOCACHE_MOUNT_PATH)):
         if normal == reserved or normal.startswith(reserved + "/") or reserved.startswith(normal + "/"):
             raise ValueError(f"{value!r} overlaps {reserved}, where the operator mounts its own files")
+    for system in SYSTEM_DIRS:
+        if normal == system or normal.startswith(system + "/"):
+            raise ValueError(f"{value!r} is on or below {system}: the cache would hide what the build runs")
+    if normal in SHADOWED_DIRS:
+        raise ValueError(f"{value!r} would hide the build's own files there; mount the cache below it")
     return normal
 
 
 def _module_path(value: str) -> str:
-    if not _MODULE_PATH.match(value):
+    if not _MODULE_PATH.fullmatch(value):
         raise ValueError(f"{value!r} is not a Go module path")
     return value
 
@@ -219,6 +304,10 @@ def _matches(pattern: re.Pattern[str] | str, *, optional: bool = False) -> str:
     return f"self == '' || {rule}" if optional else rule
 
 
+def _cel_list(values: tuple[str, ...]) -> str:
+    return "[" + ", ".join(f"'{value}'" for value in values) + "]"
+
+
 _OBJECT_NAME_MESSAGE = (
     'must be a valid object name: lowercase letters, digits, "-" and ".", starting and ending with a '
     "letter or digit"
@@ -231,6 +320,15 @@ _PROXY_URL_RULE = Rule(
     "self == '' || (isURL(self) && !self.matches(r'[\\s,]') && "
     "url(self).getScheme() in ['http', 'https', 'socks5', 'socks5h'] && url(self).getHostname() != '')",
     'must be an http:// or https:// (or socks5://) URL with a host, e.g. "http://proxy.corp.example:3128"',
+)
+#: A URL's port, if it has one, is 1-65535 (a regular expression over the whole value: CEL's
+#: url(self).getPort() has no length bound, so a rule using it costs too much for the API server).
+_URL_PORT = (
+    r"^[A-Za-z][-A-Za-z0-9+.]*://([^/?#@]*@)?(\[[^/?#\]]*\]|[^/?#:\[@]*)(:" + _PORT + r"?)?([/?#].*)?$"
+)
+_URL_PORT_RULE = Rule(
+    f"!self.contains('://') || self.matches(r'{_URL_PORT}')",
+    "must have a port from 1 to 65535, or none",
 )
 _GLOB_RULE = Rule(
     "!self.matches(r'[\\s,]')",
@@ -274,6 +372,12 @@ GoproxyEntry = Annotated[
         'must be "direct", "off", or an http://, https:// or file:/// URL (without "," or "|", which '
         "join GOPROXY entries)",
     ),
+    Rule(
+        "!isURL(self) || url(self).getScheme() != 'file' || url(self).getHostname() in ['', 'localhost']",
+        "must be file:///ABSOLUTE/PATH: go reads file:// URLs in the build container and refuses a host "
+        '(file://etc/passwd names the host "etc")',
+    ),
+    _URL_PORT_RULE,
 ]
 GoFlag = Annotated[
     str,
@@ -282,6 +386,10 @@ GoFlag = Annotated[
     Rule(
         "self.startsWith('-') && !self.matches(r'\\s')",
         'must be one flag that starts with "-" and contains no whitespace, e.g. "-mod=mod"',
+    ),
+    Rule(
+        _matches(_GOFLAG),
+        'must be -NAME, --NAME, -NAME=VALUE or --NAME=VALUE, as go reads GOFLAGS, e.g. "-mod=mod"',
     ),
 ]
 ContainerName = Annotated[
@@ -300,11 +408,11 @@ SSHHost = Annotated[
     Field(min_length=1, max_length=259),
     Rule(
         _matches(_SSH_HOST),
-        'must be a lowercase hostname, optionally with ":PORT", e.g. "git.corp.example" (no scheme, user '
-        "or path)",
+        'must be a lowercase hostname, optionally with ":PORT" (1 to 65535), e.g. "git.corp.example" or '
+        '"gitlab.corp.example:2222" (no scheme, user or path)',
     ),
 ]
-ProxyURL = Annotated[str, AfterValidator(_proxy_url), Field(max_length=2048), _PROXY_URL_RULE]
+ProxyURL = Annotated[str, AfterValidator(_proxy_url), Field(max_length=2048), _PROXY_URL_RULE, _URL_PORT_RULE]
 NoProxyEntry = Annotated[
     str,
     AfterValidator(_no_space_or_comma),
@@ -637,14 +745,21 @@ class Cache(_Model):
         Field(
             max_length=64,
             description=(
-                f"The storage request of the claim the operator creates, a quantity such as 10Gi. Empty or "
-                f"absent: {DEFAULT_CACHE_SIZE} (applied by the operator, not defaulted here, so that "
-                "existingClaim alone stays valid). Not allowed together with existingClaim."
+                f"The storage request of the claim the operator creates, a quantity such as 10Gi, from "
+                f"{CACHE_SIZE_MIN} to {CACHE_SIZE_MAX}. Empty or absent: {DEFAULT_CACHE_SIZE} (applied by "
+                "the operator, not defaulted here, so that existingClaim alone stays valid). Not allowed "
+                "together with existingClaim."
             ),
         ),
         Rule(
             f"self == '' || ({_matches(_QUANTITY)} && quantity(self).isGreaterThan(quantity('0')))",
             "must be a positive quantity such as 10Gi or 500Mi",
+        ),
+        Rule(
+            f"self == '' || !{_matches(_QUANTITY)} || "
+            f"(quantity(self).compareTo(quantity('{CACHE_SIZE_MIN}')) >= 0 && "
+            f"quantity(self).compareTo(quantity('{CACHE_SIZE_MAX}')) <= 0)",
+            f"must be from {CACHE_SIZE_MIN} to {CACHE_SIZE_MAX}",
         ),
     ] = ""
     storage_class_name: Annotated[
@@ -677,15 +792,35 @@ class Cache(_Model):
             min_length=2,
             max_length=1024,
             description=(
-                "Where the cache is mounted in the containers; GOMODCACHE is set to it. An absolute path, "
-                f'not "/" and not on or around {c.MOUNT_ROOT} or {posixpath.dirname(c.GOCACHE_MOUNT_PATH)}, '
-                "where the operator mounts its own files."
+                "Where the cache is mounted in the containers; GOMODCACHE is set to it. An absolute path "
+                'of letters, digits and "._~+@-", not "/", not on or around '
+                f"{c.MOUNT_ROOT} or {posixpath.dirname(c.GOCACHE_MOUNT_PATH)}, where the operator mounts its "
+                f"own files, not on or below a system directory ({_SYSTEM_DIRS_TEXT}) and not "
+                f"exactly {_SHADOWED_DIRS_TEXT}, whose files builds need."
             ),
         ),
         Rule(
             "self.startsWith('/') && !self.endsWith('/') && !self.contains(':') && !self.contains('//') && "
             "!self.split('/').exists(p, p == '..' || p == '.')",
             'must be an absolute path other than "/", without a trailing "/", "//", ".", ".." or ":"',
+        ),
+        Rule(
+            _matches(_MOUNT_PATH),
+            'must consist of path elements of letters, digits and "._~+@-" (no spaces, control characters '
+            'or "$")',
+        ),
+        Rule(
+            f"!{_cel_list(SYSTEM_DIRS)}.exists(d, self == d || self.startsWith(d + '/'))",
+            "must not be on or below a system directory ("
+            + ", ".join(SYSTEM_DIRS)
+            + "): the cache would hide what the build runs",
+            reason="FieldValueForbidden",
+        ),
+        Rule(
+            f"!(self in {_cel_list(SHADOWED_DIRS)})",
+            "must not be exactly " + ", ".join(SHADOWED_DIRS) + ": the cache would hide the build's own "
+            "files there; mount it below, e.g. /go/pkg/mod",
+            reason="FieldValueForbidden",
         ),
         Rule(
             f"!['{c.MOUNT_ROOT}', '{posixpath.dirname(c.GOCACHE_MOUNT_PATH)}'].exists(r, "
@@ -879,15 +1014,16 @@ class GoBuildConfigSpec(_Model):
         Field(
             max_length=1024,
             description=(
-                'GOSUMDB: the checksum database as "NAME[+KEY] [URL]", e.g. "sum.golang.org '
-                'https://goproxy.cn/sumdb/sum.golang.org" to reach sum.golang.org through a mirror, or '
+                'GOSUMDB: the checksum database as go reads it: "sum.golang.org [URL]", e.g. "sum.golang.org '
+                'https://goproxy.cn/sumdb/sum.golang.org" to reach sum.golang.org through a mirror, '
+                '"sum.golang.google.cn", "NAME+HASH+KEY [URL]" for another database (its verifier key), or '
                 '"off" to disable checksum verification. Empty or absent: go\'s default (sum.golang.org).'
             ),
         ),
         Rule(
             f"self == '' || self == 'off' || {_matches(_GOSUMDB)}",
-            'must be "off" or "NAME[+KEY] [URL]" with an http(s) URL, e.g. "sum.golang.org '
-            'https://goproxy.cn/sumdb/sum.golang.org"',
+            'must be "off", "sum.golang.org [URL]", "sum.golang.google.cn" or "NAME+HASH+KEY [URL]" with an '
+            'http(s) URL, e.g. "sum.golang.org https://goproxy.cn/sumdb/sum.golang.org"',
         ),
     ] = ""
     goprivate: Annotated[

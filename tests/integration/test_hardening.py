@@ -6,10 +6,16 @@ Each test is named after the defect of the hardening issue it reproduces.
 from __future__ import annotations
 
 import json
+import subprocess
+import uuid
+from collections.abc import Iterator
 from typing import Any
+
+import pytest
 
 from conftest import Cluster
 from support.gbc import make_config
+from support.hostile import UNUSABLE, USABLE, Refused
 from support.kubelet import NOT_SCHEDULED
 from support.operator_process import OperatorProcess
 
@@ -55,3 +61,41 @@ def test_defect_1_a_pod_with_a_hostile_git_config_count_does_not_stop_the_operat
     # still admits the next one in time.
     operator.restart()
     assert _injected(_create(cluster, namespace, _pod("after-restart")))
+
+
+# --- the API server refuses what builds cannot use (specs from support/hostile.py) ---------------
+
+
+@pytest.fixture(scope="module")
+def dry_runs(cluster: Cluster) -> Iterator[str]:
+    """A namespace for server-side dry runs of GoBuildConfigs (nothing is stored)."""
+    name = f"hardening-{uuid.uuid4().hex[:6]}"
+    cluster.kubectl("create", "namespace", name)
+    yield name
+    cluster.kubectl("delete", "namespace", name, "--wait=false", check=False)
+
+
+def _dry_run(cluster: Cluster, namespace: str, spec: dict[str, Any]) -> subprocess.CompletedProcess[str]:
+    body = {"apiVersion": "gobuild.dev/v1alpha1", "kind": "GoBuildConfig", "metadata": {"name": "x"}}
+    manifest = json.dumps({**body, "spec": spec})
+    return cluster.kubectl(
+        "apply", "--dry-run=server", "-n", namespace, "-f", "-", input=manifest, check=False
+    )
+
+
+@pytest.mark.parametrize("case", [pytest.param(c, id=name) for name, c in UNUSABLE.items()])
+def test_defect_9_values_no_build_can_use_are_refused_by_the_api_server(
+    cluster: Cluster, dry_runs: str, case: Refused
+) -> None:
+    result = _dry_run(cluster, dry_runs, case.spec)
+    assert result.returncode != 0, "accepted"
+    assert case.field in result.stderr
+    assert case.says in result.stderr
+
+
+@pytest.mark.parametrize("spec", [pytest.param(s, id=name) for name, s in USABLE.items()])
+def test_defect_9_the_usable_edges_stay_accepted(
+    cluster: Cluster, dry_runs: str, spec: dict[str, Any]
+) -> None:
+    result = _dry_run(cluster, dry_runs, spec)
+    assert result.returncode == 0, result.stderr
