@@ -39,6 +39,7 @@ from pydantic_core import ErrorDetails
 
 from gobuild_operator import constants as c
 from gobuild_operator.core.reasons import NAMES as REASON_NAMES
+from gobuild_operator.core.redact import has_userinfo, redact_text
 from gobuild_operator.markers import DATE_TIME, INT32, SET, Default, Rule, Schema, map_list
 
 #: A TCP port, 1 to 65535 (a regular expression, so the CEL rules can share it).
@@ -159,9 +160,27 @@ def _data_key(value: str) -> str:
     return value
 
 
+#: Why a URL field refuses USER[:PASSWORD]@ (SPEC: credentials never live in URLs).
+_NO_CREDENTIALS = (
+    "must not carry credentials (USER[:PASSWORD]@): a URL is shown in every injected Pod spec and on the "
+    "status; put tokens for module proxies and git in a .netrc Secret named by spec.privateModules.netrc"
+)
+_NO_PROXY_CREDENTIALS = (
+    _NO_CREDENTIALS + "; a corporate proxy that needs credentials is set by the workload itself from a "
+    "Secret (env valueFrom.secretKeyRef), which overrideEnv: false keeps"
+)
+
+
+def _no_credentials(value: str, message: str = _NO_CREDENTIALS) -> None:
+    # The value is not quoted: it holds the credentials.
+    if has_userinfo(value) or "@" in urlsplit(value).netloc:
+        raise ValueError(message)
+
+
 def _goproxy_entry(value: str) -> str:
     if value in ("direct", "off"):
         return value
+    _no_credentials(value)
     parts = urlsplit(value)
     if any(ch.isspace() or ch in ",|" for ch in value) or parts.scheme not in ("http", "https", "file"):
         raise ValueError(f"{value!r} must be an http(s):// or file:// URL, 'direct' or 'off'")
@@ -188,6 +207,7 @@ def _check_port(value: str, parts: SplitResult) -> None:
 def _proxy_url(value: str) -> str:
     if not value:
         return value
+    _no_credentials(value, _NO_PROXY_CREDENTIALS)
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https", "socks5", "socks5h") or not parts.hostname:
         raise ValueError(f"{value!r} must be an http://, https:// or socks5:// URL with a host")
@@ -206,6 +226,8 @@ def _goflag(value: str) -> str:
 
 
 def _gosumdb(value: str) -> str:
+    for field in value.split():
+        _no_credentials(field)
     if value not in ("", "off") and not _GOSUMDB.fullmatch(value):
         raise ValueError(
             f'{value!r} must be "off", "sum.golang.org [URL]", "sum.golang.google.cn" or '
@@ -321,6 +343,13 @@ _PROXY_URL_RULE = Rule(
     "url(self).getScheme() in ['http', 'https', 'socks5', 'socks5h'] && url(self).getHostname() != '')",
     'must be an http:// or https:// (or socks5://) URL with a host, e.g. "http://proxy.corp.example:3128"',
 )
+
+
+def _no_credentials_rule(message: str, *, anywhere: bool = False) -> Rule:
+    start = "" if anywhere else "^[A-Za-z][-A-Za-z0-9+.]*"
+    return Rule(f"!self.matches(r'{start}://[^/?#\\s]*@')", message, reason="FieldValueForbidden")
+
+
 #: A URL's port, if it has one, is 1-65535 (a regular expression over the whole value: CEL's
 #: url(self).getPort() has no length bound, so a rule using it costs too much for the API server).
 _URL_PORT = (
@@ -378,6 +407,7 @@ GoproxyEntry = Annotated[
         '(file://etc/passwd names the host "etc")',
     ),
     _URL_PORT_RULE,
+    _no_credentials_rule(_NO_CREDENTIALS),
 ]
 GoFlag = Annotated[
     str,
@@ -412,7 +442,14 @@ SSHHost = Annotated[
         '"gitlab.corp.example:2222" (no scheme, user or path)',
     ),
 ]
-ProxyURL = Annotated[str, AfterValidator(_proxy_url), Field(max_length=2048), _PROXY_URL_RULE, _URL_PORT_RULE]
+ProxyURL = Annotated[
+    str,
+    AfterValidator(_proxy_url),
+    Field(max_length=2048),
+    _PROXY_URL_RULE,
+    _URL_PORT_RULE,
+    _no_credentials_rule(_NO_PROXY_CREDENTIALS),
+]
 NoProxyEntry = Annotated[
     str,
     AfterValidator(_no_space_or_comma),
@@ -553,8 +590,8 @@ class CorporateProxy(_Model):
         Field(
             description=(
                 "HTTP_PROXY: proxy URL for plain-HTTP requests, e.g. http://proxy.corp.example:3128. An "
-                "http://, https://, socks5:// or socks5h:// URL with a host. Credentials in the URL are "
-                "visible in the Pod spec."
+                "http://, https://, socks5:// or socks5h:// URL with a host, without credentials (a proxy "
+                "that needs them is set by the workload from a Secret)."
             )
         ),
     ] = ""
@@ -991,7 +1028,8 @@ class GoBuildConfigSpec(_Model):
                 "GOPROXY entries, tried in order: an http://, https:// or file:/// URL of a module proxy, "
                 '"direct" (fetch from the version-control origin) or "off" (fail: no downloads). They are '
                 "joined according to proxyFallback. Example for mainland China: "
-                '["https://goproxy.cn", "https://goproxy.io", "direct"].'
+                '["https://goproxy.cn", "https://goproxy.io", "direct"]. URLs carry no credentials (a proxy '
+                "that wants a token gets it from privateModules.netrc), query or fragment."
             ),
         ),
         AfterValidator(_unique),
@@ -1025,6 +1063,7 @@ class GoBuildConfigSpec(_Model):
             'must be "off", "sum.golang.org [URL]", "sum.golang.google.cn" or "NAME+HASH+KEY [URL]" with an '
             'http(s) URL, e.g. "sum.golang.org https://goproxy.cn/sumdb/sum.golang.org"',
         ),
+        _no_credentials_rule(_NO_CREDENTIALS, anywhere=True),
     ] = ""
     goprivate: Annotated[
         tuple[Pattern, ...],
@@ -1372,7 +1411,7 @@ def parse_spec(spec: Mapping[str, Any]) -> GoBuildConfigSpec:
         kept = [
             detail for detail in details if not (detail["type"] == "too_short" and detail["loc"] in below)
         ]
-        raise SpecError([_describe(detail) for detail in kept]) from None
+        raise SpecError([redact_text(_describe(detail)) for detail in kept]) from None
 
 
 def _describe(detail: ErrorDetails) -> str:

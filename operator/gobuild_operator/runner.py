@@ -7,6 +7,7 @@ import socket
 
 import kopf
 
+from gobuild_operator.core.redact import RedactingFilter
 from gobuild_operator.settings import Settings
 from gobuild_operator.store import Store
 
@@ -31,6 +32,8 @@ def run_operator(settings: Settings, *, namespaces: list[str], verbose: bool) ->
     from gobuild_operator.handlers import namespaces as namespace_handlers  # noqa: F401
 
     kopf.configure(verbose=verbose, log_format=kopf.LogFormat.PLAIN)
+    for handler in logging.getLogger().handlers:  # no credential reaches the log, whoever logs it
+        handler.addFilter(RedactingFilter())
     logging.getLogger("kubernetes_asyncio").setLevel(logging.WARNING)
     memo = kopf.Memo(settings=settings, store=Store())
     try:

@@ -15,7 +15,7 @@ import pytest
 
 from conftest import Cluster
 from support.gbc import make_config
-from support.hostile import UNUSABLE, USABLE, Refused
+from support.hostile import CREDENTIALS, UNUSABLE, USABLE, Refused
 from support.kubelet import NOT_SCHEDULED
 from support.operator_process import OperatorProcess
 
@@ -99,3 +99,13 @@ def test_defect_9_the_usable_edges_stay_accepted(
 ) -> None:
     result = _dry_run(cluster, dry_runs, spec)
     assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize("case", [pytest.param(c, id=name) for name, c in CREDENTIALS.items()])
+def test_defect_6_the_api_server_refuses_credentials_in_every_url_field(
+    cluster: Cluster, dry_runs: str, case: Refused
+) -> None:
+    result = _dry_run(cluster, dry_runs, case.spec)
+    assert result.returncode != 0, "accepted"
+    assert case.field in result.stderr
+    assert case.says in result.stderr

@@ -107,3 +107,37 @@ USABLE: dict[str, dict[str, Any]] = {
     "gosumdb-mirror": {"gosumdb": "sum.golang.org https://goproxy.cn/sumdb/sum.golang.org"},
     "goflags": {"goflags": ["-mod=mod", "--modcacherw", "-tags=netgo,osusergo"]},
 }
+
+#: Defect 6: credentials written into URLs. The token must appear nowhere: not in the refusal the
+#: operator writes on the status, not in anything it shows.
+TOKEN = "s3cr3t-7f3a"
+CREDENTIALS: dict[str, Refused] = {
+    "goproxy-token-as-user": Refused(
+        {"goproxy": [f"https://{TOKEN}@goproxy.corp", "direct"]},
+        "spec.goproxy[0]",
+        "spec.privateModules.netrc",
+    ),
+    "goproxy-user-and-password": Refused(
+        {"goproxy": ["direct", f"https://ci:{TOKEN}@goproxy.corp/mirror"]},
+        "spec.goproxy[1]",
+        "spec.privateModules.netrc",
+    ),
+    "goproxy-empty-user": Refused(
+        {"goproxy": [f"https://:{TOKEN}@goproxy.corp"]}, "spec.goproxy[0]", "spec.privateModules.netrc"
+    ),
+    "http-proxy": Refused(
+        {"corporateProxy": {"httpProxy": f"http://ci:{TOKEN}@proxy.corp:3128"}},
+        "spec.corporateProxy.httpProxy",
+        "spec.privateModules.netrc",
+    ),
+    "https-proxy": Refused(
+        {"corporateProxy": {"httpsProxy": f"http://{TOKEN}@proxy.corp:3128"}},
+        "spec.corporateProxy.httpsProxy",
+        "spec.privateModules.netrc",
+    ),
+    "gosumdb-url": Refused(
+        {"gosumdb": f"sum.golang.org https://ci:{TOKEN}@sum.corp"},
+        "spec.gosumdb",
+        "spec.privateModules.netrc",
+    ),
+}

@@ -20,11 +20,16 @@ from gobuild_operator import constants as c
 from gobuild_operator.api import GoBuildConfigSpec
 from gobuild_operator.core import conditions as cond
 from gobuild_operator.core.plan import cache_claim_name
+from gobuild_operator.core.redact import has_userinfo, redact_url
 
 Conditions = list[dict[str, Any]]
 
 #: status.proxies[].error of a file:// entry.
 FILE_NOTE: Final = "not probed: a file:// GOPROXY is read inside the build container"
+#: status.proxies[].error of an entry with credentials (only a spec stored under an older CRD has one).
+CREDENTIALS_NOTE: Final = (
+    "not probed: the URL carries credentials; put them in a .netrc Secret (spec.privateModules.netrc)"
+)
 
 
 # --- GOPROXY probes --------------------------------------------------------------------------
@@ -35,18 +40,9 @@ def escape_module_path(path: str) -> str:
     return "".join(f"!{ch.lower()}" if ch.isupper() else ch for ch in path)
 
 
-def redact_url(url: str) -> str:
-    """The URL with any password replaced, fit for status, Events and logs."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.netloc.rsplit("@", 1)[1]
-    return parts._replace(netloc=f"{parts.username}:***@{host}").geturl()
-
-
 @dataclass(frozen=True)
 class ProbeTarget:
-    url: str  # the goproxy entry as shown (password redacted)
+    url: str  # the goproxy entry as shown (credentials redacted)
     probe_url: str  # what is fetched; "" when the entry is not probed
     note: str = ""
     proxy: str = ""  # the corporate proxy to go through, "" for none
@@ -61,7 +57,9 @@ def probe_targets(spec: GoBuildConfigSpec) -> list[ProbeTarget]:
     targets = []
     for entry in spec.goproxy:
         scheme = urlsplit(entry).scheme
-        if scheme in ("http", "https"):
+        if has_userinfo(entry):
+            targets.append(ProbeTarget(redact_url(entry), "", CREDENTIALS_NOTE))
+        elif scheme in ("http", "https"):
             probe_url = f"{entry.rstrip('/')}/{module}/@v/list"
             targets.append(ProbeTarget(redact_url(entry), probe_url, proxy=corporate_proxy_for(spec, entry)))
         elif scheme == "file":

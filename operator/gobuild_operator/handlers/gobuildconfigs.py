@@ -15,6 +15,7 @@ from gobuild_operator.api import GoBuildConfigSpec
 from gobuild_operator.constants import GROUP, PLURAL, VERSION
 from gobuild_operator.core import conditions as cond
 from gobuild_operator.core.plan import effective_goproxy, effective_gosumdb
+from gobuild_operator.core.redact import redact_text
 from gobuild_operator.k8s.status import update_status
 from gobuild_operator.reporting.service import Reporting
 from gobuild_operator.store import Store
@@ -45,8 +46,9 @@ def spec_status(
             now=now,
         )
     else:
-        status["goproxy"] = effective_goproxy(spec)
-        status["gosumdb"] = effective_gosumdb(spec)
+        # What kubectl get gbc shows: never a credential, even from a spec stored under an older CRD.
+        status["goproxy"] = redact_text(effective_goproxy(spec))
+        status["gosumdb"] = redact_text(effective_gosumdb(spec))
         conditions = cond.set_condition(
             conditions,
             type=cond.SPEC_VALID,

@@ -32,6 +32,7 @@ from gobuild_operator.core import conditions as cond
 from gobuild_operator.core import health
 from gobuild_operator.core.events import EventText, transition_events
 from gobuild_operator.core.plan import cache_claim_name
+from gobuild_operator.core.redact import redact_url
 from gobuild_operator.k8s.claims import ensure_claim
 from gobuild_operator.k8s.client import ApiClient
 from gobuild_operator.k8s.events import ObjectRef, post_event
@@ -198,9 +199,11 @@ class ConfigChecker:
         for result in results:
             if result.reachable is None:
                 continue
-            self._metrics.probe_up.labels(url=result.url).set(1 if result.reachable else 0)
+            self._metrics.probe_up.labels(url=redact_url(result.url)).set(1 if result.reachable else 0)
             if result.latency_ms is not None:
-                self._metrics.probe_seconds.labels(url=result.url).observe(result.latency_ms / 1000)
+                self._metrics.probe_seconds.labels(url=redact_url(result.url)).observe(
+                    result.latency_ms / 1000
+                )
         return list(results)
 
     async def _ssl_context(self, namespace: str, spec: GoBuildConfigSpec) -> ssl.SSLContext | None:
