@@ -21,6 +21,7 @@ def _run(args: argparse.Namespace) -> int:
         extra_no_proxy=tuple(h for h in [os.environ.get("KUBERNETES_SERVICE_HOST", "")] if h),
         status_flush_interval=args.status_flush_interval,
         probe_interval_override=args.probe_interval_override,
+        probe_allow_link_local=args.probe_allow_link_local,
         webhook=WebhookSettings(
             listen_addr=args.webhook_addr,
             port=args.webhook_port,
@@ -68,6 +69,11 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         metavar="SECONDS",
         help="probe every config this often, ignoring spec.reporting.probeIntervalSeconds (tests, demos)",
+    )
+    run.add_argument(
+        "--probe-allow-link-local",
+        action="store_true",
+        help="let GOPROXY probes reach link-local addresses and cloud metadata services (refused by default)",
     )
     run.add_argument("--verbose", action="store_true")
     sub.add_parser("diagnose", help="classify a saved build log: diagnose [FILE|-] [--output json|text]")

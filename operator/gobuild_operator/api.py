@@ -95,7 +95,11 @@ _GOSUMDB = re.compile(
     r"[A-Za-z0-9+/]{44})( +https?://([A-Za-z0-9][-A-Za-z0-9.]*|\[[0-9A-Fa-f:.]+\])(:" + _PORT + r")?"
     r"(/[^\s?#@]*)?)?)$"
 )
-_MODULE_PATH = re.compile(r"^[a-z0-9][-a-z0-9]*(\.[a-z0-9][-a-z0-9]*)+(/[A-Za-z0-9._~+-]+)*$")
+#: A module path as go checks it: a domain-like first element, then elements that neither start nor
+#: end with "." (so no "." or ".." that would move the probe off <module>/@v/list).
+_MODULE_PATH = re.compile(
+    r"^[a-z0-9][-a-z0-9]*(\.[a-z0-9][-a-z0-9]*)+(/[A-Za-z0-9_~+-]([A-Za-z0-9._~+-]*[A-Za-z0-9_~+-])?)*$"
+)
 _LABEL_KEY = (
     r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?"
     r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$"
@@ -171,6 +175,12 @@ _NO_PROXY_CREDENTIALS = (
 )
 
 
+_NO_QUERY = (
+    'must not contain "?" or "#": go appends <module>/@v/... to the URL\'s path, and so does the probe, '
+    "which asks only <url>/<module>/@v/list"
+)
+
+
 def _no_credentials(value: str, message: str = _NO_CREDENTIALS) -> None:
     # The value is not quoted: it holds the credentials.
     if has_userinfo(value) or "@" in urlsplit(value).netloc:
@@ -181,6 +191,8 @@ def _goproxy_entry(value: str) -> str:
     if value in ("direct", "off"):
         return value
     _no_credentials(value)
+    if "?" in value or "#" in value:
+        raise ValueError(_NO_QUERY)
     parts = urlsplit(value)
     if any(ch.isspace() or ch in ",|" for ch in value) or parts.scheme not in ("http", "https", "file"):
         raise ValueError(f"{value!r} must be an http(s):// or file:// URL, 'direct' or 'off'")
@@ -408,6 +420,7 @@ GoproxyEntry = Annotated[
     ),
     _URL_PORT_RULE,
     _no_credentials_rule(_NO_CREDENTIALS),
+    Rule("self == 'direct' || self == 'off' || !self.matches(r'[?#]')", _NO_QUERY),
 ]
 GoFlag = Annotated[
     str,

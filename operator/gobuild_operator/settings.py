@@ -42,6 +42,9 @@ class Settings:
     extra_no_proxy: tuple[str, ...] = ()
     #: Seconds a GOPROXY probe may take before the proxy counts as unreachable.
     probe_timeout: float = 5.0
+    #: Let probes reach link-local addresses and cloud metadata services (core/reach.py), which
+    #: they refuse by default: whoever writes a GoBuildConfig chooses the URLs the operator GETs.
+    probe_allow_link_local: bool = False
     #: Probe every config this often instead of its spec.reporting.probeIntervalSeconds (whose
     #: CRD minimum is 30 s): for tests and demos only.
     probe_interval_override: float | None = None

@@ -7,17 +7,21 @@ from __future__ import annotations
 
 import json
 import subprocess
+import threading
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
 
 from conftest import Cluster
-from support.gbc import make_config
-from support.hostile import CREDENTIALS, UNUSABLE, USABLE, Refused
+from support.gbc import condition, make_config, status
+from support.hostile import CREDENTIALS, PROBE_TRICKS, UNUSABLE, USABLE, Refused
 from support.kubelet import NOT_SCHEDULED
 from support.operator_process import OperatorProcess
+from support.waiting import wait_for
 
 SSH_SPEC: dict[str, Any] = {
     "privateModules": {"ssh": {"secretName": "git-ssh", "hosts": ["git.corp.example"]}}
@@ -109,3 +113,110 @@ def test_defect_6_the_api_server_refuses_credentials_in_every_url_field(
     assert result.returncode != 0, "accepted"
     assert case.field in result.stderr
     assert case.says in result.stderr
+
+
+# --- defect 3: the proxy probes as a way into the operator's network position ---------------------
+
+
+@pytest.mark.parametrize("case", [pytest.param(c, id=name) for name, c in PROBE_TRICKS.items()])
+def test_defect_3_the_api_server_refuses_urls_that_move_the_probe(
+    cluster: Cluster, dry_runs: str, case: Refused
+) -> None:
+    result = _dry_run(cluster, dry_runs, case.spec)
+    assert result.returncode != 0, "accepted"
+    assert case.field in result.stderr
+    assert case.says in result.stderr
+
+
+@dataclass
+class ForwardProxy:
+    """A corporate HTTP proxy on loopback that forwards nothing: it records each request line and
+    answers for the upstream (a redirect to a metadata address for /redirect/..., else a version
+    list). The operator's probes go through it, so no probe leaves this machine, before the fix or
+    after it."""
+
+    requests: list[str] = field(default_factory=list)
+    server: ThreadingHTTPServer | None = None
+
+    @property
+    def url(self) -> str:
+        assert self.server is not None
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def start(self) -> None:
+        requests = self.requests
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                requests.append(self.path)
+                if "/redirect/" in self.path:
+                    self.send_response(302)
+                    self.send_header("Location", "http://169.254.169.254/latest/meta-data/iam/")
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                body = b"v0.1.0\n"
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *_: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.shutdown()
+            self.server.server_close()
+
+
+@pytest.fixture
+def forward_proxy() -> Iterator[ForwardProxy]:
+    proxy = ForwardProxy()
+    proxy.start()
+    yield proxy
+    proxy.stop()
+
+
+METADATA_ENTRIES = [
+    "http://169.254.169.254/latest/meta-data",
+    "http://metadata.google.internal/computeMetadata/v1",
+    "http://[fd00:ec2::254]/latest",
+    "http://0xa9fea9fe/latest",
+]
+
+
+def test_defect_3_probes_reach_no_metadata_service_directly_or_by_redirect(
+    cluster: Cluster, namespace: str, operator: OperatorProcess, forward_proxy: ForwardProxy
+) -> None:
+    redirector = "http://127.0.0.1:9/redirect"  # answered by the forward proxy
+    make_config(
+        cluster,
+        namespace,
+        "corp",
+        goproxy=[*METADATA_ENTRIES, redirector, "http://127.0.0.1:9/mirror", "direct"],
+        proxyFallback="OnAnyError",
+        corporateProxy={"httpProxy": forward_proxy.url},
+    )
+    probed = wait_for(
+        lambda: len(p := status(cluster, namespace, "corp").get("proxies") or []) == 6 and p,
+        timeout=15,
+        what="the first probe round",
+    )
+    by_url = {p["url"]: p for p in probed}
+    for entry in METADATA_ENTRIES:
+        assert by_url[entry]["reachable"] is False, entry
+        assert "refused before connecting" in by_url[entry]["error"], by_url[entry]
+    assert by_url[redirector]["reachable"] is False
+    assert "redirect refused before connecting" in by_url[redirector]["error"]
+    assert by_url["http://127.0.0.1:9/mirror"]["reachable"] is True, "an ordinary proxy is still probed"
+    # The metadata entries never reached the (corporate) proxy; the redirect was not followed.
+    assert sorted(forward_proxy.requests) == [
+        "http://127.0.0.1:9/mirror/golang.org/x/mod/@v/list",
+        "http://127.0.0.1:9/redirect/golang.org/x/mod/@v/list",
+    ]
+    reachable = condition(cluster, namespace, "ProxiesReachable", "corp")
+    assert "169.254.169.254 is a link-local or cloud metadata address" in reachable["message"]

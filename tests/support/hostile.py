@@ -141,3 +141,23 @@ CREDENTIALS: dict[str, Refused] = {
         "spec.privateModules.netrc",
     ),
 }
+
+#: Defect 3: GOPROXY entries and probe modules that would move the probe off <url>/<module>/@v/list.
+PROBE_TRICKS: dict[str, Refused] = {
+    "fragment-drops-the-module-path": Refused(
+        {"goproxy": ["http://10.0.0.7:8080/admin#", "direct"]},
+        "spec.goproxy[0]",
+        'must not contain "?" or "#"',
+    ),
+    "query-swallows-the-module-path": Refused(
+        {"goproxy": ["http://10.0.0.7:8080/admin?x="]}, "spec.goproxy[0]", 'must not contain "?" or "#"'
+    ),
+    "module-dot-dot": Refused(
+        {"reporting": {"probeModule": "golang.org/x/../../admin"}},
+        "spec.reporting.probeModule",
+        "module path",
+    ),
+    "module-dot-element": Refused(
+        {"reporting": {"probeModule": "golang.org/x/."}}, "spec.reporting.probeModule", "module path"
+    ),
+}

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from gobuild_operator.api import SpecError, bytes_of, parse_spec
-from support.hostile import CREDENTIALS, TOKEN, UNUSABLE, USABLE, Refused
+from support.hostile import CREDENTIALS, PROBE_TRICKS, TOKEN, UNUSABLE, USABLE, Refused
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -334,3 +334,10 @@ def test_defect_6_credentials_in_urls_are_refused_without_quoting_them(case: Ref
     assert any(error.startswith(case.field + ":") for error in raised.value.errors), raised.value.errors
     assert "spec.privateModules.netrc" in str(raised.value)
     assert TOKEN not in str(raised.value), "the refusal is written on the status: it must not quote the token"
+
+
+@pytest.mark.parametrize("case", [pytest.param(c, id=name) for name, c in PROBE_TRICKS.items()])
+def test_defect_3_urls_and_modules_that_redirect_the_probe_are_refused(case: Refused) -> None:
+    with pytest.raises(SpecError) as raised:
+        parse_spec(case.spec)
+    assert any(error.startswith(case.field + ":") for error in raised.value.errors), raised.value.errors
