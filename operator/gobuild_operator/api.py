@@ -593,7 +593,15 @@ class EnvEntry(_Model):
         ),
     ]
     value: Annotated[
-        str, Field(max_length=32768, description="The variable's value. Absent means the empty string.")
+        str,
+        Field(
+            max_length=32768,
+            description=(
+                "The variable's value. Absent means the empty string. Injected literally: unlike a Pod's "
+                "own env, $(VAR) is not expanded (a config must not pull a workload's variables, such as "
+                "a token from a Secret, into its values)."
+            ),
+        ),
     ] = ""
 
 

@@ -220,3 +220,53 @@ def test_defect_3_probes_reach_no_metadata_service_directly_or_by_redirect(
     ]
     reachable = condition(cluster, namespace, "ProxiesReachable", "corp")
     assert "169.254.169.254 is a link-local or cloud metadata address" in reachable["message"]
+
+
+# --- defect 10: what writing a GoBuildConfig grants --------------------------------------------
+
+
+def test_defect_10_a_config_cannot_pull_a_workloads_secret_into_its_values(
+    cluster: Cluster, namespace: str, operator: OperatorProcess
+) -> None:
+    """On the real node: the kubelet expands $(VAR) in env values with the variables before them,
+    the workload's secret-backed ones included. An injected value must reach the container as
+    written."""
+    if cluster.local is None:
+        pytest.skip("the node's images are only made for the local cluster")
+    image = cluster.load_images("golang-1.26")["golang-1.26"]
+    cluster.kubectl(
+        "create", "secret", "generic", "ci", "-n", namespace, "--from-literal=token=s3cr3t-ci-token"
+    )
+    make_config(
+        cluster,
+        namespace,
+        "corp",
+        goproxy=["https://goproxy.corp/$(CI_TOKEN)", "direct"],
+        env=[{"name": "BUILD_NOTE", "value": "token=$(CI_TOKEN) cost=$$5"}],
+    )
+    container = {
+        "name": "build",
+        "image": image,
+        "command": ["sh", "-c", 'printf "%s\\n%s\\n" "$BUILD_NOTE" "$GOPROXY"'],
+        "env": [{"name": "CI_TOKEN", "valueFrom": {"secretKeyRef": {"name": "ci", "key": "token"}}}],
+    }
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "leak", "annotations": {"gobuild.dev/config": "corp"}},
+        "spec": {"restartPolicy": "Never", "containers": [container]},
+    }
+    created = _create(cluster, namespace, pod)
+    assert created["metadata"]["annotations"].get("gobuild.dev/injected") == "corp"
+    wait_for(
+        lambda: (
+            cluster.kubectl("get", "pod", "leak", "-n", namespace, "-o", "jsonpath={.status.phase}").stdout
+            in ("Succeeded", "Failed")
+        ),
+        timeout=120,
+        interval=0.5,
+        what="the Pod to run",
+    )
+    logs = cluster.kubectl("logs", "leak", "-n", namespace).stdout
+    assert logs.splitlines() == ["token=$(CI_TOKEN) cost=$$5", "https://goproxy.corp/$(CI_TOKEN),direct"]
+    assert "s3cr3t-ci-token" not in logs
