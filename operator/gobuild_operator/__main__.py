@@ -7,6 +7,7 @@ import os
 import sys
 from pathlib import Path
 
+from gobuild_operator.core.policy import Policy
 from gobuild_operator.settings import Settings, WebhookSettings
 
 
@@ -22,6 +23,10 @@ def _run(args: argparse.Namespace) -> int:
         status_flush_interval=args.status_flush_interval,
         probe_interval_override=args.probe_interval_override,
         probe_allow_link_local=args.probe_allow_link_local,
+        policy=Policy(
+            allowed_env=frozenset(_names(args.allow_env)),
+            allowed_goflags=frozenset(_names(args.allow_goflag)),
+        ),
         webhook=WebhookSettings(
             listen_addr=args.webhook_addr,
             port=args.webhook_port,
@@ -33,6 +38,11 @@ def _run(args: argparse.Namespace) -> int:
         ),
     )
     return run_operator(settings, namespaces=args.namespace, verbose=args.verbose)
+
+
+def _names(values: list[str]) -> list[str]:
+    """Repeated and comma-separated flag values, without dashes ("-toolexec" and "toolexec" alike)."""
+    return [name.strip().lstrip("-") for value in values for name in value.split(",") if name.strip()]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -74,6 +84,20 @@ def main(argv: list[str] | None = None) -> int:
         "--probe-allow-link-local",
         action="store_true",
         help="let GOPROXY probes reach link-local addresses and cloud metadata services (refused by default)",
+    )
+    run.add_argument(
+        "--allow-env",
+        action="append",
+        default=[],
+        metavar="NAME[,NAME]",
+        help="let GoBuildConfigs set these env names that run code (LD_PRELOAD, BASH_ENV, ...; * for all)",
+    )
+    run.add_argument(
+        "--allow-goflag",
+        action="append",
+        default=[],
+        metavar="FLAG[,FLAG]",
+        help="let GoBuildConfigs set these GOFLAGS that run code (toolexec, exec, ...; * for all)",
     )
     run.add_argument("--verbose", action="store_true")
     sub.add_parser("diagnose", help="classify a saved build log: diagnose [FILE|-] [--output json|text]")

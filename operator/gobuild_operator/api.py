@@ -1137,7 +1137,9 @@ class GoBuildConfigSpec(_Model):
             max_length=32,
             description=(
                 'GOFLAGS, one flag per entry, e.g. ["-mod=mod", "-modcacherw"]. Entries are joined with '
-                "spaces, so a flag value cannot contain whitespace."
+                "spaces, so a flag value cannot contain whitespace. Flags that make go run other programs "
+                "(-toolexec, -exec, ...) are refused by the operator unless its admin allows them "
+                "(docs/security.md)."
             ),
         ),
     ] = ()
@@ -1152,7 +1154,9 @@ class GoBuildConfigSpec(_Model):
                 "GOPRIVATE, GONOPROXY, GONOSUMDB, GOINSECURE, GOFLAGS, HTTP(S)_PROXY, NO_PROXY and their "
                 "lowercase twins), git's GIT_CONFIG_COUNT/KEY_n/VALUE_n, and, while the block that sets "
                 "them is configured, GOMODCACHE/GOCACHE (cache), GIT_SSH_COMMAND (privateModules.ssh), "
-                "NETRC (privateModules.netrc) and SSL_CERT_DIR/GIT_SSL_CAINFO/GIT_SSL_CAPATH (caBundle)."
+                "NETRC (privateModules.netrc) and SSL_CERT_DIR/GIT_SSL_CAINFO/GIT_SSL_CAPATH (caBundle). "
+                "Names that make the build run code (LD_PRELOAD, BASH_ENV, GIT_CONFIG_PARAMETERS, PATH, "
+                "...) are refused by the operator unless its admin allows them (docs/security.md)."
             ),
         ),
         map_list("name"),

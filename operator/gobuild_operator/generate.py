@@ -3,7 +3,8 @@
 - crds/gobuildconfigs.gobuild.dev.yaml from the API model (crd.py);
 - the field table of README.md from the same model (descriptions and defaults);
 - the reason table of docs/diagnosis.md from the reason registry (core/reasons.py), with the lines
-  the classifier finds in the recorded logs of tests/fixtures/gofailures as examples.
+  the classifier finds in the recorded logs of tests/fixtures/gofailures as examples;
+- the deny lists of docs/security.md from the operator's policy (core/policy.py).
 
 Generated parts of Markdown files sit between `<!-- generated: NAME -->` and `<!-- end: NAME -->`;
 the rest of those files is prose and stays hand-written. `--check` writes nothing and exits 1 naming
@@ -21,12 +22,13 @@ from pathlib import Path
 from typing import Any
 
 from gobuild_operator import crd
-from gobuild_operator.core import reasons
+from gobuild_operator.core import policy, reasons
 from gobuild_operator.core.diagnose import diagnose
 
 CRD_FILE = Path("crds") / "gobuildconfigs.gobuild.dev.yaml"
 README = Path("README.md")
 DIAGNOSIS_DOC = Path("docs") / "diagnosis.md"
+SECURITY_DOC = Path("docs") / "security.md"
 FIXTURES = Path("tests") / "fixtures" / "gofailures"
 #: Example lines per reason in the docs table.
 EXAMPLES_PER_REASON = 2
@@ -42,6 +44,7 @@ def outputs(root: Path) -> dict[Path, str]:
         DIAGNOSIS_DOC: splice(
             (root / DIAGNOSIS_DOC).read_text(encoding="utf-8"), "reasons", reason_table(root / FIXTURES)
         ),
+        SECURITY_DOC: splice((root / SECURITY_DOC).read_text(encoding="utf-8"), "denylist", denylist_table()),
     }
 
 
@@ -121,6 +124,24 @@ def recorded_examples(fixtures: Path) -> dict[str, list[str]]:
         if diagnosis.evidence and diagnosis.evidence not in lines and len(lines) < EXAMPLES_PER_REASON:
             lines.append(diagnosis.evidence)
     return found
+
+
+# --- docs/security.md: the deny lists -----------------------------------------------------------
+
+
+def denylist_table() -> str:
+    """| refused | why | lifted with |, env names then GOFLAGS, grouped by reason."""
+    rows = ["| Refused by default | Why | Lifted with |", "| --- | --- | --- |"]
+    by_reason: dict[str, list[str]] = {}
+    for name, why in policy.DENIED_ENV.items():
+        by_reason.setdefault(why, []).append(name)
+    for why, names in by_reason.items():
+        listed = ", ".join(f"`{name}`" for name in names)
+        lift = "`--allow-env=NAME`" if len(names) > 1 else f"`--allow-env={names[0]}`"
+        rows.append(f"| env {listed} | {_cell(why)} | {lift} |")
+    for name, why in policy.DENIED_GOFLAGS.items():
+        rows.append(f"| GOFLAGS `-{name}` | {_cell(why)} | `--allow-goflag={name}` |")
+    return "\n".join(rows) + "\n"
 
 
 def _code(text: str) -> str:

@@ -35,7 +35,7 @@ def run_operator(settings: Settings, *, namespaces: list[str], verbose: bool) ->
     for handler in logging.getLogger().handlers:  # no credential reaches the log, whoever logs it
         handler.addFilter(RedactingFilter())
     logging.getLogger("kubernetes_asyncio").setLevel(logging.WARNING)
-    memo = kopf.Memo(settings=settings, store=Store())
+    memo = kopf.Memo(settings=settings, store=Store(policy=settings.policy))
     try:
         kopf.run(
             standalone=True,

@@ -7,8 +7,10 @@ tests start operators with different settings side by side without patching anyt
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+
+from gobuild_operator.core.policy import Policy
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,9 @@ class Settings:
     probe_interval_override: float | None = None
     #: While a config's checks find something wrong, re-check at least this often (seconds).
     recheck_interval: float = 30.0
+    #: Env names and GOFLAGS that run code, which configs may set only where this lifts the
+    #: default deny lists (core/policy.py; --allow-env, --allow-goflag).
+    policy: Policy = field(default_factory=Policy)
 
     @staticmethod
     def default_namespace() -> str:

@@ -5,6 +5,7 @@ Each test is named after the defect of the hardening issue it reproduces.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import threading
@@ -270,3 +271,62 @@ def test_defect_10_a_config_cannot_pull_a_workloads_secret_into_its_values(
     logs = cluster.kubectl("logs", "leak", "-n", namespace).stdout
     assert logs.splitlines() == ["token=$(CI_TOKEN) cost=$$5", "https://goproxy.corp/$(CI_TOKEN),direct"]
     assert "s3cr3t-ci-token" not in logs
+
+
+@contextlib.contextmanager
+def operator_with(operator: OperatorProcess, *args: str) -> Iterator[None]:
+    """Run the session's operator with extra flags, then restore it."""
+    saved = operator.extra_args
+    operator.stop()
+    operator.extra_args = (*saved, *args)
+    operator.start()
+    try:
+        yield
+    finally:
+        operator.stop()
+        operator.extra_args = saved
+        operator.start()
+
+
+def _build_pod(name: str) -> dict[str, Any]:
+    pod = _pod(name)
+    pod["metadata"]["annotations"] = {"gobuild.dev/config": "corp"}
+    return pod
+
+
+def test_defect_10_settings_that_run_code_are_refused_unless_the_admin_allows_them(
+    cluster: Cluster, namespace: str, operator: OperatorProcess
+) -> None:
+    make_config(
+        cluster,
+        namespace,
+        "corp",
+        env=[{"name": "LD_PRELOAD", "value": "/go/pkg/mod/cache/download/evil.so"}],
+        goflags=["-mod=mod", "-toolexec=/go/pkg/mod/cache/download/evil"],
+    )
+    valid = wait_for(
+        lambda: (c := condition(cluster, namespace, "SpecValid", "corp")).get("reason") == "NotAllowed" and c,
+        timeout=15,
+        what="SpecValid NotAllowed",
+    )
+    assert valid["status"] == "False"
+    assert "spec.env[0].name: LD_PRELOAD" in valid["message"]
+    assert "--allow-env=LD_PRELOAD" in valid["message"]
+    assert "spec.goflags[1]: -toolexec" in valid["message"]
+    assert condition(cluster, namespace, "Ready", "corp")["reason"] == "NotAllowed"
+    refused = cluster.kubectl(
+        "create", "-n", namespace, "-o", "json", "-f", "-", input=json.dumps(_build_pod("refused"))
+    )
+    assert "is invalid (see its status)" in refused.stderr
+    assert "gobuild.dev/injected" not in json.loads(refused.stdout)["metadata"]["annotations"]
+
+    with operator_with(operator, "--allow-env=LD_PRELOAD", "--allow-goflag=toolexec"):
+        wait_for(
+            lambda: condition(cluster, namespace, "SpecValid", "corp").get("status") == "True",
+            timeout=20,
+            what="the config to be valid for this operator",
+        )
+        allowed = _create(cluster, namespace, _build_pod("allowed"))
+        env = {e["name"]: e.get("value") for e in allowed["spec"]["containers"][0]["env"]}
+        assert env["LD_PRELOAD"] == "/go/pkg/mod/cache/download/evil.so"
+        assert env["GOFLAGS"] == "-mod=mod -toolexec=/go/pkg/mod/cache/download/evil"

@@ -29,9 +29,16 @@ async def gobuildconfig_event(event: kopf.RawEvent, body: kopf.Body, memo: kopf.
 
 
 def spec_status(
-    spec: GoBuildConfigSpec | None, *, error: str, generation: int, current: dict[str, Any], now: str
+    spec: GoBuildConfigSpec | None,
+    *,
+    error: str,
+    generation: int,
+    current: dict[str, Any],
+    now: str,
+    reason: str = "InvalidSpec",
 ) -> dict[str, Any]:
-    """The status fields that follow from the parsed spec alone (pure; `error` when it did not parse)."""
+    """The status fields that follow from the parsed spec alone (pure; `error` and `reason` when it
+    did not parse or the operator's policy refuses it)."""
     status = dict(current)
     status["observedGeneration"] = generation
     conditions = current.get("conditions") or []
@@ -40,7 +47,7 @@ def spec_status(
             conditions,
             type=cond.SPEC_VALID,
             status="False",
-            reason="InvalidSpec",
+            reason=reason or "InvalidSpec",
             message=error,
             generation=generation,
             now=now,
@@ -72,7 +79,12 @@ async def reconcile(name: str, namespace: str | None, memo: kopf.Memo, logger: k
     def apply(obj: dict[str, Any], current: dict[str, Any]) -> dict[str, Any]:
         info = store.view(obj)  # the latest object; parsed only when its generation moved
         return spec_status(
-            info.spec, error=info.error, generation=info.generation, current=current, now=now_rfc3339()
+            info.spec,
+            error=info.error,
+            reason=info.reason,
+            generation=info.generation,
+            current=current,
+            now=now_rfc3339(),
         )
 
     await update_status(memo.api, namespace=namespace, name=name, fn=apply)
