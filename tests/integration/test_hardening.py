@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from conftest import Cluster
-from support.gbc import condition, make_config, status
+from support.gbc import condition, downloads, make_config, status
 from support.hostile import CREDENTIALS, PROBE_TRICKS, UNUSABLE, USABLE, Refused
 from support.kubelet import NOT_SCHEDULED
 from support.operator_process import OperatorProcess
@@ -330,3 +330,111 @@ def test_defect_10_settings_that_run_code_are_refused_unless_the_admin_allows_th
         env = {e["name"]: e.get("value") for e in allowed["spec"]["containers"][0]["env"]}
         assert env["LD_PRELOAD"] == "/go/pkg/mod/cache/download/evil.so"
         assert env["GOFLAGS"] == "-mod=mod -toolexec=/go/pkg/mod/cache/download/evil"
+
+
+# --- defect 8: bookkeeping cleanup waits for nobody ------------------------------------------------
+
+
+@contextlib.contextmanager
+def pods_frozen(cluster: Cluster, namespace: str) -> Iterator[None]:
+    """Refuse every update of the namespace's Pods (their metadata included; their status, which
+    is another resource, not), as an API server that pauses or refuses writes would: a
+    ValidatingAdmissionPolicy, effective once a probe Pod's annotation is refused."""
+    name = f"freeze-{namespace}"
+    policy = {
+        "apiVersion": "admissionregistration.k8s.io/v1",
+        "kind": "ValidatingAdmissionPolicy",
+        "metadata": {"name": name},
+        "spec": {
+            "failurePolicy": "Fail",
+            "matchConstraints": {
+                "resourceRules": [
+                    {
+                        "apiGroups": [""],
+                        "apiVersions": ["v1"],
+                        "operations": ["UPDATE"],
+                        "resources": ["pods"],
+                    }
+                ]
+            },
+            "validations": [{"expression": "false", "message": "Pods are frozen", "reason": "Forbidden"}],
+        },
+    }
+    binding = {
+        "apiVersion": "admissionregistration.k8s.io/v1",
+        "kind": "ValidatingAdmissionPolicyBinding",
+        "metadata": {"name": name},
+        "spec": {
+            "policyName": name,
+            "validationActions": ["Deny"],
+            "matchResources": {
+                "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": namespace}}
+            },
+        },
+    }
+    cluster.kubectl(
+        "apply", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "List", "items": [policy, binding]})
+    )
+    probe = _pod("freeze-probe")
+    probe["metadata"]["annotations"] = {}
+    _create(cluster, namespace, probe)
+    wait_for(
+        lambda: (
+            cluster.kubectl(
+                "annotate", "pod", "freeze-probe", "-n", namespace, "x=y", "--overwrite", check=False
+            ).returncode
+            != 0
+        ),
+        timeout=15,
+        what="the freeze to take effect",
+    )
+    try:
+        yield
+    finally:
+        cluster.kubectl(
+            "delete", "validatingadmissionpolicybinding,validatingadmissionpolicy", name, check=False
+        )
+        wait_for(
+            lambda: (
+                cluster.kubectl(
+                    "annotate", "pod", "freeze-probe", "-n", namespace, "x=z", "--overwrite", check=False
+                ).returncode
+                == 0
+            ),
+            timeout=15,
+            what="the freeze to end",
+        )
+
+
+def _cleanup_failures(operator: OperatorProcess) -> int:
+    log = operator.log()
+    return log.count("could not mark Pod") + log.count("could not settle pending Pod")
+
+
+def test_defect_8_pending_entries_and_pod_markers_are_cleaned_up_without_another_write(
+    cluster: Cluster, namespace: str, operator: OperatorProcess
+) -> None:
+    make_config(cluster, namespace, "corp")
+    before = _cleanup_failures(operator)
+    with pods_frozen(cluster, namespace):
+        held = _create(cluster, namespace, _pod("held"))
+        assert _injected(held)
+        uid = held["metadata"]["uid"]
+        wait_for(
+            lambda: [e["uid"] for e in downloads(cluster, namespace, "corp").get("pending") or []] == [uid],
+            timeout=10,
+            what="the Pod to be counted and left pending (its marker refused)",
+        )
+        # While the API refuses, the operator keeps retrying on its own.
+        wait_for(
+            lambda: _cleanup_failures(operator) >= before + 2, timeout=15, what="a second cleanup attempt"
+        )
+    # Nothing else happens to this config or its Pods; the cleanup still completes.
+    wait_for(
+        lambda: not downloads(cluster, namespace, "corp").get("pending"),
+        timeout=40,
+        what="the pending entry to be settled",
+    )
+    pod = json.loads(cluster.kubectl("get", "pod", "held", "-n", namespace, "-o", "json").stdout)
+    assert pod["metadata"]["annotations"].get("gobuild.dev/recorded") == "injected"
+    assert downloads(cluster, namespace, "corp")["injected"] == 1
