@@ -123,6 +123,14 @@ _ENV_OWNED_BY_FIELD: Mapping[str, str] = {
 #: credential helper, appended after the workload's own entries; a fixed set in spec.env would break
 #: that numbering.
 _ENV_GIT_CONFIG = re.compile(r"^GIT_CONFIG_(COUNT|KEY_[0-9]+|VALUE_[0-9]+)$")
+#: A GoBuildConfig's name is the value of the label gobuild.dev/config on injected Pods, and label
+#: values have at most 63 characters (object names may have 253).
+MAX_NAME_LENGTH = 63
+NAME_TOO_LONG = (
+    f"metadata.name must have at most {MAX_NAME_LENGTH} characters: injected Pods carry it as the value of "
+    "the label gobuild.dev/config, and the API server refuses longer label values (so every Pod asking for "
+    "this config would be refused)"
+)
 #: Size of the claim the operator creates when `cache.size` is empty.
 DEFAULT_CACHE_SIZE = "10Gi"
 
@@ -1394,6 +1402,8 @@ class GoBuildConfig(_Status):
     """GoBuildConfig makes `go mod download` work in the build Pods, Jobs and CronJobs of its namespace: it
     injects GOPROXY/GOSUMDB and friends, private-module credentials, corporate proxy and CA settings and
     a shared module cache, and reports on its status what failed in those builds and how to fix it."""
+
+    crd_rules = (Rule(f"self.metadata.name.size() <= {MAX_NAME_LENGTH}", NAME_TOO_LONG),)
 
     api_version: Annotated[
         str,

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from gobuild_operator.api import GoBuildConfigSpec, SpecError, parse_spec
+from gobuild_operator.api import MAX_NAME_LENGTH, NAME_TOO_LONG, GoBuildConfigSpec, SpecError, parse_spec
 from gobuild_operator.core import policy as policies
 from gobuild_operator.core.policy import Policy
 
@@ -50,6 +50,8 @@ def _info(body: Mapping[str, Any], previous: ConfigInfo | None, policy: Policy) 
         spec, error, reason = previous.spec, previous.error, previous.reason
     else:
         spec, error, reason = _parse(body.get("spec") or {}, policy)
+        if len(str(metadata.get("name") or "")) > MAX_NAME_LENGTH:  # stored under an older CRD
+            spec, error, reason = None, NAME_TOO_LONG, "InvalidSpec"
     downloads = (body.get("status") or {}).get("downloads") or {}
     return ConfigInfo(
         namespace=str(metadata.get("namespace") or ""),

@@ -106,6 +106,18 @@ def test_defect_9_the_usable_edges_stay_accepted(
     assert result.returncode == 0, result.stderr
 
 
+def test_defect_9_a_config_name_no_label_value_can_hold_is_refused(cluster: Cluster, dry_runs: str) -> None:
+    body = {"apiVersion": "gobuild.dev/v1alpha1", "kind": "GoBuildConfig", "spec": {}}
+    for name, accepted in (("b" * 63, True), ("c" * 64, False)):
+        manifest = json.dumps({**body, "metadata": {"name": name}})
+        result = cluster.kubectl(
+            "apply", "--dry-run=server", "-n", dry_runs, "-f", "-", input=manifest, check=False
+        )
+        assert (result.returncode == 0) is accepted, result.stderr
+        if not accepted:
+            assert "metadata.name must have at most 63 characters" in result.stderr
+
+
 @pytest.mark.parametrize("case", [pytest.param(c, id=name) for name, c in CREDENTIALS.items()])
 def test_defect_6_the_api_server_refuses_credentials_in_every_url_field(
     cluster: Cluster, dry_runs: str, case: Refused
