@@ -8,7 +8,7 @@ export GOTOOLCHAIN := local
 
 OPERATOR_ARGS ?= --register-webhook --webhook-addr=127.0.0.1 --webhook-host=127.0.0.1 --webhook-port=9443 --metrics-addr=127.0.0.1 --metrics-port=8080
 
-.PHONY: help venv binaries cluster-up cluster-down run lint unit integration lifecycle e2e e2e-setup test bench clean generate
+.PHONY: help venv binaries cluster-up cluster-down run lint unit fuzz integration lifecycle e2e e2e-setup test bench clean generate
 
 help:
 	@echo "make run          the operator + webhook (on a local control plane unless KUBECONFIG is set)"
@@ -16,6 +16,7 @@ help:
 	@echo "make cluster-up   start the local cluster (control plane + one real node) in the background"
 	@echo "make cluster-down stop it, remove its state and restore what it changed on the host"
 	@echo "make generate     write crds/ and the generated docs tables from the API model"
+	@echo "make fuzz         10,000 hostile workloads and configs through admission, in process"
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -58,6 +59,11 @@ generate: venv
 
 unit: venv
 	$(PY) -m pytest tests/unit -q
+
+# The admission fuzzer at full size (make unit runs it with FUZZ_EXAMPLES=2000).
+FUZZ_EXAMPLES ?= 10000
+fuzz: venv
+	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(PY) -m pytest tests/unit/test_fuzz_admission.py -q -s
 
 integration: binaries
 	$(PY) -m pytest tests/integration -q

@@ -10,6 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from hypothesis import strategies as st
+
+from support.strategies import specs, workloads
+
 
 @dataclass(frozen=True)
 class Refused:
@@ -161,3 +165,214 @@ PROBE_TRICKS: dict[str, Refused] = {
         {"reporting": {"probeModule": "golang.org/x/."}}, "spec.reporting.probeModule", "module path"
     ),
 }
+
+
+# --- hypothesis: hostile configs and workloads for the admission fuzzer ---------------------------
+
+#: Text a hostile tenant types into any field.
+HOSTILE_TEXT = [
+    "$(CI_TOKEN)",
+    "$$(CI_TOKEN)",
+    "a$$b",
+    "$",
+    "a,b",
+    "x|y",
+    "line\nbreak",
+    "nul\x00byte",
+    "tab\there",
+    "é",
+    "😀",
+    "../..",
+    "/proc",
+    "/",
+    "",
+    " ",
+    "a" * 300,
+    "-toolexec=/x",
+    "LD_PRELOAD",
+    f"https://{TOKEN}@goproxy.corp",
+    "http://169.254.169.254/latest",
+    "file://etc/passwd",
+    "99999999999999999999",
+    "²",
+    "-1",
+    "0",
+    "'; rm -rf / #",
+    "`id`",
+]
+text = st.one_of(st.sampled_from(HOSTILE_TEXT), st.text(max_size=24))
+urls = st.one_of(
+    st.sampled_from(
+        [
+            "https://goproxy.cn",
+            "https://goproxy.corp/$(CI_TOKEN)",
+            "http://10.0.0.7:3000/",
+            "file:///srv/goproxy",
+            "direct",
+            "off",
+            "https://goproxy.corp:65535/base",
+        ]
+    ),
+    text,
+)
+env_names = st.one_of(
+    st.sampled_from(
+        [
+            "CGO_ENABLED",
+            "GOTOOLCHAIN",
+            "HOME",
+            "LD_PRELOAD",
+            "BASH_ENV",
+            "PATH",
+            "GIT_CONFIG_PARAMETERS",
+            "GOFLAGS",
+        ]
+    ),
+    st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,20}", fullmatch=True),
+    text,
+)
+_anything_specs = st.fixed_dictionaries(
+    {},
+    optional={
+        "goproxy": st.lists(urls, min_size=1, max_size=4),
+        "proxyFallback": st.sampled_from(["OnNotFound", "OnAnyError", "Sometimes"]),
+        "gosumdb": st.one_of(st.sampled_from(["", "off", "sum.golang.org", "sum.golang.google.cn"]), text),
+        "goprivate": st.lists(st.one_of(st.just("git.corp.example/*"), text), max_size=3),
+        "goinsecure": st.lists(text, max_size=2),
+        "goflags": st.lists(
+            st.one_of(st.sampled_from(["-mod=mod", "-modcacherw", "-toolexec=/x"]), text), max_size=3
+        ),
+        "env": st.lists(st.fixed_dictionaries({"name": env_names}, optional={"value": text}), max_size=4),
+        "overrideEnv": st.booleans(),
+        "containers": st.lists(st.one_of(st.sampled_from(["build", "test", "fetch"]), text), max_size=2),
+        "corporateProxy": st.fixed_dictionaries(
+            {}, optional={"httpsProxy": urls, "httpProxy": urls, "noProxy": st.lists(text, max_size=3)}
+        ),
+        "privateModules": st.fixed_dictionaries(
+            {},
+            optional={
+                "ssh": st.fixed_dictionaries(
+                    {
+                        "secretName": st.one_of(st.just("git-ssh"), text),
+                        "hosts": st.lists(st.one_of(st.just("git.corp.example:2222"), text), max_size=3),
+                    },
+                    optional={"user": st.one_of(st.just("git"), text), "knownHostsKey": text},
+                ),
+                "netrc": st.fixed_dictionaries({"secretName": st.one_of(st.just("tokens"), text)}),
+            },
+        ),
+        "caBundle": st.one_of(
+            st.just({"configMapName": "ca"}),
+            st.fixed_dictionaries({}, optional={"secretName": text, "configMapName": text, "key": text}),
+        ),
+        "cache": st.fixed_dictionaries(
+            {},
+            optional={
+                "enabled": st.booleans(),
+                "buildCache": st.booleans(),
+                "mountPath": st.one_of(
+                    st.sampled_from(["/go/pkg/mod", "/cache", "/proc", "/etc/gobuild/x"]), text
+                ),
+                "size": st.one_of(st.sampled_from(["10Gi", "999999999999Ei", "1"]), text),
+                "existingClaim": st.one_of(st.just("shared"), text),
+            },
+        ),
+        "podSelector": st.one_of(
+            st.just({"matchLabels": {"role": "build"}}),
+            st.just({"matchExpressions": [{"key": "x", "operator": "DoesNotExist"}]}),
+            st.dictionaries(text, text, max_size=2).map(lambda labels: {"matchLabels": labels}),
+        ),
+        "default": st.booleans(),
+        "reporting": st.fixed_dictionaries({}, optional={"probeModule": text, "enabled": st.booleans()}),
+    },
+)
+#: Valid specs whose values a hostile writer chose: $(VAR) and friends in every free-text field.
+_valid_hostile_specs = st.fixed_dictionaries(
+    {
+        "goproxy": st.sampled_from(
+            [["https://goproxy.corp/$(CI_TOKEN)", "direct"], ["http://10.0.0.7:3000/$$x"], ["direct"]]
+        ),
+        "env": st.lists(
+            st.fixed_dictionaries(
+                {"name": st.sampled_from(["CGO_ENABLED", "GOTOOLCHAIN", "NOTE", "HOME", "GOWORK"])},
+                optional={"value": text},
+            ),
+            max_size=3,
+            unique_by=lambda e: e["name"],
+        ),
+    },
+    optional={
+        "corporateProxy": st.just(
+            {"httpsProxy": "http://proxy.corp:3128/$(X)", "noProxy": ["$(NO)", ".corp"]}
+        ),
+        "goprivate": st.just(["$(PRIVATE)/*"]),
+        "cache": st.sampled_from([{"enabled": True}, {"enabled": True, "buildCache": True}]),
+        "overrideEnv": st.booleans(),
+        "podSelector": st.just({"matchLabels": {"role": "build"}}),
+    },
+)
+#: Any spec: valid ones (the property tests' space), valid ones with hostile values, and anything.
+hostile_specs = st.one_of(
+    specs.map(lambda spec: spec.model_dump(by_alias=True, exclude_none=True, mode="json")),
+    _valid_hostile_specs,
+    _anything_specs,
+)
+#: GoBuildConfig names: short, at the label-value limit, and as long as an object name may be.
+config_names = st.sampled_from(["corp", "b" * 63, "c" * 64, "d" * 253, "e.f"])
+
+#: A workload's hostile env entries, appended to a drawn container.
+hostile_env = st.lists(
+    st.one_of(
+        st.fixed_dictionaries(
+            {
+                "name": st.sampled_from(
+                    [
+                        "GIT_CONFIG_COUNT",
+                        "GIT_CONFIG_KEY_0",
+                        "GIT_CONFIG_VALUE_0",
+                        "GOPROXY",
+                        "CI_TOKEN",
+                        "HOME",
+                    ]
+                ),
+                "value": text,
+            }
+        ),
+        st.just({"name": "CI_TOKEN", "valueFrom": {"secretKeyRef": {"name": "ci", "key": "token"}}}),
+    ),
+    max_size=4,
+)
+
+
+@st.composite
+def hostile_workloads(draw: st.DrawFn, names: list[str]) -> tuple[str, dict[str, Any]]:
+    """A drawn Pod, Job or CronJob with hostile env and opt-in annotations for one of `names`."""
+    kind, obj = draw(workloads())
+    template = obj
+    for key in {
+        "Pod": (),
+        "Job": ("spec", "template"),
+        "CronJob": ("spec", "jobTemplate", "spec", "template"),
+    }[kind]:
+        template = template[key]
+    for container in template["spec"]["containers"]:
+        extra = draw(hostile_env)
+        if extra:
+            container["env"] = [*container.get("env", []), *extra]
+    how = draw(st.sampled_from(["config", "inject", "labels", "missing", "opt-out"]))
+    holder = template if draw(st.booleans()) or kind == "Pod" else obj
+    metadata = holder.setdefault("metadata", {})
+    annotations = metadata.setdefault("annotations", {})
+    if how == "config":
+        annotations["gobuild.dev/config"] = draw(st.sampled_from(names))
+    elif how == "inject":
+        annotations["gobuild.dev/inject"] = "true"
+    elif how == "labels":
+        template.setdefault("metadata", {}).setdefault("labels", {})["role"] = "build"
+    elif how == "missing":
+        annotations["gobuild.dev/config"] = "gone"
+    else:
+        annotations.update(
+            {"gobuild.dev/config": draw(st.sampled_from(names)), "gobuild.dev/inject": "false"}
+        )
+    return kind, obj
