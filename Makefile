@@ -60,7 +60,7 @@ generate: venv
 unit: venv
 	$(PY) -m pytest tests/unit -q
 
-# The admission fuzzer at full size (make unit runs it with FUZZ_EXAMPLES=2000).
+# The admission fuzzer at full size (make unit runs it with FUZZ_EXAMPLES=1000).
 FUZZ_EXAMPLES ?= 10000
 fuzz: venv
 	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(PY) -m pytest tests/unit/test_fuzz_admission.py -q -s
