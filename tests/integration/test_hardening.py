@@ -16,11 +16,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
+from kubernetes import client
 
 from conftest import Cluster
 from support.gbc import condition, downloads, make_config, status
 from support.hostile import CREDENTIALS, PROBE_TRICKS, UNUSABLE, USABLE, Refused
-from support.kubelet import NOT_SCHEDULED
+from support.kubelet import NOT_SCHEDULED, finish_pod
 from support.operator_process import OperatorProcess
 from support.waiting import wait_for
 
@@ -424,7 +425,7 @@ def _cleanup_failures(operator: OperatorProcess) -> int:
 
 
 def test_defect_8_pending_entries_and_pod_markers_are_cleaned_up_without_another_write(
-    cluster: Cluster, namespace: str, operator: OperatorProcess
+    cluster: Cluster, api: client.ApiClient, namespace: str, operator: OperatorProcess
 ) -> None:
     make_config(cluster, namespace, "corp")
     before = _cleanup_failures(operator)
@@ -432,10 +433,14 @@ def test_defect_8_pending_entries_and_pod_markers_are_cleaned_up_without_another
         held = _create(cluster, namespace, _pod("held"))
         assert _injected(held)
         uid = held["metadata"]["uid"]
+        finish_pod(api, namespace, "held", exit_code=0)  # the status is another resource: not frozen
         wait_for(
-            lambda: [e["uid"] for e in downloads(cluster, namespace, "corp").get("pending") or []] == [uid],
+            lambda: (
+                (d := downloads(cluster, namespace, "corp")).get("succeeded") == 1
+                and [(e["uid"], e["stage"]) for e in d.get("pending") or []] == [(uid, "succeeded")]
+            ),
             timeout=10,
-            what="the Pod to be counted and left pending (its marker refused)",
+            what="the outcome to be counted and left pending (its marker refused)",
         )
         # While the API refuses, the operator keeps retrying on its own.
         wait_for(
@@ -448,5 +453,5 @@ def test_defect_8_pending_entries_and_pod_markers_are_cleaned_up_without_another
         what="the pending entry to be settled",
     )
     pod = json.loads(cluster.kubectl("get", "pod", "held", "-n", namespace, "-o", "json").stdout)
-    assert pod["metadata"]["annotations"].get("gobuild.dev/recorded") == "injected"
-    assert downloads(cluster, namespace, "corp")["injected"] == 1
+    assert pod["metadata"]["annotations"].get("gobuild.dev/recorded") == "succeeded"
+    assert downloads(cluster, namespace, "corp")["succeeded"] == 1
