@@ -8,7 +8,7 @@ export GOTOOLCHAIN := local
 
 OPERATOR_ARGS ?= --register-webhook --webhook-addr=127.0.0.1 --webhook-host=127.0.0.1 --webhook-port=9443 --metrics-addr=127.0.0.1 --metrics-port=8080
 
-.PHONY: help venv binaries images image cluster-up cluster-down run run-local lint unit integration lifecycle install-test e2e e2e-setup test bench clean generate
+.PHONY: help venv binaries images image cluster-up cluster-down run run-local lint unit fuzz integration lifecycle install-test e2e e2e-setup test bench clean generate
 
 help:
 	@echo "make run          install the operator with its chart (on the local cluster unless KUBECONFIG is set)"
@@ -17,6 +17,7 @@ help:
 	@echo "make cluster-up   start the local cluster (control plane + one real node) in the background"
 	@echo "make cluster-down stop it, remove its state and restore what it changed on the host"
 	@echo "make generate     write crds/ and the generated docs tables from the API model"
+	@echo "make fuzz         10,000 hostile workloads and configs through admission, in process"
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -79,6 +80,11 @@ generate: venv
 
 unit: venv
 	$(PY) -m pytest tests/unit -q
+
+# The admission fuzzer at full size (make unit runs it with FUZZ_EXAMPLES=1000).
+FUZZ_EXAMPLES ?= 10000
+fuzz: venv
+	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(PY) -m pytest tests/unit/test_fuzz_admission.py -q -s
 
 integration: binaries
 	$(PY) -m pytest tests/integration -q

@@ -9,6 +9,7 @@ import socket
 import sys
 from pathlib import Path
 
+from gobuild_operator.core.policy import Policy
 from gobuild_operator.settings import LeaderSettings, Settings, WebhookSettings
 
 
@@ -34,6 +35,11 @@ def _run(args: argparse.Namespace) -> int:
         extra_no_proxy=tuple(h for h in [os.environ.get("KUBERNETES_SERVICE_HOST", "")] if h),
         status_flush_interval=args.status_flush_interval,
         probe_interval_override=args.probe_interval_override,
+        probe_allow_link_local=args.probe_allow_link_local,
+        policy=Policy(
+            allowed_env=frozenset(_names(args.allow_env)),
+            allowed_goflags=frozenset(_names(args.allow_goflag)),
+        ),
         webhook=WebhookSettings(
             listen_addr=args.webhook_addr,
             port=args.webhook_port,
@@ -50,6 +56,11 @@ def _run(args: argparse.Namespace) -> int:
         ),
     )
     return run_operator(settings, namespaces=args.namespace, verbose=args.verbose)
+
+
+def _names(values: list[str]) -> list[str]:
+    """Repeated and comma-separated flag values, without dashes ("-toolexec" and "toolexec" alike)."""
+    return [name.strip().lstrip("-") for value in values for name in value.split(",") if name.strip()]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -127,6 +138,25 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         metavar="SECONDS",
         help="probe every config this often, ignoring spec.reporting.probeIntervalSeconds (tests, demos)",
+    )
+    run.add_argument(
+        "--probe-allow-link-local",
+        action="store_true",
+        help="let GOPROXY probes reach link-local addresses and cloud metadata services (refused by default)",
+    )
+    run.add_argument(
+        "--allow-env",
+        action="append",
+        default=[],
+        metavar="NAME[,NAME]",
+        help="let GoBuildConfigs set these env names that run code (LD_PRELOAD, BASH_ENV, ...; * for all)",
+    )
+    run.add_argument(
+        "--allow-goflag",
+        action="append",
+        default=[],
+        metavar="FLAG[,FLAG]",
+        help="let GoBuildConfigs set these GOFLAGS that run code (toolexec, exec, ...; * for all)",
     )
     run.add_argument("--verbose", action="store_true")
     sub.add_parser(

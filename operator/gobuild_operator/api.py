@@ -29,8 +29,9 @@ import json
 import posixpath
 import re
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Annotated, Any, ClassVar, Literal
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic.alias_generators import to_camel
@@ -38,17 +39,67 @@ from pydantic_core import ErrorDetails
 
 from gobuild_operator import constants as c
 from gobuild_operator.core.reasons import NAMES as REASON_NAMES
+from gobuild_operator.core.redact import has_userinfo, redact_text
 from gobuild_operator.markers import DATE_TIME, INT32, SET, Default, Rule, Schema, map_list
 
+#: A TCP port, 1 to 65535 (a regular expression, so the CEL rules can share it).
+_PORT = r"([1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])"
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-_SSH_HOST = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*(:[0-9]{1,5})?$")
+_SSH_HOST = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*(:" + _PORT + r")?$")
 _SSH_USER = re.compile(r"^[A-Za-z_][-A-Za-z0-9_.]*$")
 _DATA_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _QUANTITY = re.compile(r"^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$")
-_GOSUMDB = re.compile(r"^[A-Za-z0-9][-A-Za-z0-9.]*[A-Za-z0-9](\+[^\s]+)?( +https?://[^\s]+)?$")
-_MODULE_PATH = re.compile(r"^[a-z0-9][-a-z0-9]*(\.[a-z0-9][-a-z0-9]*)+(/[A-Za-z0-9._~+-]+)*$")
+_QUANTITY_UNITS: Mapping[str, int] = {
+    "": 1,
+    **{suffix: 1024 ** (power + 1) for power, suffix in enumerate(("Ki", "Mi", "Gi", "Ti", "Pi", "Ei"))},
+    **{suffix: 1000 ** (power + 1) for power, suffix in enumerate(("k", "M", "G", "T", "P", "E"))},
+}
+#: The cache claim's size bounds: smaller holds no module cache, larger is no volume anyone has.
+CACHE_SIZE_MIN = "1Mi"
+CACHE_SIZE_MAX = "1Pi"
+#: GOFLAGS entries as go reads them: -name, --name, -name=value or --name=value.
+_GOFLAG = re.compile(r"^--?[A-Za-z0-9][-A-Za-z0-9_.]*(=[^\s]*)?$")
+#: A cache mountPath: absolute, of plain path elements (nothing the shell, the kubelet's $(VAR)
+#: expansion or a YAML reader could misread).
+_MOUNT_PATH = re.compile(r"^(/[A-Za-z0-9._~+@-]+)+$")
+#: Directories of the image's system and toolchain: a cache mounted on or below them hides what the
+#: build runs (the shell, go itself, CA certificates, /proc).
+SYSTEM_DIRS: tuple[str, ...] = (
+    "/bin",
+    "/boot",
+    "/dev",
+    "/etc",
+    "/lib",
+    "/lib32",
+    "/lib64",
+    "/libx32",
+    "/proc",
+    "/run",
+    "/sbin",
+    "/sys",
+    "/usr",
+    "/var/run",
+)
+#: Directories a build keeps its own files in: a cache mounted exactly there hides them (GOPATH's
+#: bin and src, HOME, temporary files).
+SHADOWED_DIRS: tuple[str, ...] = ("/go", "/home", "/root", "/tmp", "/var", "/var/lib", "/var/tmp")  # noqa: S108
+_SYSTEM_DIRS_TEXT = ", ".join(SYSTEM_DIRS)
+_SHADOWED_DIRS_TEXT = ", ".join(SHADOWED_DIRS)
+#: GOSUMDB as go parses it: "sum.golang.google.cn" alone (go's one alias), or sum.golang.org (the one
+#: name go knows the key of) or NAME+HASH+KEY (an Ed25519 verifier key: 8 hex digits, then 33 bytes in
+#: base64), optionally followed by the database's http(s) URL (host and port only, then a path).
+_GOSUMDB = re.compile(
+    r"^(sum\.golang\.google\.cn|(sum\.golang\.org|[A-Za-z0-9][-A-Za-z0-9.]*[A-Za-z0-9]\+[0-9a-f]{8}\+"
+    r"[A-Za-z0-9+/]{44})( +https?://([A-Za-z0-9][-A-Za-z0-9.]*|\[[0-9A-Fa-f:.]+\])(:" + _PORT + r")?"
+    r"(/[^\s?#@]*)?)?)$"
+)
+#: A module path as go checks it: a domain-like first element, then elements that neither start nor
+#: end with "." (so no "." or ".." that would move the probe off <module>/@v/list).
+_MODULE_PATH = re.compile(
+    r"^[a-z0-9][-a-z0-9]*(\.[a-z0-9][-a-z0-9]*)+(/[A-Za-z0-9_~+-]([A-Za-z0-9._~+-]*[A-Za-z0-9_~+-])?)*$"
+)
 _LABEL_KEY = (
     r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?"
     r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$"
@@ -75,6 +126,14 @@ _ENV_OWNED_BY_FIELD: Mapping[str, str] = {
 #: credential helper, appended after the workload's own entries; a fixed set in spec.env would break
 #: that numbering.
 _ENV_GIT_CONFIG = re.compile(r"^GIT_CONFIG_(COUNT|KEY_[0-9]+|VALUE_[0-9]+)$")
+#: A GoBuildConfig's name is the value of the label gobuild.dev/config on injected Pods, and label
+#: values have at most 63 characters (object names may have 253).
+MAX_NAME_LENGTH = 63
+NAME_TOO_LONG = (
+    f"metadata.name must have at most {MAX_NAME_LENGTH} characters: injected Pods carry it as the value of "
+    "the label gobuild.dev/config, and the API server refuses longer label values (so every Pod asking for "
+    "this config would be refused)"
+)
 #: Size of the claim the operator creates when `cache.size` is empty.
 DEFAULT_CACHE_SIZE = "10Gi"
 
@@ -105,59 +164,109 @@ def _no_space_or_comma(value: str) -> str:
 
 
 def _dns_subdomain(value: str) -> str:
-    if value and (len(value) > 253 or not _DNS_SUBDOMAIN.match(value)):
+    if value and (len(value) > 253 or not _DNS_SUBDOMAIN.fullmatch(value)):
         raise ValueError(f"{value!r} is not a valid Kubernetes object name")
     return value
 
 
 def _data_key(value: str) -> str:
-    if not _DATA_KEY.match(value) or value in (".", ".."):
+    if not _DATA_KEY.fullmatch(value) or value in (".", ".."):
         raise ValueError(f"{value!r} is not a valid Secret/ConfigMap key")
     return value
+
+
+#: Why a URL field refuses USER[:PASSWORD]@ (SPEC: credentials never live in URLs).
+_NO_CREDENTIALS = (
+    "must not carry credentials (USER[:PASSWORD]@): a URL is shown in every injected Pod spec and on the "
+    "status; put tokens for module proxies and git in a .netrc Secret named by spec.privateModules.netrc"
+)
+_NO_PROXY_CREDENTIALS = (
+    _NO_CREDENTIALS + "; a corporate proxy that needs credentials is set by the workload itself from a "
+    "Secret (env valueFrom.secretKeyRef), which overrideEnv: false keeps"
+)
+
+
+_NO_QUERY = (
+    'must not contain "?" or "#": go appends <module>/@v/... to the URL\'s path, and so does the probe, '
+    "which asks only <url>/<module>/@v/list"
+)
+
+
+def _no_credentials(value: str, message: str = _NO_CREDENTIALS) -> None:
+    # The value is not quoted: it holds the credentials.
+    if has_userinfo(value) or "@" in urlsplit(value).netloc:
+        raise ValueError(message)
 
 
 def _goproxy_entry(value: str) -> str:
     if value in ("direct", "off"):
         return value
+    _no_credentials(value)
+    if "?" in value or "#" in value:
+        raise ValueError(_NO_QUERY)
     parts = urlsplit(value)
     if any(ch.isspace() or ch in ",|" for ch in value) or parts.scheme not in ("http", "https", "file"):
         raise ValueError(f"{value!r} must be an http(s):// or file:// URL, 'direct' or 'off'")
     if parts.scheme != "file" and not parts.hostname:
         raise ValueError(f"{value!r} has no host")
+    if parts.scheme == "file" and (parts.netloc not in ("", "localhost") or not parts.path.startswith("/")):
+        raise ValueError(
+            f"{value!r} must be file:///ABSOLUTE/PATH: go reads file:// URLs in the build container and "
+            "refuses a host (file://etc/passwd names the host 'etc')"
+        )
+    _check_port(value, parts)
     return value
+
+
+def _check_port(value: str, parts: SplitResult) -> None:
+    try:
+        port = parts.port
+    except ValueError:
+        port = 0
+    if port == 0:
+        raise ValueError(f"{value!r} must have a port from 1 to 65535, or none")
 
 
 def _proxy_url(value: str) -> str:
     if not value:
         return value
+    _no_credentials(value, _NO_PROXY_CREDENTIALS)
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https", "socks5", "socks5h") or not parts.hostname:
         raise ValueError(f"{value!r} must be an http://, https:// or socks5:// URL with a host")
     if any(ch.isspace() for ch in value):
         raise ValueError(f"{value!r} must not contain spaces")
+    _check_port(value, parts)
     return value
 
 
 def _goflag(value: str) -> str:
     if not value.startswith("-") or any(ch.isspace() for ch in value):
         raise ValueError(f"{value!r} must be one flag starting with '-' and without spaces")
+    if not _GOFLAG.fullmatch(value):
+        raise ValueError(f"{value!r} must be -NAME, --NAME, -NAME=VALUE or --NAME=VALUE, as go reads GOFLAGS")
     return value
 
 
 def _gosumdb(value: str) -> str:
-    if value not in ("", "off") and not _GOSUMDB.match(value):
-        raise ValueError(f'{value!r} must be "off" or "NAME[+KEY] [URL]" with an http(s) URL')
+    for field in value.split():
+        _no_credentials(field)
+    if value not in ("", "off") and not _GOSUMDB.fullmatch(value):
+        raise ValueError(
+            f'{value!r} must be "off", "sum.golang.org [URL]", "sum.golang.google.cn" or '
+            '"NAME+HASH+KEY [URL]" with an http(s) URL'
+        )
     return value
 
 
 def _container_name(value: str) -> str:
-    if len(value) > 63 or not _DNS_LABEL.match(value):
+    if len(value) > 63 or not _DNS_LABEL.fullmatch(value):
         raise ValueError(f"{value!r} is not a valid container name")
     return value
 
 
 def _ssh_host(value: str) -> str:
-    if len(value) > 259 or not _SSH_HOST.match(value):
+    if len(value) > 259 or not _SSH_HOST.fullmatch(value):
         raise ValueError(
             f"{value!r} must be a lowercase host name, optionally with :PORT (no scheme, user or path)"
         )
@@ -165,17 +274,17 @@ def _ssh_host(value: str) -> str:
 
 
 def _ssh_user(value: str) -> str:
-    if not _SSH_USER.match(value):
+    if not _SSH_USER.fullmatch(value):
         raise ValueError(f"{value!r} is not a valid SSH user name")
     return value
 
 
 def _env_name(value: str) -> str:
-    if not _ENV_NAME.match(value):
+    if not _ENV_NAME.fullmatch(value):
         raise ValueError(f"{value!r} is not a valid environment variable name")
     if value in _ENV_OWNED_BY_FIELD:
         raise ValueError(f"{value} is set from spec.{_ENV_OWNED_BY_FIELD[value]}; set that field instead")
-    if _ENV_GIT_CONFIG.match(value):
+    if _ENV_GIT_CONFIG.fullmatch(value):
         raise ValueError(
             f"{value} carries the operator's git settings (spec.privateModules); set it in the workload"
         )
@@ -183,23 +292,41 @@ def _env_name(value: str) -> str:
 
 
 def _quantity(value: str) -> str:
-    if value and (not _QUANTITY.match(value) or not any(ch in "123456789" for ch in value)):
+    if value and (not _QUANTITY.fullmatch(value) or not any(ch in "123456789" for ch in value)):
         raise ValueError(f"{value!r} must be a positive quantity such as 10Gi or 500Mi")
+    if value and not bytes_of(CACHE_SIZE_MIN) <= bytes_of(value) <= bytes_of(CACHE_SIZE_MAX):
+        raise ValueError(f"{value!r} must be between {CACHE_SIZE_MIN} and {CACHE_SIZE_MAX}")
     return value
+
+
+def bytes_of(quantity: str) -> Decimal:
+    """The number of bytes a storage quantity (as _QUANTITY accepts it) stands for."""
+    number = quantity.rstrip("KMGTPEikm")
+    return Decimal(number) * _QUANTITY_UNITS[quantity[len(number) :]]
 
 
 def _mount_path(value: str) -> str:
     normal = posixpath.normpath(value)
     if not value.startswith("/") or normal == "/" or ":" in value or ".." in value.split("/"):
         raise ValueError(f"{value!r} must be an absolute path other than '/', without '..' or ':'")
+    if not _MOUNT_PATH.fullmatch(normal):
+        raise ValueError(
+            f"{value!r} must consist of path elements of letters, digits and '._~+@-' (no spaces, "
+            "control characters or '$')"
+        )
     for reserved in (c.MOUNT_ROOT, posixpath.dirname(c.GOCACHE_MOUNT_PATH)):
         if normal == reserved or normal.startswith(reserved + "/") or reserved.startswith(normal + "/"):
             raise ValueError(f"{value!r} overlaps {reserved}, where the operator mounts its own files")
+    for system in SYSTEM_DIRS:
+        if normal == system or normal.startswith(system + "/"):
+            raise ValueError(f"{value!r} is on or below {system}: the cache would hide what the build runs")
+    if normal in SHADOWED_DIRS:
+        raise ValueError(f"{value!r} would hide the build's own files there; mount the cache below it")
     return normal
 
 
 def _module_path(value: str) -> str:
-    if not _MODULE_PATH.match(value):
+    if not _MODULE_PATH.fullmatch(value):
         raise ValueError(f"{value!r} is not a Go module path")
     return value
 
@@ -230,6 +357,10 @@ def _matches(pattern: re.Pattern[str] | str, *, optional: bool = False) -> str:
     return f"self == '' || {rule}" if optional else rule
 
 
+def _cel_list(values: tuple[str, ...]) -> str:
+    return "[" + ", ".join(f"'{value}'" for value in values) + "]"
+
+
 _OBJECT_NAME_MESSAGE = (
     'must be a valid object name: lowercase letters, digits, "-" and ".", starting and ending with a '
     "letter or digit"
@@ -242,6 +373,22 @@ _PROXY_URL_RULE = Rule(
     "self == '' || (isURL(self) && !self.matches(r'[\\s,]') && "
     "url(self).getScheme() in ['http', 'https', 'socks5', 'socks5h'] && url(self).getHostname() != '')",
     'must be an http:// or https:// (or socks5://) URL with a host, e.g. "http://proxy.corp.example:3128"',
+)
+
+
+def _no_credentials_rule(message: str, *, anywhere: bool = False) -> Rule:
+    start = "" if anywhere else "^[A-Za-z][-A-Za-z0-9+.]*"
+    return Rule(f"!self.matches(r'{start}://[^/?#\\s]*@')", message, reason="FieldValueForbidden")
+
+
+#: A URL's port, if it has one, is 1-65535 (a regular expression over the whole value: CEL's
+#: url(self).getPort() has no length bound, so a rule using it costs too much for the API server).
+_URL_PORT = (
+    r"^[A-Za-z][-A-Za-z0-9+.]*://([^/?#@]*@)?(\[[^/?#\]]*\]|[^/?#:\[@]*)(:" + _PORT + r"?)?([/?#].*)?$"
+)
+_URL_PORT_RULE = Rule(
+    f"!self.contains('://') || self.matches(r'{_URL_PORT}')",
+    "must have a port from 1 to 65535, or none",
 )
 _GLOB_RULE = Rule(
     "!self.matches(r'[\\s,]')",
@@ -285,6 +432,14 @@ GoproxyEntry = Annotated[
         'must be "direct", "off", or an http://, https:// or file:/// URL (without "," or "|", which '
         "join GOPROXY entries)",
     ),
+    Rule(
+        "!isURL(self) || url(self).getScheme() != 'file' || url(self).getHostname() in ['', 'localhost']",
+        "must be file:///ABSOLUTE/PATH: go reads file:// URLs in the build container and refuses a host "
+        '(file://etc/passwd names the host "etc")',
+    ),
+    _URL_PORT_RULE,
+    _no_credentials_rule(_NO_CREDENTIALS),
+    Rule("self == 'direct' || self == 'off' || !self.matches(r'[?#]')", _NO_QUERY),
 ]
 GoFlag = Annotated[
     str,
@@ -293,6 +448,10 @@ GoFlag = Annotated[
     Rule(
         "self.startsWith('-') && !self.matches(r'\\s')",
         'must be one flag that starts with "-" and contains no whitespace, e.g. "-mod=mod"',
+    ),
+    Rule(
+        _matches(_GOFLAG),
+        'must be -NAME, --NAME, -NAME=VALUE or --NAME=VALUE, as go reads GOFLAGS, e.g. "-mod=mod"',
     ),
 ]
 ContainerName = Annotated[
@@ -311,11 +470,18 @@ SSHHost = Annotated[
     Field(min_length=1, max_length=259),
     Rule(
         _matches(_SSH_HOST),
-        'must be a lowercase hostname, optionally with ":PORT", e.g. "git.corp.example" (no scheme, user '
-        "or path)",
+        'must be a lowercase hostname, optionally with ":PORT" (1 to 65535), e.g. "git.corp.example" or '
+        '"gitlab.corp.example:2222" (no scheme, user or path)',
     ),
 ]
-ProxyURL = Annotated[str, AfterValidator(_proxy_url), Field(max_length=2048), _PROXY_URL_RULE]
+ProxyURL = Annotated[
+    str,
+    AfterValidator(_proxy_url),
+    Field(max_length=2048),
+    _PROXY_URL_RULE,
+    _URL_PORT_RULE,
+    _no_credentials_rule(_NO_PROXY_CREDENTIALS),
+]
 NoProxyEntry = Annotated[
     str,
     AfterValidator(_no_space_or_comma),
@@ -446,7 +612,15 @@ class EnvEntry(_Model):
         ),
     ]
     value: Annotated[
-        str, Field(max_length=32768, description="The variable's value. Absent means the empty string.")
+        str,
+        Field(
+            max_length=32768,
+            description=(
+                "The variable's value. Absent means the empty string. Injected literally: unlike a Pod's "
+                "own env, $(VAR) is not expanded (a config must not pull a workload's variables, such as "
+                "a token from a Secret, into its values)."
+            ),
+        ),
     ] = ""
 
 
@@ -456,8 +630,8 @@ class CorporateProxy(_Model):
         Field(
             description=(
                 "HTTP_PROXY: proxy URL for plain-HTTP requests, e.g. http://proxy.corp.example:3128. An "
-                "http://, https://, socks5:// or socks5h:// URL with a host. Credentials in the URL are "
-                "visible in the Pod spec."
+                "http://, https://, socks5:// or socks5h:// URL with a host, without credentials (a proxy "
+                "that needs them is set by the workload from a Secret)."
             )
         ),
     ] = ""
@@ -648,14 +822,21 @@ class Cache(_Model):
         Field(
             max_length=64,
             description=(
-                f"The storage request of the claim the operator creates, a quantity such as 10Gi. Empty or "
-                f"absent: {DEFAULT_CACHE_SIZE} (applied by the operator, not defaulted here, so that "
-                "existingClaim alone stays valid). Not allowed together with existingClaim."
+                f"The storage request of the claim the operator creates, a quantity such as 10Gi, from "
+                f"{CACHE_SIZE_MIN} to {CACHE_SIZE_MAX}. Empty or absent: {DEFAULT_CACHE_SIZE} (applied by "
+                "the operator, not defaulted here, so that existingClaim alone stays valid). Not allowed "
+                "together with existingClaim."
             ),
         ),
         Rule(
             f"self == '' || ({_matches(_QUANTITY)} && quantity(self).isGreaterThan(quantity('0')))",
             "must be a positive quantity such as 10Gi or 500Mi",
+        ),
+        Rule(
+            f"self == '' || !{_matches(_QUANTITY)} || "
+            f"(quantity(self).compareTo(quantity('{CACHE_SIZE_MIN}')) >= 0 && "
+            f"quantity(self).compareTo(quantity('{CACHE_SIZE_MAX}')) <= 0)",
+            f"must be from {CACHE_SIZE_MIN} to {CACHE_SIZE_MAX}",
         ),
     ] = ""
     storage_class_name: Annotated[
@@ -688,15 +869,35 @@ class Cache(_Model):
             min_length=2,
             max_length=1024,
             description=(
-                "Where the cache is mounted in the containers; GOMODCACHE is set to it. An absolute path, "
-                f'not "/" and not on or around {c.MOUNT_ROOT} or {posixpath.dirname(c.GOCACHE_MOUNT_PATH)}, '
-                "where the operator mounts its own files."
+                "Where the cache is mounted in the containers; GOMODCACHE is set to it. An absolute path "
+                'of letters, digits and "._~+@-", not "/", not on or around '
+                f"{c.MOUNT_ROOT} or {posixpath.dirname(c.GOCACHE_MOUNT_PATH)}, where the operator mounts its "
+                f"own files, not on or below a system directory ({_SYSTEM_DIRS_TEXT}) and not "
+                f"exactly {_SHADOWED_DIRS_TEXT}, whose files builds need."
             ),
         ),
         Rule(
             "self.startsWith('/') && !self.endsWith('/') && !self.contains(':') && !self.contains('//') && "
             "!self.split('/').exists(p, p == '..' || p == '.')",
             'must be an absolute path other than "/", without a trailing "/", "//", ".", ".." or ":"',
+        ),
+        Rule(
+            _matches(_MOUNT_PATH),
+            'must consist of path elements of letters, digits and "._~+@-" (no spaces, control characters '
+            'or "$")',
+        ),
+        Rule(
+            f"!{_cel_list(SYSTEM_DIRS)}.exists(d, self == d || self.startsWith(d + '/'))",
+            "must not be on or below a system directory ("
+            + ", ".join(SYSTEM_DIRS)
+            + "): the cache would hide what the build runs",
+            reason="FieldValueForbidden",
+        ),
+        Rule(
+            f"!(self in {_cel_list(SHADOWED_DIRS)})",
+            "must not be exactly " + ", ".join(SHADOWED_DIRS) + ": the cache would hide the build's own "
+            "files there; mount it below, e.g. /go/pkg/mod",
+            reason="FieldValueForbidden",
         ),
         Rule(
             f"!['{c.MOUNT_ROOT}', '{posixpath.dirname(c.GOCACHE_MOUNT_PATH)}'].exists(r, "
@@ -947,7 +1148,8 @@ class GoBuildConfigSpec(_Model):
                 "GOPROXY entries, tried in order: an http://, https:// or file:/// URL of a module proxy, "
                 '"direct" (fetch from the version-control origin) or "off" (fail: no downloads). They are '
                 "joined according to proxyFallback. Example for mainland China: "
-                '["https://goproxy.cn", "https://goproxy.io", "direct"].'
+                '["https://goproxy.cn", "https://goproxy.io", "direct"]. URLs carry no credentials (a proxy '
+                "that wants a token gets it from privateModules.netrc), query or fragment."
             ),
         ),
         AfterValidator(_unique),
@@ -970,16 +1172,18 @@ class GoBuildConfigSpec(_Model):
         Field(
             max_length=1024,
             description=(
-                'GOSUMDB: the checksum database as "NAME[+KEY] [URL]", e.g. "sum.golang.org '
-                'https://goproxy.cn/sumdb/sum.golang.org" to reach sum.golang.org through a mirror, or '
+                'GOSUMDB: the checksum database as go reads it: "sum.golang.org [URL]", e.g. "sum.golang.org '
+                'https://goproxy.cn/sumdb/sum.golang.org" to reach sum.golang.org through a mirror, '
+                '"sum.golang.google.cn", "NAME+HASH+KEY [URL]" for another database (its verifier key), or '
                 '"off" to disable checksum verification. Empty or absent: go\'s default (sum.golang.org).'
             ),
         ),
         Rule(
             f"self == '' || self == 'off' || {_matches(_GOSUMDB)}",
-            'must be "off" or "NAME[+KEY] [URL]" with an http(s) URL, e.g. "sum.golang.org '
-            'https://goproxy.cn/sumdb/sum.golang.org"',
+            'must be "off", "sum.golang.org [URL]", "sum.golang.google.cn" or "NAME+HASH+KEY [URL]" with an '
+            'http(s) URL, e.g. "sum.golang.org https://goproxy.cn/sumdb/sum.golang.org"',
         ),
+        _no_credentials_rule(_NO_CREDENTIALS, anywhere=True),
     ] = ""
     goprivate: Annotated[
         tuple[Pattern, ...],
@@ -1032,7 +1236,9 @@ class GoBuildConfigSpec(_Model):
             max_length=32,
             description=(
                 'GOFLAGS, one flag per entry, e.g. ["-mod=mod", "-modcacherw"]. Entries are joined with '
-                "spaces, so a flag value cannot contain whitespace."
+                "spaces, so a flag value cannot contain whitespace. Flags that make go run other programs "
+                "(-toolexec, -exec, ...) are refused by the operator unless its admin allows them "
+                "(docs/security.md)."
             ),
         ),
     ] = ()
@@ -1047,7 +1253,9 @@ class GoBuildConfigSpec(_Model):
                 "GOPRIVATE, GONOPROXY, GONOSUMDB, GOINSECURE, GOFLAGS, HTTP(S)_PROXY, NO_PROXY and their "
                 "lowercase twins), git's GIT_CONFIG_COUNT/KEY_n/VALUE_n, and, while the block that sets "
                 "them is configured, GOMODCACHE/GOCACHE (cache), GIT_SSH_COMMAND (privateModules.ssh), "
-                "NETRC (privateModules.netrc) and SSL_CERT_DIR/GIT_SSL_CAINFO/GIT_SSL_CAPATH (caBundle)."
+                "NETRC (privateModules.netrc) and SSL_CERT_DIR/GIT_SSL_CAINFO/GIT_SSL_CAPATH (caBundle). "
+                "Names that make the build run code (LD_PRELOAD, BASH_ENV, GIT_CONFIG_PARAMETERS, PATH, "
+                "...) are refused by the operator unless its admin allows them (docs/security.md)."
             ),
         ),
         map_list("name"),
@@ -1296,6 +1504,8 @@ class GoBuildConfig(_Status):
     injects GOPROXY/GOSUMDB and friends, private-module credentials, corporate proxy and CA settings and
     a shared module cache, and reports on its status what failed in those builds and how to fix it."""
 
+    crd_rules = (Rule(f"self.metadata.name.size() <= {MAX_NAME_LENGTH}", NAME_TOO_LONG),)
+
     api_version: Annotated[
         str,
         Field(description="APIVersion defines the versioned schema of this representation of an object."),
@@ -1337,7 +1547,7 @@ def parse_spec(spec: Mapping[str, Any]) -> GoBuildConfigSpec:
         kept = [
             detail for detail in details if not (detail["type"] == "too_short" and detail["loc"] in below)
         ]
-        raise SpecError([_describe(detail) for detail in kept]) from None
+        raise SpecError([redact_text(_describe(detail)) for detail in kept]) from None
 
 
 def _describe(detail: ErrorDetails) -> str:

@@ -5,7 +5,8 @@
   (k8s/webhookconfig.py), with the release's names and values in place of the operator's settings;
 - the field table of README.md from the same model (descriptions and defaults);
 - the reason table of docs/diagnosis.md from the reason registry (core/reasons.py), with the lines
-  the classifier finds in the recorded logs of tests/fixtures/gofailures as examples.
+  the classifier finds in the recorded logs of tests/fixtures/gofailures as examples;
+- the deny lists of docs/security.md from the operator's policy (core/policy.py).
 
 Generated parts of Markdown files sit between `<!-- generated: NAME -->` and `<!-- end: NAME -->`;
 the rest of those files is prose and stays hand-written. `--check` writes nothing and exits 1 naming
@@ -27,7 +28,7 @@ import yaml
 
 from gobuild_operator import crd
 from gobuild_operator.constants import SYSTEM_NAMESPACES
-from gobuild_operator.core import reasons
+from gobuild_operator.core import policy, reasons
 from gobuild_operator.core.diagnose import GoSettings, diagnose
 
 CRD_FILE = Path("crds") / "gobuildconfigs.gobuild.dev.yaml"
@@ -35,6 +36,7 @@ CRD_FILE = Path("crds") / "gobuildconfigs.gobuild.dev.yaml"
 CHART_CRD_FILE = Path("helm") / "gobuild-operator" / "crds" / "gobuildconfigs.gobuild.dev.yaml"
 README = Path("README.md")
 DIAGNOSIS_DOC = Path("docs") / "diagnosis.md"
+SECURITY_DOC = Path("docs") / "security.md"
 FIXTURES = Path("tests") / "fixtures" / "gofailures"
 CHART_WEBHOOK_FILE = Path("helm") / "gobuild-operator" / "templates" / "webhook.yaml"
 #: Example lines per reason in the docs table.
@@ -53,6 +55,7 @@ def outputs(root: Path) -> dict[Path, str]:
         DIAGNOSIS_DOC: splice(
             (root / DIAGNOSIS_DOC).read_text(encoding="utf-8"), "reasons", reason_table(root / FIXTURES)
         ),
+        SECURITY_DOC: splice((root / SECURITY_DOC).read_text(encoding="utf-8"), "denylist", denylist_table()),
     }
 
 
@@ -134,6 +137,24 @@ def recorded_examples(fixtures: Path) -> dict[str, list[str]]:
         if diagnosis.evidence and diagnosis.evidence not in lines and len(lines) < EXAMPLES_PER_REASON:
             lines.append(diagnosis.evidence)
     return found
+
+
+# --- docs/security.md: the deny lists -----------------------------------------------------------
+
+
+def denylist_table() -> str:
+    """| refused | why | lifted with |, env names then GOFLAGS, grouped by reason."""
+    rows = ["| Refused by default | Why | Lifted with |", "| --- | --- | --- |"]
+    by_reason: dict[str, list[str]] = {}
+    for name, why in policy.DENIED_ENV.items():
+        by_reason.setdefault(why, []).append(name)
+    for why, names in by_reason.items():
+        listed = ", ".join(f"`{name}`" for name in names)
+        lift = "`--allow-env=NAME`" if len(names) > 1 else f"`--allow-env={names[0]}`"
+        rows.append(f"| env {listed} | {_cell(why)} | {lift} |")
+    for name, why in policy.DENIED_GOFLAGS.items():
+        rows.append(f"| GOFLAGS `-{name}` | {_cell(why)} | `--allow-goflag={name}` |")
+    return "\n".join(rows) + "\n"
 
 
 def _code(text: str) -> str:

@@ -22,6 +22,7 @@ from typing import Any, cast
 
 import kopf
 
+from gobuild_operator.core.redact import RedactingFilter
 from gobuild_operator.handlers.admission import Admission
 from gobuild_operator.handlers.webhook import TLSFiles, WebhookServer
 from gobuild_operator.metrics import Metrics
@@ -41,9 +42,11 @@ def run_operator(settings: Settings, *, namespaces: list[str], verbose: bool) ->
     from gobuild_operator.handlers import namespaces as namespace_handlers  # noqa: F401
 
     kopf.configure(verbose=verbose, log_format=kopf.LogFormat.PLAIN)
+    for handler in logging.getLogger().handlers:  # no credential reaches the log, whoever logs it
+        handler.addFilter(RedactingFilter())
     logging.getLogger("kubernetes_asyncio").setLevel(logging.WARNING)
     sys.setswitchinterval(GIL_SWITCH_INTERVAL)
-    store, metrics = Store(), Metrics()
+    store, metrics = Store(policy=settings.policy), Metrics()
     hook = settings.webhook
     ca_pem = b""
     if hook.tls_secret:

@@ -7,8 +7,10 @@ tests start operators with different settings side by side without patching anyt
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+
+from gobuild_operator.core.policy import Policy
 
 
 @dataclass(frozen=True)
@@ -73,11 +75,17 @@ class Settings:
     extra_no_proxy: tuple[str, ...] = ()
     #: Seconds a GOPROXY probe may take before the proxy counts as unreachable.
     probe_timeout: float = 5.0
+    #: Let probes reach link-local addresses and cloud metadata services (core/reach.py), which
+    #: they refuse by default: whoever writes a GoBuildConfig chooses the URLs the operator GETs.
+    probe_allow_link_local: bool = False
     #: Probe every config this often instead of its spec.reporting.probeIntervalSeconds (whose
     #: CRD minimum is 30 s): for tests and demos only.
     probe_interval_override: float | None = None
     #: While a config's checks find something wrong, re-check at least this often (seconds).
     recheck_interval: float = 30.0
+    #: Env names and GOFLAGS that run code, which configs may set only where this lifts the
+    #: default deny lists (core/policy.py; --allow-env, --allow-goflag).
+    policy: Policy = field(default_factory=Policy)
 
     @staticmethod
     def default_namespace() -> str:

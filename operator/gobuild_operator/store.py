@@ -3,7 +3,9 @@
 kopf's watches feed it (handlers/gobuildconfigs.py, handlers/namespaces.py); the webhook, the
 reconciler, the per-config checks, the download reporter and the missed-injection check read it.
 Each GoBuildConfig's spec is parsed once per change of its generation, here and nowhere else, so
-admission never parses and never calls the API.
+admission never parses and never calls the API. The operator's policy (core/policy.py: env names
+and GOFLAGS that run code, refused unless the admin allows them) is applied in the same place, so
+a refused config is "invalid" for selection, injection and the status alike.
 
 Plain data and dicts, no I/O and no locks. kopf's event loop writes; the admission thread
 (handlers/webhook.py) only reads, through `specs()` and `namespace_labels()`, which hand out
@@ -19,7 +21,9 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
-from gobuild_operator.api import GoBuildConfigSpec, SpecError, parse_spec
+from gobuild_operator.api import MAX_NAME_LENGTH, NAME_TOO_LONG, GoBuildConfigSpec, SpecError, parse_spec
+from gobuild_operator.core import policy as policies
+from gobuild_operator.core.policy import Policy
 
 Key = tuple[str, str]  # (namespace, name)
 
@@ -31,27 +35,28 @@ class ConfigInfo:
     uid: str
     created: str
     generation: int
-    spec: GoBuildConfigSpec | None  # None: the spec does not parse; `error` says why
+    spec: GoBuildConfigSpec | None  # None: the spec does not parse or is not allowed; `error` says why
     error: str
     pending: int  # entries in status.downloads.pending
+    #: The SpecValid reason when `spec` is None: InvalidSpec, or NotAllowed by the operator's policy.
+    reason: str = ""
 
     @property
     def key(self) -> Key:
         return (self.namespace, self.name)
 
 
-def _info(body: Mapping[str, Any], previous: ConfigInfo | None) -> ConfigInfo:
+def _info(body: Mapping[str, Any], previous: ConfigInfo | None, policy: Policy) -> ConfigInfo:
     """`previous` lends its parse when uid and generation show the spec is unchanged."""
     metadata = body.get("metadata") or {}
     uid = str(metadata.get("uid") or "")
     generation = int(metadata.get("generation") or 0)
     if previous is not None and previous.uid == uid and previous.generation == generation:
-        spec, error = previous.spec, previous.error
+        spec, error, reason = previous.spec, previous.error, previous.reason
     else:
-        try:
-            spec, error = parse_spec(dict(body.get("spec") or {})), ""
-        except SpecError as exc:
-            spec, error = None, str(exc)
+        spec, error, reason = _parse(body.get("spec") or {}, policy)
+        if len(str(metadata.get("name") or "")) > MAX_NAME_LENGTH:  # stored under an older CRD
+            spec, error, reason = None, NAME_TOO_LONG, "InvalidSpec"
     downloads = (body.get("status") or {}).get("downloads") or {}
     return ConfigInfo(
         namespace=str(metadata.get("namespace") or ""),
@@ -62,7 +67,20 @@ def _info(body: Mapping[str, Any], previous: ConfigInfo | None) -> ConfigInfo:
         spec=spec,
         error=error,
         pending=len(downloads.get("pending") or []),
+        reason=reason,
     )
+
+
+def _parse(spec: Mapping[str, Any], policy: Policy) -> tuple[GoBuildConfigSpec | None, str, str]:
+    """(spec, error, reason): the parsed spec, or None with the error and the SpecValid reason."""
+    try:
+        parsed = parse_spec(dict(spec))
+    except SpecError as exc:
+        return None, str(exc), "InvalidSpec"
+    refused = policies.problems(parsed, policy)
+    if refused:
+        return None, "; ".join(refused), policies.REASON
+    return parsed, "", ""
 
 
 def _key(body: Mapping[str, Any]) -> Key:
@@ -74,7 +92,8 @@ _NOTHING: Mapping[str, Any] = MappingProxyType({})
 
 
 class Store:
-    def __init__(self) -> None:
+    def __init__(self, *, policy: Policy | None = None) -> None:
+        self._policy = policy if policy is not None else Policy()
         self._configs: dict[Key, ConfigInfo] = {}
         self._labels: dict[str, Mapping[str, str]] = {}
         #: namespace -> name -> parsed spec, by name; rebuilt (never changed) on every config change.
@@ -99,7 +118,7 @@ class Store:
     def put_config(self, body: Mapping[str, Any]) -> tuple[ConfigInfo, ConfigInfo | None]:
         """Store a GoBuildConfig from its watch event; return (it, what was stored before)."""
         old = self._configs.get(_key(body))
-        info = _info(body, old)
+        info = _info(body, old, self._policy)
         self._configs[info.key] = info
         if old is None or old.spec is not info.spec:
             self._publish(info.namespace)
@@ -108,7 +127,7 @@ class Store:
     def view(self, body: Mapping[str, Any]) -> ConfigInfo:
         """A GoBuildConfig read some other way (a status write's read), parsed through the store's
         cache but not stored: the store follows the watch, whose events drive the checks."""
-        return _info(body, self._configs.get(_key(body)))
+        return _info(body, self._configs.get(_key(body)), self._policy)
 
     def remove_config(self, namespace: str, name: str) -> ConfigInfo | None:
         removed = self._configs.pop((namespace, name), None)

@@ -174,7 +174,7 @@ INVALID_EXAMPLES = {
     "podselector-in-without-values.yaml": ["spec.podSelector.matchExpressions[0].values", "Required value"],
     "bad-container-name.yaml": ["spec.containers[0]", "must be a container name"],
     "probe-interval-too-short.yaml": ["spec.reporting.probeIntervalSeconds", "greater than or equal to 30"],
-    "bad-gosumdb.yaml": ["spec.gosumdb", "NAME[+KEY] [URL]"],
+    "bad-gosumdb.yaml": ["spec.gosumdb", "NAME+HASH+KEY [URL]"],
 }
 
 

@@ -57,3 +57,41 @@ def finish_pod(
         }
     }
     client.CoreV1Api(api).patch_namespaced_pod_status(name, namespace, body)
+
+
+def expand(value: str, defined: dict[str, str]) -> str:
+    """What the kubelet makes of an env `value`: a port of Kubernetes'
+    third_party/forked/golang/expansion.Expand ($(NAME) of a variable defined before it is
+    replaced, an undefined one is kept, `$$` becomes `$`, any other `$` stays)."""
+    out: list[str] = []
+    checkpoint = 0
+    cursor = 0
+    while cursor < len(value):
+        if value[cursor] == "$" and cursor + 1 < len(value):
+            out.append(value[checkpoint:cursor])
+            rest = value[cursor + 1 :]
+            if rest[0] == "$":
+                read, advance = "$", 1
+            elif rest[0] == "(":
+                close = rest.find(")", 1)
+                if close == -1:
+                    read, advance = "$(", 1
+                else:
+                    name = rest[1:close]
+                    read, advance = defined.get(name, f"$({name})"), close + 1
+            else:
+                read, advance = "$" + rest[0], 1
+            out.append(read)
+            cursor += advance
+            checkpoint = cursor + 1
+        cursor += 1
+    return "".join(out) + value[checkpoint:]
+
+
+def container_environment(env: list[dict[str, Any]]) -> dict[str, str]:
+    """A container's environment as the kubelet builds it from literal `value`s, in order."""
+    defined: dict[str, str] = {}
+    for var in env:
+        if "value" in var:
+            defined[var["name"]] = expand(str(var["value"]), defined)
+    return defined

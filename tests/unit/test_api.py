@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 import yaml
 
-from gobuild_operator.api import SpecError, parse_spec
+from gobuild_operator.api import SpecError, bytes_of, parse_spec
+from support.hostile import CREDENTIALS, PROBE_TRICKS, TOKEN, UNUSABLE, USABLE, Refused
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -317,3 +318,47 @@ def test_invalid_examples_are_refused_like_the_api_server_does(path: Path) -> No
     for spec in specs:
         with pytest.raises(SpecError):
             parse_spec(spec)
+
+
+# --- hardening: the operator refuses what the API server refuses (support/hostile.py) ------------
+
+
+@pytest.mark.parametrize("case", [pytest.param(c, id=name) for name, c in UNUSABLE.items()])
+def test_defect_9_values_no_build_can_use_are_refused(case: Refused) -> None:
+    with pytest.raises(SpecError) as raised:
+        parse_spec(case.spec)
+    assert any(error.startswith(case.field + ":") for error in raised.value.errors), raised.value.errors
+
+
+@pytest.mark.parametrize("spec", [pytest.param(s, id=name) for name, s in USABLE.items()])
+def test_defect_9_the_usable_edges_parse(spec: dict[str, Any]) -> None:
+    parse_spec(spec)
+
+
+@pytest.mark.parametrize(
+    ("quantity", "size"),
+    [
+        pytest.param("1Mi", 2**20, id="Mi"),
+        pytest.param("1.5Gi", 3 * 2**29, id="fraction"),
+        pytest.param("500M", 500 * 10**6, id="decimal-suffix"),
+        pytest.param("1024", 1024, id="bytes"),
+    ],
+)
+def test_storage_quantities_in_bytes(quantity: str, size: int) -> None:
+    assert bytes_of(quantity) == size
+
+
+@pytest.mark.parametrize("case", [pytest.param(c, id=name) for name, c in CREDENTIALS.items()])
+def test_defect_6_credentials_in_urls_are_refused_without_quoting_them(case: Refused) -> None:
+    with pytest.raises(SpecError) as raised:
+        parse_spec(case.spec)
+    assert any(error.startswith(case.field + ":") for error in raised.value.errors), raised.value.errors
+    assert "spec.privateModules.netrc" in str(raised.value)
+    assert TOKEN not in str(raised.value), "the refusal is written on the status: it must not quote the token"
+
+
+@pytest.mark.parametrize("case", [pytest.param(c, id=name) for name, c in PROBE_TRICKS.items()])
+def test_defect_3_urls_and_modules_that_redirect_the_probe_are_refused(case: Refused) -> None:
+    with pytest.raises(SpecError) as raised:
+        parse_spec(case.spec)
+    assert any(error.startswith(case.field + ":") for error in raised.value.errors), raised.value.errors

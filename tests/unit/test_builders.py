@@ -643,14 +643,18 @@ def test_buildctl_never_copies_a_value_with_credentials_or_an_unknown_value() ->
         "name": "b",
         "image": "moby/buildkit",
         "command": ["buildctl", "build"],
-        "env": [{"name": "GOSUMDB", "valueFrom": {"configMapKeyRef": {"name": "go", "key": "sumdb"}}}],
+        "env": [
+            {"name": "GOSUMDB", "valueFrom": {"configMapKeyRef": {"name": "go", "key": "sumdb"}}},
+            # The CRD refuses credentials in the config's URLs; the workload's own value wins here.
+            {"name": "HTTPS_PROXY", "value": "http://alice:s3cret@proxy.corp:3128"},
+        ],
     }
-    spec = {**CN, "corporateProxy": {"httpsProxy": "http://alice:s3cret@proxy.corp:3128"}}
+    spec = {**CN, "corporateProxy": {"httpsProxy": "http://proxy.corp:3128"}}
     result = run(container, spec)
     line = " ".join(command_line(result)["command"])
     assert "s3cret" not in line
-    assert "HTTPS_PROXY" not in line
-    assert "https_proxy" not in line
+    assert "HTTPS_PROXY" not in line  # the workload's own value carries credentials
+    assert "build-arg:https_proxy=http://proxy.corp:3128" in line  # the config's own has none
     assert "GOSUMDB" not in line
     assert "build-arg:GOPROXY=https://goproxy.cn,direct" in line
     assert "build-arg:NO_PROXY=" in line

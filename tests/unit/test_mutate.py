@@ -10,6 +10,7 @@ import pytest
 from gobuild_operator.api import parse_spec
 from gobuild_operator.core.mutate import Mutation, mutate
 from gobuild_operator.core.plan import build_plan
+from support.kubelet import container_environment
 
 GOPROXY = {"name": "GOPROXY", "value": "https://goproxy.cn,direct"}
 MARKED = {"annotations": {"gobuild.dev/injected": "cn"}, "labels": {"gobuild.dev/config": "cn"}}
@@ -421,3 +422,42 @@ def test_defect_1_hostile_git_config_count_cannot_freeze_admission(count: str) -
     assert "GIT_CONFIG_KEY_0" not in values
     assert "GIT_CONFIG_COUNT" in result.skipped_env
     assert values["GOPROXY"] == "https://proxy.golang.org,direct"  # the rest is still injected
+
+
+# --- hardening: the kubelet expands nothing the operator injects ---------------------------------
+
+WORKLOAD_SECRET = {"name": "CI_TOKEN", "valueFrom": {"secretKeyRef": {"name": "ci", "key": "token"}}}
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        pytest.param("$(CI_TOKEN)", id="reference"),
+        pytest.param("https://evil.example/?t=$(CI_TOKEN)", id="reference-in-a-url"),
+        pytest.param("$$(CI_TOKEN)", id="escaped-reference"),
+        pytest.param("a$$b", id="double-dollar"),
+        pytest.param("$$$(CI_TOKEN)", id="triple"),
+        pytest.param("costs $5, $HOME stays", id="plain-dollars"),
+        pytest.param("ends with $", id="trailing-dollar"),
+        pytest.param("$(", id="unclosed"),
+    ],
+)
+def test_defect_10_injected_values_reach_the_container_literally(value: str) -> None:
+    path = "".join(ch for ch in value if ch not in " ,?#")  # what a GOPROXY URL may hold of it
+    spec = {
+        "goproxy": [f"https://goproxy.corp/{path}", "direct"],
+        "env": [{"name": "LEAK", "value": value}],
+        **SSH,
+    }
+    workload = pod(c(env=[WORKLOAD_SECRET, {"name": "CI_TOKEN_COPY", "value": "s3cr3t"}]))
+    result = run(workload, spec)
+    env = result.obj["spec"]["containers"][0]["env"]
+    # The kubelet resolves the Secret first; then it expands each literal value in order.
+    seen = container_environment([{"name": "CI_TOKEN", "value": "s3cr3t"}, *env[1:]])
+    assert seen["LEAK"] == value
+    assert seen["GOPROXY"] == f"https://goproxy.corp/{path},direct"
+    assert "s3cr3t" not in seen["LEAK"] + seen["GOPROXY"]
+    # Generated values (shell snippets) are injected as they are: they contain neither $( nor $$.
+    assert seen["GIT_SSH_COMMAND"] == next(v["value"] for v in env if v["name"] == "GIT_SSH_COMMAND")
+    # And a second admission finds everything present.
+    assert run(result.obj, spec).obj == result.obj

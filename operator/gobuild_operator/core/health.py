@@ -19,12 +19,20 @@ from urllib.parse import urlsplit
 from gobuild_operator import constants as c
 from gobuild_operator.api import GoBuildConfigSpec
 from gobuild_operator.core import conditions as cond
+from gobuild_operator.core import reach
 from gobuild_operator.core.plan import cache_claim_name
+from gobuild_operator.core.redact import has_userinfo, redact_url
 
 Conditions = list[dict[str, Any]]
 
 #: status.proxies[].error of a file:// entry.
 FILE_NOTE: Final = "not probed: a file:// GOPROXY is read inside the build container"
+#: status.proxies[].error of an entry with a query or fragment (only under an older CRD).
+QUERY_NOTE: Final = "not probed: a GOPROXY URL has no query or fragment; remove the ? or # part"
+#: status.proxies[].error of an entry with credentials (only a spec stored under an older CRD has one).
+CREDENTIALS_NOTE: Final = (
+    "not probed: the URL carries credentials; put them in a .netrc Secret (spec.privateModules.netrc)"
+)
 
 
 # --- GOPROXY probes --------------------------------------------------------------------------
@@ -35,25 +43,17 @@ def escape_module_path(path: str) -> str:
     return "".join(f"!{ch.lower()}" if ch.isupper() else ch for ch in path)
 
 
-def redact_url(url: str) -> str:
-    """The URL with any password replaced, fit for status, Events and logs."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.netloc.rsplit("@", 1)[1]
-    return parts._replace(netloc=f"{parts.username}:***@{host}").geturl()
-
-
 @dataclass(frozen=True)
 class ProbeTarget:
-    url: str  # the goproxy entry as shown (password redacted)
+    url: str  # the goproxy entry as shown (credentials redacted)
     probe_url: str  # what is fetched; "" when the entry is not probed
     note: str = ""
     proxy: str = ""  # the corporate proxy to go through, "" for none
 
 
 def probe_targets(spec: GoBuildConfigSpec) -> list[ProbeTarget]:
-    """http(s) entries are probed at `<url>/<module>/@v/list`; file:// is noted; direct/off skipped.
+    """http(s) entries are probed at `<url>/<module>/@v/list` (core.reach.probe_url); file:// is
+    noted; direct/off skipped.
 
     Probes take the route builds take: through spec.corporateProxy unless noProxy exempts the host.
     """
@@ -61,9 +61,12 @@ def probe_targets(spec: GoBuildConfigSpec) -> list[ProbeTarget]:
     targets = []
     for entry in spec.goproxy:
         scheme = urlsplit(entry).scheme
-        if scheme in ("http", "https"):
-            probe_url = f"{entry.rstrip('/')}/{module}/@v/list"
-            targets.append(ProbeTarget(redact_url(entry), probe_url, proxy=corporate_proxy_for(spec, entry)))
+        if has_userinfo(entry):
+            targets.append(ProbeTarget(redact_url(entry), "", CREDENTIALS_NOTE))
+        elif scheme in ("http", "https"):
+            url = reach.probe_url(entry, module)
+            note = "" if url else QUERY_NOTE
+            targets.append(ProbeTarget(redact_url(entry), url, note, proxy=corporate_proxy_for(spec, entry)))
         elif scheme == "file":
             targets.append(ProbeTarget(entry, "", FILE_NOTE))
     return targets

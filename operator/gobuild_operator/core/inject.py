@@ -17,6 +17,7 @@ from gobuild_operator.api import GoBuildConfigSpec
 from gobuild_operator.core.budget import Budget
 from gobuild_operator.core.mutate import mutate
 from gobuild_operator.core.plan import InjectionPlan, build_plan
+from gobuild_operator.core.redact import redact_text
 from gobuild_operator.core.selection import should_inject
 
 Outcome = Literal["injected", "skipped", "unchanged"]
@@ -99,7 +100,7 @@ def inject(
     warnings = list(decision.warnings)
     spec = configs.get(decision.config) if decision.config else None
     if decision.config is None or spec is None:
-        return Injection(None, None, "skipped", tuple(warnings))
+        return Injection(None, None, "skipped", _shown(warnings))
     plan = (plans or PlanCache(size=1)).plan(
         config_name=decision.config, spec=spec, cluster_domain=cluster_domain, extra_no_proxy=extra_no_proxy
     )
@@ -114,5 +115,10 @@ def inject(
         )
     if not result.changed:
         warnings.append(f"{decision.config}: {result.reason}")
-        return Injection(None, decision.config, "unchanged", tuple(warnings))
-    return Injection(result.obj, decision.config, "injected", tuple(warnings))
+        return Injection(None, decision.config, "unchanged", _shown(warnings))
+    return Injection(result.obj, decision.config, "injected", _shown(warnings))
+
+
+def _shown(warnings: Sequence[str]) -> tuple[str, ...]:
+    """Warnings as kubectl prints them: never a credential (kubectl shows them to the Pod's creator)."""
+    return tuple(redact_text(warning) for warning in warnings)

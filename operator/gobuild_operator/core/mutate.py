@@ -30,7 +30,7 @@ from typing import Any
 from gobuild_operator import constants as c
 from gobuild_operator.core import builders, workload
 from gobuild_operator.core.budget import Budget
-from gobuild_operator.core.plan import EnvVar, GitConfig, InjectionPlan, VolumeMount
+from gobuild_operator.core.plan import EnvVar, GitConfig, InjectionPlan, VolumeMount, kubelet_literal
 
 _GIT_CONFIG_ENTRY = re.compile(r"^GIT_CONFIG_(KEY|VALUE)_([0-9]{1,9})$", re.ASCII)
 #: ASCII digits only: str.isdigit() also accepts "²", which int() refuses.
@@ -453,10 +453,11 @@ def _add_git_config(
         (values.get(f"GIT_CONFIG_KEY_{index}"), values.get(f"GIT_CONFIG_VALUE_{index}"))
         for index in _git_config_indices(env)
     }
-    missing = [entry for entry in entries if (entry.key, entry.value) not in present]
-    for offset, entry in enumerate(missing):
-        env.append({"name": f"GIT_CONFIG_KEY_{count + offset}", "value": entry.key})
-        env.append({"name": f"GIT_CONFIG_VALUE_{count + offset}", "value": entry.value})
+    literal = [(kubelet_literal(entry.key), kubelet_literal(entry.value)) for entry in entries]
+    missing = [pair for pair in literal if pair not in present]
+    for offset, (key, value) in enumerate(missing):
+        env.append({"name": f"GIT_CONFIG_KEY_{count + offset}", "value": key})
+        env.append({"name": f"GIT_CONFIG_VALUE_{count + offset}", "value": value})
     if missing:
         _put(env, {"name": _GIT_CONFIG_COUNT, "value": str(count + len(missing))})
 

@@ -31,7 +31,9 @@ root, as uid 1000 and as a uid without a passwd entry:
   (GnuTLS reads every file there, OpenSSL the hashed links Debian, Ubuntu and Alpine ship). Images
   whose OpenSSL-based git has no hashed /etc/ssl/certs (RHEL/UBI) lose the system CAs for git only.
 * Generated values contain neither `$(` nor `$$`: Kubernetes expands `$(VAR)` and folds `$$` in env
-  values, so the shell snippets use backticks and plain `$name` expansions only.
+  values, so the shell snippets use backticks and plain `$name` expansions only. Values from the
+  spec may contain either; they are injected through `kubelet_literal`, so the kubelet expands
+  nothing and a config cannot pull a workload's own (secret-backed) variable into a URL.
 """
 
 from __future__ import annotations
@@ -57,7 +59,19 @@ class EnvVar:
     needs: str | None = None
 
     def to_k8s(self) -> dict[str, Any]:
-        return {"name": self.name, "value": self.value}
+        return {"name": self.name, "value": kubelet_literal(self.value)}
+
+
+def kubelet_literal(value: str) -> str:
+    """The env `value` from which the kubelet produces exactly `value`.
+
+    The kubelet expands `$(NAME)` in env values with the variables defined before it (the workload's
+    own included) and folds `$$` into `$`; a `$` before anything else stays. So where `$(` or `$$`
+    occurs every `$` is doubled, and any other value is left as written.
+    """
+    if "$(" in value or "$$" in value:
+        return value.replace("$", "$$")
+    return value
 
 
 @dataclass(frozen=True)

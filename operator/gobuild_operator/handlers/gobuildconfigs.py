@@ -16,6 +16,7 @@ from gobuild_operator.api import GoBuildConfigSpec
 from gobuild_operator.constants import GROUP, PLURAL, VERSION
 from gobuild_operator.core import conditions as cond
 from gobuild_operator.core.plan import effective_goproxy, effective_gosumdb
+from gobuild_operator.core.redact import redact_text
 from gobuild_operator.k8s.status import update_status
 from gobuild_operator.reporting.service import Reporting
 from gobuild_operator.store import Store
@@ -39,9 +40,16 @@ async def gobuildconfig_event(event: kopf.RawEvent, body: kopf.Body, memo: kopf.
 
 
 def spec_status(
-    spec: GoBuildConfigSpec | None, *, error: str, generation: int, current: dict[str, Any], now: str
+    spec: GoBuildConfigSpec | None,
+    *,
+    error: str,
+    generation: int,
+    current: dict[str, Any],
+    now: str,
+    reason: str = "InvalidSpec",
 ) -> dict[str, Any]:
-    """The status fields that follow from the parsed spec alone (pure; `error` when it did not parse)."""
+    """The status fields that follow from the parsed spec alone (pure; `error` and `reason` when it
+    did not parse or the operator's policy refuses it)."""
     status = dict(current)
     status["observedGeneration"] = generation
     conditions = current.get("conditions") or []
@@ -50,14 +58,15 @@ def spec_status(
             conditions,
             type=cond.SPEC_VALID,
             status="False",
-            reason="InvalidSpec",
+            reason=reason or "InvalidSpec",
             message=error,
             generation=generation,
             now=now,
         )
     else:
-        status["goproxy"] = effective_goproxy(spec)
-        status["gosumdb"] = effective_gosumdb(spec)
+        # What kubectl get gbc shows: never a credential, even from a spec stored under an older CRD.
+        status["goproxy"] = redact_text(effective_goproxy(spec))
+        status["gosumdb"] = redact_text(effective_gosumdb(spec))
         conditions = cond.set_condition(
             conditions,
             type=cond.SPEC_VALID,
@@ -83,7 +92,12 @@ async def reconcile(memo: kopf.Memo, *, namespace: str, name: str) -> None:
     def apply(obj: dict[str, Any], current: dict[str, Any]) -> dict[str, Any]:
         info = store.view(obj)  # the latest object; parsed only when its generation moved
         return spec_status(
-            info.spec, error=info.error, generation=info.generation, current=current, now=now_rfc3339()
+            info.spec,
+            error=info.error,
+            reason=info.reason,
+            generation=info.generation,
+            current=current,
+            now=now_rfc3339(),
         )
 
     # The label first: once observedGeneration shows, the API server calls the webhook here.

@@ -18,6 +18,7 @@ from kubernetes_asyncio.client.exceptions import ApiException
 
 from gobuild_operator.constants import FIELD_MANAGER
 from gobuild_operator.core.events import EventText
+from gobuild_operator.core.redact import redact_text
 
 logger = logging.getLogger(__name__)
 
@@ -37,7 +38,8 @@ class ObjectRef:
 async def post_event(api: client.ApiClient, *, ref: ObjectRef, text: EventText) -> None:
     """Create one Event; failures are logged, never raised (an Event is not worth a retry loop)."""
     now = datetime.datetime.now(datetime.UTC)
-    message = text.message if len(text.message) <= MAX_MESSAGE else text.message[: MAX_MESSAGE - 3] + "..."
+    message = redact_text(text.message)  # Events are read by everyone in the namespace
+    message = message if len(message) <= MAX_MESSAGE else message[: MAX_MESSAGE - 3] + "..."
     body = client.CoreV1Event(
         metadata=client.V1ObjectMeta(name=f"{ref.name}.{uuid.uuid4().hex[:12]}", namespace=ref.namespace),
         involved_object=client.V1ObjectReference(

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import ssl
 from typing import Any
@@ -32,13 +33,14 @@ from gobuild_operator.core import conditions as cond
 from gobuild_operator.core import health
 from gobuild_operator.core.events import EventText, transition_events
 from gobuild_operator.core.plan import cache_claim_name
+from gobuild_operator.core.redact import redact_url
 from gobuild_operator.k8s.claims import ensure_claim
 from gobuild_operator.k8s.client import ApiClient
 from gobuild_operator.k8s.events import ObjectRef, post_event
 from gobuild_operator.k8s.references import lookup, read_claim, read_config_map_key
 from gobuild_operator.k8s.status import update_status
 from gobuild_operator.metrics import Metrics
-from gobuild_operator.reporting.proxyprobe import probe
+from gobuild_operator.reporting.proxyprobe import probe, probe_session
 from gobuild_operator.settings import Settings
 from gobuild_operator.store import ConfigInfo, Key, Store
 from gobuild_operator.timeutil import now_rfc3339
@@ -65,7 +67,7 @@ class ConfigChecker:
 
     def start(self) -> None:
         # Not the API session: probes go to arbitrary URLs and must not present the operator's credentials.
-        self._session = aiohttp.ClientSession(trust_env=False)
+        self._session = probe_session(allow_link_local=self._settings.probe_allow_link_local)
 
     async def close(self) -> None:
         for task in self._tasks.values():
@@ -189,6 +191,8 @@ class ConfigChecker:
                     module=spec.reporting.probe_module,
                     timeout=self._settings.probe_timeout,
                     ssl_context=context,
+                    allow_link_local=self._settings.probe_allow_link_local,
+                    proxy_for=functools.partial(health.corporate_proxy_for, spec),
                 )
                 for target in targets
             )
@@ -196,9 +200,11 @@ class ConfigChecker:
         for result in results:
             if result.reachable is None:
                 continue
-            self._metrics.probe_up.labels(url=result.url).set(1 if result.reachable else 0)
+            self._metrics.probe_up.labels(url=redact_url(result.url)).set(1 if result.reachable else 0)
             if result.latency_ms is not None:
-                self._metrics.probe_seconds.labels(url=result.url).observe(result.latency_ms / 1000)
+                self._metrics.probe_seconds.labels(url=redact_url(result.url)).observe(
+                    result.latency_ms / 1000
+                )
         return list(results)
 
     async def _ssl_context(self, namespace: str, spec: GoBuildConfigSpec) -> ssl.SSLContext | None:

@@ -16,6 +16,11 @@ found by listing the config's Pods (metadata only, one request) at start-up and 
 
 Writes for one GoBuildConfig never overlap (one flush at a time), so Pod annotations only ever
 move forward. A failed status write keeps the batch queued and retries with backoff.
+
+Bookkeeping cleanup (step 2's Pod annotations, and settling `pending` entries) runs on its own
+schedule: when a Pod cannot be annotated or an entry cannot be settled (the API server paused,
+a Pod patch refused), the config's queue is marked for a settling flush after a backoff, so the
+entries and markers are cleaned up without waiting for the next outcome of that config.
 """
 
 from __future__ import annotations
@@ -55,19 +60,24 @@ class _Queue:
     observations: list[Observation] = field(default_factory=list)
     marked: set[tuple[str, str]] = field(default_factory=set)  # (uid, stage) annotated
     gone: set[str] = field(default_factory=set)  # uids of deleted Pods
-    touched: bool = False  # settle every `pending` entry at the next flush (left by a previous run)
+    touched: bool = False  # settle every `pending` entry at a flush (left by a previous run, or a retry)
     running: int = 0  # running entries in the status last written
     settled_at: float = field(default_factory=time.monotonic)
     busy: bool = False
     failures: int = 0
     retry_at: float = 0.0
+    #: Cleanup that failed: the next settling flush waits until then (backoff), new outcomes do not.
+    cleanup_failures: int = 0
+    cleanup_at: float = 0.0
 
     @property
     def due(self) -> bool:
-        return (
-            not self.busy
-            and bool(self.observations or self.marked or self.gone or self.touched)
-            and time.monotonic() >= self.retry_at
+        now = time.monotonic()
+        if self.busy or now < self.retry_at:
+            return False
+        # New outcomes are written at once; a cleanup that failed waits for its own backoff.
+        return bool(self.observations or self.marked or self.gone) or (
+            self.touched and now >= self.cleanup_at
         )
 
 
@@ -213,19 +223,33 @@ class DownloadReporter:
         queue.marked |= done
         running = counting.running_pending(result.status)
         queue.running = len(running)
+        left = len(result.to_mark) - len(done)
         if settle:
             marking = {obs.uid for obs in result.to_mark}
             grace = datetime.timedelta(0) if settle_all else PENDING_GRACE
             stale = counting.stale_pending(
                 result.status, older_than=grace, now=datetime.datetime.now(datetime.UTC)
             )
-            queue.marked |= await self._settle(namespace, [e for e in stale if e["uid"] not in marking])
+            unsettled = [e for e in stale if e["uid"] not in marking]
+            settled = await self._settle(namespace, unsettled)
+            queue.marked |= settled
+            left += len(unsettled) - len(settled)
             if settle_all and running:
                 vanished, recorded = await self._settle_running(namespace, name, running)
                 queue.gone |= vanished
                 queue.marked |= {(uid, observe.INJECTED) for uid in recorded}
             if settle_all:
                 queue.settled_at = time.monotonic()
+        self._schedule_cleanup(queue, left=left)
+
+    def _schedule_cleanup(self, queue: _Queue, *, left: int) -> None:
+        """`left` Pods could not be annotated or settled: retry on a backoff of their own."""
+        if not left:
+            queue.cleanup_failures = 0
+            return
+        queue.cleanup_failures += 1
+        queue.touched = True
+        queue.cleanup_at = time.monotonic() + min(30.0, self._interval * 2**queue.cleanup_failures)
 
     def _count_metrics(self, namespace: str, name: str, counted: Iterable[Observation]) -> None:
         for obs in counted:

@@ -2,16 +2,27 @@
 
 One short GET with a hard timeout; the error text says what a platform team can act on
 (refused, no DNS, TLS not trusted, timed out) and never contains the URL (it may carry a password).
+
+What the probe may reach is decided in core/reach.py and enforced here before every connection:
+the URL of each hop and of the corporate proxy, redirects followed by hand the way go follows them,
+and every address the resolver returns (`GuardedResolver`, so a name that resolves to a metadata
+address is refused too, DNS rebinding included: aiohttp connects only to what the resolver returned).
 """
 
 from __future__ import annotations
 
+import asyncio
+import ipaddress
 import socket
 import ssl
 import time
+from collections.abc import Callable
 
 import aiohttp
+from aiohttp.abc import AbstractResolver, ResolveResult
+from yarl import URL
 
+from gobuild_operator.core import reach
 from gobuild_operator.core.health import ProbeResult, ProbeTarget, http_verdict
 from gobuild_operator.timeutil import now_rfc3339
 
@@ -19,30 +30,113 @@ from gobuild_operator.timeutil import now_rfc3339
 _MAX_BODY = 64 * 1024
 
 
+class RefusedAddress(OSError):
+    """The resolver found only addresses a probe must not reach (core.reach)."""
+
+
+class GuardedResolver(AbstractResolver):
+    """Resolves like `inner` and drops the addresses a probe must not reach."""
+
+    def __init__(self, *, allow_link_local: bool, inner: AbstractResolver | None = None) -> None:
+        self._allow = allow_link_local
+        self._inner = inner if inner is not None else aiohttp.ThreadedResolver()
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        refusal = reach.host_refusal(host, allow_link_local=self._allow)
+        if refusal is not None:  # a metadata name is not even looked up
+            raise RefusedAddress(refusal)
+        found = await self._inner.resolve(host, port, family)
+        allowed: list[ResolveResult] = []
+        for record in found:
+            try:
+                address = ipaddress.ip_address(str(record["host"]).split("%", 1)[0])
+            except ValueError:
+                refusal = "refused before connecting: the name resolved to an unparsable address"
+                continue
+            refusal = reach.address_refusal(address, allow_link_local=self._allow)
+            if refusal is None:
+                allowed.append(record)
+        if not allowed:
+            raise RefusedAddress(refusal or f"DNS lookup of {host} found no address")
+        return allowed
+
+    async def close(self) -> None:
+        await self._inner.close()
+
+
+def probe_session(
+    *, allow_link_local: bool, resolver: AbstractResolver | None = None
+) -> aiohttp.ClientSession:
+    """The session probes share: not the API session (probes must not present the operator's
+    credentials), no cookies carried from one host to the next, no proxy from the environment, and
+    the guarded resolver."""
+    guarded = GuardedResolver(allow_link_local=allow_link_local, inner=resolver)
+    return aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(resolver=guarded),
+        cookie_jar=aiohttp.DummyCookieJar(),
+        trust_env=False,
+    )
+
+
 async def probe(
     session: aiohttp.ClientSession,
     target: ProbeTarget,
     *,
     module: str,
-    timeout: float,  # noqa: ASYNC109 - a per-request aiohttp timeout, reported in the error
+    timeout: float,  # noqa: ASYNC109 - a per-probe deadline, reported in the error
     ssl_context: ssl.SSLContext | None = None,
+    allow_link_local: bool = False,
+    proxy_for: Callable[[str], str] | None = None,
 ) -> ProbeResult:
+    """GET `target.probe_url` (redirects as go follows them) and say whether the proxy answered.
+
+    `proxy_for(url)` is the corporate proxy for a redirect target (go picks it per request);
+    target.proxy serves the first request.
+    """
     started = time.monotonic()
     stamp = now_rfc3339()
+
+    def failed(error: str) -> ProbeResult:
+        return ProbeResult(target.url, False, None, error, stamp)
+
     if not target.probe_url:
         return ProbeResult(target.url, None, None, target.note, stamp)
+    chain = [target.probe_url]
+    proxy = target.proxy
     try:
-        async with session.get(
-            target.probe_url,
-            timeout=aiohttp.ClientTimeout(total=timeout),
-            ssl=ssl_context if ssl_context is not None else True,
-            proxy=target.proxy or None,
-            allow_redirects=True,
-        ) as response:
-            await response.content.read(_MAX_BODY)
-            latency = round((time.monotonic() - started) * 1000)
-            reachable, error = http_verdict(response.status, module=module)
-            return ProbeResult(target.url, reachable, latency, error, stamp)
+        async with asyncio.timeout(timeout):
+            while True:
+                url = chain[-1]
+                refusal = reach.url_refusal(url, allow_link_local=allow_link_local)
+                if refusal is None and proxy:
+                    refusal = reach.proxy_refusal(proxy, allow_link_local=allow_link_local)
+                if refusal is not None:
+                    return failed(refusal if len(chain) == 1 else f"redirect {refusal}")
+                async with session.get(
+                    url,
+                    timeout=aiohttp.ClientTimeout(total=timeout),
+                    ssl=ssl_context if ssl_context is not None else True,
+                    proxy=proxy or None,
+                    allow_redirects=False,
+                ) as response:
+                    location = response.headers.get("Location")
+                    if response.status in reach.REDIRECT_STATUSES and location:
+                        try:
+                            following = str(response.url.join(URL(location)))
+                        except ValueError:
+                            return failed("refused: redirected to an invalid URL")
+                        refusal = reach.redirect_refusal(chain, following)
+                        if refusal is not None:
+                            return failed(refusal)
+                        chain.append(following)
+                        proxy = proxy_for(following) if proxy_for is not None else ""
+                        continue
+                    await response.content.read(_MAX_BODY)
+                    latency = round((time.monotonic() - started) * 1000)
+                    reachable, error = http_verdict(response.status, module=module)
+                    return ProbeResult(target.url, reachable, latency, error, stamp)
     except TimeoutError:
         error = f"no answer within {timeout:g}s"
     # aiohttp's connection errors are subclasses of ClientConnectorError: the specific ones first.
@@ -62,10 +156,12 @@ async def probe(
         error = f"bad HTTP answer: {exc.status} {exc.message}"
     except aiohttp.ClientError as exc:
         error = f"request failed: {type(exc).__name__}"
-    return ProbeResult(target.url, False, None, error, stamp)
+    return failed(error if len(chain) == 1 else f"after a redirect: {error}")
 
 
 def _describe_os_error(error: OSError) -> str:
+    if isinstance(error, RefusedAddress):
+        return str(error)
     if isinstance(error, ConnectionRefusedError):
         return "connection refused"
     if isinstance(error, socket.gaierror):

@@ -1,0 +1,185 @@
+"""What a GOPROXY probe may ask and reach (hardening #3): decided here, enforced by reporting/proxyprobe.py.
+
+Whoever may create a GoBuildConfig makes the operator send GET requests from its own network
+position, so the probe asks as little as go itself would and nothing more:
+
+* One URL per GOPROXY entry: `<entry>/<escaped module>/@v/list`, built from the parsed entry (a
+  `?` or `#` in the entry, refused by the CRD anyway, can no longer cut the module path off).
+* Redirects only where go follows them: at most 10, never from an https:// start to http://, and
+  only to http(s) URLs.
+* Never to link-local addresses (169.254.0.0/16, fe80::/10) or cloud metadata services
+  (fd00:ec2::254, 100.100.100.200, metadata.google.internal, ...), however written (IPv4-mapped
+  IPv6, NAT64, legacy numeric IPv4 such as 0xa9fea9fe) and whatever a name resolves to, unless the
+  operator is started with `--probe-allow-link-local`. The check runs before any connection: on
+  the URL of every hop, on the corporate proxy's URL, and on every address the resolver returns.
+
+What stays reachable is documented in docs/security.md ("What the probes reach").
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Sequence
+from typing import Final
+from urllib.parse import urlsplit, urlunsplit
+
+from gobuild_operator.core.redact import has_userinfo
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+#: go's net/http client stops after this many redirects (cmd/go/internal/web: checkRedirect).
+MAX_REDIRECTS: Final = 10
+#: The HTTP statuses go follows (with a Location header).
+REDIRECT_STATUSES: Final = frozenset({301, 302, 303, 307, 308})
+
+#: Link-local networks: the metadata services of AWS, GCP, Azure, OpenStack and Oracle Cloud
+#: (169.254.169.254), ECS task credentials (169.254.170.2), Tencent (169.254.0.23) live here.
+LINK_LOCAL: Final = (ipaddress.ip_network("169.254.0.0/16"), ipaddress.ip_network("fe80::/10"))
+#: Metadata services outside link-local: AWS over IPv6, Alibaba Cloud.
+METADATA_ADDRESSES: Final = frozenset(
+    {ipaddress.ip_address("fd00:ec2::254"), ipaddress.ip_address("100.100.100.200")}
+)
+#: Names of metadata services (refused without resolving them).
+METADATA_NAMES: Final = frozenset(
+    {
+        "metadata",
+        "metadata.google.internal",
+        "metadata.goog",
+        "instance-data",
+        "instance-data.ec2.internal",
+        "metadata.tencentyun.com",
+    }
+)
+#: Where the refusal message sends an admin who really wants such probes.
+ALLOW_FLAG: Final = "--probe-allow-link-local"
+_NAT64: Final = ipaddress.ip_network("64:ff9b::/96")
+
+
+def probe_url(entry: str, module: str) -> str:
+    """`<entry>/<module>/@v/list` for an http(s) GOPROXY entry, or "" when the entry is not probed
+    (not http(s), or carrying credentials, a query or a fragment). `module` is already escaped."""
+    parts = urlsplit(entry)
+    if parts.scheme not in ("http", "https") or parts.query or parts.fragment or "?" in entry or "#" in entry:
+        return ""
+    if has_userinfo(entry) or "@" in parts.netloc:
+        return ""
+    path = f"{parts.path.rstrip('/')}/{module}/@v/list"
+    return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
+
+
+def address_refusal(address: IPAddress, *, allow_link_local: bool) -> str | None:
+    """Why a probe must not connect to `address`, or None."""
+    if allow_link_local:
+        return None
+    for candidate in _meanings(address):
+        if candidate in METADATA_ADDRESSES or any(candidate in network for network in LINK_LOCAL):
+            return (
+                f"refused before connecting: {candidate} is a link-local or cloud metadata address "
+                f"(operator flag {ALLOW_FLAG} allows it)"
+            )
+    return None
+
+
+def host_refusal(host: str, *, allow_link_local: bool) -> str | None:
+    """Why a probe must not go to `host` (a name or an address as written in a URL), or None."""
+    if allow_link_local:
+        return None
+    name = host.strip("[]").rstrip(".").lower()
+    address = _address(name)
+    if address is not None:
+        return address_refusal(address, allow_link_local=False)
+    if name in METADATA_NAMES:
+        return (
+            f"refused before connecting: {name} is a cloud metadata service (operator flag {ALLOW_FLAG} "
+            "allows it)"
+        )
+    return None
+
+
+def url_refusal(url: str, *, allow_link_local: bool) -> str | None:
+    """Why a probe must not GET `url` (a probe URL, a redirect target, the corporate proxy), or None."""
+    try:
+        parts = urlsplit(url)
+        hostname = parts.hostname
+        _ = parts.port
+    except ValueError:
+        return "refused: not a valid URL"
+    if parts.scheme not in ("http", "https"):
+        return f"refused: {_shown(parts.scheme)}: is not http(s)"
+    if not hostname:
+        return "refused: the URL has no host"
+    return host_refusal(hostname, allow_link_local=allow_link_local)
+
+
+def proxy_refusal(proxy: str, *, allow_link_local: bool) -> str | None:
+    """Why a probe must not go through the corporate proxy `proxy` (socks is not http(s))."""
+    try:
+        hostname = urlsplit(proxy).hostname or ""
+    except ValueError:
+        return "refused: the corporate proxy is not a valid URL"
+    refusal = host_refusal(hostname, allow_link_local=allow_link_local)
+    return None if refusal is None else f"corporate proxy {refusal}"
+
+
+def redirect_refusal(chain: Sequence[str], location: str) -> str | None:
+    """Why go would not follow a redirect to `location` after the URLs of `chain` (chain[0] is the
+    probe URL), or None. Addresses are checked separately (url_refusal) on the next hop."""
+    if len(chain) > MAX_REDIRECTS:
+        return f"stopped after {MAX_REDIRECTS} redirects, as go does"
+    try:
+        scheme = urlsplit(location).scheme
+    except ValueError:
+        return "refused: redirected to an invalid URL"
+    if scheme not in ("http", "https"):
+        return f"refused: redirected to a {_shown(scheme)}: URL, which go does not follow"
+    if urlsplit(chain[0]).scheme == "https" and scheme != "https":
+        return "refused: redirected from https:// to http://, which go does not follow"
+    return None
+
+
+def _meanings(address: IPAddress) -> list[IPAddress]:
+    """The address, and the IPv4 address it carries (IPv4-mapped, NAT64, 6to4, IPv4-compatible)."""
+    found: list[IPAddress] = [address]
+    if isinstance(address, ipaddress.IPv6Address):
+        embedded = [address.ipv4_mapped, address.sixtofour]
+        if address in _NAT64 or int(address) >> 32 == 0:
+            embedded.append(ipaddress.IPv4Address(int(address) & 0xFFFFFFFF))
+        found.extend(a for a in embedded if a is not None)
+    return found
+
+
+def _address(host: str) -> IPAddress | None:
+    """The address `host` stands for, including the legacy IPv4 forms inet_aton (and so a corporate
+    proxy's resolver) accepts: 2852039166, 0xa9fea9fe, 0251.0376.0251.0376, 169.254.43518."""
+    try:
+        return ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        pass
+    parts = host.split(".")
+    if not 1 <= len(parts) <= 4:
+        return None
+    numbers: list[int] = []
+    for part in parts:
+        try:
+            if part.lower().startswith("0x"):
+                numbers.append(int(part[2:], 16))
+            elif len(part) > 1 and part.startswith("0"):
+                numbers.append(int(part, 8))
+            elif part.isascii() and part.isdigit():
+                numbers.append(int(part))
+            else:
+                return None
+        except ValueError:
+            return None
+    *head, last = numbers
+    if any(n > 255 for n in head) or last >= 256 ** (4 - len(head)):
+        return None
+    value = last
+    for index, number in enumerate(head):
+        value += number << (8 * (3 - index))
+    return ipaddress.IPv4Address(value)
+
+
+def _shown(text: str) -> str:
+    """A piece of a URL from elsewhere (a Location header), safe to put on the status."""
+    return "".join(ch if ch.isprintable() else "?" for ch in text[:32])

@@ -1,0 +1,130 @@
+"""Hardening #10: env names and GOFLAGS that run code are refused unless the operator's admin
+allows them; a refused config injects nothing and says why on its status."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from gobuild_operator.__main__ import _names
+from gobuild_operator.api import parse_spec
+from gobuild_operator.core import conditions as cond
+from gobuild_operator.core import policy
+from gobuild_operator.core.inject import inject
+from gobuild_operator.core.policy import DENIED_ENV, Policy
+from gobuild_operator.handlers.gobuildconfigs import spec_status
+from gobuild_operator.store import Store
+
+NOW = "2026-01-02T03:04:05Z"
+
+
+def _problems(spec: dict[str, Any], allowed: Policy | None = None) -> list[str]:
+    return policy.problems(parse_spec(spec), allowed or Policy())
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, id=n) for n in DENIED_ENV])
+def test_defect_10_env_names_that_run_code_are_refused(name: str) -> None:
+    spec = {"env": [{"name": "CGO_ENABLED", "value": "0"}, {"name": name, "value": "/cache/x"}]}
+    (problem,) = _problems(spec)
+    assert problem.startswith(f"spec.env[1].name: {name} ")
+    assert f"--allow-env={name}" in problem
+    assert _problems(spec, Policy(allowed_env=frozenset({name}))) == []
+
+
+@pytest.mark.parametrize(
+    ("flag", "name"),
+    [
+        pytest.param("-toolexec=/cache/evil", "toolexec", id="toolexec"),
+        pytest.param("--toolexec=/cache/evil", "toolexec", id="double-dash"),
+        pytest.param("-exec=/cache/evil", "exec", id="exec"),
+        pytest.param("-overlay=/cache/overlay.json", "overlay", id="overlay"),
+        pytest.param("-gccgoflags=-fplugin=/cache/x.so", "gccgoflags", id="gccgoflags"),
+        pytest.param("-ldflags=-extld=/cache/evil", "ldflags", id="ldflags-extld"),
+        pytest.param("-ldflags=-extldflags=-fplugin=/x", "ldflags", id="ldflags-extldflags"),
+    ],
+)
+def test_defect_10_goflags_that_run_code_are_refused(flag: str, name: str) -> None:
+    spec = {"goflags": ["-mod=mod", flag]}
+    (problem,) = _problems(spec)
+    assert problem.startswith(f"spec.goflags[1]: -{name} ")
+    assert f"--allow-goflag={name}" in problem
+    assert _problems(spec, Policy(allowed_goflags=frozenset({name}))) == []
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        pytest.param({"goflags": ["-mod=mod", "-modcacherw", "-trimpath", "-ldflags=-s"]}, id="goflags"),
+        pytest.param(
+            {"env": [{"name": n, "value": "x"} for n in ("CGO_ENABLED", "GOTOOLCHAIN", "HOME")]}, id="env"
+        ),
+        pytest.param({"env": [{"name": "ld_preload", "value": "x"}]}, id="other-case-is-another-name"),
+    ],
+)
+def test_settings_that_only_configure_the_build_pass(spec: dict[str, Any]) -> None:
+    assert _problems(spec) == []
+
+
+def test_an_admin_lifts_a_list_with_a_star() -> None:
+    spec = {"env": [{"name": "LD_PRELOAD"}, {"name": "PATH"}], "goflags": ["-toolexec=x", "-exec=y"]}
+    assert len(_problems(spec, Policy(allowed_env=frozenset({"*"})))) == 2
+    assert _problems(spec, Policy(allowed_env=frozenset({"*"}), allowed_goflags=frozenset({"*"}))) == []
+
+
+HOSTILE = {"env": [{"name": "LD_PRELOAD", "value": "/go/pkg/mod/cache/evil.so"}], "goflags": ["-toolexec=/x"]}
+
+
+def _store(allowed: Policy | None = None) -> Store:
+    store = Store(policy=allowed)
+    metadata = {"namespace": "builds", "name": "corp", "uid": "u", "generation": 1}
+    store.put_config({"metadata": metadata, "spec": HOSTILE})
+    return store
+
+
+def test_defect_10_a_refused_config_injects_nothing_and_says_why() -> None:
+    store = _store()
+    info = store.config(("builds", "corp"))
+    assert info is not None
+    assert (info.spec, info.reason) == (None, "NotAllowed")
+    pod = {
+        "metadata": {"name": "b", "annotations": {"gobuild.dev/config": "corp"}},
+        "spec": {"containers": [{"name": "go", "image": "golang:1.26"}]},
+    }
+    result = inject(
+        pod,
+        kind="Pod",
+        namespace="builds",
+        namespace_labels={},
+        operator_namespace="gobuild-system",
+        configs=store.specs("builds"),
+    )
+    assert result.obj is None
+    assert any("is invalid (see its status)" in w for w in result.warnings)
+
+    status = spec_status(None, error=info.error, reason=info.reason, generation=1, current={}, now=NOW)
+    valid = cond.get_condition(status["conditions"], cond.SPEC_VALID)
+    assert valid is not None
+    assert (valid["status"], valid["reason"]) == ("False", "NotAllowed")
+    assert "spec.env[0].name: LD_PRELOAD" in valid["message"]
+    assert "spec.goflags[0]: -toolexec" in valid["message"]
+
+
+def test_the_admin_setting_lets_the_same_config_inject() -> None:
+    store = _store(Policy(allowed_env=frozenset({"LD_PRELOAD"}), allowed_goflags=frozenset({"toolexec"})))
+    assert store.specs("builds")["corp"] is not None
+
+
+@pytest.mark.parametrize(
+    ("values", "names"),
+    [
+        pytest.param(["LD_PRELOAD"], ["LD_PRELOAD"], id="one"),
+        pytest.param(
+            ["LD_PRELOAD,BASH_ENV", "PATH"], ["LD_PRELOAD", "BASH_ENV", "PATH"], id="repeated-and-listed"
+        ),
+        pytest.param(["-toolexec", "--exec"], ["toolexec", "exec"], id="flags-with-dashes"),
+        pytest.param(["*"], ["*"], id="everything"),
+    ],
+)
+def test_the_allow_flags_read_names_as_admins_write_them(values: list[str], names: list[str]) -> None:
+    assert _names(values) == names
