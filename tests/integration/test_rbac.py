@@ -170,10 +170,10 @@ def test_the_charts_rbac_is_enough(
     assert (pod.metadata.labels or {}).get("gobuild.dev/config") == "go", "the webhook injected it"
     finish_pod(api, namespace, "build", exit_code=1, message=(FIXTURES / "proxy_404.txt").read_text())
     wait_for(
-        lambda: downloads(cluster, namespace).get("failed") == 1, timeout=2, what="the failure to be counted"
+        lambda: downloads(cluster, namespace).get("failed") == 1, timeout=20, what="the failure to be counted"
     )
     wait_for(
-        lambda: not downloads(cluster, namespace).get("pending"), timeout=2, what="the Pod to be annotated"
+        lambda: not downloads(cluster, namespace).get("pending"), timeout=20, what="the Pod to be annotated"
     )
 
     log = restricted_operator.log()
