@@ -18,6 +18,7 @@ import json
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -80,6 +81,12 @@ def apply(cluster: LocalCluster, *, timeout: float) -> None:
     assert cluster.slot is not None
     documents = manifests(dns_ip=cluster.slot.dns_ip)
     kubectl(cluster.kubeconfig, "apply", "-f", "-", stdin=yaml.safe_dump_all(documents))
+    deadline = time.monotonic() + timeout
+    while not kubectl(cluster.kubeconfig, "get", "nodes", "-o", "name").strip():  # the kubelet registers it
+        cluster.check_alive()
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"the node did not register in {timeout:.0f}s")
+        time.sleep(0.2)
     kubectl(
         cluster.kubeconfig, "wait", "--for=condition=Ready", "node", "--all", f"--timeout={int(timeout)}s"
     )

@@ -465,3 +465,42 @@ def test_defect_8_pending_entries_and_pod_markers_are_cleaned_up_without_another
     pod = json.loads(cluster.kubectl("get", "pod", "held", "-n", namespace, "-o", "json").stdout)
     assert pod["metadata"]["annotations"].get("gobuild.dev/recorded") == "succeeded"
     assert downloads(cluster, namespace, "corp")["succeeded"] == 1
+
+
+def test_defect_5_two_operators_count_once_and_a_stopping_one_removes_nothing(
+    cluster: Cluster, namespace: str, operator: OperatorProcess, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """A second operator process beside the first (a second replica, or someone's `make run-local`)
+    counted every injection again, and stopping either deleted the webhook configuration for both.
+    Now one holds the Lease and counts; the other only serves admission; stopping the leader leaves
+    the registration, and the other takes over and re-registers itself."""
+    make_config(cluster, namespace, "corp", goproxy=["direct"])
+    second = OperatorProcess(
+        kubeconfig=cluster.kubeconfig,
+        workdir=tmp_path_factory.mktemp("second-operator"),
+        configuration_name=operator.configuration_name,
+    )
+    second.start(wait_for_registration=False)
+    try:
+        for i in range(20):
+            assert _injected(_create(cluster, namespace, _pod(f"both-{i}")))
+        wait_for(
+            lambda: downloads(cluster, namespace).get("injected") == 20, timeout=30, what="20 injections"
+        )
+        operator.stop()  # the first one leads (it registered the configuration)
+        configs = cluster.kubectl("get", "mutatingwebhookconfigurations", "-o", "name").stdout
+        assert operator.configuration_name in configs
+        wait_for(
+            lambda: "registered MutatingWebhookConfiguration" in second.log(),
+            timeout=30,
+            what="the second operator to take over and register itself",
+        )
+        for i in range(5):
+            assert _injected(_create(cluster, namespace, _pod(f"after-{i}")))
+        wait_for(
+            lambda: downloads(cluster, namespace).get("injected") == 25, timeout=30, what="25 injections"
+        )
+        assert downloads(cluster, namespace)["injected"] == 25  # and not more: nobody counted twice
+    finally:
+        second.stop()
+        operator.start()

@@ -36,7 +36,9 @@ class OperatorProcess:
     def log_path(self) -> Path:
         return self.workdir / f"operator-{self.starts}.log"
 
-    def start(self) -> None:
+    def start(self, *, wait_for_registration: bool = True) -> None:
+        """Start it and wait until it serves admission and (unless told not to: a standby beside a
+        leader never registers) has registered its webhook configuration."""
         self.starts += 1
         self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
         env = {**os.environ, "KUBECONFIG": str(self.kubeconfig), "PYTHONUNBUFFERED": "1"}
@@ -64,9 +66,13 @@ class OperatorProcess:
             stderr=subprocess.STDOUT,
             env=env,
         )
-        wait_for(self._serving, timeout=60, what=f"the operator's webhook (log: {self.log_path})")
+        wait_for(
+            lambda: self._serving(registered=wait_for_registration),
+            timeout=60,
+            what=f"the operator's webhook (log: {self.log_path})",
+        )
 
-    def _serving(self) -> bool:
+    def _serving(self, *, registered: bool = True) -> bool:
         assert self.proc is not None
         if self.proc.poll() is not None:
             raise RuntimeError(f"operator exited with {self.proc.returncode}:\n{self.log()}")
@@ -81,7 +87,7 @@ class OperatorProcess:
                 pass
         except OSError:
             return False
-        return "registered MutatingWebhookConfiguration" in self.log()
+        return not registered or "registered MutatingWebhookConfiguration" in self.log()
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
