@@ -45,6 +45,8 @@ def run_operator(settings: Settings, *, namespaces: list[str], verbose: bool) ->
     for handler in logging.getLogger().handlers:  # no credential reaches the log, whoever logs it
         handler.addFilter(RedactingFilter())
     logging.getLogger("kubernetes_asyncio").setLevel(logging.WARNING)
+    if not verbose:  # kopf says "Handler ... succeeded" for every watch event of every object
+        logging.getLogger("kopf.objects").setLevel(logging.WARNING)
     sys.setswitchinterval(GIL_SWITCH_INTERVAL)
     store, metrics = Store(policy=settings.policy), Metrics()
     hook = settings.webhook

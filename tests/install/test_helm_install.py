@@ -199,7 +199,7 @@ def test_killing_the_leader_moves_the_handlers_and_nothing_is_counted_twice(
     installed: Cluster, namespace: str
 ) -> None:
     make_config(installed, namespace, "go")
-    _create_pods(installed, namespace, [f"k{i}" for i in range(10)])
+    assert all(_injected(p) for p in _create_pods(installed, namespace, [f"k{i}" for i in range(10)]))
     wait_for(lambda: downloads(installed, namespace).get("injected") == 10, timeout=60, what="10 injections")
     leader = _leader(installed)
     started = time.monotonic()
