@@ -158,3 +158,18 @@ def operator(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iter
     proc.start()
     yield proc
     proc.stop()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """When a test of the installed operator (tests/install) fails: every operator Pod's last lines."""
+    outcome = yield
+    report = outcome.get_result()
+    installed = getattr(item, "funcargs", {}).get("installed")
+    if report.when != "call" or not report.failed or not isinstance(installed, Cluster):
+        return
+    logs = installed.kubectl(
+        "logs", "-n", "gobuild-system", "-l", "app.kubernetes.io/name=gobuild-operator",
+        "--prefix", "--tail=60", "--all-containers", check=False,
+    )  # fmt: skip
+    report.sections.append(("operator logs", logs.stdout + logs.stderr))
