@@ -32,6 +32,7 @@ def _run(args: argparse.Namespace) -> int:
         ),
         metrics_port=args.metrics_port if args.metrics_port > 0 else None,
         metrics_addr=args.metrics_addr,
+        metrics_auth=args.metrics_auth,
         extra_no_proxy=tuple(h for h in [os.environ.get("KUBERNETES_SERVICE_HOST", "")] if h),
         status_flush_interval=args.status_flush_interval,
         probe_interval_override=args.probe_interval_override,
@@ -129,6 +130,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     run.add_argument("--metrics-port", type=int, default=8080, help="Prometheus metrics; 0 disables")
     run.add_argument("--metrics-addr", default="0.0.0.0")  # noqa: S104
+    run.add_argument(
+        "--metrics-auth",
+        action="store_true",
+        help="serve /metrics only to bearer tokens the API server accepts for users RBAC lets GET /metrics",
+    )
     run.add_argument(
         "--status-flush-interval", type=float, default=0.5, help="seconds between batched status writes"
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 _ADMISSION_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0)
 
@@ -55,6 +55,3 @@ class Metrics:
         self.probe_seconds = Histogram(
             "gobuild_proxy_probe_duration_seconds", "Latency of GOPROXY probes.", ["url"], registry=r
         )
-
-    def serve(self, *, port: int, addr: str) -> None:
-        start_http_server(port, addr=addr, registry=self.registry)

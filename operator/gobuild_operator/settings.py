@@ -70,6 +70,8 @@ class Settings:
     settle_interval: float = 300.0
     metrics_port: int | None = 8080
     metrics_addr: str = "0.0.0.0"  # noqa: S104
+    #: Serve /metrics only to callers the API server authenticates and RBAC authorizes.
+    metrics_auth: bool = False
     #: Added to NO_PROXY besides the cluster-internal names: the API server's address, as Pods
     #: see it (KUBERNETES_SERVICE_HOST in the operator's own Pod), so clients never proxy it.
     extra_no_proxy: tuple[str, ...] = ()

@@ -115,6 +115,7 @@ def test_the_charts_webhook_configuration_is_the_operators() -> None:
         pytest.param(
             {
                 "networkPolicy.enabled": "true",
+                "metrics.requireAuth": "true",
                 "rbac.readSecrets": "true",
                 "priorityClassName": "system-cluster-critical",
             },

@@ -504,3 +504,53 @@ def test_defect_5_two_operators_count_once_and_a_stopping_one_removes_nothing(
     finally:
         second.stop()
         operator.start()
+
+
+def test_defect_2_metrics_can_require_authentication(
+    cluster: Cluster, namespace: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """The metrics name namespaces, configs and failure reasons: with --metrics-auth they go only to
+    a token the API server accepts, for a user RBAC lets GET /metrics."""
+    import urllib.error
+    import urllib.request
+
+    guarded = OperatorProcess(
+        kubeconfig=cluster.kubeconfig,
+        workdir=tmp_path_factory.mktemp("metrics-auth"),
+        extra_args=("--metrics-auth", "--leader-election-lease=metrics-auth-test"),
+    )
+    guarded.start(wait_for_registration=False)
+    try:
+        cluster.kubectl("create", "serviceaccount", "scraper", "-n", namespace)
+        cluster.kubectl("create", "serviceaccount", "stranger", "-n", namespace)
+        role = f"metrics-reader-{namespace}"
+        cluster.kubectl("create", "clusterrole", role, "--verb=get", "--non-resource-url=/metrics")
+        cluster.kubectl(
+            "create",
+            "clusterrolebinding",
+            role,
+            f"--clusterrole={role}",
+            f"--serviceaccount={namespace}:scraper",
+        )
+
+        def scrape(token: str | None) -> int:
+            request = urllib.request.Request(f"http://127.0.0.1:{guarded.metrics_port}/metrics")
+            if token:
+                request.add_header("Authorization", f"Bearer {token}")
+            try:
+                with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - http to loopback
+                    return int(response.status)
+            except urllib.error.HTTPError as error:
+                return error.code
+
+        def token(account: str) -> str:
+            return str(cluster.kubectl("create", "token", account, "-n", namespace).stdout.strip())
+
+        wait_for(lambda: scrape(None) == 401, timeout=30, what="the metrics endpoint to answer")
+        assert scrape("not-a-token") == 401
+        assert scrape(token("stranger")) == 403
+        assert scrape(token("scraper")) == 200
+    finally:
+        guarded.stop()
+        cluster.kubectl("delete", "clusterrolebinding", f"metrics-reader-{namespace}", check=False)
+        cluster.kubectl("delete", "clusterrole", f"metrics-reader-{namespace}", check=False)

@@ -34,6 +34,7 @@ from gobuild_operator.k8s.webhookconfig import build_configuration, ensure_confi
 from gobuild_operator.reporting.service import Reporting
 from gobuild_operator.serving.health import HealthServer
 from gobuild_operator.serving.leader import LeaderElection
+from gobuild_operator.serving.metrics_server import MetricsServer
 from gobuild_operator.serving.tls import WebhookTLS
 from gobuild_operator.settings import Settings
 from gobuild_operator.store import Store
@@ -77,7 +78,13 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, logger: ko
     memo.api = await make_api_client()
     memo.tasks = []
     if ours.metrics_port is not None:
-        memo.metrics.serve(port=ours.metrics_port, addr=ours.metrics_addr)
+        memo.metrics_server = MetricsServer(
+            registry=memo.metrics.registry,
+            addr=ours.metrics_addr,
+            port=ours.metrics_port,
+            api=memo.api if ours.metrics_auth else None,
+        )
+        await memo.metrics_server.start()
 
     settings.posting.level = logging.WARNING  # Events are for users: we post our own, not kopf's INFO logs
     settings.watching.server_timeout = 300
@@ -252,9 +259,9 @@ async def cleanup(memo: kopf.Memo, logger: kopf.Logger, **_: Any) -> None:
     election: LeaderElection | None = getattr(memo, "election", None)
     if election is not None:
         await election.release()  # a standby takes over now, not after the lease expires
-    health: HealthServer | None = getattr(memo, "health", None)
-    if health is not None:
-        await health.stop()
+    for server in (getattr(memo, "health", None), getattr(memo, "metrics_server", None)):
+        if server is not None:
+            await server.stop()
     api = getattr(memo, "api", None)
     if api is not None:
         await api.close()

@@ -1,0 +1,88 @@
+"""/metrics over HTTP, optionally only for callers the cluster says may read it.
+
+With authentication on (`--metrics-auth`, the chart's metrics.requireAuth), a request must carry a
+bearer token the API server accepts (TokenReview) for a user RBAC allows to GET the non-resource
+URL /metrics (SubjectAccessReview) — as Prometheus with its ServiceAccount token and a binding to
+the chart's `<release>-metrics-reader` ClusterRole. Decisions are remembered for a minute (a bounded
+cache), so a scrape every few seconds costs the API server two calls a minute per scraper.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections import OrderedDict
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+
+from gobuild_operator.k8s.authn import may_get, review_token
+from gobuild_operator.k8s.client import ApiClient
+
+logger = logging.getLogger(__name__)
+
+DECISION_TTL = 60.0
+MAX_DECISIONS = 256
+
+
+class MetricsServer:
+    def __init__(
+        self, *, registry: CollectorRegistry, addr: str, port: int, api: ApiClient | None = None
+    ) -> None:
+        """`api`: authenticate and authorize every request with it; None serves anyone."""
+        self._registry, self._addr, self._port, self._api = registry, addr, port, api
+        self._decisions: OrderedDict[str, tuple[float, int]] = OrderedDict()
+        self._runner: web.AppRunner | None = None
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_get("/metrics", self._metrics)
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, self._addr, self._port).start()
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    async def _metrics(self, request: web.Request) -> web.Response:
+        if self._api is not None:
+            status = await self._authorize(request.headers.get("Authorization", ""))
+            if status != 200:
+                return web.Response(status=status, text=_REASONS[status])
+        return web.Response(
+            body=generate_latest(self._registry), headers={"Content-Type": CONTENT_TYPE_LATEST}
+        )
+
+    async def _authorize(self, header: str) -> int:
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token:
+            return 401
+        key = hashlib.sha256(token.encode()).hexdigest()  # never keep the token itself
+        cached = self._decisions.get(key)
+        if cached is not None and time.monotonic() - cached[0] < DECISION_TTL:
+            return cached[1]
+        assert self._api is not None
+        try:
+            user = await review_token(self._api, token=token)
+            status = (
+                401
+                if user is None
+                else (200 if await may_get(self._api, user=user, path="/metrics") else 403)
+            )
+        except Exception as exc:  # the API server is unreachable: refuse, do not cache
+            logger.warning("metrics: cannot review a caller (%s)", type(exc).__name__)
+            return 503
+        self._decisions[key] = (time.monotonic(), status)
+        self._decisions.move_to_end(key)
+        while len(self._decisions) > MAX_DECISIONS:
+            self._decisions.popitem(last=False)
+        return status
+
+
+_REASONS = {
+    401: "unauthenticated: send a bearer token the API server accepts\n",
+    403: "forbidden: this user may not GET /metrics (bind the <release>-metrics-reader ClusterRole)\n",
+    503: "cannot review the caller now\n",
+}
