@@ -422,3 +422,15 @@ def test_a_review_without_an_object_is_admitted_unchanged() -> None:
     request = review("Pod", None)
     answer = json.loads(webhook.admission.review(json.dumps(request).encode(), kind="Pod"))["response"]
     assert answer == {"uid": request["request"]["uid"], "allowed": True}
+
+
+def test_each_config_is_planned_once_while_its_spec_stays() -> None:
+    webhook = Webhook(store_with())
+    for _ in range(3):
+        webhook("Pod", review("Pod", pod({"gobuild.dev/config": "china"})))
+    assert len(webhook.admission.plans) == 1
+    spec = webhook.store.specs(NAMESPACE)["china"]
+    webhook.store.put_config(  # a status write: same generation, same parsed spec, same plan
+        {"metadata": {"namespace": NAMESPACE, "name": "china", "uid": "uid-0", "generation": 1}, "spec": {}}
+    )
+    assert webhook.store.specs(NAMESPACE)["china"] is spec
