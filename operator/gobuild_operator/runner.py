@@ -6,10 +6,12 @@ and starts before kopf, so it is serving by the time kopf registers it with the 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sys
 
 import kopf
+import uvloop
 
 from gobuild_operator.handlers.admission import Admission
 from gobuild_operator.handlers.webhook import TLSFiles, WebhookServer
@@ -50,12 +52,16 @@ def run_operator(settings: Settings, *, namespaces: list[str], verbose: bool) ->
         settings=settings, store=store, metrics=metrics, webhook_ca=ca_pem, namespaces=namespaces
     )
     try:
-        kopf.run(
-            standalone=True,
-            clusterwide=not namespaces,
-            namespaces=namespaces,
-            memo=memo,
-        )
+        # uvloop (as kopf's own CLI does when it is installed): the watch streams and API calls
+        # read TLS in compiled code.
+        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+            kopf.run(
+                loop=runner.get_loop(),
+                standalone=True,
+                clusterwide=not namespaces,
+                namespaces=namespaces,
+                memo=memo,
+            )
     finally:
         startup.remove_webhook_configuration(memo)  # also when kopf died before its cleanup ran
         server.stop()
