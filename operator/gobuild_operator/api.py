@@ -1115,7 +1115,7 @@ class Failure(_Status):
 
 
 class PendingEntry(_Status):
-    """One counted Pod awaiting its annotation."""
+    """One counted Pod whose record is here: running (stage injected), or awaiting its annotation."""
 
     uid: Annotated[str, Field(description="The Pod's uid.")] = ""
     pod: Annotated[str, Field(description="The Pod's name.")] = ""
@@ -1153,9 +1153,10 @@ class Downloads(_Status):
         list[PendingEntry],
         Field(
             description=(
-                "Bookkeeping, usually empty: Pods counted above whose gobuild.dev/recorded annotation the "
-                "operator has not written yet. Counting and listing a Pod here happen in one status write, "
-                "so an operator restart neither loses nor double-counts an outcome."
+                "Bookkeeping: the injected Pods still running (stage injected; a new Pod is counted "
+                "without writing to it) and finished Pods counted above whose gobuild.dev/recorded "
+                "annotation the operator has not written yet. Counting and listing a Pod here happen in "
+                "one status write, so an operator restart neither loses nor double-counts an outcome."
             )
         ),
     ] = Field(default_factory=list)
