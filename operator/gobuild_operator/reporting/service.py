@@ -55,7 +55,7 @@ class Reporting:
         self.watches = NamespaceWatches(
             api=api, on_pod=self.missed.on_pod_metadata, on_object=self.checker.poke
         )
-        self.labels = NamespaceLabels(api=api, store=store, settings=settings)
+        self.labels = NamespaceLabels(api=api, store=store, settings=settings, namespaces=namespaces)
 
     def start(self) -> None:
         self.reporter.start()
