@@ -248,6 +248,20 @@ class Phase:
     created: int = 0
     seconds: float = 0.0
     errors: int = 0
+    #: Seconds the API server spent in webhook calls (its own metric), and how many calls.
+    webhook_seconds: float = 0.0
+    webhook_calls: int = 0
+
+
+def webhook_time(cluster: Cluster) -> tuple[float, int]:
+    """apiserver_admission_webhook_admission_duration_seconds, summed over webhooks: (sum, count)."""
+    total, count = 0.0, 0
+    for line in cluster.kubectl("get", "--raw", "/metrics").splitlines():
+        if line.startswith("apiserver_admission_webhook_admission_duration_seconds_sum{"):
+            total += float(line.rsplit(" ", 1)[1])
+        elif line.startswith("apiserver_admission_webhook_admission_duration_seconds_count{"):
+            count += int(float(line.rsplit(" ", 1)[1]))
+    return total, count
 
 
 def cpu_seconds(pid: int) -> float:
@@ -376,8 +390,10 @@ def sweep(args: argparse.Namespace, cluster: Cluster, podload: Path, workdir: Pa
                 ):
                     profiler = start_profiler(pid, args.profile)
                 before = cpu_seconds(pid)
+                hooks_before = webhook_time(cluster)
                 phase = run_load(podload, cluster, workdir, namespace=namespace, body=body, count=count,
                                  concurrency=c, seconds=args.phase_seconds, prefix=prefix)  # fmt: skip
+                hooks_after = webhook_time(cluster)
                 if config == "gobuild injecting":
                     cpu += cpu_seconds(pid) - before
                     injected += phase.created
@@ -387,6 +403,8 @@ def sweep(args: argparse.Namespace, cluster: Cluster, podload: Path, workdir: Pa
                 total.created += phase.created
                 total.seconds += phase.seconds
                 total.errors += phase.errors
+                total.webhook_seconds += hooks_after[0] - hooks_before[0]
+                total.webhook_calls += hooks_after[1] - hooks_before[1]
                 print(
                     f"  rep {rep + 1} c={c:<3d} {config:22s} p50 {percentile(phase.latencies, 0.5):7.1f} ms"
                     f"  {phase.created / phase.seconds:7.0f} Pods/s"
@@ -436,6 +454,16 @@ def report(result: Sweep, operator: Any, cluster: Cluster) -> None:
             )
         print(f"{c:>11d}  " + "  ".join(f"{cell:>30s}" for cell in cells))
     print("  (each cell: p50/p95/p99 ms, throughput)")
+    print("\nWebhook calls as the API server timed them (mean ms per call, calls per Pod created):")
+    print(f"{'concurrency':>11s}  " + "  ".join(f"{c:>30s}" for c in CONFIGS))
+    for c in CONCURRENCY:
+        cells = []
+        for config in CONFIGS:
+            phase = phases[(config, c)]
+            mean = phase.webhook_seconds / phase.webhook_calls * 1000 if phase.webhook_calls else 0.0
+            per_pod = phase.webhook_calls / phase.created if phase.created else 0.0
+            cells.append(f"{mean:6.2f} ms x {per_pod:4.2f}")
+        print(f"{c:>11d}  " + "  ".join(f"{cell:>30s}" for cell in cells))
 
     print("\nRatios (lower is better; the issue asks <= 1.25 for p50 and throughput, <= 1.5 for p99,")
     print("        and <= 1.05 for the namespace without a config):")
