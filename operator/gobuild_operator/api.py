@@ -1115,7 +1115,7 @@ class Failure(_Status):
 
 
 class PendingEntry(_Status):
-    """One counted Pod whose record is here: running (stage injected), or awaiting its annotation."""
+    """One counted Pod awaiting its annotation."""
 
     uid: Annotated[str, Field(description="The Pod's uid.")] = ""
     pod: Annotated[str, Field(description="The Pod's name.")] = ""
@@ -1153,13 +1153,22 @@ class Downloads(_Status):
         list[PendingEntry],
         Field(
             description=(
-                "Bookkeeping: the injected Pods still running (stage injected; a new Pod is counted "
-                "without writing to it) and finished Pods counted above whose gobuild.dev/recorded "
-                "annotation the operator has not written yet. Counting and listing a Pod here happen in "
-                "one status write, so an operator restart neither loses nor double-counts an outcome."
+                "Bookkeeping, usually empty: Pods counted above whose gobuild.dev/recorded annotation the "
+                "operator has not written yet. Counting and listing a Pod here happen in one status write, "
+                "so an operator restart neither loses nor double-counts an outcome."
             )
         ),
     ] = Field(default_factory=list)
+    running: Annotated[
+        str,
+        Field(
+            description=(
+                "Bookkeeping: the injected Pods still running, counted in injected, as space-separated "
+                "uid/name words. A new Pod is counted without writing to it: this is its record until it "
+                "finishes or is deleted, so an operator restart does not count it twice."
+            )
+        ),
+    ] = ""
 
 
 class GoBuildConfigStatus(_Status):

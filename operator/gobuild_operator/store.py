@@ -33,7 +33,7 @@ class ConfigInfo:
     generation: int
     spec: GoBuildConfigSpec | None  # None: the spec does not parse; `error` says why
     error: str
-    pending: int  # entries in status.downloads.pending
+    pending: int  # Pods in status.downloads.pending and .running: a previous run's to settle
 
     @property
     def key(self) -> Key:
@@ -61,7 +61,7 @@ def _info(body: Mapping[str, Any], previous: ConfigInfo | None) -> ConfigInfo:
         generation=generation,
         spec=spec,
         error=error,
-        pending=len(downloads.get("pending") or []),
+        pending=len(downloads.get("pending") or []) + len(str(downloads.get("running") or "").split()),
     )
 
 
