@@ -75,8 +75,10 @@ test: lint binaries e2e-setup
 	$(PY) -m pytest tests/lifecycle -q
 	$(PY) -m pytest tests -q --ignore=tests/lifecycle
 
+BENCH_ARGS ?= --repeat 2 --decompose
+
 bench: binaries
-	$(PY) bench/admission.py
+	$(PY) bench/admission.py $(BENCH_ARGS)
 	$(PY) bench/status_burst.py --pods 1000
 
 clean:
