@@ -108,8 +108,10 @@ test: lint binaries e2e-setup
 	$(PY) -m pytest tests -q --ignore=tests/lifecycle --ignore=tests/install
 	$(PY) -m pytest tests/install -q
 
+BENCH_ARGS ?= --repeat 2 --decompose
+
 bench: binaries
-	$(PY) bench/admission.py
+	$(PY) bench/admission.py $(BENCH_ARGS)
 	$(PY) bench/status_burst.py --pods 1000
 
 clean:

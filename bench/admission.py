@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import json
 import os
 import shutil
@@ -62,11 +63,17 @@ SPEC: dict[str, Any] = {
 }
 
 CONFIGS = ("no webhook", "floor (Go, no patch)", "gobuild injecting", "gobuild, no config")
+#: --decompose: the floor webhook again, (1) registered with gobuild's matchConditions, (2) answering
+#: with the patch gobuild computes for the benchmark Pod. Their difference to the floor is what the
+#: API server itself spends on evaluating the conditions and applying the patch.
+DECOMPOSE = ("floor + gobuild's CEL", "floor + gobuild's patch")
 NAMESPACES = {
     "no webhook": "bench-none",
     "floor (Go, no patch)": "bench-floor",
     "gobuild injecting": "bench-inject",
     "gobuild, no config": "bench-noconfig",
+    "floor + gobuild's CEL": "bench-floor-cel",
+    "floor + gobuild's patch": "bench-floor-patch",
 }
 CONCURRENCY = (1, 10, 50)
 
@@ -145,63 +152,88 @@ class Cluster:
 
 
 @contextmanager
-def floor_webhook(cluster: Cluster, binary: Path, workdir: Path) -> Iterator[None]:
+def floor_webhook(
+    cluster: Cluster,
+    binary: Path,
+    workdir: Path,
+    *,
+    config: str = "floor (Go, no patch)",
+    patch: list[dict[str, Any]] | None = None,
+    conditions: list[dict[str, str]] | None = None,
+) -> Iterator[None]:
     from localcluster.cluster import free_port
 
+    name = NAMESPACES[config]
     ca = pki.make_ca("bench floor webhook CA")
     leaf = pki.issue(ca, common_name="127.0.0.1", ip_addresses=("127.0.0.1",), server=True)
-    cert, key = leaf.write(workdir, "floor")
+    cert, key = leaf.write(workdir, name)
     port = free_port()
-    log = open(workdir / "floor.log", "wb")  # noqa: SIM115 - closed below
-    proc = subprocess.Popen(
-        [str(binary), f"-addr=127.0.0.1:{port}", f"-cert={cert}", f"-key={key}"], stdout=log, stderr=log
-    )
+    args = [str(binary), f"-addr=127.0.0.1:{port}", f"-cert={cert}", f"-key={key}"]
+    if patch is not None:
+        (workdir / f"{name}.patch.json").write_text(json.dumps(patch))
+        args.append(f"-patch={workdir / f'{name}.patch.json'}")
+    log = open(workdir / f"{name}.log", "wb")  # noqa: SIM115 - closed below
+    proc = subprocess.Popen(args, stdout=log, stderr=log)
     time.sleep(0.5)
-    cluster.apply(
-        {
-            "apiVersion": "admissionregistration.k8s.io/v1",
-            "kind": "MutatingWebhookConfiguration",
-            "metadata": {"name": "bench-floor"},
-            "webhooks": [
-                {
-                    "name": "floor.bench.gobuild.dev",
-                    "admissionReviewVersions": ["v1"],
-                    "clientConfig": {
-                        "url": f"https://127.0.0.1:{port}/mutate",
-                        "caBundle": base64.b64encode(ca.cert_pem).decode(),
-                    },
-                    "rules": [
-                        {
-                            "apiGroups": [""],
-                            "apiVersions": ["v1"],
-                            "resources": ["pods"],
-                            "operations": ["CREATE"],
-                            "scope": "Namespaced",
-                        }
-                    ],
-                    "failurePolicy": "Ignore",
-                    "sideEffects": "None",
-                    "timeoutSeconds": 5,
-                    "namespaceSelector": {
-                        "matchLabels": {"kubernetes.io/metadata.name": NAMESPACES["floor (Go, no patch)"]}
-                    },
-                }
-            ],
-        }
-    )
+    hook: dict[str, Any] = {
+        "name": f"{name}.bench.gobuild.dev",
+        "admissionReviewVersions": ["v1"],
+        "clientConfig": {
+            "url": f"https://127.0.0.1:{port}/mutate",
+            "caBundle": base64.b64encode(ca.cert_pem).decode(),
+        },
+        "rules": [
+            {
+                "apiGroups": [""],
+                "apiVersions": ["v1"],
+                "resources": ["pods"],
+                "operations": ["CREATE"],
+                "scope": "Namespaced",
+            }
+        ],
+        "failurePolicy": "Ignore",
+        "sideEffects": "None",
+        "timeoutSeconds": 5,
+        "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": name}},
+    }
+    if conditions:
+        hook["matchConditions"] = conditions
+    configuration = {
+        "apiVersion": "admissionregistration.k8s.io/v1",
+        "kind": "MutatingWebhookConfiguration",
+        "metadata": {"name": name},
+        "webhooks": [hook],
+    }
+    cluster.apply(configuration)
     try:
         yield
     finally:
-        cluster.kubectl("delete", "mutatingwebhookconfiguration", "bench-floor", check=False)
+        cluster.kubectl("delete", "mutatingwebhookconfiguration", name, check=False)
         proc.terminate()
         proc.wait(10)
         log.close()
 
 
+def gobuild_patch() -> list[dict[str, Any]]:
+    """The patch the operator answers for the benchmark Pod (computed here, in process)."""
+    from gobuild_operator.core.patch import json_patch
+    from gobuild_operator.handlers.admission import admit
+    from gobuild_operator.settings import Settings
+    from gobuild_operator.store import Store
+
+    store = Store()
+    metadata = {"namespace": "bench", "name": "corp", "uid": "u", "generation": 1}
+    store.put_config({"metadata": metadata, "spec": SPEC})
+    body = pod(opted_in=True)
+    result = admit(body, kind="Pod", namespace="bench", settings=Settings(), store=store)
+    assert result.obj is not None
+    return json_patch(body, result.obj)
+
+
 def setup_namespaces(cluster: Cluster) -> None:
     for config, namespace in NAMESPACES.items():
         labels = {}
-        if config in ("no webhook", "floor (Go, no patch)"):
+        if config not in ("gobuild injecting", "gobuild, no config"):
             # The same annotated Pod as the injecting case, where the operator never applies.
             labels["gobuild.dev/injection"] = "disabled"
         cluster.apply(
@@ -248,6 +280,20 @@ class Phase:
     created: int = 0
     seconds: float = 0.0
     errors: int = 0
+    #: Seconds the API server spent in webhook calls (its own metric), and how many calls.
+    webhook_seconds: float = 0.0
+    webhook_calls: int = 0
+
+
+def webhook_time(cluster: Cluster) -> tuple[float, int]:
+    """apiserver_admission_webhook_admission_duration_seconds, summed over webhooks: (sum, count)."""
+    total, count = 0.0, 0
+    for line in cluster.kubectl("get", "--raw", "/metrics").splitlines():
+        if line.startswith("apiserver_admission_webhook_admission_duration_seconds_sum{"):
+            total += float(line.rsplit(" ", 1)[1])
+        elif line.startswith("apiserver_admission_webhook_admission_duration_seconds_count{"):
+            count += int(float(line.rsplit(" ", 1)[1]))
+    return total, count
 
 
 def cpu_seconds(pid: int) -> float:
@@ -308,6 +354,11 @@ def main() -> int:
     parser.add_argument("--phase-seconds", type=float, default=60.0)
     parser.add_argument("--soak", type=int, default=0, help="then create this many injected Pods (RSS)")
     parser.add_argument(
+        "--decompose",
+        action="store_true",
+        help="also the floor with gobuild's matchConditions, and the floor answering gobuild's patch",
+    )
+    parser.add_argument(
         "--profile",
         type=Path,
         default=None,
@@ -331,8 +382,24 @@ def main() -> int:
             operator.start()
             try:
                 apply_config(cluster)
-                with floor_webhook(cluster, binaries["floorwebhook"], workdir):
-                    report(sweep(args, cluster, binaries["podload"], workdir, operator), operator, cluster)
+                from gobuild_operator.k8s.webhookconfig import match_conditions
+
+                floor = binaries["floorwebhook"]
+                with contextlib.ExitStack() as stack:
+                    stack.enter_context(floor_webhook(cluster, floor, workdir))
+                    if args.decompose:
+                        cel = match_conditions("Pod", annotated_only=True)
+                        config = DECOMPOSE[0]
+                        stack.enter_context(
+                            floor_webhook(cluster, floor, workdir, config=config, conditions=cel)
+                        )
+                        config = DECOMPOSE[1]
+                        stack.enter_context(
+                            floor_webhook(cluster, floor, workdir, config=config, patch=gobuild_patch())
+                        )
+                    report(
+                        sweep(args, cluster, binaries["podload"], workdir, operator), operator, cluster, args
+                    )
                     if args.soak:
                         soak(args.soak, cluster, binaries["podload"], workdir, operator)
             finally:
@@ -359,7 +426,8 @@ def sweep(args: argparse.Namespace, cluster: Cluster, podload: Path, workdir: Pa
     profiler = None
     for rep in range(args.repeat):
         for c, count in zip(CONCURRENCY, args.pods, strict=True):
-            order = CONFIGS[rep % len(CONFIGS) :] + CONFIGS[: rep % len(CONFIGS)]
+            configs = CONFIGS + (DECOMPOSE if args.decompose else ())
+            order = configs[rep % len(configs) :] + configs[: rep % len(configs)]
             for config in order:
                 namespace = NAMESPACES[config]
                 body = pod(opted_in=config != "gobuild, no config")
@@ -376,8 +444,10 @@ def sweep(args: argparse.Namespace, cluster: Cluster, podload: Path, workdir: Pa
                 ):
                     profiler = start_profiler(pid, args.profile)
                 before = cpu_seconds(pid)
+                hooks_before = webhook_time(cluster)
                 phase = run_load(podload, cluster, workdir, namespace=namespace, body=body, count=count,
                                  concurrency=c, seconds=args.phase_seconds, prefix=prefix)  # fmt: skip
+                hooks_after = webhook_time(cluster)
                 if config == "gobuild injecting":
                     cpu += cpu_seconds(pid) - before
                     injected += phase.created
@@ -387,6 +457,8 @@ def sweep(args: argparse.Namespace, cluster: Cluster, podload: Path, workdir: Pa
                 total.created += phase.created
                 total.seconds += phase.seconds
                 total.errors += phase.errors
+                total.webhook_seconds += hooks_after[0] - hooks_before[0]
+                total.webhook_calls += hooks_after[1] - hooks_before[1]
                 print(
                     f"  rep {rep + 1} c={c:<3d} {config:22s} p50 {percentile(phase.latencies, 0.5):7.1f} ms"
                     f"  {phase.created / phase.seconds:7.0f} Pods/s"
@@ -420,7 +492,7 @@ def stop_profiler(profiler: subprocess.Popen[bytes]) -> None:
     profiler.wait(60)
 
 
-def report(result: Sweep, operator: Any, cluster: Cluster) -> None:
+def report(result: Sweep, operator: Any, cluster: Cluster, args: argparse.Namespace) -> None:
     phases = result.phases
     print("\nPod creations through the API server (latency in ms; Pods/s):")
     header = f"{'concurrency':>11s}  " + "  ".join(f"{c:>30s}" for c in CONFIGS)
@@ -436,6 +508,16 @@ def report(result: Sweep, operator: Any, cluster: Cluster) -> None:
             )
         print(f"{c:>11d}  " + "  ".join(f"{cell:>30s}" for cell in cells))
     print("  (each cell: p50/p95/p99 ms, throughput)")
+    print("\nWebhook calls as the API server timed them (mean ms per call, calls per Pod created):")
+    print(f"{'concurrency':>11s}  " + "  ".join(f"{c:>30s}" for c in CONFIGS))
+    for c in CONCURRENCY:
+        cells = []
+        for config in CONFIGS:
+            phase = phases[(config, c)]
+            mean = phase.webhook_seconds / phase.webhook_calls * 1000 if phase.webhook_calls else 0.0
+            per_pod = phase.webhook_calls / phase.created if phase.created else 0.0
+            cells.append(f"{mean:6.2f} ms x {per_pod:4.2f}")
+        print(f"{c:>11d}  " + "  ".join(f"{cell:>30s}" for cell in cells))
 
     print("\nRatios (lower is better; the issue asks <= 1.25 for p50 and throughput, <= 1.5 for p99,")
     print("        and <= 1.05 for the namespace without a config):")
@@ -449,6 +531,15 @@ def report(result: Sweep, operator: Any, cluster: Cluster) -> None:
             f"{throughput_ratio(inj, floor):13.2f}  {ratio(noconf, none, 0.5):>29.2f} "
             f"{ratio(noconf, none, 0.99):5.2f} {throughput_ratio(noconf, none):9.2f}"
         )
+    if args.decompose:
+        print("\nWhat the API server itself pays (floor variants; webhook call ms as it timed them):")
+        for c in CONCURRENCY:
+            cells = []
+            for config in ("floor (Go, no patch)", *DECOMPOSE, "gobuild injecting"):
+                phase = phases[(config, c)]
+                mean = phase.webhook_seconds / phase.webhook_calls * 1000 if phase.webhook_calls else 0.0
+                cells.append(f"{config}: p50 {percentile(phase.latencies, 0.5):.1f} ms, call {mean:.2f} ms")
+            print(f"  c={c:<3d} " + " | ".join(cells))
     pid = operator.proc.pid
     per_pod = result.cpu / result.injected * 1000 if result.injected else float("nan")
     print(

@@ -1468,6 +1468,16 @@ class Downloads(_Status):
             )
         ),
     ] = Field(default_factory=list)
+    running: Annotated[
+        str,
+        Field(
+            description=(
+                "Bookkeeping: the injected Pods still running, counted in injected, as space-separated "
+                "uid/name words. A new Pod is counted without writing to it: this is its record until it "
+                "finishes or is deleted, so an operator restart does not count it twice."
+            )
+        ),
+    ] = ""
 
 
 class GoBuildConfigStatus(_Status):

@@ -13,6 +13,7 @@ away from the others (the next leader re-registers it if this one was the leader
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sys
 import tempfile
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import Any, cast
 
 import kopf
+import uvloop
 
 from gobuild_operator.core.redact import RedactingFilter
 from gobuild_operator.handlers.admission import Admission
@@ -82,15 +84,19 @@ def run_operator(settings: Settings, *, namespaces: list[str], verbose: bool) ->
         lost_leadership=False,
     )
     try:
-        kopf.run(
-            standalone=True,
-            clusterwide=not namespaces,
-            namespaces=namespaces,
-            memo=memo,
-            stop_flag=stop,
-            # kopf would ask the passwd database for it, which has no entry for our numeric user.
-            identity=cast(Any, settings.leader.identity or None),  # kopf's Identity: a NewType of str
-        )
+        # uvloop (as kopf's own CLI does when it is installed): the watch streams and API calls
+        # read TLS in compiled code.
+        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+            kopf.run(
+                loop=runner.get_loop(),
+                standalone=True,
+                clusterwide=not namespaces,
+                namespaces=namespaces,
+                memo=memo,
+                stop_flag=stop,
+                # kopf would ask the passwd database for it: no entry for our numeric user.
+                identity=cast(Any, settings.leader.identity or None),  # kopf's Identity: a NewType of str
+            )
     finally:
         server.stop()
     return LOST_LEADERSHIP if memo.lost_leadership else 0

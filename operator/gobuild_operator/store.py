@@ -37,7 +37,7 @@ class ConfigInfo:
     generation: int
     spec: GoBuildConfigSpec | None  # None: the spec does not parse or is not allowed; `error` says why
     error: str
-    pending: int  # entries in status.downloads.pending
+    pending: int  # Pods in status.downloads.pending and .running: a previous run's to settle
     #: The SpecValid reason when `spec` is None: InvalidSpec, or NotAllowed by the operator's policy.
     reason: str = ""
 
@@ -66,7 +66,7 @@ def _info(body: Mapping[str, Any], previous: ConfigInfo | None, policy: Policy) 
         generation=generation,
         spec=spec,
         error=error,
-        pending=len(downloads.get("pending") or []),
+        pending=len(downloads.get("pending") or []) + len(str(downloads.get("running") or "").split()),
         reason=reason,
     )
 

@@ -241,37 +241,49 @@ def test_marked_pods_leave_pending_but_later_stages_stay() -> None:
     assert result.status["downloads"]["pending"] == []
 
 
+def running(result: counting.BatchResult) -> list[str]:
+    return list(counting.parse_running(result.status["downloads"]["running"]))
+
+
 def test_an_injected_pod_is_counted_without_touching_the_pod() -> None:
-    """Issue 10: no write per injected Pod; its pending entry is the record until it finishes."""
+    """Issue 10: no write per injected Pod; its word in `running` is the record until it finishes."""
     result = apply({}, [Observation("a", "pa", "injected")])
     downloads = result.status["downloads"]
-    assert downloads["injected"] == 1
-    assert [(p["uid"], p["stage"]) for p in downloads["pending"]] == [("a", "injected")]
+    assert (downloads["injected"], downloads["running"], downloads["pending"]) == (1, "a/pa", [])
     assert result.to_mark == (), "no annotation owed for a running Pod"
     again = apply(result.status, [Observation("a", "pa", "injected")])  # a restart re-lists it
     assert again.counted == ()
     assert again.status["downloads"] == downloads
     finished = apply(again.status, [fails("a")])
     assert (finished.status["downloads"]["injected"], finished.status["downloads"]["failed"]) == (1, 1)
+    assert running(finished) == []
     assert [(p["uid"], p["stage"]) for p in finished.status["downloads"]["pending"]] == [("a", "failed")]
     assert [(o.uid, o.stage) for o in finished.to_mark] == [("a", "failed")]
 
 
-def test_a_deleted_pod_leaves_pending_whatever_its_stage() -> None:
-    status = apply(
-        {}, [Observation("a", "pa", "injected"), fails("b"), Observation("c", "pc", "injected")]
-    ).status
+def test_running_pods_listed_in_pending_by_the_first_version_move_to_running() -> None:
+    legacy = {
+        "downloads": {"injected": 1, "pending": [{"uid": "a", "pod": "pa", "stage": "injected", "time": NOW}]}
+    }
+    result = apply(legacy, [Observation("a", "pa", "injected")])
+    assert result.counted == ()
+    assert (result.status["downloads"]["running"], result.status["downloads"]["pending"]) == ("a/pa", [])
+
+
+def test_a_deleted_pod_leaves_the_bookkeeping_whatever_its_stage() -> None:
+    batch = [Observation("a", "pa", "injected"), fails("b"), Observation("c", "pc", "injected")]
+    status = apply({}, batch).status
     result = apply(status, [], gone={"a", "b"})
-    assert [p["uid"] for p in result.status["downloads"]["pending"]] == ["c"]
+    assert (running(result), result.status["downloads"]["pending"]) == (["c"], [])
     assert (result.status["downloads"]["injected"], result.status["downloads"]["failed"]) == (3, 1)
 
 
 def test_a_pod_counted_and_deleted_in_one_batch_is_counted_once() -> None:
     result = apply({}, [Observation("a", "pa", "injected")], gone={"a"})
-    assert (result.status["downloads"]["injected"], result.status["downloads"]["pending"]) == (1, [])
+    assert (result.status["downloads"]["injected"], running(result)) == (1, [])
 
 
-def test_running_entries_beyond_the_limit_are_recorded_on_their_pods() -> None:
+def test_running_pods_beyond_the_limit_are_recorded_on_their_pods() -> None:
     batch = [Observation(f"u{i}", f"p{i}", "injected") for i in range(5)]
     status = apply({}, batch[:3], now=NOW).status
     result = apply(status, batch[3:], now=LATER, running_limit=3)
@@ -279,9 +291,25 @@ def test_running_entries_beyond_the_limit_are_recorded_on_their_pods() -> None:
     # Once annotated, the next write drops them: the annotation is their record now.
     marked = {(o.uid, o.stage) for o in result.to_mark}
     after = apply(result.status, [], marked=marked, running_limit=3)
-    assert sorted(p["uid"] for p in after.status["downloads"]["pending"]) == ["u2", "u3", "u4"]
+    assert running(after) == ["u2", "u3", "u4"]
     assert after.to_mark == ()
     assert after.status["downloads"]["injected"] == 5
+    relisted = apply(after.status, [Observation("u0", "p0", "injected", marker="injected")], running_limit=3)
+    assert relisted.counted == (), "the annotation keeps it counted"
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        pytest.param("", {}, id="empty"),
+        pytest.param(None, {}, id="absent"),
+        pytest.param("u1/p1  u2/p2\n", {"u1": "p1", "u2": "p2"}, id="any-whitespace"),
+        pytest.param("u1", {"u1": ""}, id="no-name"),
+        pytest.param(7, {}, id="not-a-string"),
+    ],
+)
+def test_parse_running(value: Any, expected: dict[str, str]) -> None:
+    assert counting.parse_running(value) == expected
 
 
 def test_running_entries_are_not_stale_however_old() -> None:
@@ -289,10 +317,8 @@ def test_running_entries_are_not_stale_however_old() -> None:
 
     status = {
         "downloads": {
-            "pending": [
-                {"uid": "run", "pod": "p", "stage": "injected", "time": NOW},
-                {"uid": "fin", "pod": "q", "stage": "failed", "time": NOW},
-            ]
+            "running": "run/p",
+            "pending": [{"uid": "fin", "pod": "q", "stage": "failed", "time": NOW}],
         }
     }
     now = datetime(2026, 1, 3, tzinfo=UTC)

@@ -7,16 +7,23 @@ where the operator owns the change, never one operation per env entry.
 
 from __future__ import annotations
 
+import base64
 import copy
+import json
+import os
 from typing import Any
 
 import jsonpatch
 import pytest
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from test_properties import PROPERTY, apply
 
 from gobuild_operator.api import GoBuildConfigSpec, parse_spec
 from gobuild_operator.core.patch import json_patch
+from gobuild_operator.handlers.admission import Admission
+from gobuild_operator.metrics import Metrics
+from gobuild_operator.settings import Settings, WebhookSettings
+from gobuild_operator.store import Store
 from support.strategies import specs, workloads
 
 
@@ -118,3 +125,44 @@ def test_a_realistic_injection_is_a_handful_of_operations() -> None:
     patch = json_patch(pod, result.obj)
     assert len(patch) <= 12, [op["path"] for op in patch]
     assert all(op["path"].count("/env/") == 0 for op in patch), "env lists travel whole"
+
+
+# --- the whole admission path, fuzzed ------------------------------------------------------------
+
+#: GOBUILD_FUZZ_EXAMPLES=10000 GOBUILD_FUZZ_BUDGET=1 for the hardening issue's long run (the real
+#: budget, on a quiet machine); the suite runs a few hundred with a budget no busy CI machine misses.
+FUZZ_BUDGET = float(os.environ.get("GOBUILD_FUZZ_BUDGET", "10"))
+FUZZ = settings(
+    max_examples=int(os.environ.get("GOBUILD_FUZZ_EXAMPLES", "300")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+
+
+@FUZZ
+@given(workloads(), specs)
+def test_admission_answers_every_workload_within_its_budget_with_a_valid_patch(
+    workload: tuple[str, dict[str, Any]], spec: GoBuildConfigSpec
+) -> None:
+    kind, obj = workload
+    store = Store()
+    metadata = {"namespace": "builds", "name": "corp", "uid": "u", "generation": 1}
+    store.put_config({"metadata": metadata, "spec": spec.model_dump(by_alias=True, exclude_none=True)})
+    metrics = Metrics()
+    # The budget is FUZZ_BUDGET seconds: what must never happen is a request that needs far more
+    # than the real budget (a workload deciding the work), not one slowed by a busy test machine.
+    settings_ = Settings(webhook=WebhookSettings(admission_budget=FUZZ_BUDGET))
+    webhook = Admission(settings=settings_, store=store, metrics=metrics)
+    annotated = json.loads(json.dumps(obj))
+    annotated.setdefault("metadata", {}).setdefault("annotations", {})["gobuild.dev/config"] = "corp"
+    request = {"request": {"uid": "u1", "namespace": "builds", "operation": "CREATE", "object": annotated}}
+    response = json.loads(webhook.review(json.dumps(request).encode(), kind=kind))["response"]
+    assert response["allowed"] is True
+    for outcome in ("error", "over_budget"):
+        assert not metrics.registry.get_sample_value(
+            "gobuild_admission_requests_total", {"kind": kind, "outcome": outcome}
+        )
+    if "patch" in response:
+        patched = jsonpatch.apply_patch(annotated, json.loads(base64.b64decode(response["patch"])))
+        marker = patched["metadata"]["annotations"]["gobuild.dev/injected"]
+        assert marker == "corp"

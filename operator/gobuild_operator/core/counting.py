@@ -6,27 +6,31 @@ Each Pod goes through stages, each counted at most once: `injected` (seen carryi
 `succeeded` or `failed`; a Pod admitted without the injection it asked for has the single stage
 `missed`. Two durable records say what has been counted:
 
-* `status.downloads.pending`: entries (uid, name, stage, time) written in the SAME status write as
+* `status.downloads.running` and `status.downloads.pending`, written in the SAME status write as
   the counts (read-modify-write with resourceVersion, so "not yet counted?" and "+1" are one atomic
-  step);
+  step): `running` lists the injected Pods counted while they run (`uid/name` words in one string),
+  `pending` the Pods counted in a final stage (uid, name, stage, time) whose annotation is owed;
 * the Pod's annotation `gobuild.dev/recorded: STAGE`, written by the operator after counting a
   final stage (succeeded, failed, missed). The next status write then drops the Pod's entry.
 
-A stage is counted only when neither the Pod's annotation nor `pending` (nor, within one process,
-the memory of what was already queued) shows it.
+A stage is counted only when neither the Pod's annotation nor `running`/`pending` (nor, within one
+process, the memory of what was already queued) shows it.
 
-The `injected` stage writes nothing on the Pod: its entry stays in `pending` while the Pod runs and
-is replaced by the final stage's entry when the Pod finishes (or dropped when the Pod is deleted),
-so creating an injected Pod costs the API server one status write shared with every other Pod of
-the batch, instead of a PATCH of each Pod and the watch event it causes. The entries of running
-Pods are bounded: beyond `running_limit` per config the oldest are recorded on their Pods
+The `injected` stage writes nothing on the Pod: its word stays in `running` while the Pod runs and
+is replaced by a final stage's `pending` entry when the Pod finishes (or dropped when the Pod is
+deleted), so creating an injected Pod costs the API server one status write shared with every
+other Pod of the batch, instead of a PATCH of each Pod and the watch event it causes. `running` is
+one string, not a list of objects, because it is rewritten by every status write of its config:
+as a string it is encoded, decoded and copied in C (by the API client, the API server and kopf's
+watch), where a list of a thousand small objects cost the operator's loop milliseconds a write.
+It is bounded: beyond `running_limit` per config the oldest are recorded on their Pods
 (`gobuild.dev/recorded: injected`, as every injected Pod once was) and dropped.
 
 A crash therefore leaves:
 
 * before the status write: nothing counted, no entry, no annotation -> counted after the restart;
-* after it: `pending` has the Pod -> not counted again (a running Pod's entry is its only record;
-  a finished Pod's annotation is written after the restart);
+* after it: `running` or `pending` has the Pod -> not counted again (a running Pod's word is its
+  only record; a finished Pod's annotation is written after the restart);
 * between annotation and the removal from `pending`: the annotation shows the stage -> not counted,
   the stale entry is dropped.
 
@@ -48,7 +52,7 @@ Everything here is pure: the operator feeds it Pod dicts and status dicts and do
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Final
@@ -60,9 +64,9 @@ from gobuild_operator.timeutil import parse_rfc3339
 
 #: status.downloads.recentFailures keeps this many, newest first (SPEC).
 MAX_RECENT_FAILURES: Final = 10
-#: Running injected Pods tracked in `pending` per config before the oldest are recorded on the Pod:
-#: about 100 bytes each, so the status stays far below etcd's object size limit.
-RUNNING_LIMIT: Final = 1000
+#: Running injected Pods tracked in `running` per config before the oldest are recorded on the Pod:
+#: about 60 bytes each, so the status stays far below etcd's object size limit.
+RUNNING_LIMIT: Final = 2000
 
 
 @dataclass(frozen=True)
@@ -84,6 +88,7 @@ class _Downloads:
     last_failure: dict[str, Any] | None = None
     recent: list[dict[str, Any]] = field(default_factory=list)
     pending: dict[str, dict[str, str]] = field(default_factory=dict)  # uid -> entry
+    running: dict[str, str] = field(default_factory=dict)  # uid -> Pod name, oldest first
 
     @classmethod
     def read(cls, raw: Mapping[str, Any]) -> _Downloads:
@@ -97,6 +102,12 @@ class _Downloads:
             for e in raw.get("pending") or []
             if isinstance(e, Mapping) and e.get("uid")
         }
+        running = parse_running(raw.get("running"))
+        # Running Pods listed in `pending` by an earlier version of this protocol move to `running`.
+        for uid, entry in list(pending.items()):
+            if entry.get("stage") == INJECTED:
+                running.setdefault(uid, entry.get("pod", ""))
+                del pending[uid]
         return cls(
             injected=count("injected"),
             succeeded=count("succeeded"),
@@ -106,6 +117,7 @@ class _Downloads:
             last_failure=dict(raw["lastFailure"]) if isinstance(raw.get("lastFailure"), Mapping) else None,
             recent=[dict(f) for f in raw.get("recentFailures") or [] if isinstance(f, Mapping)],
             pending=pending,
+            running=running,
         )
 
     def write(self) -> dict[str, Any]:
@@ -117,6 +129,7 @@ class _Downloads:
             "byReason": dict(sorted(self.by_reason.items())),
             "recentFailures": self.recent[:MAX_RECENT_FAILURES],
             "pending": sorted(self.pending.values(), key=lambda e: (e.get("time", ""), e["uid"])),
+            "running": " ".join(f"{uid}/{name}" for uid, name in self.running.items()),
         }
         if self.last_failure is not None:
             out["lastFailure"] = self.last_failure
@@ -146,10 +159,16 @@ def apply_batch(
     for obs in observations:
         pending = downloads.pending.get(obs.uid)
         floor = max(obs.floor, level(pending.get("stage") if pending else None))
+        if obs.uid in downloads.running:
+            floor = max(floor, level(INJECTED))
         if level(obs.stage) > floor:
             _count(downloads, obs, floor=floor)
             counted.append(obs)
-            downloads.pending[obs.uid] = {"uid": obs.uid, "pod": obs.pod, "stage": obs.stage, "time": now}
+            if obs.stage == INJECTED:
+                downloads.running[obs.uid] = obs.pod
+            else:
+                downloads.running.pop(obs.uid, None)
+                downloads.pending[obs.uid] = {"uid": obs.uid, "pod": obs.pod, "stage": obs.stage, "time": now}
         if (
             obs.stage != INJECTED  # a running Pod's record is its entry (see the module docstring)
             and level(obs.marker) < level(obs.stage)
@@ -162,11 +181,14 @@ def apply_batch(
         entry = downloads.pending.get(uid)
         if entry is not None and level(entry.get("stage")) <= level(stage):
             del downloads.pending[uid]
+        if stage == INJECTED:  # recorded on the Pod: the annotation is its record now
+            downloads.running.pop(uid, None)
     for uid in gone:
         downloads.pending.pop(uid, None)
-    for entry in _overflow(downloads.pending.values(), limit=running_limit):
-        if entry["uid"] not in mark:
-            mark[entry["uid"]] = Observation(uid=entry["uid"], pod=entry.get("pod", ""), stage=INJECTED)
+        downloads.running.pop(uid, None)
+    for uid, pod in list(downloads.running.items())[: max(0, len(downloads.running) - running_limit)]:
+        if uid not in mark:
+            mark[uid] = Observation(uid=uid, pod=pod, stage=INJECTED)
     new["downloads"] = downloads.write()
     conditions = list(status.get("conditions") or [])
     health = downloads_condition(counted, conditions=conditions, generation=generation, now=now)
@@ -175,12 +197,16 @@ def apply_batch(
     return BatchResult(status=new, counted=tuple(counted), to_mark=tuple(mark.values()))
 
 
-def _overflow(entries: Iterable[dict[str, str]], *, limit: int) -> list[dict[str, str]]:
-    """The oldest running entries beyond `limit`: their Pods get the annotation instead."""
-    running = sorted(
-        (e for e in entries if e.get("stage") == INJECTED), key=lambda e: (e.get("time", ""), e["uid"])
-    )
-    return running[: max(0, len(running) - limit)]
+def parse_running(value: Any) -> dict[str, str]:
+    """`status.downloads.running` ("uid/name uid/name ...") as uid -> Pod name, in order."""
+    if not isinstance(value, str):
+        return {}
+    running: dict[str, str] = {}
+    for word in value.split():
+        uid, _, name = word.partition("/")
+        if uid:
+            running[uid] = name
+    return running
 
 
 def _count(downloads: _Downloads, obs: Observation, *, floor: int) -> None:
@@ -259,6 +285,6 @@ def stale_pending(status: Mapping[str, Any], *, older_than: timedelta, now: date
 
 
 def running_pending(status: Mapping[str, Any]) -> list[dict[str, str]]:
-    """The entries of running injected Pods: dropped when their Pod turns out to be gone."""
-    entries = _Downloads.read(status.get("downloads") or {}).pending.values()
-    return [e for e in entries if e.get("stage") == INJECTED]
+    """The running injected Pods (as entries): dropped when their Pod turns out to be gone."""
+    running = _Downloads.read(status.get("downloads") or {}).running
+    return [{"uid": uid, "pod": name, "stage": INJECTED} for uid, name in running.items()]

@@ -101,7 +101,7 @@ def inject(
     spec = configs.get(decision.config) if decision.config else None
     if decision.config is None or spec is None:
         return Injection(None, None, "skipped", _shown(warnings))
-    plan = (plans or PlanCache(size=1)).plan(
+    plan = (plans if plans is not None else PlanCache(size=1)).plan(
         config_name=decision.config, spec=spec, cluster_domain=cluster_domain, extra_no_proxy=extra_no_proxy
     )
     result = mutate(

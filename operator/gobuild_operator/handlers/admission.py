@@ -20,12 +20,13 @@ says why and the request is counted by outcome, never blocked:
 from __future__ import annotations
 
 import base64
-import json
 import logging
 import re
 import time
 from collections.abc import Callable, Mapping
 from typing import Any, Final
+
+import orjson
 
 from gobuild_operator.core.budget import Budget, OverBudget
 from gobuild_operator.core.inject import Injection, PlanCache, inject
@@ -106,12 +107,12 @@ class Admission:
         """The AdmissionReview answering `body`; raises Malformed when there is nothing to answer."""
         started = self._clock()
         try:
-            review = json.loads(body)
+            review = orjson.loads(body)
             request = review["request"]
             uid = request["uid"]
             if not isinstance(uid, str):
                 raise TypeError("uid")
-        except (ValueError, TypeError, KeyError) as exc:
+        except (ValueError, TypeError, KeyError) as exc:  # orjson.JSONDecodeError is a ValueError
             self._count(kind, "malformed", started)
             raise Malformed(str(exc)) from None
         outcome = "error"
@@ -177,13 +178,15 @@ class Admission:
 
 
 def answer(uid: str, *, patch: list[dict[str, Any]] | None, warnings: list[str]) -> bytes:
-    """An allowing AdmissionReview response, with `patch` as a JSON Patch when there is one."""
+    """An allowing AdmissionReview response, with `patch` as a JSON Patch when there is one.
+
+    orjson, not json: encoding the patch (several KB of env values) was a tenth of a request."""
     response: dict[str, Any] = {"uid": uid, "allowed": True}
     if patch:
-        raw = json.dumps(patch, separators=(",", ":"), ensure_ascii=False).encode()
         response["patchType"] = "JSONPatch"
-        response["patch"] = base64.b64encode(raw).decode("ascii")
+        response["patch"] = base64.b64encode(orjson.dumps(patch)).decode("ascii")
     if warnings:
         response["warnings"] = [WARNING_PREFIX + warning for warning in warnings]
-    review = {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "response": response}
-    return json.dumps(review, separators=(",", ":"), ensure_ascii=False).encode()
+    return orjson.dumps(
+        {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "response": response}
+    )

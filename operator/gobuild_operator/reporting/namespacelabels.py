@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 
 from gobuild_operator import constants as c
 from gobuild_operator.core.selection import namespace_label_value
@@ -32,9 +33,13 @@ RETRY_SECONDS = 5.0
 
 
 class NamespaceLabels:
-    def __init__(self, *, api: ApiClient, store: Store, settings: Settings) -> None:
+    def __init__(
+        self, *, api: ApiClient, store: Store, settings: Settings, namespaces: Sequence[str] = ()
+    ) -> None:
         self._api = api
         self._store = store
+        #: An operator watching only these namespaces keeps labels there only.
+        self._only = frozenset(namespaces)
         self._never = c.SYSTEM_NAMESPACES | {settings.operator_namespace}
         self._poked = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -86,7 +91,7 @@ class NamespaceLabels:
         if not self._store.synced:
             return
         for namespace in self._store.labelled_namespaces(c.LABEL_NAMESPACE_CONFIGS):
-            if namespace not in desired:
+            if namespace not in desired and (not self._only or namespace in self._only):
                 await self._write(namespace, None)
 
     async def _write(self, namespace: str, value: str | None) -> None:

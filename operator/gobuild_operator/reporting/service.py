@@ -58,7 +58,7 @@ class Reporting:
             on_object=self.checker.poke,
             secrets=settings.check_secrets,
         )
-        self.labels = NamespaceLabels(api=api, store=store, settings=settings)
+        self.labels = NamespaceLabels(api=api, store=store, settings=settings, namespaces=namespaces)
         #: Whether this replica leads (started): until then events only update the store.
         self.leading = False
 
