@@ -6,7 +6,9 @@ PY := $(VENV)/bin/python
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export GOTOOLCHAIN := local
 
-OPERATOR_ARGS ?= --register-webhook --webhook-addr=127.0.0.1 --webhook-host=127.0.0.1 --webhook-port=9443 --metrics-addr=127.0.0.1 --metrics-port=8080
+# The host's resolver is not on this machine: a process-mode operator probes addresses only.
+OPERATOR_ARGS ?= --register-webhook --webhook-addr=127.0.0.1 --webhook-host=127.0.0.1 --webhook-port=9443 \
+  --metrics-addr=127.0.0.1 --metrics-port=8080 --probe-hosts=127.0.0.0/8,10.0.0.0/8,172.16.0.0/12,localhost
 
 .PHONY: help venv binaries images image cluster-up cluster-down run run-local lint unit fuzz integration lifecycle install-test e2e e2e-setup test bench clean generate
 

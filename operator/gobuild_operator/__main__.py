@@ -37,6 +37,9 @@ def _run(args: argparse.Namespace) -> int:
         status_flush_interval=args.status_flush_interval,
         probe_interval_override=args.probe_interval_override,
         probe_allow_link_local=args.probe_allow_link_local,
+        probe_hosts=tuple(
+            host.strip() for value in args.probe_hosts for host in value.split(",") if host.strip()
+        ),
         policy=Policy(
             allowed_env=frozenset(_names(args.allow_env)),
             allowed_goflags=frozenset(_names(args.allow_goflag)),
@@ -144,6 +147,14 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         metavar="SECONDS",
         help="probe every config this often, ignoring spec.reporting.probeIntervalSeconds (tests, demos)",
+    )
+    run.add_argument(
+        "--probe-hosts",
+        action="append",
+        default=[],
+        metavar="HOST[,HOST]",
+        help="probe only these GOPROXY hosts (names, *.suffix, addresses, CIDRs); others are not "
+        "probed and not even resolved (default: any host)",
     )
     run.add_argument(
         "--probe-allow-link-local",

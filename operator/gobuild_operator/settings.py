@@ -80,6 +80,9 @@ class Settings:
     #: Let probes reach link-local addresses and cloud metadata services (core/reach.py), which
     #: they refuse by default: whoever writes a GoBuildConfig chooses the URLs the operator GETs.
     probe_allow_link_local: bool = False
+    #: Probe only these hosts (names, *.suffix patterns, addresses, CIDRs); empty: any host. Others
+    #: are reported "not probed" without a lookup (tests keep the operator off public names).
+    probe_hosts: tuple[str, ...] = ()
     #: Probe every config this often instead of its spec.reporting.probeIntervalSeconds (whose
     #: CRD minimum is 30 s): for tests and demos only.
     probe_interval_override: float | None = None

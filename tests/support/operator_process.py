@@ -56,6 +56,10 @@ class OperatorProcess:
                 f"--operator-namespace={self.operator_namespace}",
                 f"--metrics-port={self.metrics_port}",
                 "--metrics-addr=127.0.0.1",
+                # Tests never make the operator look up or contact a public name (proxy.golang.org is
+                # every config's default GOPROXY): it probes addresses of this machine and the
+                # cluster only, and no name at all (this machine's resolver is not on it).
+                "--probe-hosts=127.0.0.0/8,::1,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,localhost",
                 # A killed operator's Lease must not keep its successor waiting long in tests.
                 "--leader-election-lease-duration=4",
                 "--leader-election-retry-period=0.5",

@@ -325,3 +325,21 @@ async def test_loopback_and_cluster_addresses_stay_reachable(serve: Callable[...
     result = await run_probe(base, recorder=recorder)
     assert (result.reachable, result.error) == (True, "")
     assert recorder.attempts == [f"{base}/golang.org/x/mod/@v/list"]
+
+
+@pytest.mark.parametrize(
+    ("host", "allowed", "listed"),
+    [
+        pytest.param("proxy.golang.org", (), True, id="no-list-allows-all"),
+        pytest.param("proxy.golang.org", ("127.0.0.0/8", "*.svc"), False, id="public-name-outside"),
+        pytest.param("127.0.0.1", ("127.0.0.0/8",), True, id="address-in-cidr"),
+        pytest.param("[::1]", ("::1",), True, id="ipv6-literal"),
+        pytest.param("goproxy.corp.example", ("*.corp.example",), True, id="suffix"),
+        pytest.param("corp.example", ("*.corp.example",), True, id="suffix-matches-the-domain"),
+        pytest.param("evilcorp.example", ("*.corp.example",), False, id="suffix-needs-a-dot"),
+        pytest.param("GOPROXY.svc.", ("*.svc",), True, id="case-and-trailing-dot"),
+        pytest.param("10.1.2.3", ("goproxy.corp.example",), False, id="address-against-names"),
+    ],
+)
+def test_probes_stay_within_the_listed_hosts(host: str, allowed: tuple[str, ...], listed: bool) -> None:
+    assert reach.host_listed(host, allowed) is listed

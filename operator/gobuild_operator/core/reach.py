@@ -121,6 +121,51 @@ def proxy_refusal(proxy: str, *, allow_link_local: bool) -> str | None:
     return None if refusal is None else f"corporate proxy {refusal}"
 
 
+#: Where the "outside the probe hosts" note sends an admin.
+HOSTS_FLAG: Final = "--probe-hosts"
+
+
+def host_listed(host: str, allowed: Sequence[str]) -> bool:
+    """Whether `host` (a name or address as written in a URL) is one the operator may probe.
+
+    `allowed` holds names (`goproxy.corp.example`), suffix patterns (`*.corp.example`, which also
+    match the bare domain), addresses and CIDRs (`10.0.0.0/8`); empty means every host. Names are
+    compared as written, before anything is resolved, so a host outside the list causes no lookup.
+    """
+    if not allowed:
+        return True
+    name = host.strip("[]").rstrip(".").lower()
+    address = _address(name)
+    for entry in allowed:
+        pattern = entry.strip().lower().rstrip(".")
+        if "/" in pattern or _address(pattern) is not None:
+            if address is None:
+                continue
+            try:
+                network = ipaddress.ip_network(pattern, strict=False)
+            except ValueError:
+                continue
+            if any(candidate in network for candidate in _meanings(address)):
+                return True
+        elif pattern.startswith("*."):
+            if name == pattern[2:] or name.endswith(pattern[1:]):
+                return True
+        elif name == pattern:
+            return True
+    return False
+
+
+def unlisted_note(url: str, allowed: Sequence[str]) -> str | None:
+    """Why `url` is not probed when the operator limits probes to `allowed` hosts, or None."""
+    try:
+        hostname = urlsplit(url).hostname or ""
+    except ValueError:
+        return None  # url_refusal says what is wrong with it
+    if host_listed(hostname, allowed):
+        return None
+    return f"not probed: {hostname} is outside the hosts the operator may probe (operator flag {HOSTS_FLAG})"
+
+
 def redirect_refusal(chain: Sequence[str], location: str) -> str | None:
     """Why go would not follow a redirect to `location` after the URLs of `chain` (chain[0] is the
     probe URL), or None. Addresses are checked separately (url_refusal) on the next hop."""

@@ -192,6 +192,7 @@ class ConfigChecker:
                     timeout=self._settings.probe_timeout,
                     ssl_context=context,
                     allow_link_local=self._settings.probe_allow_link_local,
+                    allowed_hosts=self._settings.probe_hosts,
                     proxy_for=functools.partial(health.corporate_proxy_for, spec),
                 )
                 for target in targets

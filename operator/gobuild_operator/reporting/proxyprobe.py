@@ -16,7 +16,7 @@ import ipaddress
 import socket
 import ssl
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
@@ -88,6 +88,7 @@ async def probe(
     timeout: float,  # noqa: ASYNC109 - a per-probe deadline, reported in the error
     ssl_context: ssl.SSLContext | None = None,
     allow_link_local: bool = False,
+    allowed_hosts: Sequence[str] = (),
     proxy_for: Callable[[str], str] | None = None,
 ) -> ProbeResult:
     """GET `target.probe_url` (redirects as go follows them) and say whether the proxy answered.
@@ -109,6 +110,10 @@ async def probe(
         async with asyncio.timeout(timeout):
             while True:
                 url = chain[-1]
+                for where in (url, proxy):
+                    note = reach.unlisted_note(where, allowed_hosts) if where else None
+                    if note is not None:  # nothing resolved, nothing sent
+                        return ProbeResult(target.url, None, None, note, stamp)
                 refusal = reach.url_refusal(url, allow_link_local=allow_link_local)
                 if refusal is None and proxy:
                     refusal = reach.proxy_refusal(proxy, allow_link_local=allow_link_local)
