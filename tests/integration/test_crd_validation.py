@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import json
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+
+from support.operator_process import OperatorProcess
 
 pytestmark = pytest.mark.integration
 
@@ -322,7 +324,17 @@ def test_invalid_spec_is_refused(
 # --- how it reads: short name, category, printer columns, explain -----------------------------------
 
 
-def test_printer_columns_show_status(kubectl: Kubectl, namespace: str) -> None:
+@pytest.fixture
+def no_operator(operator: OperatorProcess) -> Iterator[None]:
+    """The status this test writes is the operator's to write: keep it from rewriting it meanwhile."""
+    operator.stop()
+    try:
+        yield
+    finally:
+        operator.start()
+
+
+def test_printer_columns_show_status(kubectl: Kubectl, namespace: str, no_operator: None) -> None:
     kubectl("apply", "-n", namespace, "-f", "-", input=gbc({}, name="shown"))
     status = {
         "observedGeneration": 1,

@@ -205,7 +205,8 @@ def test_settings_from_an_environment(env: dict[str, str], expected: GoSettings 
 def failed_pod(message: str, env: list[dict[str, Any]], args: list[str] | None = None) -> dict[str, Any]:
     build: dict[str, Any] = {"name": "build", "image": "moby/buildkit", "env": env}
     if args is not None:
-        build |= {"command": ["buildctl-daemonless.sh"], "args": args}
+        builder = "buildah" if args[:1] == ["bud"] else "buildctl-daemonless.sh"
+        build |= {"command": [builder], "args": args}
     return {
         "metadata": {"name": "image-build", "uid": "u1", "annotations": {"gobuild.dev/injected": "corp"}},
         "spec": {
@@ -241,11 +242,21 @@ def failed_pod(message: str, env: list[dict[str, Any]], args: list[str] | None =
 def test_a_failed_build_pod_is_compared_with_its_container_s_settings(
     env: list[dict[str, Any]], reason: str
 ) -> None:
-    obs = observe.observe(failed_pod(recorded("buildkit_goproxy_not_passed"), env), known=0, now=NOW)
+    build = ["build", "--frontend=dockerfile.v0"]
+    obs = observe.observe(failed_pod(recorded("buildkit_goproxy_not_passed"), env, build), known=0, now=NOW)
     assert obs is not None
     assert obs.failure is not None
     assert (obs.failure.container, obs.failure.reason) == ("build", reason)
     assert "proxy.golang.org" not in str(obs.failure.to_status()), "the evidence line stays out of status"
+
+
+def test_a_container_that_runs_go_itself_is_not_told_to_declare_args() -> None:
+    # go reads the injected env directly; naming another proxy means the workload chose it.
+    env = [{"name": "GOPROXY", "value": "http://goproxy.corp.invalid:8080"}]
+    obs = observe.observe(failed_pod(recorded("buildkit_goproxy_not_passed"), env), known=0, now=NOW)
+    assert obs is not None
+    assert obs.failure is not None
+    assert obs.failure.reason != SETTINGS_NOT_PASSED
 
 
 INJECTED_ENV = [{"name": "GOPROXY", "value": "http://goproxy.corp.invalid:8080"}]

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Final, Literal
 
 from gobuild_operator import constants as c
+from gobuild_operator.core import builders
 from gobuild_operator.core.diagnose import Diagnosis, GoSettings, diagnose
 
 Stage = Literal["injected", "succeeded", "failed", "missed"]
@@ -149,14 +150,18 @@ def failed_container(pod: Mapping[str, Any]) -> tuple[str, str]:
 
 
 def container_settings(pod: Mapping[str, Any], container: str) -> GoSettings | None:
-    """The Go settings container `container` gave its build: the plain values of its env in the Pod
-    spec (valueFrom cannot be read here), overridden by build arguments with a value on its command
-    line (`--opt build-arg:NAME=VALUE`, `--build-arg NAME=VALUE`: what an image build's RUN steps
-    get, the injected ones or the workload's own); None when there is no GOPROXY value."""
+    """The Go settings an image builder container `container` gave its build: the plain values of
+    its env in the Pod spec (valueFrom cannot be read here), overridden by build arguments with a
+    value on its command line (`--opt build-arg:NAME=VALUE`, `--build-arg NAME=VALUE`: what an image
+    build's RUN steps get, the injected ones or the workload's own); None when there is no GOPROXY
+    value, or when the container is not a builder (go then reads the injected env itself, and a log
+    naming another proxy has another cause than a Dockerfile without ARG lines)."""
     spec = pod.get("spec") or {}
     for key in ("initContainers", "containers"):
         for ctr in spec.get(key) or []:
             if isinstance(ctr, Mapping) and ctr.get("name") == container:
+                if builders.recognise(ctr) is None:
+                    return None
                 env = {
                     str(var.get("name")): str(var.get("value"))
                     for var in ctr.get("env") or []
