@@ -485,7 +485,7 @@ def test_defect_5_two_operators_count_once_and_a_stopping_one_removes_nothing(
         for i in range(20):
             assert _injected(_create(cluster, namespace, _pod(f"both-{i}")))
         wait_for(
-            lambda: downloads(cluster, namespace).get("injected") == 20, timeout=30, what="20 injections"
+            lambda: downloads(cluster, namespace, "corp").get("injected") == 20, timeout=30, what="20 injections"
         )
         operator.stop()  # the first one leads (it registered the configuration)
         configs = cluster.kubectl("get", "mutatingwebhookconfigurations", "-o", "name").stdout
@@ -498,12 +498,12 @@ def test_defect_5_two_operators_count_once_and_a_stopping_one_removes_nothing(
         for i in range(5):
             assert _injected(_create(cluster, namespace, _pod(f"after-{i}")))
         wait_for(
-            lambda: downloads(cluster, namespace).get("injected") == 25, timeout=30, what="25 injections"
+            lambda: downloads(cluster, namespace, "corp").get("injected") == 25, timeout=30, what="25 injections"
         )
-        assert downloads(cluster, namespace)["injected"] == 25  # and not more: nobody counted twice
+        assert downloads(cluster, namespace, "corp")["injected"] == 25  # and not more: nobody counted twice
     finally:
         second.stop()
-        operator.start()
+        operator.restart()
 
 
 def test_defect_2_metrics_can_require_authentication(

@@ -110,15 +110,15 @@ async def probe(
         async with asyncio.timeout(timeout):
             while True:
                 url = chain[-1]
-                for where in (url, proxy):
-                    note = reach.unlisted_note(where, allowed_hosts) if where else None
-                    if note is not None:  # nothing resolved, nothing sent
-                        return ProbeResult(target.url, None, None, note, stamp)
                 refusal = reach.url_refusal(url, allow_link_local=allow_link_local)
                 if refusal is None and proxy:
                     refusal = reach.proxy_refusal(proxy, allow_link_local=allow_link_local)
                 if refusal is not None:
                     return failed(refusal if len(chain) == 1 else f"redirect {refusal}")
+                for where in (url, proxy):
+                    note = reach.unlisted_note(where, allowed_hosts) if where else None
+                    if note is not None:  # nothing resolved, nothing sent
+                        return ProbeResult(target.url, None, None, note, stamp)
                 async with session.get(
                     url,
                     timeout=aiohttp.ClientTimeout(total=timeout),
