@@ -12,7 +12,7 @@ import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import pytest
@@ -21,6 +21,7 @@ from kubernetes import client
 from conftest import Cluster
 from support.gbc import condition, downloads, make_config, status
 from support.hostile import CREDENTIALS, PROBE_TRICKS, UNUSABLE, USABLE, Refused
+from support.httpserver import LocalHTTPServer
 from support.kubelet import NOT_SCHEDULED, finish_pod
 from support.operator_process import OperatorProcess
 from support.waiting import wait_for
@@ -160,7 +161,7 @@ class ForwardProxy:
     after it."""
 
     requests: list[str] = field(default_factory=list)
-    server: ThreadingHTTPServer | None = None
+    server: LocalHTTPServer | None = None
 
     @property
     def url(self) -> str:
@@ -188,7 +189,7 @@ class ForwardProxy:
             def log_message(self, *_: Any) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = LocalHTTPServer(("127.0.0.1", 0), Handler)
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def stop(self) -> None:
@@ -485,7 +486,9 @@ def test_defect_5_two_operators_count_once_and_a_stopping_one_removes_nothing(
         for i in range(20):
             assert _injected(_create(cluster, namespace, _pod(f"both-{i}")))
         wait_for(
-            lambda: downloads(cluster, namespace, "corp").get("injected") == 20, timeout=30, what="20 injections"
+            lambda: downloads(cluster, namespace, "corp").get("injected") == 20,
+            timeout=30,
+            what="20 injections",
         )
         operator.stop()  # the first one leads (it registered the configuration)
         configs = cluster.kubectl("get", "mutatingwebhookconfigurations", "-o", "name").stdout
@@ -498,7 +501,9 @@ def test_defect_5_two_operators_count_once_and_a_stopping_one_removes_nothing(
         for i in range(5):
             assert _injected(_create(cluster, namespace, _pod(f"after-{i}")))
         wait_for(
-            lambda: downloads(cluster, namespace, "corp").get("injected") == 25, timeout=30, what="25 injections"
+            lambda: downloads(cluster, namespace, "corp").get("injected") == 25,
+            timeout=30,
+            what="25 injections",
         )
         assert downloads(cluster, namespace, "corp")["injected"] == 25  # and not more: nobody counted twice
     finally:

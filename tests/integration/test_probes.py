@@ -12,13 +12,14 @@ import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import pytest
 
 from conftest import Cluster
 from support.gbc import condition, describe, events, make_config, status
+from support.httpserver import LocalHTTPServer
 from support.operator_process import OperatorProcess, free_port
 from support.waiting import wait_for
 
@@ -35,7 +36,7 @@ class FakeProxy:
 
     port: int = field(default_factory=free_port)
     paths: list[str] = field(default_factory=list)
-    server: ThreadingHTTPServer | None = None
+    server: LocalHTTPServer | None = None
 
     @property
     def url(self) -> str:
@@ -57,7 +58,7 @@ class FakeProxy:
             def log_message(self, *_: Any) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self.server = LocalHTTPServer(("127.0.0.1", self.port), Handler)
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def stop(self) -> None:

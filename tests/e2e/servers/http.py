@@ -16,10 +16,12 @@ import sys
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from types import TracebackType
 from typing import Any, Self
 from urllib.parse import unquote, urlsplit
+
+from support.httpserver import LocalHTTPServer
 
 #: Seconds a connection may sit idle (or mid-handshake) before the server drops it.
 CONNECTION_TIMEOUT = 30.0
@@ -82,7 +84,7 @@ def require_basic_auth(app: App, users: Mapping[str, str], *, realm: str = "gobu
     return guarded
 
 
-class _Server(ThreadingHTTPServer):
+class _Server(LocalHTTPServer):
     daemon_threads = True
     block_on_close = False
     owner: RecordingHTTPServer
