@@ -52,6 +52,9 @@ def _kubectl(state: Path, *args: str, input: str | None = None) -> str:
 def _alone() -> None:
     if any(host.slot_in_use(index) for index in range(host.MAX_SLOTS)):
         pytest.skip("another local cluster is running; host state cannot be compared")
+    # The baseline is the host without what an earlier, killed run left behind (a CI machine may
+    # start with one): `down` sweeps such leftovers too, so they must not count as "before".
+    host.sweep()
 
 
 def _sleeper(state: Path) -> None:
