@@ -14,7 +14,9 @@ from __future__ import annotations
 import base64
 import concurrent.futures
 import json
+import ssl
 import time
+import urllib.request
 from typing import Any
 
 import pytest
@@ -28,6 +30,7 @@ from localcluster.install import install
 from support.gbc import downloads, make_config
 from support.kubelet import NOT_SCHEDULED
 from support.waiting import wait_for
+from support.webhook import review
 
 NS = chart.NAMESPACE
 DEPLOYMENT = "gobuild-operator"
@@ -89,6 +92,39 @@ def _create_pods(
 
 def _injected(pod: dict[str, Any]) -> bool:
     return "gobuild.dev/injected" in (pod["metadata"].get("annotations") or {})
+
+
+def _make_config(cluster: Cluster, namespace: str, name: str = "go", **spec: Any) -> None:
+    """make_config, then wait until every operator replica injects with it.
+
+    Each replica answers admission from its own watch of GoBuildConfigs; `observedGeneration` says
+    the leader has the config, and a replica whose watch is a moment behind admits a Pod created in
+    that moment uninjected (counted as missed; docs/admission.md). A CI system creating Pods right
+    after applying its config meets the same window; these tests are about other failures."""
+    make_config(cluster, namespace, name, **spec)
+    pods = _json(cluster, "get", "pods", "-n", NS, "-l", SELECTOR)["items"]
+    addresses = [
+        p["status"]["podIP"]
+        for p in pods
+        if not p["metadata"].get("deletionTimestamp")
+        and any(c["type"] == "Ready" and c["status"] == "True" for c in p["status"].get("conditions") or [])
+    ]
+    assert addresses, "no Ready operator Pod"
+    webhook = _json(cluster, "get", "mutatingwebhookconfiguration", "gobuild-operator")["webhooks"][0]
+    tls = ssl.create_default_context(cadata=base64.b64decode(webhook["clientConfig"]["caBundle"]).decode())
+    tls.check_hostname = False  # the certificate names the Service, and we call each Pod by address
+    body = json.dumps(review("Pod", _pod("probe", name), namespace=namespace)).encode()
+
+    def injects(address: str) -> bool:
+        request = urllib.request.Request(
+            f"https://{address}:9443/inject-pods", data=body, headers={"Content-Type": "application/json"}
+        )
+        with urllib.request.urlopen(request, context=tls, timeout=5) as response:  # noqa: S310 - https to a Pod
+            answer: dict[str, Any] = json.load(response)["response"]
+        return "patch" in answer
+
+    for address in addresses:
+        wait_for(lambda a=address: injects(a), timeout=15, what=f"the replica at {address} to know {name}")
 
 
 # --- install --------------------------------------------------------------------------------------
@@ -156,7 +192,7 @@ def test_defect_4_the_charts_role_reads_no_secret_and_may_only_annotate_pods(ins
 def test_losing_a_replica_during_200_creations_leaves_no_pod_uninjected(
     installed: Cluster, namespace: str
 ) -> None:
-    make_config(installed, namespace, "go")
+    _make_config(installed, namespace, "go")
     victim = _json(installed, "get", "pods", "-n", NS, "-l", SELECTOR)["items"][0]["metadata"]["name"]
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
         creating = pool.submit(_create_pods, installed, namespace, [f"p{i}" for i in range(200)])
@@ -198,7 +234,7 @@ def test_with_the_operator_scaled_to_zero_pods_are_created_and_counted_as_missed
 def test_killing_the_leader_moves_the_handlers_and_nothing_is_counted_twice(
     installed: Cluster, namespace: str
 ) -> None:
-    make_config(installed, namespace, "go")
+    _make_config(installed, namespace, "go")
     assert all(_injected(p) for p in _create_pods(installed, namespace, [f"k{i}" for i in range(10)]))
     wait_for(lambda: downloads(installed, namespace).get("injected") == 10, timeout=60, what="10 injections")
     leader = _leader(installed)
@@ -218,7 +254,7 @@ def test_killing_the_leader_moves_the_handlers_and_nothing_is_counted_twice(
 def test_a_forced_renewal_and_an_upgrade_during_creations_lose_no_admission(
     installed: Cluster, namespace: str
 ) -> None:
-    make_config(installed, namespace, "go")
+    _make_config(installed, namespace, "go")
     before = _tls(installed)
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
         creating = pool.submit(_create_pods, installed, namespace, [f"r{i}" for i in range(150)], workers=4)
@@ -278,7 +314,7 @@ def test_uninstall_removes_the_webhook_and_keeps_the_crd_and_configs(
 def test_the_plain_manifests_install_the_same_working_operator(installed: Cluster, namespace: str) -> None:
     installed.kubectl("apply", "--server-side", "-f", str(REPO / "manifests" / "install.yaml"))
     wait_for(lambda: _ready_replicas(installed) == 2, timeout=180, what="both operator Pods to be Ready")
-    make_config(installed, namespace, "go", goproxy=["http://goproxy.gobuild-demo.svc.cluster.local"])
+    _make_config(installed, namespace, "go", goproxy=["http://goproxy.gobuild-demo.svc.cluster.local"])
     (pod,) = _create_pods(installed, namespace, ["from-manifests"])
     assert _injected(pod)
     env = {e["name"]: e.get("value") for e in pod["spec"]["containers"][0]["env"]}
