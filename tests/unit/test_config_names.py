@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import pytest
 
-from gobuild_operator.core.inject import inject
+from gobuild_operator.handlers.admission import admit
+from gobuild_operator.settings import Settings
 from gobuild_operator.store import Store
+
+SETTINGS = Settings(operator_namespace="gobuild-system")
 
 
 @pytest.mark.parametrize(
@@ -30,14 +33,7 @@ def test_defect_9_a_config_name_no_label_value_can_hold_is_not_injected(name: st
         "metadata": {"name": "b", "namespace": "builds", "annotations": {"gobuild.dev/config": name}},
         "spec": {"containers": [{"name": "go", "image": "golang:1.26"}]},
     }
-    result = inject(
-        pod,
-        kind="Pod",
-        namespace="builds",
-        namespace_labels={},
-        operator_namespace="gobuild-system",
-        configs=store.specs("builds"),
-    )
+    result = admit(pod, kind="Pod", namespace="builds", settings=SETTINGS, store=store)
     assert (result.obj is not None) is usable
     if not usable:
         assert info.error.startswith("metadata.name must have at most 63 characters")

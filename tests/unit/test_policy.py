@@ -11,10 +11,13 @@ from gobuild_operator.__main__ import _names
 from gobuild_operator.api import parse_spec
 from gobuild_operator.core import conditions as cond
 from gobuild_operator.core import policy
-from gobuild_operator.core.inject import inject
 from gobuild_operator.core.policy import DENIED_ENV, Policy
+from gobuild_operator.handlers.admission import admit
 from gobuild_operator.handlers.gobuildconfigs import spec_status
+from gobuild_operator.settings import Settings
 from gobuild_operator.store import Store
+
+SETTINGS = Settings(operator_namespace="gobuild-system")
 
 NOW = "2026-01-02T03:04:05Z"
 
@@ -91,14 +94,7 @@ def test_defect_10_a_refused_config_injects_nothing_and_says_why() -> None:
         "metadata": {"name": "b", "annotations": {"gobuild.dev/config": "corp"}},
         "spec": {"containers": [{"name": "go", "image": "golang:1.26"}]},
     }
-    result = inject(
-        pod,
-        kind="Pod",
-        namespace="builds",
-        namespace_labels={},
-        operator_namespace="gobuild-system",
-        configs=store.specs("builds"),
-    )
+    result = admit(pod, kind="Pod", namespace="builds", settings=SETTINGS, store=store)
     assert result.obj is None
     assert any("is invalid (see its status)" in w for w in result.warnings)
 
