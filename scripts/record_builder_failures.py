@@ -359,23 +359,6 @@ def _record_into(out: Path, cases_out: dict[str, Any], work: Path, only: set[str
     return failures
 
 
-def reexec_in_namespace(argv: list[str]) -> None:
-    if os.geteuid() != 0:
-        sys.exit(f"{GENERATOR}: needs root (a private network namespace, buildkitd, mounts)")
-    env = {**os.environ, IN_NAMESPACE_MARKER: "1"}
-    cmd = [
-        "unshare",
-        "--net",
-        "--mount",
-        "--fork",
-        "--",
-        sys.executable,
-        str(Path(__file__).resolve()),
-        *argv,
-    ]
-    os.execvpe("unshare", cmd, env)  # noqa: S606 - argv built here, no shell
-
-
 def main(argv: list[str] | None = None) -> int:
     args_list = sys.argv[1:] if argv is None else argv
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
@@ -388,7 +371,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(args_list)
     if os.environ.get(IN_NAMESPACE_MARKER) != "1":
-        reexec_in_namespace(args_list)
+        gofail.reexec_in_namespace(
+            args_list,
+            script=__file__,
+            marker=IN_NAMESPACE_MARKER,
+            needs="a private network namespace, buildkitd, mounts",
+        )
     gofail.prepare_namespace()
     dns = DNSServer()
     try:

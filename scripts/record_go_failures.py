@@ -89,27 +89,22 @@ WRONG_H1 = "h1:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="
 # --------------------------------------------------------------------------------------------
 
 
-def reexec_in_namespace(argv: list[str]) -> None:
-    """Run this script again inside a private network + mount namespace (does not return)."""
+def reexec_in_namespace(
+    argv: list[str],
+    *,
+    script: str = __file__,
+    marker: str = IN_NAMESPACE_MARKER,
+    needs: str = "it creates a private network namespace, runs sshd and mounts tmpfs",
+) -> None:
+    """Run `script` again inside a private network + mount namespace, with `marker` set in its
+    environment (does not return). record_builder_failures.py uses it too."""
+    name = Path(script).stem
     if os.geteuid() != 0:
-        sys.exit(
-            "record_go_failures: needs root (it creates a private network namespace, runs sshd and "
-            "mounts tmpfs); run it as root or with sudo"
-        )
+        sys.exit(f"{name}: needs root ({needs}); run it as root or with sudo")
     if shutil.which("unshare") is None:
-        sys.exit("record_go_failures: `unshare` (util-linux) is required")
-    env = dict(os.environ)
-    env[IN_NAMESPACE_MARKER] = "1"
-    cmd = [
-        "unshare",
-        "--net",
-        "--mount",
-        "--fork",
-        "--",
-        sys.executable,
-        str(Path(__file__).resolve()),
-        *argv,
-    ]
+        sys.exit(f"{name}: `unshare` (util-linux) is required")
+    env = {**os.environ, marker: "1"}
+    cmd = ["unshare", "--net", "--mount", "--fork", "--", sys.executable, str(Path(script).resolve()), *argv]
     os.execvpe("unshare", cmd, env)  # noqa: S606 - argv built here, no shell
 
 
