@@ -61,7 +61,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
 from gobuild_operator import constants as c
-from gobuild_operator.api import GoBuildConfigSpec
+from gobuild_operator.api import GoBuildConfigSpec, ImageBuilds
 
 BuilderKind = Literal["kaniko", "buildctl", "buildah", "docker"]
 
@@ -99,15 +99,13 @@ class ImageBuildPlan:
 
     #: Go and proxy variables the plan injects, passed to every builder.
     build_args: tuple[str, ...]
+    #: The ssh and secret ids the builder flags use (spec.imageBuilds).
+    ids: ImageBuilds
     #: Variables passed to kaniko only (files mounted into the executor are visible to its RUN steps).
     kaniko_build_args: tuple[str, ...] = ()
     ssh: bool = False
     netrc: bool = False
     ca: bool = False
-    ssh_id: str = "default"
-    known_hosts_secret_id: str = "known_hosts"  # noqa: S105 (an id, not a secret)
-    netrc_secret_id: str = "netrc"  # noqa: S105 (an id, not a secret)
-    ca_secret_id: str = "gobuild-ca"  # noqa: S105 (an id, not a secret)
 
 
 def image_build_plan(spec: GoBuildConfigSpec, *, env_names: Sequence[str]) -> ImageBuildPlan | None:
@@ -129,10 +127,7 @@ def image_build_plan(spec: GoBuildConfigSpec, *, env_names: Sequence[str]) -> Im
         ssh=spec.private_modules.ssh is not None,
         netrc=spec.private_modules.netrc is not None,
         ca=spec.ca_bundle is not None,
-        ssh_id=settings.ssh_id,
-        known_hosts_secret_id=settings.known_hosts_secret_id,
-        netrc_secret_id=settings.netrc_secret_id,
-        ca_secret_id=settings.ca_secret_id,
+        ids=settings,
     )
 
 
@@ -459,13 +454,13 @@ def _credentials(
         return
     secrets: list[tuple[str, str]] = []
     if plan.ssh and c.SSH_MOUNT_PATH in mounted:
-        if plan.ssh_id not in present.ssh_ids:
-            out.tokens += ["--ssh", f"{plan.ssh_id}={SSH_KEY_PATH}"]
-        secrets.append((plan.known_hosts_secret_id, KNOWN_HOSTS_PATH))
+        if plan.ids.ssh_id not in present.ssh_ids:
+            out.tokens += ["--ssh", f"{plan.ids.ssh_id}={SSH_KEY_PATH}"]
+        secrets.append((plan.ids.known_hosts_secret_id, KNOWN_HOSTS_PATH))
     if plan.netrc and c.NETRC_MOUNT_PATH in mounted:
-        secrets.append((plan.netrc_secret_id, NETRC_PATH))
+        secrets.append((plan.ids.netrc_secret_id, NETRC_PATH))
     if plan.ca and c.CA_MOUNT_PATH in mounted:
-        secrets.append((plan.ca_secret_id, CA_PATH))
+        secrets.append((plan.ids.ca_secret_id, CA_PATH))
     for ident, path in secrets:
         if ident not in present.secret_ids:
             out.tokens += ["--secret", f"id={ident},src={path}"]

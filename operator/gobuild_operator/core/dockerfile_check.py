@@ -31,7 +31,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
-from gobuild_operator.api import GoBuildConfigSpec
+from gobuild_operator.api import GoBuildConfigSpec, ImageBuilds
 from gobuild_operator.core import dockerfile as df
 from gobuild_operator.core import dockerignore
 from gobuild_operator.core.builders import PROXY_VARIABLES
@@ -104,12 +104,11 @@ class CheckSettings:
     #: (name, injected value) of the Go settings passed as build arguments (proxy variables excluded:
     #: they are predefined build arguments and need no ARG).
     go_settings: tuple[tuple[str, str], ...]
+    #: The ssh and secret ids the Dockerfile's mounts must use (spec.imageBuilds).
+    ids: ImageBuilds
     goprivate: bool = False
     ssh: bool = False
     netrc: bool = False
-    ssh_id: str = "default"
-    known_hosts_secret_id: str = "known_hosts"  # noqa: S105 (an id, not a secret)
-    netrc_secret_id: str = "netrc"  # noqa: S105 (an id, not a secret)
     #: Whether a config was given (values are compared only then).
     from_config: bool = False
 
@@ -122,15 +121,12 @@ def settings_from_spec(spec: GoBuildConfigSpec, *, from_config: bool = True) -> 
     plan = build_plan(config_name="check", spec=spec)
     values = {var.name: var.value for var in plan.env}
     names = plan.image_builds.build_args if plan.image_builds is not None else ("GOPROXY",)
-    ids = spec.image_builds
     return CheckSettings(
         go_settings=tuple((name, values[name]) for name in names if name not in PROXY_VARIABLES),
         goprivate=bool(spec.goprivate),
         ssh=spec.private_modules.ssh is not None,
         netrc=spec.private_modules.netrc is not None,
-        ssh_id=ids.ssh_id,
-        known_hosts_secret_id=ids.known_hosts_secret_id,
-        netrc_secret_id=ids.netrc_secret_id,
+        ids=spec.image_builds,
         from_config=from_config,
     )
 
@@ -705,17 +701,16 @@ class _Checker:
             for m in mounts
             if m.get("type") == "secret"
         }
+        ids = settings.ids
         needed: list[str] = []
-        if settings.ssh and settings.ssh_id not in ssh_ids:
-            needed.append(
-                "--mount=type=ssh" + ("" if settings.ssh_id == "default" else f",id={settings.ssh_id}")
-            )
-            if settings.known_hosts_secret_id not in secret_ids:
+        if settings.ssh and ids.ssh_id not in ssh_ids:
+            needed.append("--mount=type=ssh" + ("" if ids.ssh_id == "default" else f",id={ids.ssh_id}"))
+            if ids.known_hosts_secret_id not in secret_ids:
                 needed.append(
-                    f"--mount=type=secret,id={settings.known_hosts_secret_id},target=/root/.ssh/known_hosts"
+                    f"--mount=type=secret,id={ids.known_hosts_secret_id},target=/root/.ssh/known_hosts"
                 )
-        if settings.netrc and settings.netrc_secret_id not in secret_ids:
-            needed.append(f"--mount=type=secret,id={settings.netrc_secret_id},target=/root/.netrc")
+        if settings.netrc and ids.netrc_secret_id not in secret_ids:
+            needed.append(f"--mount=type=secret,id={ids.netrc_secret_id},target=/root/.netrc")
         if not settings.ssh and not settings.netrc and not ssh_ids and not secret_ids:
             needed.append("--mount=type=ssh (or --mount=type=secret,id=netrc,target=/root/.netrc)")
         if not needed or not self.once(stage, "PrivateModulesWithoutMount"):
