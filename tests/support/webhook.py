@@ -1,42 +1,37 @@
-"""The operator's webhook as kopf serves it, without the TLS server around it: an AdmissionReview
-in, the AdmissionReview response out, through kopf's own admission entry point and the handlers
-the operator registers (importing gobuild_operator.handlers.admission registers them)."""
+"""The operator's webhook without the HTTPS server around it: an AdmissionReview in, the
+AdmissionReview response out, through the entry point the server calls (handlers/admission.py
+`Admission.review`, the bytes the API server sends and gets)."""
 
 from __future__ import annotations
 
 import copy
+import json
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-import kopf
-from kopf._cogs.structs.references import Insights, Resource
-from kopf._core.engines.admission import serve_admission_request
-from kopf._core.engines.indexing import OperatorIndexers
-from kopf._core.reactor.inventory import ResourceMemories
-
-from gobuild_operator.handlers import admission  # noqa: F401 - registers the webhook handlers
+from gobuild_operator.handlers import admission
 from gobuild_operator.metrics import Metrics
 from gobuild_operator.settings import Settings
 from gobuild_operator.store import Store
 
+#: kind -> (group, version, resource), as the API server names them in a review.
 RESOURCES = {
-    "Pod": Resource("", "v1", "pods", kind="Pod", namespaced=True, verbs=["create"]),
-    "Job": Resource("batch", "v1", "jobs", kind="Job", namespaced=True, verbs=["create"]),
-    "CronJob": Resource("batch", "v1", "cronjobs", kind="CronJob", namespaced=True, verbs=["create"]),
+    "Pod": ("", "v1", "pods"),
+    "Job": ("batch", "v1", "jobs"),
+    "CronJob": ("batch", "v1", "cronjobs"),
 }
-WEBHOOKS = {"Pod": "inject-pods", "Job": "inject-jobs", "CronJob": "inject-cronjobs"}
 
 
-def review(kind: str, obj: Any, *, namespace: str, operation: str = "CREATE") -> dict[str, Any]:
-    resource = RESOURCES[kind]
+def review(kind: str, obj: Any, *, namespace: str = "builds", operation: str = "CREATE") -> dict[str, Any]:
+    group, version, plural = RESOURCES[kind]
     return {
         "apiVersion": "admission.k8s.io/v1",
         "kind": "AdmissionReview",
         "request": {
             "uid": str(uuid.uuid4()),
-            "kind": {"group": resource.group, "version": resource.version, "kind": kind},
-            "resource": {"group": resource.group, "version": resource.version, "resource": resource.plural},
+            "kind": {"group": group, "version": version, "kind": kind},
+            "resource": {"group": group, "version": version, "resource": plural},
             "namespace": namespace,
             "operation": operation,
             "userInfo": {"username": "system:serviceaccount:builds:ci"},
@@ -50,22 +45,14 @@ def review(kind: str, obj: Any, *, namespace: str, operation: str = "CREATE") ->
 @dataclass
 class Webhook:
     store: Store
-    settings: Settings = field(default_factory=lambda: Settings(operator_namespace="gobuild-system"))
     metrics: Metrics = field(default_factory=Metrics)
+    settings: Settings = field(default_factory=lambda: Settings(operator_namespace="gobuild-system"))
 
-    async def __call__(self, kind: str, request: dict[str, Any]) -> dict[str, Any]:
-        memo = kopf.Memo(settings=self.settings, store=self.store)
-        memo.metrics = self.metrics
-        response: dict[str, Any] = await serve_admission_request(
-            request,  # type: ignore[arg-type]
-            webhook=WEBHOOKS[kind],  # type: ignore[arg-type]
-            settings=kopf.OperatorSettings(),
-            memories=ResourceMemories(),
-            memobase=memo,
-            registry=kopf.get_default_registry(),
-            insights=Insights(webhook_resources=set(RESOURCES.values())),
-            indices=OperatorIndexers().indices,
-        )
+    def __post_init__(self) -> None:
+        self.admission = admission.Admission(settings=self.settings, store=self.store, metrics=self.metrics)
+
+    def __call__(self, kind: str, request: dict[str, Any]) -> dict[str, Any]:
+        response: dict[str, Any] = json.loads(self.admission.review(json.dumps(request).encode(), kind=kind))
         return response
 
     def count(self, kind: str, outcome: str) -> float:

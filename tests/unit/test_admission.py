@@ -13,9 +13,7 @@ reconcile.
 from __future__ import annotations
 
 import base64
-import copy
 import json
-import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,16 +24,11 @@ from gobuild_operator import api
 from gobuild_operator.core import conditions as cond
 from gobuild_operator.handlers import admission
 from gobuild_operator.handlers.gobuildconfigs import spec_status
-from gobuild_operator.metrics import Metrics
 from gobuild_operator.settings import Settings, WebhookSettings
 from gobuild_operator.store import Store
+from support.webhook import Webhook, review
 
 NAMESPACE = "builds"
-RESOURCES = {
-    "Pod": ("", "v1", "pods"),
-    "Job": ("batch", "v1", "jobs"),
-    "CronJob": ("batch", "v1", "cronjobs"),
-}
 CONFIGS: dict[str, dict[str, Any]] = {
     "china": {"goproxy": ["https://goproxy.cn", "direct"]},
     "broken": {"goproxy": ["ftp://nope"]},  # the API server would refuse it; an old CRD might not
@@ -110,47 +103,6 @@ def cronjob_injected() -> dict[str, Any]:
         },
         "spec": {"schedule": "@daily", "jobTemplate": {"spec": {"template": template}}},
     }
-
-
-def review(kind: str, obj: Any, *, operation: str = "CREATE") -> dict[str, Any]:
-    group, version, plural = RESOURCES[kind]
-    return {
-        "apiVersion": "admission.k8s.io/v1",
-        "kind": "AdmissionReview",
-        "request": {
-            "uid": str(uuid.uuid4()),
-            "kind": {"group": group, "version": version, "kind": kind},
-            "resource": {"group": group, "version": version, "resource": plural},
-            "namespace": NAMESPACE,
-            "operation": operation,
-            "userInfo": {"username": "system:serviceaccount:builds:ci"},
-            "object": obj,
-            "oldObject": copy.deepcopy(obj) if operation == "UPDATE" else None,
-            "dryRun": False,
-        },
-    }
-
-
-@dataclass
-class Webhook:
-    """The operator's webhook entry point, without the HTTP server around it."""
-
-    store: Store
-    metrics: Metrics = field(default_factory=Metrics)
-    settings: Settings = field(default_factory=lambda: Settings(operator_namespace="gobuild-system"))
-
-    def __post_init__(self) -> None:
-        self.admission = admission.Admission(settings=self.settings, store=self.store, metrics=self.metrics)
-
-    def __call__(self, kind: str, request: dict[str, Any]) -> dict[str, Any]:
-        response: dict[str, Any] = json.loads(self.admission.review(json.dumps(request).encode(), kind=kind))
-        return response
-
-    def count(self, kind: str, outcome: str) -> float:
-        value = self.metrics.registry.get_sample_value(
-            "gobuild_admission_requests_total", {"kind": kind, "outcome": outcome}
-        )
-        return value or 0.0
 
 
 @dataclass(frozen=True)
