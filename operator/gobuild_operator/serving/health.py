@@ -12,26 +12,20 @@ from collections.abc import Callable
 
 from aiohttp import web
 
+from gobuild_operator.serving.http import PlainHTTPServer
+
 Check = Callable[[], str | None]
 """What is not ready yet (a short phrase), or None."""
 
 
-class HealthServer:
+class HealthServer(PlainHTTPServer):
     def __init__(self, *, addr: str, port: int, checks: list[Check]) -> None:
-        self._addr, self._port, self._checks = addr, port, checks
-        self._runner: web.AppRunner | None = None
+        super().__init__(addr=addr, port=port)
+        self._checks = checks
 
-    async def start(self) -> None:
-        app = web.Application()
-        app.router.add_get("/healthz", self._healthz)
-        app.router.add_get("/readyz", self._readyz)
-        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, self._addr, self._port).start()
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
+    def add_routes(self, router: web.UrlDispatcher) -> None:
+        router.add_get("/healthz", self._healthz)
+        router.add_get("/readyz", self._readyz)
 
     async def _healthz(self, _: web.Request) -> web.Response:
         return web.Response(text="ok\n")

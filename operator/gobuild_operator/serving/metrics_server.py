@@ -19,6 +19,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 
 from gobuild_operator.k8s.authn import may_get, review_token
 from gobuild_operator.k8s.client import ApiClient
+from gobuild_operator.serving.http import PlainHTTPServer
 
 logger = logging.getLogger(__name__)
 
@@ -26,25 +27,17 @@ DECISION_TTL = 60.0
 MAX_DECISIONS = 256
 
 
-class MetricsServer:
+class MetricsServer(PlainHTTPServer):
     def __init__(
         self, *, registry: CollectorRegistry, addr: str, port: int, api: ApiClient | None = None
     ) -> None:
         """`api`: authenticate and authorize every request with it; None serves anyone."""
-        self._registry, self._addr, self._port, self._api = registry, addr, port, api
+        super().__init__(addr=addr, port=port)
+        self._registry, self._api = registry, api
         self._decisions: OrderedDict[str, tuple[float, int]] = OrderedDict()
-        self._runner: web.AppRunner | None = None
 
-    async def start(self) -> None:
-        app = web.Application()
-        app.router.add_get("/metrics", self._metrics)
-        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, self._addr, self._port).start()
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
+    def add_routes(self, router: web.UrlDispatcher) -> None:
+        router.add_get("/metrics", self._metrics)
 
     async def _metrics(self, request: web.Request) -> web.Response:
         if self._api is not None:
