@@ -8,7 +8,6 @@ from __future__ import annotations
 import contextlib
 import json
 import subprocess
-import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -92,22 +91,28 @@ def dry_runs(cluster: Cluster) -> Iterator[str]:
     cluster.kubectl("delete", "namespace", name, "--wait=false", check=False)
 
 
-def _dry_run(cluster: Cluster, namespace: str, spec: dict[str, Any]) -> subprocess.CompletedProcess[str]:
-    body = {"apiVersion": "gobuild.dev/v1alpha1", "kind": "GoBuildConfig", "metadata": {"name": "x"}}
+def _dry_run(
+    cluster: Cluster, namespace: str, spec: dict[str, Any], *, name: str = "x"
+) -> subprocess.CompletedProcess[str]:
+    body = {"apiVersion": "gobuild.dev/v1alpha1", "kind": "GoBuildConfig", "metadata": {"name": name}}
     manifest = json.dumps({**body, "spec": spec})
     return cluster.kubectl(
         "apply", "--dry-run=server", "-n", namespace, "-f", "-", input=manifest, check=False
     )
 
 
+def _assert_refused(cluster: Cluster, namespace: str, case: Refused) -> None:
+    result = _dry_run(cluster, namespace, case.spec)
+    assert result.returncode != 0, "accepted"
+    assert case.field in result.stderr
+    assert case.says in result.stderr
+
+
 @pytest.mark.parametrize("case", [pytest.param(c, id=name) for name, c in UNUSABLE.items()])
 def test_defect_9_values_no_build_can_use_are_refused_by_the_api_server(
     cluster: Cluster, dry_runs: str, case: Refused
 ) -> None:
-    result = _dry_run(cluster, dry_runs, case.spec)
-    assert result.returncode != 0, "accepted"
-    assert case.field in result.stderr
-    assert case.says in result.stderr
+    _assert_refused(cluster, dry_runs, case)
 
 
 @pytest.mark.parametrize("spec", [pytest.param(s, id=name) for name, s in USABLE.items()])
@@ -119,12 +124,8 @@ def test_defect_9_the_usable_edges_stay_accepted(
 
 
 def test_defect_9_a_config_name_no_label_value_can_hold_is_refused(cluster: Cluster, dry_runs: str) -> None:
-    body = {"apiVersion": "gobuild.dev/v1alpha1", "kind": "GoBuildConfig", "spec": {}}
     for name, accepted in (("b" * 63, True), ("c" * 64, False)):
-        manifest = json.dumps({**body, "metadata": {"name": name}})
-        result = cluster.kubectl(
-            "apply", "--dry-run=server", "-n", dry_runs, "-f", "-", input=manifest, check=False
-        )
+        result = _dry_run(cluster, dry_runs, {}, name=name)
         assert (result.returncode == 0) is accepted, result.stderr
         if not accepted:
             assert "metadata.name must have at most 63 characters" in result.stderr
@@ -134,10 +135,7 @@ def test_defect_9_a_config_name_no_label_value_can_hold_is_refused(cluster: Clus
 def test_defect_6_the_api_server_refuses_credentials_in_every_url_field(
     cluster: Cluster, dry_runs: str, case: Refused
 ) -> None:
-    result = _dry_run(cluster, dry_runs, case.spec)
-    assert result.returncode != 0, "accepted"
-    assert case.field in result.stderr
-    assert case.says in result.stderr
+    _assert_refused(cluster, dry_runs, case)
 
 
 # --- defect 3: the proxy probes as a way into the operator's network position ---------------------
@@ -147,10 +145,7 @@ def test_defect_6_the_api_server_refuses_credentials_in_every_url_field(
 def test_defect_3_the_api_server_refuses_urls_that_move_the_probe(
     cluster: Cluster, dry_runs: str, case: Refused
 ) -> None:
-    result = _dry_run(cluster, dry_runs, case.spec)
-    assert result.returncode != 0, "accepted"
-    assert case.field in result.stderr
-    assert case.says in result.stderr
+    _assert_refused(cluster, dry_runs, case)
 
 
 @dataclass
@@ -190,12 +185,11 @@ class ForwardProxy:
                 pass
 
         self.server = LocalHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.server.start()
 
     def stop(self) -> None:
         if self.server is not None:
-            self.server.shutdown()
-            self.server.server_close()
+            self.server.stop()
 
 
 @pytest.fixture

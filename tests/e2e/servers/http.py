@@ -170,7 +170,6 @@ class RecordingHTTPServer:
         self._records: list[RequestRecord] = []
         self._lock = threading.Lock()
         self._httpd: _Server | None = None
-        self._thread: threading.Thread | None = None
 
     @property
     def port(self) -> int:
@@ -204,19 +203,13 @@ class RecordingHTTPServer:
     def start(self) -> None:
         httpd = _Server((self.host, 0), _Handler)
         httpd.owner = self
+        httpd.start()
         self._httpd = httpd
-        self._thread = threading.Thread(
-            target=httpd.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True
-        )
-        self._thread.start()
 
     def stop(self) -> None:
         if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._httpd = self._thread = None
+            self._httpd.stop()
+        self._httpd = None
 
     def __enter__(self) -> Self:
         self.start()
