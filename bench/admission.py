@@ -64,18 +64,31 @@ SPEC: dict[str, Any] = {
 
 CONFIGS = ("no webhook", "floor (Go, no patch)", "gobuild injecting", "gobuild, no config")
 #: --decompose: the floor webhook again, (1) registered with gobuild's matchConditions, (2) answering
-#: with the patch gobuild computes for the benchmark Pod. Their difference to the floor is what the
-#: API server itself spends on evaluating the conditions and applying the patch.
-DECOMPOSE = ("floor + gobuild's CEL", "floor + gobuild's patch")
+#: with a patch of one operation (the `gobuild.dev/injected` annotation: the least any webhook that
+#: injects anything must patch), (3) answering with gobuild's patch for the benchmark Pod, but with
+#: each container's settings as one `envFrom` ConfigMap reference instead of env values (what a
+#: design that keeps the settings out of the Pod spec would patch at best), (4) answering with the
+#: patch gobuild computes for the benchmark Pod. Their difference to the floor is what the API server
+#: itself spends on evaluating the conditions, on applying any patch at all, and on applying these.
+DECOMPOSE = (
+    "floor + gobuild's CEL",
+    "floor + one annotation",
+    "floor + envFrom patch",
+    "floor + gobuild's patch",
+)
+ONE_ANNOTATION = [{"op": "add", "path": "/metadata/annotations/gobuild.dev~1injected", "value": "corp"}]
 NAMESPACES = {
     "no webhook": "bench-none",
     "floor (Go, no patch)": "bench-floor",
     "gobuild injecting": "bench-inject",
     "gobuild, no config": "bench-noconfig",
     "floor + gobuild's CEL": "bench-floor-cel",
+    "floor + one annotation": "bench-floor-one",
+    "floor + envFrom patch": "bench-floor-envfrom",
     "floor + gobuild's patch": "bench-floor-patch",
 }
 CONCURRENCY = (1, 10, 50)
+KUBECTL = shutil.which("kubectl", path=str(Path(sys.executable).parent)) or "kubectl"
 
 
 def pod(*, opted_in: bool) -> dict[str, Any]:
@@ -119,9 +132,8 @@ class Cluster:
     pki: Path
 
     def kubectl(self, *args: str, input: str | None = None, check: bool = True) -> str:
-        kubectl = shutil.which("kubectl", path=str(Path(sys.executable).parent)) or "kubectl"
         result = subprocess.run(
-            [kubectl, *args],
+            [KUBECTL, *args],
             input=input,
             capture_output=True,
             text=True,
@@ -145,6 +157,14 @@ class Cluster:
         while self.pods(namespace) and time.monotonic() < deadline:
             time.sleep(0.5)
 
+    def profile(self, out: Path, seconds: int = 8) -> subprocess.Popen[bytes]:
+        """Start recording the API server's CPU for `seconds` into `out` (pprof format)."""
+        out.parent.mkdir(parents=True, exist_ok=True)
+        command = [KUBECTL, "get", "--raw", f"/debug/pprof/profile?seconds={seconds}"]
+        env = {**os.environ, "KUBECONFIG": str(self.kubeconfig)}
+        with out.open("wb") as sink:
+            return subprocess.Popen(command, stdout=sink, env=env)
+
     def downloads(self) -> dict[str, Any]:
         out = self.kubectl("get", "gbc", "corp", "-n", NAMESPACES["gobuild injecting"], "-o", "json")
         result: dict[str, Any] = (json.loads(out).get("status") or {}).get("downloads") or {}
@@ -160,7 +180,7 @@ def floor_webhook(
     config: str = "floor (Go, no patch)",
     patch: list[dict[str, Any]] | None = None,
     conditions: list[dict[str, str]] | None = None,
-) -> Iterator[None]:
+) -> Iterator[int]:
     from localcluster.cluster import free_port
 
     name = NAMESPACES[config]
@@ -206,7 +226,7 @@ def floor_webhook(
     }
     cluster.apply(configuration)
     try:
-        yield
+        yield proc.pid
     finally:
         cluster.kubectl("delete", "mutatingwebhookconfiguration", name, check=False)
         proc.terminate()
@@ -228,6 +248,18 @@ def gobuild_patch() -> list[dict[str, Any]]:
     result = admit(body, kind="Pod", namespace="bench", settings=Settings(), store=store)
     assert result.obj is not None
     return json_patch(body, result.obj)
+
+
+def by_reference(patch: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """`patch` with each container's injected env replaced by one envFrom ConfigMap reference."""
+    result = []
+    for op in patch:
+        if op["path"].endswith("/env"):  # the container's own env stays as it is
+            reference = [{"configMapRef": {"name": "gobuild-corp-env"}}]
+            result.append({"op": "add", "path": op["path"] + "From", "value": reference})
+        else:
+            result.append(op)
+    return result
 
 
 def setup_namespaces(cluster: Cluster) -> None:
@@ -283,6 +315,9 @@ class Phase:
     #: Seconds the API server spent in webhook calls (its own metric), and how many calls.
     webhook_seconds: float = 0.0
     webhook_calls: int = 0
+    #: CPU seconds the API server and etcd spent during the phase, and the webhook's own process.
+    server_cpu: float = 0.0
+    webhook_cpu: float = 0.0
 
 
 def webhook_time(cluster: Cluster) -> tuple[float, int]:
@@ -359,6 +394,14 @@ def main() -> int:
         help="also the floor with gobuild's matchConditions, and the floor answering gobuild's patch",
     )
     parser.add_argument(
+        "--apiserver-profile",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="CPU profiles of the API server (DIR/<namespace>-c10.pprof) during the first concurrency-10 "
+        "phase of each configuration; read with `go tool pprof -top -cum FILE`",
+    )
+    parser.add_argument(
         "--profile",
         type=Path,
         default=None,
@@ -373,7 +416,8 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="gobuild-bench-") as tmp:
         workdir = Path(tmp)
         binaries = build_go(workdir / "bin")
-        with running(workdir / "cluster", log=lambda _: None, with_node=False) as local:
+        profiling = args.apiserver_profile is not None
+        with running(workdir / "cluster", log=lambda _: None, with_node=False, profiling=profiling) as local:
             cluster = Cluster(kubeconfig=local.kubeconfig, server=local.server, pki=local.state_dir / "pki")
             cluster.kubectl("apply", "--server-side", "-f", str(REPO / "crds"))
             cluster.kubectl("wait", "--for=condition=Established", "crd/gobuildconfigs.gobuild.dev")
@@ -385,20 +429,32 @@ def main() -> int:
                 from gobuild_operator.k8s.webhookconfig import match_conditions
 
                 floor = binaries["floorwebhook"]
+                assert operator.proc is not None
+                pids = {"server": [local.processes[name].pid for name in ("kube-apiserver", "etcd")]}
+                pids["gobuild injecting"] = pids["gobuild, no config"] = [operator.proc.pid]
                 with contextlib.ExitStack() as stack:
-                    stack.enter_context(floor_webhook(cluster, floor, workdir))
+                    config = CONFIGS[1]
+                    pids[config] = [stack.enter_context(floor_webhook(cluster, floor, workdir))]
                     if args.decompose:
                         cel = match_conditions("Pod", annotated_only=True)
                         config = DECOMPOSE[0]
-                        stack.enter_context(
-                            floor_webhook(cluster, floor, workdir, config=config, conditions=cel)
-                        )
-                        config = DECOMPOSE[1]
-                        stack.enter_context(
-                            floor_webhook(cluster, floor, workdir, config=config, patch=gobuild_patch())
-                        )
+                        pids[config] = [
+                            stack.enter_context(
+                                floor_webhook(cluster, floor, workdir, config=config, conditions=cel)
+                            )
+                        ]
+                        patches = (ONE_ANNOTATION, by_reference(gobuild_patch()), gobuild_patch())
+                        for config, patch in zip(DECOMPOSE[1:], patches, strict=True):
+                            pids[config] = [
+                                stack.enter_context(
+                                    floor_webhook(cluster, floor, workdir, config=config, patch=patch)
+                                )
+                            ]
                     report(
-                        sweep(args, cluster, binaries["podload"], workdir, operator), operator, cluster, args
+                        sweep(args, cluster, binaries["podload"], workdir, operator, pids),
+                        operator,
+                        cluster,
+                        args,
                     )
                     if args.soak:
                         soak(args.soak, cluster, binaries["podload"], workdir, operator)
@@ -416,7 +472,15 @@ class Sweep:
     total_created: int
 
 
-def sweep(args: argparse.Namespace, cluster: Cluster, podload: Path, workdir: Path, operator: Any) -> Sweep:
+def sweep(
+    args: argparse.Namespace,
+    cluster: Cluster,
+    podload: Path,
+    workdir: Path,
+    operator: Any,
+    pids: dict[str, list[int]],
+) -> Sweep:
+    """Every phase; `pids` names the API server's and etcd's processes ("server") and each webhook's."""
     assert operator.proc is not None
     pid = operator.proc.pid
     phases: dict[tuple[str, int], Phase] = defaultdict(Phase)
@@ -444,10 +508,19 @@ def sweep(args: argparse.Namespace, cluster: Cluster, podload: Path, workdir: Pa
                 ):
                     profiler = start_profiler(pid, args.profile)
                 before = cpu_seconds(pid)
+                server_before = sum(map(cpu_seconds, pids["server"]))
+                webhook_before = sum(map(cpu_seconds, pids.get(config, [])))
                 hooks_before = webhook_time(cluster)
+                apiserver_profile = None
+                if args.apiserver_profile and rep == 0 and c == 10:
+                    apiserver_profile = cluster.profile(args.apiserver_profile / f"{namespace}-c{c}.pprof")
                 phase = run_load(podload, cluster, workdir, namespace=namespace, body=body, count=count,
                                  concurrency=c, seconds=args.phase_seconds, prefix=prefix)  # fmt: skip
+                if apiserver_profile is not None:
+                    apiserver_profile.wait(60)
                 hooks_after = webhook_time(cluster)
+                server_cpu = sum(map(cpu_seconds, pids["server"])) - server_before
+                webhook_cpu = sum(map(cpu_seconds, pids.get(config, []))) - webhook_before
                 if config == "gobuild injecting":
                     cpu += cpu_seconds(pid) - before
                     injected += phase.created
@@ -459,6 +532,8 @@ def sweep(args: argparse.Namespace, cluster: Cluster, podload: Path, workdir: Pa
                 total.errors += phase.errors
                 total.webhook_seconds += hooks_after[0] - hooks_before[0]
                 total.webhook_calls += hooks_after[1] - hooks_before[1]
+                total.server_cpu += server_cpu
+                total.webhook_cpu += webhook_cpu
                 print(
                     f"  rep {rep + 1} c={c:<3d} {config:22s} p50 {percentile(phase.latencies, 0.5):7.1f} ms"
                     f"  {phase.created / phase.seconds:7.0f} Pods/s"
@@ -531,14 +606,38 @@ def report(result: Sweep, operator: Any, cluster: Cluster, args: argparse.Namesp
             f"{throughput_ratio(inj, floor):13.2f}  {ratio(noconf, none, 0.5):>29.2f} "
             f"{ratio(noconf, none, 0.99):5.2f} {throughput_ratio(noconf, none):9.2f}"
         )
+    print("\nCPU per Pod created (ms): the API server and etcd + the webhook's own process:")
+    print(f"{'concurrency':>11s}  " + "  ".join(f"{c:>30s}" for c in CONFIGS))
+    for c in CONCURRENCY:
+        cells = []
+        for config in CONFIGS:
+            phase = phases[(config, c)]
+            server, webhook = (1000 * x / phase.created if phase.created else 0.0 for x in
+                               (phase.server_cpu, phase.webhook_cpu))  # fmt: skip
+            cells.append(f"{server:5.2f} + {webhook:4.2f}")
+        print(f"{c:>11d}  " + "  ".join(f"{cell:>30s}" for cell in cells))
     if args.decompose:
-        print("\nWhat the API server itself pays (floor variants; webhook call ms as it timed them):")
+        print("\nThe least any injecting webhook pays: a Go webhook whose patch adds one annotation,")
+        print("against the floor that patches nothing (same ratios as above):")
+        print(f"{'concurrency':>11s}  {'one annotation / floor: p50   p99   1/throughput':>51s}")
+        for c in CONCURRENCY:
+            one, floor = phases[("floor + one annotation", c)], phases[("floor (Go, no patch)", c)]
+            print(
+                f"{c:>11d}  {ratio(one, floor, 0.5):>31.2f} {ratio(one, floor, 0.99):5.2f} "
+                f"{throughput_ratio(one, floor):13.2f}"
+            )
+        print("\nWhat the API server itself pays (floor variants; webhook call ms as it timed them;")
+        print("CPU ms per Pod of the API server and etcd):")
         for c in CONCURRENCY:
             cells = []
             for config in ("floor (Go, no patch)", *DECOMPOSE, "gobuild injecting"):
                 phase = phases[(config, c)]
                 mean = phase.webhook_seconds / phase.webhook_calls * 1000 if phase.webhook_calls else 0.0
-                cells.append(f"{config}: p50 {percentile(phase.latencies, 0.5):.1f} ms, call {mean:.2f} ms")
+                server = 1000 * phase.server_cpu / phase.created if phase.created else 0.0
+                cells.append(
+                    f"{config}: p50 {percentile(phase.latencies, 0.5):.1f} ms, call {mean:.2f} ms, "
+                    f"CPU {server:.2f} ms"
+                )
             print(f"  c={c:<3d} " + " | ".join(cells))
     pid = operator.proc.pid
     per_pod = result.cpu / result.injected * 1000 if result.injected else float("nan")

@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import shutil
 import ssl
+import subprocess
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -53,6 +54,8 @@ class LocalCluster:
     state_dir: Path
     log: LogFn = _stderr
     with_node: bool = True
+    #: Serve the API server's /debug/pprof (the admission benchmark profiles it; off otherwise).
+    profiling: bool = False
     apiserver_port: int = 0
     slot: host.Slot | None = None
     node: Node | None = None
@@ -81,7 +84,7 @@ class LocalCluster:
         return self.state_dir / "pki" / "ca.crt"
 
     @property
-    def processes(self) -> dict[str, object]:
+    def processes(self) -> dict[str, subprocess.Popen[bytes]]:
         return dict(self.supervisor.processes)
 
     def start(self, *, timeout: float = 180) -> None:
@@ -166,7 +169,7 @@ class LocalCluster:
                 f"--service-cluster-ip-range={service_cidr}",
                 "--allow-privileged=true",
                 "--anonymous-auth=false",
-                "--profiling=false",
+                f"--profiling={str(self.profiling).lower()}",
                 "--v=0",
             ],
         )
@@ -315,8 +318,10 @@ class LocalCluster:
 
 
 @contextlib.contextmanager
-def running(state_dir: Path, *, log: LogFn = _stderr, with_node: bool = True) -> Iterator[LocalCluster]:
-    cluster = LocalCluster(state_dir=state_dir, log=log, with_node=with_node)
+def running(
+    state_dir: Path, *, log: LogFn = _stderr, with_node: bool = True, profiling: bool = False
+) -> Iterator[LocalCluster]:
+    cluster = LocalCluster(state_dir=state_dir, log=log, with_node=with_node, profiling=profiling)
     try:
         cluster.start()
         yield cluster
