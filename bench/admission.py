@@ -37,7 +37,7 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -319,6 +319,15 @@ class Phase:
     server_cpu: float = 0.0
     webhook_cpu: float = 0.0
 
+    def per_pod_ms(self, seconds: float) -> float:
+        """`seconds` (of CPU, of webhook calls) per Pod created, in ms."""
+        return 1000 * seconds / self.created if self.created else 0.0
+
+    @property
+    def call_ms(self) -> float:
+        """Mean webhook call as the API server timed it, in ms."""
+        return 1000 * self.webhook_seconds / self.webhook_calls if self.webhook_calls else 0.0
+
 
 def webhook_time(cluster: Cluster) -> tuple[float, int]:
     """apiserver_admission_webhook_admission_duration_seconds, summed over webhooks: (sum, count)."""
@@ -391,7 +400,8 @@ def main() -> int:
     parser.add_argument(
         "--decompose",
         action="store_true",
-        help="also the floor with gobuild's matchConditions, and the floor answering gobuild's patch",
+        help="also the floor with gobuild's matchConditions, and the floor answering one annotation, "
+        "gobuild's patch with envFrom instead of env, and gobuild's patch",
     )
     parser.add_argument(
         "--apiserver-profile",
@@ -432,24 +442,25 @@ def main() -> int:
                 assert operator.proc is not None
                 pids = {"server": [local.processes[name].pid for name in ("kube-apiserver", "etcd")]}
                 pids["gobuild injecting"] = pids["gobuild, no config"] = [operator.proc.pid]
+                floors: dict[str, dict[str, Any]] = {CONFIGS[1]: {}}
+                if args.decompose:
+                    patch = gobuild_patch()
+                    floors |= dict(
+                        zip(
+                            DECOMPOSE,
+                            (
+                                {"conditions": match_conditions("Pod", annotated_only=True)},
+                                {"patch": ONE_ANNOTATION},
+                                {"patch": by_reference(patch)},
+                                {"patch": patch},
+                            ),
+                            strict=True,
+                        )
+                    )
                 with contextlib.ExitStack() as stack:
-                    config = CONFIGS[1]
-                    pids[config] = [stack.enter_context(floor_webhook(cluster, floor, workdir))]
-                    if args.decompose:
-                        cel = match_conditions("Pod", annotated_only=True)
-                        config = DECOMPOSE[0]
-                        pids[config] = [
-                            stack.enter_context(
-                                floor_webhook(cluster, floor, workdir, config=config, conditions=cel)
-                            )
-                        ]
-                        patches = (ONE_ANNOTATION, by_reference(gobuild_patch()), gobuild_patch())
-                        for config, patch in zip(DECOMPOSE[1:], patches, strict=True):
-                            pids[config] = [
-                                stack.enter_context(
-                                    floor_webhook(cluster, floor, workdir, config=config, patch=patch)
-                                )
-                            ]
+                    for config, options in floors.items():
+                        hook = floor_webhook(cluster, floor, workdir, config=config, **options)
+                        pids[config] = [stack.enter_context(hook)]
                     report(
                         sweep(args, cluster, binaries["podload"], workdir, operator, pids),
                         operator,
@@ -467,8 +478,6 @@ def main() -> int:
 @dataclass
 class Sweep:
     phases: dict[tuple[str, int], Phase]
-    cpu: float
-    injected: int
     total_created: int
 
 
@@ -484,8 +493,6 @@ def sweep(
     assert operator.proc is not None
     pid = operator.proc.pid
     phases: dict[tuple[str, int], Phase] = defaultdict(Phase)
-    cpu = 0.0
-    injected = 0
     created = 0
     profiler = None
     for rep in range(args.repeat):
@@ -507,7 +514,6 @@ def sweep(
                     and profiler is None
                 ):
                     profiler = start_profiler(pid, args.profile)
-                before = cpu_seconds(pid)
                 server_before = sum(map(cpu_seconds, pids["server"]))
                 webhook_before = sum(map(cpu_seconds, pids.get(config, [])))
                 hooks_before = webhook_time(cluster)
@@ -521,9 +527,6 @@ def sweep(
                 hooks_after = webhook_time(cluster)
                 server_cpu = sum(map(cpu_seconds, pids["server"])) - server_before
                 webhook_cpu = sum(map(cpu_seconds, pids.get(config, []))) - webhook_before
-                if config == "gobuild injecting":
-                    cpu += cpu_seconds(pid) - before
-                    injected += phase.created
                 created += phase.created + min(20, count)
                 total = phases[(config, c)]
                 total.latencies += phase.latencies
@@ -542,7 +545,7 @@ def sweep(
                     stop_profiler(profiler)
                 cluster.delete_pods(namespace)
                 settle(cluster)
-    return Sweep(dict(phases), cpu, injected, created)
+    return Sweep(dict(phases), created)
 
 
 def settle(cluster: Cluster) -> None:
@@ -567,86 +570,78 @@ def stop_profiler(profiler: subprocess.Popen[bytes]) -> None:
     profiler.wait(60)
 
 
-def report(result: Sweep, operator: Any, cluster: Cluster, args: argparse.Namespace) -> None:
-    phases = result.phases
-    print("\nPod creations through the API server (latency in ms; Pods/s):")
-    header = f"{'concurrency':>11s}  " + "  ".join(f"{c:>30s}" for c in CONFIGS)
-    print(header)
-    for c in CONCURRENCY:
-        cells = []
-        for config in CONFIGS:
-            phase = phases[(config, c)]
-            rate = phase.created / phase.seconds if phase.seconds else 0
-            cells.append(
-                f"{percentile(phase.latencies, 0.5):6.1f}/{percentile(phase.latencies, 0.95):6.1f}/"
-                f"{percentile(phase.latencies, 0.99):6.1f} {rate:6.0f}/s"
-            )
-        print(f"{c:>11d}  " + "  ".join(f"{cell:>30s}" for cell in cells))
-    print("  (each cell: p50/p95/p99 ms, throughput)")
-    print("\nWebhook calls as the API server timed them (mean ms per call, calls per Pod created):")
+def table(phases: dict[tuple[str, int], Phase], title: str, cell: Callable[[Phase], str]) -> None:
+    """A row per concurrency, a column per configuration."""
+    print(f"\n{title}")
     print(f"{'concurrency':>11s}  " + "  ".join(f"{c:>30s}" for c in CONFIGS))
     for c in CONCURRENCY:
-        cells = []
-        for config in CONFIGS:
-            phase = phases[(config, c)]
-            mean = phase.webhook_seconds / phase.webhook_calls * 1000 if phase.webhook_calls else 0.0
-            per_pod = phase.webhook_calls / phase.created if phase.created else 0.0
-            cells.append(f"{mean:6.2f} ms x {per_pod:4.2f}")
-        print(f"{c:>11d}  " + "  ".join(f"{cell:>30s}" for cell in cells))
+        print(f"{c:>11d}  " + "  ".join(f"{cell(phases[(config, c)]):>30s}" for config in CONFIGS))
+
+
+def report(result: Sweep, operator: Any, cluster: Cluster, args: argparse.Namespace) -> None:
+    phases = result.phases
+
+    def latency(phase: Phase) -> str:
+        rate = phase.created / phase.seconds if phase.seconds else 0
+        p50, p95, p99 = (percentile(phase.latencies, q) for q in (0.5, 0.95, 0.99))
+        return f"{p50:6.1f}/{p95:6.1f}/{p99:6.1f} {rate:6.0f}/s"
+
+    def calls(phase: Phase) -> str:
+        per_pod = phase.webhook_calls / phase.created if phase.created else 0.0
+        return f"{phase.call_ms:6.2f} ms x {per_pod:4.2f}"
+
+    def cpu(phase: Phase) -> str:
+        return f"{phase.per_pod_ms(phase.server_cpu):5.2f} + {phase.per_pod_ms(phase.webhook_cpu):4.2f}"
+
+    table(phases, "Pod creations through the API server (latency in ms; Pods/s):", latency)
+    print("  (each cell: p50/p95/p99 ms, throughput)")
+    title = "Webhook calls as the API server timed them (mean ms per call, calls per Pod created):"
+    table(phases, title, calls)
 
     print("\nRatios (lower is better; the issue asks <= 1.25 for p50 and throughput, <= 1.5 for p99,")
     print("        and <= 1.05 for the namespace without a config):")
     left, right = "injecting / floor: p50   p99   1/throughput", "no config / no webhook: p50   p99   1/thr"
     print(f"{'concurrency':>11s}  {left:>46s}  {right:>44s}")
     for c in CONCURRENCY:
-        inj, floor = phases[("gobuild injecting", c)], phases[("floor (Go, no patch)", c)]
-        none, noconf = phases[("no webhook", c)], phases[("gobuild, no config", c)]
+        inj = ratios(phases[("gobuild injecting", c)], phases[("floor (Go, no patch)", c)])
+        noconf = ratios(phases[("gobuild, no config", c)], phases[("no webhook", c)])
         print(
-            f"{c:>11d}  {ratio(inj, floor, 0.5):>26.2f} {ratio(inj, floor, 0.99):5.2f} "
-            f"{throughput_ratio(inj, floor):13.2f}  {ratio(noconf, none, 0.5):>29.2f} "
-            f"{ratio(noconf, none, 0.99):5.2f} {throughput_ratio(noconf, none):9.2f}"
+            f"{c:>11d}  {inj[0]:>26.2f} {inj[1]:5.2f} {inj[2]:13.2f}  "
+            f"{noconf[0]:>29.2f} {noconf[1]:5.2f} {noconf[2]:9.2f}"
         )
-    print("\nCPU per Pod created (ms): the API server and etcd + the webhook's own process:")
-    print(f"{'concurrency':>11s}  " + "  ".join(f"{c:>30s}" for c in CONFIGS))
-    for c in CONCURRENCY:
-        cells = []
-        for config in CONFIGS:
-            phase = phases[(config, c)]
-            server, webhook = (1000 * x / phase.created if phase.created else 0.0 for x in
-                               (phase.server_cpu, phase.webhook_cpu))  # fmt: skip
-            cells.append(f"{server:5.2f} + {webhook:4.2f}")
-        print(f"{c:>11d}  " + "  ".join(f"{cell:>30s}" for cell in cells))
+    table(phases, "CPU per Pod created (ms): the API server and etcd + the webhook's own process:", cpu)
     if args.decompose:
         print("\nThe least any injecting webhook pays: a Go webhook whose patch adds one annotation,")
         print("against the floor that patches nothing (same ratios as above):")
         print(f"{'concurrency':>11s}  {'one annotation / floor: p50   p99   1/throughput':>51s}")
         for c in CONCURRENCY:
-            one, floor = phases[("floor + one annotation", c)], phases[("floor (Go, no patch)", c)]
-            print(
-                f"{c:>11d}  {ratio(one, floor, 0.5):>31.2f} {ratio(one, floor, 0.99):5.2f} "
-                f"{throughput_ratio(one, floor):13.2f}"
-            )
+            one = ratios(phases[("floor + one annotation", c)], phases[("floor (Go, no patch)", c)])
+            print(f"{c:>11d}  {one[0]:>31.2f} {one[1]:5.2f} {one[2]:13.2f}")
         print("\nWhat the API server itself pays (floor variants; webhook call ms as it timed them;")
         print("CPU ms per Pod of the API server and etcd):")
         for c in CONCURRENCY:
             cells = []
             for config in ("floor (Go, no patch)", *DECOMPOSE, "gobuild injecting"):
                 phase = phases[(config, c)]
-                mean = phase.webhook_seconds / phase.webhook_calls * 1000 if phase.webhook_calls else 0.0
-                server = 1000 * phase.server_cpu / phase.created if phase.created else 0.0
                 cells.append(
-                    f"{config}: p50 {percentile(phase.latencies, 0.5):.1f} ms, call {mean:.2f} ms, "
-                    f"CPU {server:.2f} ms"
+                    f"{config}: p50 {percentile(phase.latencies, 0.5):.1f} ms, call {phase.call_ms:.2f} ms, "
+                    f"CPU {phase.per_pod_ms(phase.server_cpu):.2f} ms"
                 )
             print(f"  c={c:<3d} " + " | ".join(cells))
-    pid = operator.proc.pid
-    per_pod = result.cpu / result.injected * 1000 if result.injected else float("nan")
+    injecting = [phases[("gobuild injecting", c)] for c in CONCURRENCY]
+    injected = sum(phase.created for phase in injecting)
+    per_pod = 1000 * sum(phase.webhook_cpu for phase in injecting) / injected if injected else float("nan")
     print(
         f"\noperator: {per_pod:.2f} ms CPU per injected Pod (admission, watch, status), "
-        f"RSS {rss_mib(pid):.0f} MiB after {result.total_created} Pod creations"
+        f"RSS {rss_mib(operator.proc.pid):.0f} MiB after {result.total_created} Pod creations"
     )
     counted = cluster.downloads().get("injected")
-    print(f"status.downloads.injected = {counted} for {result.injected} + warm-up injected Pods")
+    print(f"status.downloads.injected = {counted} for {injected} + warm-up injected Pods")
+
+
+def ratios(a: Phase, b: Phase) -> tuple[float, float, float]:
+    """`a` against `b`: p50, p99 and 1/throughput."""
+    return ratio(a, b, 0.5), ratio(a, b, 0.99), throughput_ratio(a, b)
 
 
 def ratio(a: Phase, b: Phase, q: float) -> float:
