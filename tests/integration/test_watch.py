@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 from kubernetes import client
@@ -19,23 +19,18 @@ from kubernetes_asyncio import config as aconfig
 
 from conftest import Cluster
 from gobuild_operator.k8s import metawatch
+from support.waiting import wait_for
 
 LABEL = "gobuild.dev/test-watch"
 
 
 @contextlib.asynccontextmanager
 async def api_client(cluster: Cluster) -> AsyncIterator[aclient.ApiClient]:
+    """The operator's kind of client (k8s/client.py), for this cluster's kubeconfig."""
     configuration = aclient.Configuration()
     await aconfig.load_kube_config(config_file=str(cluster.kubeconfig), client_configuration=configuration)
     async with aclient.ApiClient(configuration) as api:
         yield api
-
-
-async def until(condition: Callable[[], bool], seconds: float = 10) -> None:
-    for _ in range(int(seconds * 10)):
-        if condition():
-            return
-        await asyncio.sleep(0.1)
 
 
 def config_map(name: str, value: str = "1") -> dict[str, Any]:
@@ -66,7 +61,7 @@ async def test_events_across_stream_ends_arrive_once_each(
             )
         )
         try:
-            await until(lambda: ("LISTED", "before") in seen)
+            await asyncio.to_thread(wait_for, lambda: ("LISTED", "before") in seen, what="the first list")
             for index in range(8):  # about 4 s: three or four streams end meanwhile
                 await asyncio.to_thread(
                     core.create_namespaced_config_map, namespace, config_map(f"cm-{index}")
@@ -80,7 +75,7 @@ async def test_events_across_stream_ends_arrive_once_each(
                 {("LISTED", "before"): 1, ("MODIFIED", "cm-0"): 1, ("DELETED", "cm-1"): 1}
                 | {("ADDED", f"cm-{index}"): 1 for index in range(8)}
             )
-            await until(lambda: seen == expected)
+            await asyncio.to_thread(wait_for, lambda: seen == expected, what="each event exactly once")
             await asyncio.sleep(1.5)  # one more stream end: nothing may be delivered again
         finally:
             watch.cancel()

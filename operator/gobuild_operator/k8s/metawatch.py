@@ -181,8 +181,11 @@ async def _watch(
     """Watch from `version` until an error; when the server ends a stream (after `server_timeout`),
     the next one starts from the last resourceVersion seen, bookmarks included. An ERROR event
     (410 Gone when `version` is too old) is raised as ApiException, for the caller to relist."""
-    query: list[tuple[str, Any]] = [("watch", True), ("allowWatchBookmarks", True)]
-    query += [("timeoutSeconds", server_timeout)]
+    query: list[tuple[str, Any]] = [
+        ("watch", True),
+        ("allowWatchBookmarks", True),
+        ("timeoutSeconds", server_timeout),
+    ]
     if label_selector:
         query.append(("labelSelector", label_selector))
     accept = _AS_ITEM if metadata_only else _WHOLE
