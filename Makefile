@@ -113,6 +113,7 @@ test: lint binaries e2e-setup
 BENCH_ARGS ?= --repeat 2 --decompose
 
 bench: binaries
+	$(PY) bench/complexity.py
 	$(PY) bench/admission.py $(BENCH_ARGS)
 	$(PY) bench/status_burst.py --pods 1000
 

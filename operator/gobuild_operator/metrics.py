@@ -46,6 +46,12 @@ class Metrics:
             ["namespace", "config"],
             registry=r,
         )
+        self.missed_checks_skipped = Counter(
+            "gobuild_missed_checks_skipped",
+            "Stored Pods the missed-injection check gave up on: they took longer than the admission budget.",
+            ["namespace"],
+            registry=r,
+        )
         self.probe_up = Gauge(
             "gobuild_proxy_reachable",
             "1 when the last probe of a GOPROXY URL succeeded.",

@@ -79,6 +79,35 @@ def test_defect_7_an_object_over_a_mebibyte_is_injected(
     assert _injected(_create(cluster, namespace, big))
 
 
+def test_a_tenants_long_text_stalls_neither_admission_nor_a_restart(
+    cluster: Cluster, namespace: str, operator: OperatorProcess
+) -> None:
+    """Quadratic patterns over a tenant's text once froze the whole operator (the GIL is held while
+    `re` runs): a 200 KB config annotation in a dry run, and a stored Pod whose `sh -c` script
+    repeats a builder's name, which the missed-injection check read again at every start."""
+    make_config(cluster, namespace, "corp")
+    other = f"other-{uuid.uuid4().hex[:6]}"
+    cluster.kubectl("create", "namespace", other)
+    try:
+        make_config(cluster, other, "corp")
+        named = _pod("long-name")
+        named["metadata"]["annotations"]["gobuild.dev/config"] = "a-" * 100_000
+        dry = cluster.kubectl(
+            "create", "--dry-run=server", "-n", namespace, "-f", "-", input=json.dumps(named), check=False
+        )
+        assert dry.returncode == 0, dry.stderr
+        assert "200000 characters" in dry.stderr, "the warning says why, without quoting the name"
+        script = _pod("long-script")
+        script["spec"]["containers"][0]["command"] = ["sh", "-c", "buildctl " * 50_000]
+        assert _injected(_create(cluster, namespace, script))
+        assert all(_injected(_create(cluster, other, _pod(f"next-{i}"))) for i in range(5))
+
+        operator.restart()  # the missed-injection check reads the stored Pods again
+        assert all(_injected(_create(cluster, other, _pod(f"after-{i}"))) for i in range(5))
+    finally:
+        cluster.kubectl("delete", "namespace", other, "--wait=false", check=False)
+
+
 # --- the API server refuses what builds cannot use (specs from support/hostile.py) ---------------
 
 

@@ -58,6 +58,19 @@ def test_redact_text_finds_every_url() -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        pytest.param(f"x://y://{TOKEN}@h", "x://y://***@h", id="a-url-inside-an-authority"),
+        pytest.param(f"_bad://{TOKEN}@h/p", "_bad://***@h/p", id="userinfo-after-an-odd-scheme"),
+        pytest.param(f"git+ssh://{TOKEN}@h and mailto:a@b", "git+ssh://***@h and mailto:a@b", id="not-a-url"),
+        pytest.param(f"https://{TOKEN}@", "https://***@", id="at-the-end"),
+    ],
+)
+def test_redact_text_edges(text: str, shown: str) -> None:
+    assert redact_text(text) == shown
+
+
 def _stored_spec() -> GoBuildConfigSpec:
     """A spec with credentials in every URL field, as an object stored under an older CRD."""
     return GoBuildConfigSpec.model_construct(

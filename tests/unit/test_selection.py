@@ -302,6 +302,15 @@ CASES: list[tuple[str, Any, str, dict[str, Any], str | None, str, str | None]] =
         None,
     ),
     ("cronjob-without-template", {"spec": {"jobTemplate": None}}, "CronJob", {}, None, "not opted in", None),
+    (
+        "config-name-longer-than-any-object-name",
+        pod({CONFIG: "a-" * 100_000}),
+        "Pod",
+        {},
+        None,
+        "not a name",
+        "gobuild.dev/config has 200000 characters",
+    ),
 ]
 
 
@@ -397,3 +406,17 @@ def test_selector_semantics(selector: dict[str, Any], labels: dict[str, str], ma
 
 def test_absent_selector_matches_nothing() -> None:
     assert selector_matches(None, {"a": "1"}) is False
+
+
+def test_a_tenants_long_annotation_is_never_quoted_whole() -> None:
+    """A 200 KB annotation once went whole into the warning (and through a quadratic redaction)."""
+    long = "a-" * 100_000
+    for obj in (
+        pod({CONFIG: long}),
+        pod({"gobuild.dev/inject": long}),
+        pod({"gobuild.dev/injected": long, CONFIG: "plain"}),
+        job({CONFIG: "plain"}, template_annotations={CONFIG: long}),
+    ):
+        kind = "Job" if obj.get("kind") == "Job" else "Pod"
+        decision = decide(obj, kind=kind)
+        assert all(len(text) < 400 for text in (*decision.warnings, decision.reason)), decision

@@ -53,6 +53,7 @@ Precedence and safety:
 
 from __future__ import annotations
 
+import contextlib
 import posixpath
 import re
 import shlex
@@ -62,6 +63,7 @@ from typing import Any, Final, Literal
 
 from gobuild_operator import constants as c
 from gobuild_operator.api import GoBuildConfigSpec, ImageBuilds
+from gobuild_operator.core.redact import contains_userinfo
 
 BuilderKind = Literal["kaniko", "buildctl", "buildah", "docker"]
 
@@ -84,8 +86,6 @@ KANIKO_MOUNTED_VARIABLES: Final = (
 )
 #: Extra variables (spec.env) that are Go settings and so travel as build arguments too.
 _GO_VARIABLE = re.compile(r"^(GO|CGO_)[A-Z0-9_]+$")
-#: scheme://userinfo@ anywhere in a value (GOPROXY is a list): credentials a build argument would keep.
-_URL_USERINFO = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^/\s,|@]*@")
 
 SSH_KEY_PATH: Final = f"{c.SSH_MOUNT_PATH}/{c.SSH_KEY_FILE}"
 KNOWN_HOSTS_PATH: Final = f"{c.SSH_MOUNT_PATH}/{c.SSH_KNOWN_HOSTS_FILE}"
@@ -191,13 +191,35 @@ _TOOLS: Final[Mapping[str, _Tool]] = {
 _SHELLS: Final = frozenset({"sh", "bash", "ash", "dash", "zsh", "ksh", "mksh"})
 KANIKO_EXECUTOR: Final = "/kaniko/executor"
 
-#: How a shell script is recognised as running a builder (for the "add this by hand" warning).
-_SCRIPT_BUILDERS: Final[tuple[tuple[BuilderKind, re.Pattern[str]], ...]] = (
-    ("buildctl", re.compile(r"\bbuildctl(-daemonless\.sh)?\b[^;&|\n]*\s(build|b)\b")),
-    ("buildah", re.compile(r"\bbuildah\b[^;&|\n]*\s(bud|build)\b")),
-    ("docker", re.compile(r"\b(docker|buildx)\b[^;&|\n]*\sbuild\b")),
-    ("kaniko", re.compile(r"(^|[\s;&|(])(/kaniko/)?executor\b")),
+#: A shell script is recognised as running a builder when one of its simple commands (split at
+#: ";", "&", "|" and newlines) has the tool's name as a word and, after it, the build subcommand as
+#: a word of its own. Read word by word, so the work is linear in the script: a pattern that scans
+#: from each occurrence of the tool's name to the end of its command is quadratic in a script that
+#: repeats the name (Python's `re` holds the GIL meanwhile, stalling the whole operator).
+_SCRIPT_BUILDERS: Final[tuple[tuple[BuilderKind, re.Pattern[str], re.Pattern[str]], ...]] = (
+    ("buildctl", re.compile(r"\bbuildctl(?:-daemonless\.sh)?\b"), re.compile(r"(?:build|b)\b")),
+    ("buildah", re.compile(r"\bbuildah\b"), re.compile(r"(?:bud|build)\b")),
+    ("docker", re.compile(r"\b(?:docker|buildx)\b"), re.compile(r"build\b")),
 )
+_SCRIPT_COMMANDS: Final = re.compile(r"[;&|\n]")
+_SCRIPT_KANIKO: Final = re.compile(r"(?:^|[\s;&|(])(?:/kaniko/)?executor\b")
+#: Scripts longer than this are recognised, but their words are split on whitespace, not parsed as
+#: a shell would (shlex is Python, about a microsecond a character).
+_SCRIPT_PARSED_BYTES: Final = 64 * 1024
+
+
+def _script_builder(script: str, *, image: str) -> BuilderKind | None:
+    """The builder a shell script runs (for the "add this by hand" warning), or None."""
+    commands = _SCRIPT_COMMANDS.split(script)
+    for kind, tool, subcommand in _SCRIPT_BUILDERS:
+        for command in commands:
+            words = command.split()
+            named = next((index for index, word in enumerate(words) if tool.search(word)), None)
+            if named is not None and any(subcommand.match(word) for word in words[named + 1 :]):
+                return kind
+    if _SCRIPT_KANIKO.search(script) and ("/kaniko/" in script or _is_kaniko_image(image)):
+        return "kaniko"
+    return None
 
 
 @dataclass(frozen=True)
@@ -252,13 +274,9 @@ def _recognise_argv(
         return Invocation(tool.kind, " ".join((program, *path)), argv, end, command_len)
     if program in _SHELLS or (program == "busybox" and len(argv) > 1 and argv[1] in _SHELLS):
         script = _shell_script(argv[2:] if program == "busybox" else argv[1:])
-        if script is None:
-            return None
-        for kind, pattern in _SCRIPT_BUILDERS:
-            if pattern.search(script) and (
-                kind != "kaniko" or "/kaniko/" in script or _is_kaniko_image(image)
-            ):
-                return ShellWrapped(kind, script)
+        kind = None if script is None else _script_builder(script, image=image)
+        if script is not None and kind is not None:
+            return ShellWrapped(kind, script)
     return None
 
 
@@ -336,36 +354,40 @@ class _Present:
 
 
 def _present(kind: BuilderKind, tokens: Sequence[str]) -> _Present:
+    flags = _flag_values(tokens)
     build_args: set[str] = set()
     if kind == "buildctl":
-        for value in _flag_values(tokens, "opt"):
+        for value in flags.get("opt", ()):
             if value.startswith("build-arg:"):
                 build_args.add(value[len("build-arg:") :].partition("=")[0])
     else:
-        build_args = {value.partition("=")[0] for value in _flag_values(tokens, "build-arg")}
+        build_args = {value.partition("=")[0] for value in flags.get("build-arg", ())}
     secret_ids = set()
-    for value in _flag_values(tokens, "secret"):
+    for value in flags.get("secret", ()):
         for part in value.split(","):
             key, _, ident = part.partition("=")
             if key.strip().lower() == "id":
                 secret_ids.add(ident.strip().strip('"'))
     return _Present(
         build_args=frozenset(build_args),
-        ssh_ids=frozenset(value.partition("=")[0] for value in _flag_values(tokens, "ssh")),
+        ssh_ids=frozenset(value.partition("=")[0] for value in flags.get("ssh", ())),
         secret_ids=frozenset(secret_ids),
-        build_arg_file=bool(_flag_values(tokens, "build-arg-file")),
+        build_arg_file=bool(flags.get("build-arg-file")),
     )
 
 
-def _flag_values(tokens: Sequence[str], name: str) -> list[str]:
-    """Values of `--name VALUE`, `--name=VALUE` (and single-dash spellings, which some parsers accept)."""
-    values: list[str] = []
+def _flag_values(tokens: Sequence[str]) -> dict[str, list[str]]:
+    """Values by flag name of `--name VALUE`, `--name=VALUE` (and single-dash spellings, which some
+    parsers accept), in one pass over the command line."""
+    values: dict[str, list[str]] = {}
     for index, token in enumerate(tokens):
-        for spelling in (f"--{name}", f"-{name}"):
-            if token == spelling and index + 1 < len(tokens):
-                values.append(tokens[index + 1])
-            elif token.startswith(spelling + "="):
-                values.append(token[len(spelling) + 1 :])
+        if not token.startswith("-"):
+            continue
+        name, equals, value = token[2 if token.startswith("--") else 1 :].partition("=")
+        if equals:
+            values.setdefault(name, []).append(value)
+        elif index + 1 < len(tokens):
+            values.setdefault(name, []).append(tokens[index + 1])
     return values
 
 
@@ -409,7 +431,7 @@ def _wanted(
                 f"{where}: {name} not passed: its value comes from valueFrom, which admission cannot "
                 f"read; add --opt build-arg:{name}=VALUE yourself"
             )
-        elif _URL_USERINFO.search(value):
+        elif contains_userinfo(value):
             out.warnings.append(
                 f"{where}: {name} not passed: its value contains credentials (user@ in a URL) that a "
                 "build argument would keep in the image history; give the build credentials as a secret"
@@ -495,10 +517,10 @@ def builder_args(
     name = container.get("name")
     if isinstance(found, ShellWrapped):
         where = f"container {name!r} runs {found.kind} through a shell"
-        try:
-            tokens = shlex.split(found.script)
-        except ValueError:
-            tokens = found.script.split()
+        tokens = found.script.split()
+        if len(found.script) <= _SCRIPT_PARSED_BYTES:
+            with contextlib.suppress(ValueError):  # unbalanced quotes: the words as they stand
+                tokens = shlex.split(found.script)
         wanted = _wanted(
             found.kind, plan, env=env, mounted=mounted, present=_present(found.kind, tokens), where=where
         )

@@ -14,6 +14,7 @@ from typing import Any
 from gobuild_operator import constants as c
 from gobuild_operator.api import GoBuildConfigSpec
 from gobuild_operator.core import workload
+from gobuild_operator.core.budget import Budget
 from gobuild_operator.core.inject import inject
 from gobuild_operator.timeutil import parse_rfc3339
 
@@ -27,10 +28,12 @@ def missed_config(
     configs: Mapping[str, GoBuildConfigSpec | None],
     created: Mapping[str, str],
     cluster_domain: str = c.DEFAULT_CLUSTER_DOMAIN,
+    budget: Budget | None = None,
 ) -> str | None:
     """The config a stored Pod would have been injected with had the webhook seen it, or None.
 
-    `created` maps config names to their creationTimestamp.
+    `created` maps config names to their creationTimestamp. `budget` may raise
+    core.budget.OverBudget part-way, as it does for the webhook.
     """
     annotations = workload.annotations_of(pod)
     if c.ANNOTATION_INJECTED in annotations or c.ANNOTATION_RECORDED in annotations:
@@ -43,6 +46,7 @@ def missed_config(
         operator_namespace=operator_namespace,
         configs=configs,
         cluster_domain=cluster_domain,
+        budget=budget,
     )
     if injection.outcome != "injected" or injection.config is None:
         return None

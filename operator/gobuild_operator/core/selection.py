@@ -12,11 +12,21 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 from gobuild_operator import constants as c
 from gobuild_operator.api import GoBuildConfigSpec, LabelSelector, LabelSelectorRequirement
 from gobuild_operator.core import workload
+
+#: The longest name a Kubernetes object can have (a DNS subdomain).
+MAX_NAME_LENGTH: Final = 253
+
+
+def shown_name(value: str) -> str:
+    """A name a tenant wrote, as the operator may quote it: cut short when no object could have it."""
+    if len(value) <= MAX_NAME_LENGTH:
+        return value
+    return f"{value[:40]}... ({len(value)} characters)"
 
 
 @dataclass(frozen=True)
@@ -138,10 +148,11 @@ def _already_injected(subject: _Subject) -> Decision | None:
         # A CronJob (UPDATE) whose annotation now names another config keeps its first injection:
         # taking one config's settings out again is not something the webhook can do safely.
         warnings = (
-            f"already injected with GoBuildConfig {name}; {c.ANNOTATION_CONFIG}={wanted} is not applied: "
+            f"already injected with GoBuildConfig {shown_name(name)}; "
+            f"{c.ANNOTATION_CONFIG}={shown_name(wanted)} is not applied: "
             f"recreate the {subject.kind} to switch configs",
         )
-    return Decision(None, f"already injected with GoBuildConfig {name}", warnings)
+    return Decision(None, f"already injected with GoBuildConfig {shown_name(name)}", warnings)
 
 
 def _inject_flags(subject: _Subject) -> set[str]:
@@ -162,11 +173,19 @@ def _named(subject: _Subject, configs: Mapping[str, GoBuildConfigSpec | None]) -
     name = subject.annotation(c.ANNOTATION_CONFIG)
     if name is None:
         return None
+    if len(name) > MAX_NAME_LENGTH:
+        # No object has such a name; quoting it would put a tenant's megabyte into every warning
+        # and log line this request makes.
+        subject.warnings.append(
+            f"{c.ANNOTATION_CONFIG} has {len(name)} characters, more than an object name "
+            f"({MAX_NAME_LENGTH}); admitted without Go build settings"
+        )
+        return Decision(None, f"annotation {c.ANNOTATION_CONFIG} is not a name", tuple(subject.warnings))
     other = subject.template.get(c.ANNOTATION_CONFIG, name)
     if other != name:
         subject.warnings.append(
-            f"{c.ANNOTATION_CONFIG} is {name!r} on the {subject.kind} and {other!r} on its pod template; "
-            f"using {name!r}"
+            f"{c.ANNOTATION_CONFIG} is {name!r} on the {subject.kind} and {shown_name(other)!r} on its "
+            f"pod template; using {name!r}"
         )
     return _use(subject, name, configs, reason=f"annotation {c.ANNOTATION_CONFIG}={name}")
 
@@ -175,7 +194,9 @@ def _namespace_default(subject: _Subject, configs: Mapping[str, GoBuildConfigSpe
     flags = _inject_flags(subject)
     unknown = sorted(flags - {"true", "false"})
     if unknown:
-        subject.warnings.append(f'{c.ANNOTATION_INJECT}={unknown[0]!r} ignored: use "true" or "false"')
+        subject.warnings.append(
+            f'{c.ANNOTATION_INJECT}={shown_name(unknown[0])!r} ignored: use "true" or "false"'
+        )
     if "true" not in flags:
         return None
     defaults = sorted(name for name, spec in configs.items() if spec is not None and spec.default)

@@ -9,7 +9,9 @@ How they are found cheaply: a metadata-only watch of Pods WITHOUT the label, run
 that have a GoBuildConfig (reporting/namespaces.py). Each Pod is judged once per process, from its
 metadata first with the webhook's own selection function; only a Pod that selection would inject
 is read in full, and the webhook's own `inject()` decides whether it would really have changed (a
-Pod whose containers the config does not select was rightly admitted unchanged). A watch of every Pod
+Pod whose containers the config does not select was rightly admitted unchanged), within the
+webhook's own time budget: a stored Pod that takes longer (a tenant can store one the webhook
+timed out on) is skipped, logged and counted, never retried at every leader start. A watch of every Pod
 in the cluster, or kopf handlers filtering annotations client-side, would stream every Pod
 change of every namespace to the operator for the rare Pod that matters.
 """
@@ -17,15 +19,18 @@ change of every namespace to the operator for the rare Pod that matters.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from gobuild_operator import constants as c
 from gobuild_operator.core import observe
+from gobuild_operator.core.budget import Budget, OverBudget
 from gobuild_operator.core.missed import missed_config
 from gobuild_operator.core.selection import should_inject
 from gobuild_operator.k8s.client import ApiClient, ApiException
 from gobuild_operator.k8s.pods import read_pod
+from gobuild_operator.metrics import Metrics
 from gobuild_operator.reporting.downloads import DownloadReporter
 from gobuild_operator.settings import Settings
 from gobuild_operator.store import Store
@@ -35,9 +40,18 @@ logger = logging.getLogger(__name__)
 
 class MissedInjections:
     def __init__(
-        self, *, api: ApiClient, store: Store, reporter: DownloadReporter, settings: Settings
+        self,
+        *,
+        api: ApiClient,
+        store: Store,
+        reporter: DownloadReporter,
+        settings: Settings,
+        metrics: Metrics,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._api = api
+        self._metrics = metrics
+        self._clock = clock
         self._store = store
         self._reporter = reporter
         self._settings = settings
@@ -79,15 +93,26 @@ class MissedInjections:
             return
         if pod is None:
             return
-        config = missed_config(
-            pod,
-            namespace=namespace,
-            namespace_labels=labels,
-            operator_namespace=self._settings.operator_namespace,
-            configs=configs,
-            created=self._store.created(namespace),
-            cluster_domain=self._settings.cluster_domain,
-        )
+        budget = Budget(deadline=self._clock() + self._settings.webhook.admission_budget, clock=self._clock)
+        try:
+            config = missed_config(
+                pod,
+                namespace=namespace,
+                namespace_labels=labels,
+                operator_namespace=self._settings.operator_namespace,
+                configs=configs,
+                created=self._store.created(namespace),
+                cluster_domain=self._settings.cluster_domain,
+                budget=budget,
+            )
+        except OverBudget:
+            logger.warning(
+                "Pod %s/%s not checked for a missed injection: it takes longer than the admission budget",
+                namespace,
+                name,
+            )
+            self._metrics.missed_checks_skipped.labels(namespace=namespace).inc()
+            return
         if config is None:
             return
         obs = observe.observe_missed(pod, known=self._reporter.known(uid))

@@ -51,7 +51,9 @@ class Reporting:
             settle_interval=settings.settle_interval,
         )
         self.checker = ConfigChecker(api=api, metrics=metrics, store=store, settings=settings)
-        self.missed = MissedInjections(api=api, store=store, reporter=self.reporter, settings=settings)
+        self.missed = MissedInjections(
+            api=api, store=store, reporter=self.reporter, settings=settings, metrics=metrics
+        )
         self.watches = NamespaceWatches(
             api=api,
             on_pod=self.missed.on_pod_metadata,
