@@ -47,7 +47,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO / "operator"), str(REPO / "devtools"), str(REPO / "tests")]
 
 from gobuild_operator import pki  # noqa: E402
-from gobuild_operator.api import parse_spec  # noqa: E402
+from gobuild_operator.api.spec import parse_spec  # noqa: E402
 
 GO_MODULE = REPO / "bench" / "go"
 SPEC: dict[str, Any] = {
@@ -236,7 +236,7 @@ def floor_webhook(
 
 def gobuild_patch() -> list[dict[str, Any]]:
     """The patch the operator answers for the benchmark Pod (computed here, in process)."""
-    from gobuild_operator.core.patch import json_patch
+    from gobuild_operator.core.injection.patch import json_patch
     from gobuild_operator.handlers.admission import admit
     from gobuild_operator.settings import Settings
     from gobuild_operator.store import Store

@@ -9,7 +9,7 @@ import socket
 import sys
 from pathlib import Path
 
-from gobuild_operator.core.policy import Policy
+from gobuild_operator.api.policy import Policy
 from gobuild_operator.settings import LeaderSettings, Settings, WebhookSettings
 
 
@@ -70,15 +70,15 @@ def _names(values: list[str]) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "diagnose":
-        from gobuild_operator.diagnose_cli import main as diagnose_main
+        from gobuild_operator.cli.diagnose import main as diagnose_main
 
         return diagnose_main(argv[1:])
     if argv and argv[0] == "selftest":
-        from gobuild_operator.selftest_cli import main as selftest_main
+        from gobuild_operator.cli.selftest import main as selftest_main
 
         return selftest_main(argv[1:])
     if argv and argv[0] == "check":
-        from gobuild_operator.check_cli import main as check_main
+        from gobuild_operator.cli.check import main as check_main
 
         return check_main(argv[1:])
     parser = argparse.ArgumentParser(prog="gobuild-operator", description="Run the gobuild-operator.")

@@ -4,9 +4,9 @@
 - the chart's MutatingWebhookConfiguration template from the one the operator registers itself
   (k8s/webhookconfig.py), with the release's names and values in place of the operator's settings;
 - the field table of README.md from the same model (descriptions and defaults);
-- the reason table of docs/diagnosis.md from the reason registry (core/reasons.py), with the lines
+- the reason table of docs/diagnosis.md from the reason registry (core/diagnosis/reasons.py), with the lines
   the classifier finds in the recorded logs of tests/fixtures/gofailures as examples;
-- the deny lists of docs/security.md from the operator's policy (core/policy.py).
+- the deny lists of docs/security.md from the operator's policy (api/policy.py).
 
 Generated parts of Markdown files sit between `<!-- generated: NAME -->` and `<!-- end: NAME -->`;
 the rest of those files is prose and stays hand-written. `--check` writes nothing and exits 1 naming
@@ -26,10 +26,10 @@ from typing import Any
 
 import yaml
 
-from gobuild_operator import crd
+from gobuild_operator.api import crd, policy
 from gobuild_operator.constants import SYSTEM_NAMESPACES
-from gobuild_operator.core import policy, reasons
-from gobuild_operator.core.diagnose import GoSettings, diagnose
+from gobuild_operator.core.diagnosis import reasons
+from gobuild_operator.core.diagnosis.diagnose import GoSettings, diagnose
 
 CRD_FILE = Path("crds") / "gobuildconfigs.gobuild.dev.yaml"
 #: The chart ships the same CRD (Helm installs crds/ once and never upgrades it; see the README).

@@ -24,10 +24,10 @@ from typing import Any, cast
 import kopf
 import uvloop
 
-from gobuild_operator.core.redact import RedactingFilter
 from gobuild_operator.handlers.admission import Admission
 from gobuild_operator.handlers.webhook import TLSFiles, WebhookServer
 from gobuild_operator.metrics import Metrics
+from gobuild_operator.redact import RedactingFilter
 from gobuild_operator.settings import Settings
 from gobuild_operator.store import Store
 

@@ -10,7 +10,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gobuild_operator.core.policy import Policy
+from gobuild_operator.api.policy import Policy
 
 
 @dataclass(frozen=True)
@@ -77,7 +77,7 @@ class Settings:
     extra_no_proxy: tuple[str, ...] = ()
     #: Seconds a GOPROXY probe may take before the proxy counts as unreachable.
     probe_timeout: float = 5.0
-    #: Let probes reach link-local addresses and cloud metadata services (core/reach.py), which
+    #: Let probes reach link-local addresses and cloud metadata services (core/status/reach.py), which
     #: they refuse by default: whoever writes a GoBuildConfig chooses the URLs the operator GETs.
     probe_allow_link_local: bool = False
     #: Probe only these hosts (names, *.suffix patterns, addresses, CIDRs); empty: any host. Others
@@ -89,7 +89,7 @@ class Settings:
     #: While a config's checks find something wrong, re-check at least this often (seconds).
     recheck_interval: float = 30.0
     #: Env names and GOFLAGS that run code, which configs may set only where this lifts the
-    #: default deny lists (core/policy.py; --allow-env, --allow-goflag).
+    #: default deny lists (api/policy.py; --allow-env, --allow-goflag).
     policy: Policy = field(default_factory=Policy)
 
     @staticmethod

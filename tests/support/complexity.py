@@ -19,11 +19,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from gobuild_operator.core.diagnose import diagnose
-from gobuild_operator.core.missed import missed_config
-from gobuild_operator.core.redact import redact_text
+from gobuild_operator.core.diagnosis.diagnose import diagnose
+from gobuild_operator.core.status.missed import missed_config
 from gobuild_operator.handlers.admission import Admission
 from gobuild_operator.metrics import Metrics
+from gobuild_operator.redact import redact_text
 from gobuild_operator.settings import Settings
 from gobuild_operator.store import Store
 from support.webhook import review

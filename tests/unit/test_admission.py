@@ -20,8 +20,9 @@ from typing import Any
 import jsonpatch
 import pytest
 
-from gobuild_operator import api
-from gobuild_operator.core import conditions as cond
+from gobuild_operator.api.spec import parse_spec
+from gobuild_operator.api.status import GoBuildConfigStatus
+from gobuild_operator.core.status import conditions as cond
 from gobuild_operator.handlers import admission
 from gobuild_operator.handlers.gobuildconfigs import spec_status
 from gobuild_operator.settings import Settings, WebhookSettings
@@ -239,14 +240,14 @@ NOW = "2026-01-01T00:00:00Z"
 
 
 def test_spec_status_of_a_valid_spec() -> None:
-    spec = api.parse_spec({"goproxy": ["https://goproxy.cn", "direct"], "proxyFallback": "OnAnyError"})
+    spec = parse_spec({"goproxy": ["https://goproxy.cn", "direct"], "proxyFallback": "OnAnyError"})
     status = spec_status(spec, error="", generation=3, current={}, now=NOW)
     assert status["observedGeneration"] == 3
     assert (status["goproxy"], status["gosumdb"]) == ("https://goproxy.cn|direct", "")
     valid = cond.get_condition(status["conditions"], cond.SPEC_VALID)
     assert valid is not None
     assert (valid["status"], valid["reason"], valid["observedGeneration"]) == ("True", "Valid", 3)
-    api.GoBuildConfigStatus.model_validate(status)  # nothing the API server would prune
+    GoBuildConfigStatus.model_validate(status)  # nothing the API server would prune
 
 
 def test_spec_status_of_an_invalid_spec_says_why_and_keeps_the_rest() -> None:
@@ -258,11 +259,11 @@ def test_spec_status_of_an_invalid_spec_says_why_and_keeps_the_rest() -> None:
     assert ready is not None
     assert (ready["status"], ready["reason"]) == ("False", "InvalidSpec")
     assert "spec.goproxy[0]: bad" in ready["message"]
-    api.GoBuildConfigStatus.model_validate(status)
+    GoBuildConfigStatus.model_validate(status)
 
 
 def test_spec_status_keeps_the_transition_time_while_nothing_changes() -> None:
-    spec = api.parse_spec({})
+    spec = parse_spec({})
     first = spec_status(spec, error="", generation=1, current={}, now=NOW)
     second = spec_status(spec, error="", generation=2, current=first, now="2026-02-02T00:00:00Z")
     valid = cond.get_condition(second["conditions"], cond.SPEC_VALID)

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from gobuild_operator.check_cli import main
+from gobuild_operator.cli.check import main
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures" / "dockerfiles"
@@ -166,7 +166,7 @@ def test_an_invalid_config_names_the_field(tmp_path: Path, capsys: pytest.Captur
 
 def test_a_cluster_lookup_failure_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
     def reader(name: str, namespace: str | None) -> Mapping[str, Any]:
-        from gobuild_operator.check_cli import UsageError
+        from gobuild_operator.cli.check import UsageError
 
         raise UsageError(f"GoBuildConfig default/{name}: not found")
 

@@ -8,10 +8,11 @@ from typing import Any
 
 import pytest
 
-from gobuild_operator.api import GoBuildConfigStatus, parse_spec
-from gobuild_operator.core import conditions as cond
-from gobuild_operator.core import counting, events, missed, observe
-from gobuild_operator.core.observe import Failure, Observation
+from gobuild_operator.api.spec import parse_spec
+from gobuild_operator.api.status import GoBuildConfigStatus
+from gobuild_operator.core.status import conditions as cond
+from gobuild_operator.core.status import counting, events, missed, observe
+from gobuild_operator.core.status.observe import Failure, Observation
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "gofailures"
 NOW = "2026-01-02T03:04:05Z"

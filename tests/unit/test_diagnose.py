@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from gobuild_operator.core.diagnose import (
+from gobuild_operator.core.diagnosis.diagnose import (
     MAX_EVIDENCE,
     REASONS,
     UNKNOWN,

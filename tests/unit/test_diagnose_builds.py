@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from gobuild_operator.core import observe
-from gobuild_operator.core.diagnose import SETTINGS_NOT_PASSED, GoSettings, diagnose
+from gobuild_operator.core.diagnosis.diagnose import SETTINGS_NOT_PASSED, GoSettings, diagnose
+from gobuild_operator.core.status import observe
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "gofailures"
 MANIFEST: dict[str, dict[str, Any]] = json.loads((FIXTURES / "manifest.json").read_text())["cases"]

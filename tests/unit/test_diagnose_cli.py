@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from gobuild_operator.diagnose_cli import main
+from gobuild_operator.cli.diagnose import main
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures" / "gofailures"
@@ -150,7 +150,7 @@ def test_as_a_process_reading_a_pipe() -> None:
         [
             sys.executable,
             "-c",
-            "import sys; from gobuild_operator.diagnose_cli import main; sys.exit(main())",
+            "import sys; from gobuild_operator.cli.diagnose import main; sys.exit(main())",
             "-",
         ],
         input=(FIXTURES / "git_ssh_unknown_host_key.txt").read_bytes(),

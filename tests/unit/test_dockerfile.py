@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from gobuild_operator.core.dockerfile import csv_fields, expand, key_values, parse, references
+from gobuild_operator.core.dockercheck.dockerfile import csv_fields, expand, key_values, parse, references
 
 
 def summary(text: str) -> list[tuple[int, str, str]]:

@@ -13,15 +13,15 @@ from typing import Any
 import pytest
 import yaml
 
-from gobuild_operator.api import parse_spec
-from gobuild_operator.check_cli import read_context
-from gobuild_operator.core.dockerfile_check import (
+from gobuild_operator.api.spec import parse_spec
+from gobuild_operator.cli.check import read_context
+from gobuild_operator.core.dockercheck.check import check
+from gobuild_operator.core.dockercheck.findings import (
     DEFAULT_SETTINGS,
     REASONS,
     CheckSettings,
     Context,
     Finding,
-    check,
     settings_from_spec,
 )
 

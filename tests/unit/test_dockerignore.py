@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gobuild_operator.core.dockerignore import decide, parse
+from gobuild_operator.core.dockercheck.dockerignore import decide, parse
 
 
 @pytest.mark.parametrize(

@@ -1,7 +1,7 @@
 """What `make generate` writes is what the sources generate, and what it generates is a CRD the API
 server can take.
 
-The model (operator/gobuild_operator/api.py) and the reason registry (core/reasons.py) are the
+The model (operator/gobuild_operator/api/) and the reason registry (core/diagnosis/reasons.py) are the
 sources; crds/, the README field table and the docs/diagnosis.md reason table are derived. The API
 server itself judges the schema in tests/integration/test_crd_validation.py; here, without a
 cluster: the committed files are up to date, and the generator keeps the rules the API server
@@ -17,8 +17,10 @@ from typing import Any
 import pytest
 import yaml
 
-from gobuild_operator import crd, generate
-from gobuild_operator.core.reasons import NAMES
+from gobuild_operator import generate
+from gobuild_operator.api import crd
+from gobuild_operator.api.reasons import NAMES
+from gobuild_operator.core.diagnosis import reasons
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -107,3 +109,8 @@ def test_spec_node_bounded_for_cel_cost(path: str, node: Schema) -> None:
         assert "maxItems" in node
     elif node["type"] == "object" and "additionalProperties" in node:
         assert "maxProperties" in node
+
+
+def test_the_diagnosis_registry_ranks_every_reason_name_once() -> None:
+    """The names are the API's (api/reasons.py); the registry that finds them lists each, in order."""
+    assert tuple(entry.name for entry in reasons.REGISTRY) == NAMES

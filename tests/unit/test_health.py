@@ -6,11 +6,12 @@ from typing import Any
 
 import pytest
 
-from gobuild_operator.api import GoBuildConfigStatus, parse_spec
-from gobuild_operator.core import conditions as cond
-from gobuild_operator.core import health
-from gobuild_operator.core.events import transition_events
-from gobuild_operator.core.health import Claim, Lookup, ProbeResult
+from gobuild_operator.api.spec import parse_spec
+from gobuild_operator.api.status import GoBuildConfigStatus
+from gobuild_operator.core.status import conditions as cond
+from gobuild_operator.core.status import health
+from gobuild_operator.core.status.events import transition_events
+from gobuild_operator.core.status.health import Claim, Lookup, ProbeResult
 
 NOW = "2026-01-02T03:04:05Z"
 

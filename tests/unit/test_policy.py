@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 
 from gobuild_operator.__main__ import _names
-from gobuild_operator.api import parse_spec
-from gobuild_operator.core import conditions as cond
-from gobuild_operator.core import policy
-from gobuild_operator.core.policy import DENIED_ENV, Policy
+from gobuild_operator.api import policy
+from gobuild_operator.api.policy import DENIED_ENV, Policy
+from gobuild_operator.api.spec import parse_spec
+from gobuild_operator.core.status import conditions as cond
 from gobuild_operator.handlers.admission import admit
 from gobuild_operator.handlers.gobuildconfigs import spec_status
 from gobuild_operator.settings import Settings

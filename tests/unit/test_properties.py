@@ -15,11 +15,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gobuild_operator import constants as c
-from gobuild_operator.api import GoBuildConfigSpec
-from gobuild_operator.core.mutate import Mutation, mutate
-from gobuild_operator.core.plan import build_plan
-from gobuild_operator.core.selection import should_inject
-from gobuild_operator.core.workload import POD_TEMPLATE_PATH
+from gobuild_operator.api.spec import GoBuildConfigSpec
+from gobuild_operator.core.injection.mutate import Mutation, mutate
+from gobuild_operator.core.injection.plan import build_plan
+from gobuild_operator.core.injection.selection import should_inject
+from gobuild_operator.core.injection.workload import POD_TEMPLATE_PATH
 from support.strategies import VOLUME_NAMES, specs, workloads
 
 OURS_METADATA = {

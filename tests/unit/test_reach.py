@@ -21,8 +21,8 @@ from aiohttp import web
 from aiohttp.abc import AbstractResolver, ResolveResult
 
 from gobuild_operator import pki
-from gobuild_operator.core import health, reach
-from gobuild_operator.core.health import ProbeTarget
+from gobuild_operator.core.status import health, reach
+from gobuild_operator.core.status.health import ProbeTarget
 from gobuild_operator.reporting.proxyprobe import probe, probe_session
 
 MODULE = "golang.org/x/mod"

@@ -18,12 +18,13 @@ import pytest
 from aiohttp import web
 from prometheus_client import generate_latest
 
-from gobuild_operator.api import CorporateProxy, GoBuildConfigSpec, Reporting
-from gobuild_operator.core import health
-from gobuild_operator.core.events import transition_events
-from gobuild_operator.core.redact import RedactingFilter, has_userinfo, redact_text, redact_url
+from gobuild_operator.api.blocks import CorporateProxy, Reporting
+from gobuild_operator.api.spec import GoBuildConfigSpec
+from gobuild_operator.core.status import health
+from gobuild_operator.core.status.events import transition_events
 from gobuild_operator.handlers.gobuildconfigs import spec_status
 from gobuild_operator.metrics import Metrics
+from gobuild_operator.redact import RedactingFilter, has_userinfo, redact_text, redact_url
 from gobuild_operator.reporting.checker import ConfigChecker
 from gobuild_operator.settings import Settings
 from gobuild_operator.store import Store

@@ -6,8 +6,9 @@ from typing import Any
 
 import pytest
 
-from gobuild_operator.api import GoBuildConfigSpec, LabelSelector, parse_spec
-from gobuild_operator.core.selection import Decision, selector_matches, should_inject
+from gobuild_operator.api.blocks import LabelSelector
+from gobuild_operator.api.spec import GoBuildConfigSpec, parse_spec
+from gobuild_operator.core.injection.selection import Decision, selector_matches, should_inject
 
 NS = "builds"
 OPERATOR_NS = "gobuild-system"

@@ -1,5 +1,9 @@
-"""The pure core: decisions and transformations over plain dicts and models.
+"""The pure core: decisions and transformations over plain dicts and API models, no I/O.
 
-Nothing here performs I/O or imports kopf or kubernetes (an import-linter contract run by
-`make lint` enforces it), so every function is unit-testable from tables of data.
+One package per job, each with its own reason to change: injection (what an admitted workload
+gets), imagebuilds (what an image builder's command line gets), diagnosis (why a build failed),
+status (what the GoBuildConfig's status says), dockercheck (what in a Dockerfile will break
+`go mod download`); and leadership (which replica leads). Import contracts in pyproject.toml keep
+them apart: diagnosis and injection never import each other, status and dockercheck only build on
+the lower ones, and nothing here imports kopf, an API client or anything that does I/O.
 """

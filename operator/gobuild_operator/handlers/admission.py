@@ -12,7 +12,7 @@ says why and the request is counted by outcome, never blocked:
 
 - `injected`, `skipped` (not opted in, or opted into nothing usable), `unchanged` (opted in, but
   nothing to change: already injected, no selected container, an object not understood);
-- `over_budget`: the request used up `--admission-budget` seconds (core/budget.py);
+- `over_budget`: the request used up `--admission-budget` seconds (core/injection/budget.py);
 - `too_large`: the body is larger than MAX_REVIEW_BYTES; `error`: a bug, logged with its traceback;
 - `malformed`: not an AdmissionReview at all (answered 400, which failurePolicy Ignore admits).
 """
@@ -28,9 +28,9 @@ from typing import Any, Final
 
 import orjson
 
-from gobuild_operator.core.budget import Budget, OverBudget
-from gobuild_operator.core.inject import Injection, PlanCache, inject
-from gobuild_operator.core.patch import json_patch
+from gobuild_operator.core.injection.budget import Budget, OverBudget
+from gobuild_operator.core.injection.inject import Injection, PlanCache, inject
+from gobuild_operator.core.injection.patch import json_patch
 from gobuild_operator.metrics import Metrics
 from gobuild_operator.settings import Settings
 from gobuild_operator.store import Store

@@ -12,12 +12,12 @@ from typing import Any
 
 import kopf
 
-from gobuild_operator.api import GoBuildConfigSpec
+from gobuild_operator.api.spec import GoBuildConfigSpec
 from gobuild_operator.constants import GROUP, PLURAL, VERSION
-from gobuild_operator.core import conditions as cond
-from gobuild_operator.core.plan import effective_goproxy, effective_gosumdb
-from gobuild_operator.core.redact import redact_text
+from gobuild_operator.core.injection.plan import effective_goproxy, effective_gosumdb
+from gobuild_operator.core.status import conditions as cond
 from gobuild_operator.k8s.status import update_status
+from gobuild_operator.redact import redact_text
 from gobuild_operator.reporting.service import Reporting
 from gobuild_operator.store import Store
 from gobuild_operator.timeutil import now_rfc3339

@@ -11,7 +11,7 @@ from typing import Literal
 from kubernetes_asyncio import client
 from kubernetes_asyncio.client.exceptions import ApiException
 
-from gobuild_operator.core.health import Claim, Lookup
+from gobuild_operator.core.status.health import Claim, Lookup
 
 
 async def lookup(

@@ -27,19 +27,19 @@ from typing import Any
 
 import aiohttp
 
-from gobuild_operator.api import GoBuildConfigSpec
+from gobuild_operator.api.spec import GoBuildConfigSpec
 from gobuild_operator.constants import API_VERSION, KIND
-from gobuild_operator.core import conditions as cond
-from gobuild_operator.core import health
-from gobuild_operator.core.events import EventText, transition_events
-from gobuild_operator.core.plan import cache_claim_name
-from gobuild_operator.core.redact import redact_url
+from gobuild_operator.core.injection.plan import cache_claim_name
+from gobuild_operator.core.status import conditions as cond
+from gobuild_operator.core.status import health
+from gobuild_operator.core.status.events import EventText, transition_events
 from gobuild_operator.k8s.claims import ensure_claim
 from gobuild_operator.k8s.client import ApiClient
 from gobuild_operator.k8s.events import ObjectRef, post_event
 from gobuild_operator.k8s.references import lookup, read_claim, read_config_map_key
 from gobuild_operator.k8s.status import update_status
 from gobuild_operator.metrics import Metrics
+from gobuild_operator.redact import redact_url
 from gobuild_operator.reporting.proxyprobe import probe, probe_session
 from gobuild_operator.settings import Settings
 from gobuild_operator.store import ConfigInfo, Key, Store

@@ -20,7 +20,7 @@ import logging
 from collections.abc import Sequence
 
 from gobuild_operator import constants as c
-from gobuild_operator.core.selection import namespace_label_value
+from gobuild_operator.core.injection.selection import namespace_label_value
 from gobuild_operator.k8s.client import ApiClient
 from gobuild_operator.k8s.namespaces import set_label
 from gobuild_operator.settings import Settings

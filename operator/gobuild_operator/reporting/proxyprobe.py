@@ -3,7 +3,7 @@
 One short GET with a hard timeout; the error text says what a platform team can act on
 (refused, no DNS, TLS not trusted, timed out) and never contains the URL (it may carry a password).
 
-What the probe may reach is decided in core/reach.py and enforced here before every connection:
+What the probe may reach is decided in core/status/reach.py and enforced here before every connection:
 the URL of each hop and of the corporate proxy, redirects followed by hand the way go follows them,
 and every address the resolver returns (`GuardedResolver`, so a name that resolves to a metadata
 address is refused too, DNS rebinding included: aiohttp connects only to what the resolver returned).
@@ -22,8 +22,8 @@ import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
 from yarl import URL
 
-from gobuild_operator.core import reach
-from gobuild_operator.core.health import ProbeResult, ProbeTarget, http_verdict
+from gobuild_operator.core.status import reach
+from gobuild_operator.core.status.health import ProbeResult, ProbeTarget, http_verdict
 from gobuild_operator.timeutil import now_rfc3339
 
 #: Bytes of the answer read before the connection is dropped (a version list is small).

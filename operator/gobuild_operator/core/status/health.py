@@ -17,11 +17,11 @@ from typing import Any, Final, Literal
 from urllib.parse import urlsplit
 
 from gobuild_operator import constants as c
-from gobuild_operator.api import GoBuildConfigSpec
-from gobuild_operator.core import conditions as cond
-from gobuild_operator.core import reach
-from gobuild_operator.core.plan import cache_claim_name
-from gobuild_operator.core.redact import has_userinfo, redact_url
+from gobuild_operator.api.spec import GoBuildConfigSpec
+from gobuild_operator.core.injection.plan import cache_claim_name
+from gobuild_operator.core.status import conditions as cond
+from gobuild_operator.core.status import reach
+from gobuild_operator.redact import has_userinfo, redact_url
 
 Conditions = list[dict[str, Any]]
 

@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from typing import Final
 from urllib.parse import urlsplit, urlunsplit
 
-from gobuild_operator.core.redact import has_userinfo
+from gobuild_operator.redact import has_userinfo
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 

@@ -1,6 +1,6 @@
 """Every download failure reason, once: its name, tier, summary, remedy and the log lines that show it.
 
-This registry is the one source of the reasons. The classifier (core/diagnose.py) runs its rules,
+This registry is the one source of the reasons. The classifier (core/diagnosis/diagnose.py) runs its rules,
 the CRD's `status.downloads` reason enum and descriptions, the reason table of docs/diagnosis.md
 and the tests all read it, so adding a reason is one entry here plus a recorded fixture
 (tests/fixtures/gofailures, scripts/record_go_failures.py).
@@ -18,7 +18,7 @@ The order of the entries is the classifier's precedence:
 
 One reason has no rules of its own: BuildSettingsNotPassed is found by comparing the servers go
 asked (module proxy and checksum database URLs in its errors) with the Go settings the build was
-given (core/diagnose.py's `GoSettings`; the operator reads them from the failed container). It is
+given (core/diagnosis/diagnose.py's `GoSettings`; the operator reads them from the failed container). It is
 only ever reported when those settings are known, and it ranks first in its tier: go asking
 proxy.golang.org when the injected GOPROXY names another proxy is the cause of whatever that
 request then ran into (no DNS answer outside the cluster, a firewall, a 404 for a private module).
@@ -36,6 +36,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Final
 
+from gobuild_operator.api.reasons import NAMES, ReasonName
+
 
 @dataclass(frozen=True)
 class Rule:
@@ -50,7 +52,7 @@ class Rule:
 class Reason:
     """One fixed failure reason (SPEC "Download failure reasons")."""
 
-    name: str
+    name: ReasonName
     #: Lower wins; None for Unknown, which no rule finds.
     tier: int | None
     #: What went wrong, in one line.
@@ -59,8 +61,6 @@ class Reason:
     remedy: str
     rules: tuple[Rule, ...] = field(default=())
 
-
-UNKNOWN: Final = "Unknown"
 
 _HTTP_STATUS_TEXT: Final = (
     r"(?:Proxy Authentication Required|Forbidden|Bad Gateway|Service Unavailable|Gateway Timeout|"
@@ -71,7 +71,7 @@ _HTTP_STATUS_TEXT: Final = (
 #: Every reason, in the classifier's order of precedence; Unknown last.
 REGISTRY: Final[tuple[Reason, ...]] = (
     Reason(
-        "DiskFull",
+        ReasonName.DiskFull,
         tier=0,
         summary=(
             "The disk holding the module cache, build cache or temporary files is full (no space left on "
@@ -85,7 +85,7 @@ REGISTRY: Final[tuple[Reason, ...]] = (
         rules=(Rule(("no space left on device", "isk quota exceeded")),),
     ),
     Reason(
-        "CacheLockFailed",
+        ReasonName.CacheLockFailed,
         tier=0,
         summary=(
             'go could not lock a file in the module cache or the module ("no locks available": e.g. an '
@@ -105,7 +105,7 @@ REGISTRY: Final[tuple[Reason, ...]] = (
         ),
     ),
     Reason(
-        "BuildSettingsNotPassed",
+        ReasonName.BuildSettingsNotPassed,
         tier=1,
         summary=(
             "go ran with other Go settings than the GoBuildConfig injected (it asked a module proxy or "
@@ -123,7 +123,7 @@ REGISTRY: Final[tuple[Reason, ...]] = (
         ),
     ),
     Reason(
-        "HTTPProxyError",
+        ReasonName.HTTPProxyError,
         tier=1,
         summary=(
             "The corporate HTTP proxy refused or failed the connection (CONNECT rejected, 407 "
@@ -156,7 +156,7 @@ REGISTRY: Final[tuple[Reason, ...]] = (
         ),
     ),
     Reason(
-        "CertificateUntrusted",
+        ReasonName.CertificateUntrusted,
         tier=1,
         summary=(
             "A server certificate was not trusted (unknown authority, expired, or issued for another "
@@ -181,7 +181,7 @@ REGISTRY: Final[tuple[Reason, ...]] = (
         ),
     ),
     Reason(
-        "SumDBUnreachable",
+        ReasonName.SumDBUnreachable,
         tier=1,
         summary="The checksum database (GOSUMDB) could not be reached, or does not know the module.",
         remedy=(
@@ -198,7 +198,7 @@ REGISTRY: Final[tuple[Reason, ...]] = (
         ),
     ),
     Reason(
-        "TLSHandshakeTimeout",
+        ReasonName.TLSHandshakeTimeout,
         tier=1,
         summary=(
             "A TLS handshake with the proxy or server never completed: something accepts the connection "
@@ -211,7 +211,7 @@ REGISTRY: Final[tuple[Reason, ...]] = (
         rules=(Rule(("TLS handshake timeout", "SSL connection timeout")),),
     ),
     Reason(
-        "DNSResolutionFailed",
+        ReasonName.DNSResolutionFailed,
         tier=1,
         summary=(
             "A host name on the download path (proxy, git server or checksum database) could not be resolved."
@@ -236,7 +236,7 @@ REGISTRY: Final[tuple[Reason, ...]] = (
         ),
     ),
     Reason(
-        "HostKeyVerificationFailed",
+        ReasonName.HostKeyVerificationFailed,
         tier=1,
         summary=(
             "SSH refused the git server: its host key is not in known_hosts, or differs from the recorded "
@@ -261,7 +261,7 @@ REGISTRY: Final[tuple[Reason, ...]] = (
         ),
     ),
     Reason(
-        "AuthenticationFailed",
+        ReasonName.AuthenticationFailed,
         tier=1,
         summary=(
             "Credentials were refused or missing: the git server rejected the SSH key or asked for a "
@@ -304,7 +304,7 @@ REGISTRY: Final[tuple[Reason, ...]] = (
         ),
     ),
     Reason(
-        "ProxyUnreachable",
+        ReasonName.ProxyUnreachable,
         tier=1,
         summary=(
             "The module proxy or git server could not be reached: connection refused, timed out or reset."
@@ -341,7 +341,7 @@ REGISTRY: Final[tuple[Reason, ...]] = (
         ),
     ),
     Reason(
-        "ProxyServerError",
+        ReasonName.ProxyServerError,
         tier=1,
         summary="The module proxy answered with a server error (5xx) or another unexpected status.",
         remedy=(
@@ -357,7 +357,7 @@ REGISTRY: Final[tuple[Reason, ...]] = (
         ),
     ),
     Reason(
-        "ChecksumMismatch",
+        ReasonName.ChecksumMismatch,
         tier=1,
         summary=(
             "A downloaded module does not match the hash in go.sum or in the checksum database (SECURITY "
@@ -372,7 +372,7 @@ REGISTRY: Final[tuple[Reason, ...]] = (
         rules=(Rule(("checksum mismatch", "SECURITY ERROR")),),
     ),
     Reason(
-        "UnknownRevision",
+        ReasonName.UnknownRevision,
         tier=2,
         summary="The module exists but the requested version, tag, branch or commit does not.",
         remedy=(
@@ -389,7 +389,7 @@ REGISTRY: Final[tuple[Reason, ...]] = (
         ),
     ),
     Reason(
-        "ModuleNotFound",
+        ReasonName.ModuleNotFound,
         tier=3,
         summary="The proxy or git server says the module does not exist (404/410, repository not found).",
         remedy=(
@@ -413,7 +413,7 @@ REGISTRY: Final[tuple[Reason, ...]] = (
         ),
     ),
     Reason(
-        "NoGoMod",
+        ReasonName.NoGoMod,
         # Before MissingGoSum: "no required module provides package X: go.mod file not found" is this.
         tier=4,
         summary="go ran outside a module: no go.mod in the working directory or any parent.",
@@ -435,7 +435,7 @@ REGISTRY: Final[tuple[Reason, ...]] = (
         ),
     ),
     Reason(
-        "MissingGoSum",
+        ReasonName.MissingGoSum,
         tier=4,
         summary=(
             "go.sum (or go.mod) lacks an entry the build needs, and the build may not add it (-mod=readonly)."
@@ -456,7 +456,7 @@ REGISTRY: Final[tuple[Reason, ...]] = (
         ),
     ),
     Reason(
-        "LookupDisabled",
+        ReasonName.LookupDisabled,
         tier=5,
         summary="go had to download a module but downloads were disabled (GOPROXY=off, or -mod=vendor).",
         remedy=(
@@ -475,7 +475,7 @@ REGISTRY: Final[tuple[Reason, ...]] = (
         ),
     ),
     Reason(
-        "Unknown",
+        ReasonName.Unknown,
         tier=None,
         summary="No known Go module download failure was found in the log.",
         remedy=(
@@ -485,8 +485,6 @@ REGISTRY: Final[tuple[Reason, ...]] = (
     ),
 )
 
-#: Reason names, in registry order.
-NAMES: Final[tuple[str, ...]] = tuple(reason.name for reason in REGISTRY)
 BY_NAME: Final[dict[str, Reason]] = {reason.name: reason for reason in REGISTRY}
 
 

@@ -43,8 +43,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from gobuild_operator import constants as c
-from gobuild_operator.api import CABundle, Cache, CorporateProxy, GoBuildConfigSpec, NetrcAuth, SSHAuth
-from gobuild_operator.core.builders import ImageBuildPlan, image_build_plan
+from gobuild_operator.api.blocks import CABundle, Cache, CorporateProxy, NetrcAuth, SSHAuth
+from gobuild_operator.api.spec import GoBuildConfigSpec
+from gobuild_operator.core.imagebuilds.arguments import ImageBuildPlan, image_build_plan
 
 #: Directories Go reads CA certificates from by default on Linux; SSL_CERT_DIR replaces them.
 SYSTEM_CA_DIRS: tuple[str, ...] = ("/etc/ssl/certs", "/etc/pki/tls/certs")
@@ -154,7 +155,7 @@ class InjectionPlan:
     volumes: tuple[Volume, ...] = ()
     mounts: tuple[VolumeMount, ...] = ()
     termination_message_policy: str = c.TERMINATION_MESSAGE_POLICY
-    #: Arguments for image builder containers (core/builders.py); None when spec.imageBuilds is off.
+    #: Arguments for image builder containers (core/imagebuilds/); None when spec.imageBuilds is off.
     image_builds: ImageBuildPlan | None = None
 
 

@@ -28,9 +28,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gobuild_operator import constants as c
-from gobuild_operator.core import builders, workload
-from gobuild_operator.core.budget import Budget
-from gobuild_operator.core.plan import EnvVar, GitConfig, InjectionPlan, VolumeMount, kubelet_literal
+from gobuild_operator.core.imagebuilds.arguments import ImageBuildPlan, builder_args
+from gobuild_operator.core.injection import workload
+from gobuild_operator.core.injection.budget import Budget
+from gobuild_operator.core.injection.plan import (
+    EnvVar,
+    GitConfig,
+    InjectionPlan,
+    VolumeMount,
+    kubelet_literal,
+)
 
 _GIT_CONFIG_ENTRY = re.compile(r"^GIT_CONFIG_(KEY|VALUE)_([0-9]{1,9})$", re.ASCII)
 #: ASCII digits only: str.isdigit() also accepts "²", which int() refuses.
@@ -357,10 +364,10 @@ def _inject_container(
 
 
 def _add_builder_args(
-    container: dict[str, Any], plan: builders.ImageBuildPlan, *, mounted: set[str], report: _Report
+    container: dict[str, Any], plan: ImageBuildPlan, *, mounted: set[str], report: _Report
 ) -> None:
-    """Builder-aware injection (core/builders.py), after the env it reads."""
-    change = builders.builder_args(container, plan, mounted=mounted)
+    """Builder-aware injection (core/imagebuilds/), after the env it reads."""
+    change = builder_args(container, plan, mounted=mounted)
     for warning in change.warnings:
         report.warn(warning)
     if change.command is not None:

@@ -12,10 +12,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from gobuild_operator import constants as c
-from gobuild_operator.api import GoBuildConfigSpec
-from gobuild_operator.core import workload
-from gobuild_operator.core.budget import Budget
-from gobuild_operator.core.inject import inject
+from gobuild_operator.api.spec import GoBuildConfigSpec
+from gobuild_operator.core.injection import workload
+from gobuild_operator.core.injection.budget import Budget
+from gobuild_operator.core.injection.inject import inject
 from gobuild_operator.timeutil import parse_rfc3339
 
 

@@ -1,25 +1,6 @@
-"""`check`: what will make `go mod download` fail in an image build, found in the Dockerfile itself.
-
-The build log says "go: go.mod file not found" or "dial tcp: i/o timeout" long after the cause was
-written: go.mod copied after the download, excluded by .dockerignore, a WORKDIR that differs between
-stages, a GOPROXY the Dockerfile never declares as ARG (so the value the builder passes is ignored), a
-hard-coded ENV GOPROXY that overrides the cluster's, credentials in ARG/ENV, private modules without
-an ssh or secret mount, no module cache mount, a go.mod newer than the image's Go. Each finding has a
-line, a fixed reason name (REASONS) and the fix.
-
-The checks walk the stages in order and keep, per stage, what a build would have: WORKDIR, ENV, the
-ARGs declared in the stage, where go.mod and go.sum are in the image (and which context file they came
-from), whether modules are already in the image or in a cache mount. A stage built FROM another stage
-starts from that stage's state (ARGs excepted: they end with their stage, as in BuildKit).
-
-What counts as a go command that needs go.mod: build, test, vet, list, get, generate, install and run
-(without @version), mod download/tidy/vendor/verify/graph/why, work sync/vendor. Commands that fetch
-modules also include install/run PKG@VERSION and mod download MODULE@VERSION, which need no go.mod.
-Scripts are read through `;`, `&&`, `||`, pipes, `sh -c '...'`, `env`/`time`/`exec` prefixes, inline
-`NAME=value` assignments and `export`; a `cd` (or `go -C`) before the go command makes the working
-directory unknown, so only "is there a go.mod at all" is checked then.
-
-Pure: the caller reads the Dockerfile, .dockerignore, the context's file list and go.mod texts.
+"""The checks themselves: the stages walked in order, each keeping what a build would have (WORKDIR,
+ENV, the stage's ARGs, where go.mod and go.sum are, whether modules are in the image or a cache
+mount), and a finding wherever `go mod download` would fail.
 """
 
 from __future__ import annotations
@@ -29,121 +10,33 @@ import posixpath
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final, Literal
+from typing import Final
 
-from gobuild_operator.api import GoBuildConfigSpec, ImageBuilds
-from gobuild_operator.core import dockerfile as df
-from gobuild_operator.core import dockerignore
-from gobuild_operator.core.builders import PROXY_VARIABLES
-from gobuild_operator.core.plan import build_plan
-
-#: Every reason `check` reports, with what it means (docs/image-builds.md has the table).
-REASONS: Final[Mapping[str, str]] = {
-    "GoModNotCopied": "A go command that needs go.mod (and go.sum) runs before they are copied into the "
-    "image.",
-    "GoModIgnored": ".dockerignore leaves go.mod or go.sum out of the build context, so COPY cannot copy it.",
-    "WorkdirMissing": "No WORKDIR: go.mod lands in the image's default directory, GOPATH (/go) in golang "
-    "images, where go ignores it.",
-    "WorkdirMismatch": "The go command runs in another directory than the one go.mod was copied to, or "
-    "COPY --from reads a relative path, which starts at the source stage's root, not its WORKDIR.",
-    "GoSettingNotDeclared": "A Go setting the GoBuildConfig injects is not declared with ARG in the stage, "
-    "so RUN never sees the value the builder passes.",
-    "HardcodedGoEnv": "ENV (or an inline assignment) hard-codes a Go setting the cluster injects, "
-    "overriding it.",
-    "CredentialInArgOrEnv": "A credential passed through ARG or ENV: its value stays in the image "
-    "history and config.",
-    "PrivateModulesWithoutMount": "Private modules are fetched by a RUN without the ssh or secret mount "
-    "that carries their credentials.",
-    "NoModuleCacheMount": "Modules are downloaded without a cache mount for the module cache, on "
-    "every build (or again after an earlier RUN cached them).",
-    "GoVersionTooOld": "go.mod requires a newer Go than the base image has; golang images set "
-    "GOTOOLCHAIN=local, so go refuses.",
-}
+from gobuild_operator.core.dockercheck import dockerfile as df
+from gobuild_operator.core.dockercheck import dockerignore
+from gobuild_operator.core.dockercheck.findings import (
+    DEFAULT_SETTINGS,
+    REASONS,
+    CheckSettings,
+    Context,
+    Finding,
+)
+from gobuild_operator.core.dockercheck.scripts import GoCommand, Script, is_shell_c, read_script
 
 _CREDENTIAL_WORDS: Final = frozenset(
     {"TOKEN", "PASSWORD", "PASSWD", "PASS", "SECRET", "CREDENTIAL", "CREDENTIALS", "APIKEY", "PAT"}
 )
+
 _NOT_A_CREDENTIAL_SUFFIX: Final = frozenset(
     {"FILE", "PATH", "DIR", "ID", "SOCK", "URL", "HOST", "USER", "NAME"}
 )
+
 #: http(s)/ftp URLs with any userinfo (tokens go there), any URL with user:password.
 _URL_CREDENTIALS = re.compile(r"(?i)\b(?:https?|ftp)://[^/\s@]+@|\b[a-z][a-z0-9+.-]*://[^/\s:@]+:[^/\s@]+@")
+
 _GOLANG_TAG = re.compile(r"^(\d+)\.(\d+)(?:\.(\d+)|(rc|beta)\d+)?")
+
 _GO_DIRECTIVE = re.compile(r"^go[ \t]+(\d+)\.(\d+)(?:\.(\d+)|(rc|beta)\d+)?[ \t]*(?://.*)?$", re.MULTILINE)
-_SHELLS: Final = frozenset({"sh", "bash", "ash", "dash", "zsh"})
-_WRAPPERS: Final = frozenset({"env", "time", "exec", "nice", "nohup", "command"})
-_NEEDS_GO_MOD: Final = frozenset({"build", "test", "vet", "list", "get", "generate", "install", "run"})
-_MOD_SUBCOMMANDS: Final = frozenset({"download", "tidy", "vendor", "verify", "graph", "why"})
-_WORK_SUBCOMMANDS: Final = frozenset({"sync", "vendor"})
-
-
-@dataclass(frozen=True)
-class Finding:
-    """One problem: where (the Dockerfile or the .dockerignore), which reason, what and how to fix."""
-
-    source: Literal["dockerfile", "dockerignore"]
-    line: int
-    reason: str
-    message: str
-    fix: str
-
-    def to_dict(self, *, file: str) -> dict[str, Any]:
-        return {
-            "file": file,
-            "line": self.line,
-            "reason": self.reason,
-            "message": self.message,
-            "fix": self.fix,
-        }
-
-
-@dataclass(frozen=True)
-class CheckSettings:
-    """What the build is meant to receive: from a GoBuildConfig, or the default config's."""
-
-    #: (name, injected value) of the Go settings passed as build arguments (proxy variables excluded:
-    #: they are predefined build arguments and need no ARG).
-    go_settings: tuple[tuple[str, str], ...]
-    #: The ssh and secret ids the Dockerfile's mounts must use (spec.imageBuilds).
-    ids: ImageBuilds
-    goprivate: bool = False
-    ssh: bool = False
-    netrc: bool = False
-    #: Whether a config was given (values are compared only then).
-    from_config: bool = False
-
-    @property
-    def private(self) -> bool:
-        return self.goprivate or self.ssh or self.netrc
-
-
-def settings_from_spec(spec: GoBuildConfigSpec, *, from_config: bool = True) -> CheckSettings:
-    plan = build_plan(config_name="check", spec=spec)
-    values = {var.name: var.value for var in plan.env}
-    names = plan.image_builds.build_args if plan.image_builds is not None else ("GOPROXY",)
-    return CheckSettings(
-        go_settings=tuple((name, values[name]) for name in names if name not in PROXY_VARIABLES),
-        goprivate=bool(spec.goprivate),
-        ssh=spec.private_modules.ssh is not None,
-        netrc=spec.private_modules.netrc is not None,
-        ids=spec.image_builds,
-        from_config=from_config,
-    )
-
-
-#: Without --config: what every GoBuildConfig injects (GOPROXY), nothing private.
-DEFAULT_SETTINGS: Final = settings_from_spec(GoBuildConfigSpec(), from_config=False)
-
-
-@dataclass(frozen=True)
-class Context:
-    """The build context as far as the check needs it."""
-
-    #: Every file in the context (relative, "/"-separated), before .dockerignore; None when unknown.
-    files: frozenset[str] | None = None
-    dockerignore: str | None = None
-    #: The text of go.mod files, by context path.
-    go_mods: Mapping[str, str] = field(default_factory=dict)
 
 
 def check(
@@ -153,9 +46,6 @@ def check(
     checker = _Checker(df.parse(text), context or Context(), settings)
     checker.run()
     return sorted(checker.findings, key=lambda f: (f.source != "dockerfile", f.line, f.reason))
-
-
-# --- the simulation --------------------------------------------------------------------------
 
 
 @dataclass
@@ -206,26 +96,6 @@ class _Stage:
         if name in self.args:
             return self.args[name][0]
         return None
-
-
-@dataclass(frozen=True)
-class _GoCommand:
-    words: tuple[str, ...]
-    needs_go_mod: bool
-    fetches: bool
-    init: bool
-
-    @property
-    def text(self) -> str:
-        return " ".join(self.words[:3] if self.words[1:2] in (("mod",), ("work",)) else self.words[:2])
-
-
-@dataclass(frozen=True)
-class _Script:
-    go: tuple[_GoCommand, ...]
-    #: Variables assigned in the script before a go command (inline NAME=value or export).
-    assigned: Mapping[str, str]
-    changes_directory: bool
 
 
 class _Checker:
@@ -476,8 +346,8 @@ class _Checker:
 
     def run_(self, instruction: df.Instruction, stage: _Stage, following: Sequence[df.Instruction]) -> None:
         form = instruction.exec_form
-        text = instruction.rest if form is None else form[-1] if _is_shell_c(form) else " ".join(form)
-        script = _read_script("\n".join([text, *(heredoc.body for heredoc in instruction.heredocs)]))
+        text = instruction.rest if form is None else form[-1] if is_shell_c(form) else " ".join(form)
+        script = read_script("\n".join([text, *(heredoc.body for heredoc in instruction.heredocs)]))
         mounts = [df.csv_fields(value) for value in instruction.flag_values("mount")]
         # bind mounts exist for this RUN only
         saved = dict(stage.gomod), dict(stage.gosum)
@@ -492,7 +362,7 @@ class _Checker:
         self,
         instruction: df.Instruction,
         stage: _Stage,
-        script: _Script,
+        script: Script,
         mounts: Sequence[Mapping[str, str]],
         following: Sequence[df.Instruction],
     ) -> None:
@@ -536,7 +406,7 @@ class _Checker:
                     self.place(stage, context_path, image_path, line)
 
     def needs_go_mod(
-        self, instruction: df.Instruction, stage: _Stage, script: _Script, following: Sequence[df.Instruction]
+        self, instruction: df.Instruction, stage: _Stage, script: Script, following: Sequence[df.Instruction]
     ) -> None:
         command = next(c for c in script.go if c.needs_go_mod).text
         cwd = stage.cwd
@@ -617,7 +487,7 @@ class _Checker:
         go_sum = posixpath.join(posixpath.dirname(go_mod), "go.sum")
         return (files is None or go_sum in files) and not dockerignore.decide(self.ignore, go_sum).excluded
 
-    def from_vendor(self, command: _GoCommand, stage: _Stage, script: _Script) -> bool:
+    def from_vendor(self, command: GoCommand, stage: _Stage, script: Script) -> bool:
         """Whether this command builds from vendor/ instead of downloading (`go mod ...` always fetches)."""
         if command.words[1:2] == ("mod",):
             return False
@@ -628,7 +498,7 @@ class _Checker:
         return self.vendored or "-mod=vendor" in flags
 
     def fetches(
-        self, instruction: df.Instruction, stage: _Stage, script: _Script, mounts: Sequence[Mapping[str, str]]
+        self, instruction: df.Instruction, stage: _Stage, script: Script, mounts: Sequence[Mapping[str, str]]
     ) -> None:
         caches = {
             posixpath.normpath(
@@ -664,7 +534,7 @@ class _Checker:
         else:
             stage.modules_in_image = True
 
-    def declared(self, instruction: df.Instruction, stage: _Stage, script: _Script) -> None:
+    def declared(self, instruction: df.Instruction, stage: _Stage, script: Script) -> None:
         missing = [
             name
             for name, _ in self.settings.go_settings
@@ -755,125 +625,9 @@ class _Checker:
         )
 
 
-# --- scripts ---------------------------------------------------------------------------------
-
-
-def _is_shell_c(words: Sequence[str]) -> bool:
-    return (
-        len(words) >= 3
-        and posixpath.basename(words[0]) in _SHELLS
-        and words[-2].startswith("-")
-        and "c" in words[-2]
-    )
-
-
-def _read_script(script: str) -> _Script:
-    go: list[_GoCommand] = []
-    assigned: dict[str, str] = {}
-    changes_directory = False
-    for simple in _simple_commands(script):
-        words = df.words(simple)
-        while words and re.match(r"^[A-Za-z_][A-Za-z0-9_]*=", words[0]):
-            name, _, value = words.pop(0).partition("=")
-            if not go:
-                assigned.setdefault(name, value)
-        while words and posixpath.basename(words[0]) in _WRAPPERS:
-            words.pop(0)
-            while words and (words[0].startswith("-") or "=" in words[0]):
-                item = words.pop(0)
-                if "=" in item and not item.startswith("-"):
-                    name, _, value = item.partition("=")
-                    assigned.setdefault(name, value)
-        if not words:
-            continue
-        program = posixpath.basename(words[0])
-        if program == "export":
-            for item in words[1:]:
-                name, sep, value = item.partition("=")
-                if sep:
-                    assigned.setdefault(name, value)
-        elif program in ("cd", "pushd") and not go:
-            changes_directory = True
-        elif program in _SHELLS and _is_shell_c(words):
-            inner = _read_script(words[-1])
-            go += inner.go
-            for name, value in inner.assigned.items():
-                assigned.setdefault(name, value)
-            changes_directory = changes_directory or inner.changes_directory
-        elif program == "go" and len(words) > 1:
-            if words[1] == "-C":
-                changes_directory = changes_directory or not go
-                words = [words[0], *words[3:]]
-            command = _go_command(tuple(words))
-            if command is not None:
-                go.append(command)
-    return _Script(tuple(go), assigned, changes_directory)
-
-
-def _go_command(words: tuple[str, ...]) -> _GoCommand | None:
-    sub = words[1] if len(words) > 1 else ""
-    rest = [word for word in words[2:] if not word.startswith("-")]
-    versioned = any("@" in word for word in rest)
-    if sub == "mod" and len(words) > 2:
-        action = words[2]
-        if action == "init":
-            return _GoCommand(words, needs_go_mod=False, fetches=False, init=True)
-        if action in _MOD_SUBCOMMANDS:
-            explicit = action == "download" and any("@" in word for word in rest[1:])
-            return _GoCommand(words, needs_go_mod=not explicit, fetches=True, init=False)
-        return None
-    if sub == "work" and len(words) > 2 and words[2] in _WORK_SUBCOMMANDS:
-        return _GoCommand(words, needs_go_mod=True, fetches=True, init=False)
-    if sub in _NEEDS_GO_MOD:
-        if sub in ("install", "run") and versioned:
-            return _GoCommand(words, needs_go_mod=False, fetches=True, init=False)
-        return _GoCommand(words, needs_go_mod=True, fetches=sub != "generate", init=False)
-    return None
-
-
-def _simple_commands(script: str) -> list[str]:
-    """The script cut at ; & | newlines and parentheses outside quotes."""
-    commands: list[str] = []
-    current: list[str] = []
-    quote = ""
-    index = 0
-    while index < len(script):
-        ch = script[index]
-        if quote:
-            if ch == "\\" and quote == '"' and index + 1 < len(script):
-                current.append(script[index : index + 2])
-                index += 2
-                continue
-            if ch == quote:
-                quote = ""
-            current.append(ch)
-        elif ch in "'\"":
-            quote = ch
-            current.append(ch)
-        elif ch == "\\" and index + 1 < len(script):
-            current.append(" " if script[index + 1] == "\n" else script[index : index + 2])
-            index += 2
-            continue
-        elif ch in ";&|\n()":
-            commands.append("".join(current))
-            current = []
-        elif ch == "#" and (not current or current[-1] in " \t"):
-            while index < len(script) and script[index] != "\n":
-                index += 1
-            continue
-        else:
-            current.append(ch)
-        index += 1
-    commands.append("".join(current))
-    return [command.strip() for command in commands if command.strip()]
-
-
 def _mentions_go_mod(instruction: df.Instruction) -> bool:
     items = list(instruction.exec_form or df.words(instruction.rest))[:-1]
     return any(posixpath.basename(item.rstrip("/")) in ("go.mod", ".", "") or "*" in item for item in items)
-
-
-# --- images and versions ---------------------------------------------------------------------
 
 
 def _image_repository(image: str) -> str:

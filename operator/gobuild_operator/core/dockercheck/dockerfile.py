@@ -1,4 +1,4 @@
-"""A Dockerfile parser that keeps line numbers, for `check` (core/dockerfile_check.py).
+"""A Dockerfile parser that keeps line numbers, for `check` (core/dockercheck/).
 
 It follows BuildKit's Dockerfile frontend where that decides what a build does:
 

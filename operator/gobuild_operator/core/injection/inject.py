@@ -13,12 +13,12 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from gobuild_operator import constants as c
-from gobuild_operator.api import GoBuildConfigSpec
-from gobuild_operator.core.budget import Budget
-from gobuild_operator.core.mutate import mutate
-from gobuild_operator.core.plan import InjectionPlan, build_plan
-from gobuild_operator.core.redact import redact_text
-from gobuild_operator.core.selection import should_inject
+from gobuild_operator.api.spec import GoBuildConfigSpec
+from gobuild_operator.core.injection.budget import Budget
+from gobuild_operator.core.injection.mutate import mutate
+from gobuild_operator.core.injection.plan import InjectionPlan, build_plan
+from gobuild_operator.core.injection.selection import should_inject
+from gobuild_operator.redact import redact_text
 
 Outcome = Literal["injected", "skipped", "unchanged"]
 

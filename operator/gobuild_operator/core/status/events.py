@@ -10,8 +10,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
-from gobuild_operator.core import conditions as cond
-from gobuild_operator.core.observe import FAILED, MISSED, Failure, Observation
+from gobuild_operator.core.status import conditions as cond
+from gobuild_operator.core.status.observe import FAILED, MISSED, Failure, Observation
 
 
 @dataclass(frozen=True)

@@ -18,9 +18,9 @@ import json
 import sys
 from typing import Final
 
-from gobuild_operator.check_cli import ConfigReader, UsageError, load_config
-from gobuild_operator.core.diagnose import UNKNOWN, Diagnosis, GoSettings, diagnose
-from gobuild_operator.core.plan import build_plan
+from gobuild_operator.cli.check import ConfigReader, UsageError, load_config
+from gobuild_operator.core.diagnosis.diagnose import UNKNOWN, Diagnosis, GoSettings, diagnose
+from gobuild_operator.core.injection.plan import build_plan
 
 PROG: Final = "python -m gobuild_operator diagnose"
 EXIT_DIAGNOSED: Final = 0

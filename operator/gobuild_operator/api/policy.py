@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Final
 
-from gobuild_operator.api import GoBuildConfigSpec
+from gobuild_operator.api.spec import GoBuildConfigSpec
 
 #: The condition reason of a config the policy refuses.
 REASON: Final = "NotAllowed"

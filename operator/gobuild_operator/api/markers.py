@@ -1,6 +1,6 @@
 """Markers that put into the pydantic API model what only the CRD schema says (kubebuilder's markers).
 
-The model in api.py is the one source of the GoBuildConfig API: field names, types, defaults,
+The models of api/ are the one source of the GoBuildConfig API: field names, types, defaults,
 enums (Literal), bounds (Field(min_length=..., max_length=..., ge=..., le=...)) and descriptions are
 ordinary pydantic, and the operator enforces them when it parses a spec. What the API server needs
 on top (CEL rules, list semantics, formats, the rare default that differs from the model's) is said

@@ -57,9 +57,17 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Final
 
-from gobuild_operator.core import conditions as cond
-from gobuild_operator.core.observe import FAILED, INJECTED, MISSED, SUCCEEDED, Failure, Observation, level
-from gobuild_operator.core.reasons import UNKNOWN
+from gobuild_operator.api.reasons import UNKNOWN
+from gobuild_operator.core.status import conditions as cond
+from gobuild_operator.core.status.observe import (
+    FAILED,
+    INJECTED,
+    MISSED,
+    SUCCEEDED,
+    Failure,
+    Observation,
+    level,
+)
 from gobuild_operator.timeutil import parse_rfc3339
 
 #: status.downloads.recentFailures keeps this many, newest first (SPEC).

@@ -1,9 +1,9 @@
 """What an injected Pod's state means for its GoBuildConfig: the stage it reached and why it failed.
 
-Stages are counted once each (core/counting.py): `injected` (seen carrying the marker), then
-`succeeded` or `failed`; a Pod admitted without the injection it asked for has the single stage
-`missed` (core/missed.py). A failed Pod's reason comes from the classifier (core/diagnose.py) run on
-the failed container's termination message, which the webhook makes the log tail
+Stages are counted once each (counting.py): `injected` (seen carrying the marker), then `succeeded`
+or `failed`; a Pod admitted without the injection it asked for has the single stage `missed`
+(missed.py). A failed Pod's reason comes from the classifier (core/diagnosis/) run on the failed
+container's termination message, which the webhook makes the log tail
 (FallbackToLogsOnError), compared with the Go settings that container gave its build (its GOPROXY,
 GOSUMDB, GOPRIVATE, GONOPROXY values in the Pod spec, the injected ones or the workload's own, and
 build arguments with values on its command line). That comparison is how an image build that never
@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from typing import Any, Final, Literal
 
 from gobuild_operator import constants as c
-from gobuild_operator.core import builders
-from gobuild_operator.core.diagnose import Diagnosis, GoSettings, diagnose
+from gobuild_operator.core.diagnosis.diagnose import Diagnosis, GoSettings, diagnose
+from gobuild_operator.core.imagebuilds.recognition import recognise
 
 Stage = Literal["injected", "succeeded", "failed", "missed"]
 INJECTED: Final = "injected"
@@ -160,7 +160,7 @@ def container_settings(pod: Mapping[str, Any], container: str) -> GoSettings | N
     for key in ("initContainers", "containers"):
         for ctr in spec.get(key) or []:
             if isinstance(ctr, Mapping) and ctr.get("name") == container:
-                if builders.recognise(ctr) is None:
+                if recognise(ctr) is None:
                     return None
                 env = {
                     str(var.get("name")): str(var.get("value"))

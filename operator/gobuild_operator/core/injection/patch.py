@@ -1,6 +1,6 @@
 """The JSON Patch that turns an admitted object into the injected one: a few coarse operations.
 
-`mutate` builds the injected object by copying only what it changes (core/mutate.py); this walks
+`mutate` builds the injected object by copying only what it changes (core/injection/mutate.py); this walks
 the two objects along the same few paths and says what differs, whole: a new `env` list, a new
 `volumes` list, one annotation. Maps are walked key by key (so an added annotation is one small
 operation), the container lists index by index (so one container's env is replaced, not the

@@ -4,7 +4,7 @@ Build logs are long and noisy (shell traces, git progress, buildkit/kaniko step 
 timestamps), and a failed download often prints several errors: a TLS handshake times out, the
 script retries offline, and the last line says "module lookup disabled". The last line is the
 wrong answer. So the classifier ranks what it finds, by the reasons, tiers and rules of the registry
-(core/reasons.py): the lowest tier first, within a tier the earliest line, on one line the rule the
+(core/diagnosis/reasons.py): the lowest tier first, within a tier the earliest line, on one line the rule the
 registry lists first.
 
 Text a module proxy returns ("server response:" and the indented lines under it) is the proxy's own
@@ -34,8 +34,8 @@ from dataclasses import dataclass
 from typing import Final
 from urllib.parse import urlsplit
 
-from gobuild_operator.core import reasons
-from gobuild_operator.core.reasons import UNKNOWN
+from gobuild_operator.api.reasons import NAMES, UNKNOWN
+from gobuild_operator.core.diagnosis import reasons
 
 __all__ = [
     "MAX_EVIDENCE",
@@ -49,8 +49,8 @@ __all__ = [
     "strip_ci_prefix",
 ]
 
-#: Every reason `diagnose` can return, in the registry's order (core/reasons.py).
-REASONS: Final[tuple[str, ...]] = reasons.NAMES
+#: Every reason `diagnose` can return, in the registry's order (core/diagnosis/reasons.py).
+REASONS: Final[tuple[str, ...]] = NAMES
 
 #: Longest evidence line kept (a pathological log line must not bloat a status field).
 MAX_EVIDENCE: Final = 500

@@ -1,7 +1,7 @@
 """`python -m gobuild_operator check [Dockerfile] [--context DIR] [--config FILE|NAME] [--output json|text]`.
 
 Reads a Dockerfile the way an image build will and reports, like a compiler, what will make
-`go mod download` fail in it (core/dockerfile_check.py has the reasons). Offline by default: the
+`go mod download` fail in it (core/dockercheck/ has the reasons). Offline by default: the
 context is a directory, the config a GoBuildConfig YAML file. A NAME that is not a file is read from
 the cluster of the current kube context (or the Pod's ServiceAccount), in --namespace or the
 context's namespace: the only network call, and only when asked for.
@@ -22,13 +22,14 @@ from typing import Any, Final
 import yaml
 
 from gobuild_operator import constants as c
-from gobuild_operator.api import GoBuildConfigSpec, SpecError, parse_spec
-from gobuild_operator.core.dockerfile_check import (
+from gobuild_operator.api.fields import SpecError
+from gobuild_operator.api.spec import GoBuildConfigSpec, parse_spec
+from gobuild_operator.core.dockercheck.check import check
+from gobuild_operator.core.dockercheck.findings import (
     DEFAULT_SETTINGS,
     CheckSettings,
     Context,
     Finding,
-    check,
     settings_from_spec,
 )
 
