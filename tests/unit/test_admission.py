@@ -6,8 +6,7 @@ through the webhook's own entry point (`Admission.review`, bytes in and bytes ou
 tested is what the webhook answers, minus HTTP and TLS (tests/unit/test_webhook_server.py). The
 store holds the namespace's GoBuildConfigs as the watches would have left them.
 
-Also here: `admit()` (the store's view into core.inject), and `spec_status()`, the pure half of
-reconcile.
+Also here: `admit()`, the store's view into core.injection.inject.
 """
 
 from __future__ import annotations
@@ -20,11 +19,7 @@ from typing import Any
 import jsonpatch
 import pytest
 
-from gobuild_operator.api.spec import parse_spec
-from gobuild_operator.api.status import GoBuildConfigStatus
-from gobuild_operator.core.status import conditions as cond
 from gobuild_operator.handlers import admission
-from gobuild_operator.handlers.gobuildconfigs import spec_status
 from gobuild_operator.settings import Settings, WebhookSettings
 from gobuild_operator.store import Store
 from support.webhook import Webhook, review
@@ -232,44 +227,6 @@ def test_admit_completes_no_proxy_from_the_settings() -> None:
     env = {e["name"]: e["value"] for e in result.obj["spec"]["containers"][0]["env"]}
     assert ".svc.k8s.example" in env["NO_PROXY"].split(",")
     assert "10.96.0.1" in env["NO_PROXY"].split(",")
-
-
-# --- spec_status(): what reconcile writes ---------------------------------------------------------
-
-NOW = "2026-01-01T00:00:00Z"
-
-
-def test_spec_status_of_a_valid_spec() -> None:
-    spec = parse_spec({"goproxy": ["https://goproxy.cn", "direct"], "proxyFallback": "OnAnyError"})
-    status = spec_status(spec, error="", generation=3, current={}, now=NOW)
-    assert status["observedGeneration"] == 3
-    assert (status["goproxy"], status["gosumdb"]) == ("https://goproxy.cn|direct", "")
-    valid = cond.get_condition(status["conditions"], cond.SPEC_VALID)
-    assert valid is not None
-    assert (valid["status"], valid["reason"], valid["observedGeneration"]) == ("True", "Valid", 3)
-    GoBuildConfigStatus.model_validate(status)  # nothing the API server would prune
-
-
-def test_spec_status_of_an_invalid_spec_says_why_and_keeps_the_rest() -> None:
-    current = {"goproxy": "https://old,direct", "downloads": {"failed": 2}}
-    status = spec_status(None, error="spec.goproxy[0]: bad", generation=4, current=current, now=NOW)
-    assert status["goproxy"] == "https://old,direct", "the last good value stays until a valid spec"
-    assert status["downloads"] == {"failed": 2}
-    ready = cond.get_condition(status["conditions"], cond.READY)
-    assert ready is not None
-    assert (ready["status"], ready["reason"]) == ("False", "InvalidSpec")
-    assert "spec.goproxy[0]: bad" in ready["message"]
-    GoBuildConfigStatus.model_validate(status)
-
-
-def test_spec_status_keeps_the_transition_time_while_nothing_changes() -> None:
-    spec = parse_spec({})
-    first = spec_status(spec, error="", generation=1, current={}, now=NOW)
-    second = spec_status(spec, error="", generation=2, current=first, now="2026-02-02T00:00:00Z")
-    valid = cond.get_condition(second["conditions"], cond.SPEC_VALID)
-    assert valid is not None
-    assert valid["lastTransitionTime"] == NOW
-    assert valid["observedGeneration"] == 2
 
 
 # --- the admission time budget and large objects (hardening issue) ------------------------------

@@ -247,7 +247,7 @@ def test_a_failed_build_pod_is_compared_with_its_container_s_settings(
     assert obs is not None
     assert obs.failure is not None
     assert (obs.failure.container, obs.failure.reason) == ("build", reason)
-    assert "proxy.golang.org" not in str(obs.failure.to_status()), "the evidence line stays out of status"
+    assert "proxy.golang.org" not in str(obs.failure.model_dump()), "the evidence line stays out of status"
 
 
 def test_a_container_that_runs_go_itself_is_not_told_to_declare_args() -> None:

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from gobuild_operator.api.spec import parse_spec
-from gobuild_operator.api.status import GoBuildConfigStatus
+from gobuild_operator.api.status import CacheStatus, Condition
 from gobuild_operator.core.status import conditions as cond
 from gobuild_operator.core.status import health
 from gobuild_operator.core.status.events import transition_events
@@ -16,10 +16,10 @@ from gobuild_operator.core.status.health import Claim, Lookup, ProbeResult
 NOW = "2026-01-02T03:04:05Z"
 
 
-def condition(conditions: list[dict[str, Any]], type_: str) -> dict[str, Any]:
+def condition(conditions: list[Condition], type_: str) -> Condition:
     found = cond.get_condition(conditions, type_)
     assert found is not None, f"no {type_} condition"
-    return dict(found)
+    return found
 
 
 # --- probes ------------------------------------------------------------------------------------
@@ -164,13 +164,14 @@ def test_proxies_condition(
         health.proxies_condition([], results, spec=parse_spec(spec), generation=1, now=NOW),
         "ProxiesReachable",
     )
-    assert (got["status"], got["reason"]) == (status, reason)
+    assert (got.status, got.reason) == (status, reason)
     for word in words:
-        assert word in got["message"]
+        assert word in got.message
 
 
 def test_an_unprobed_file_entry_keeps_a_note_and_no_reachable_field() -> None:
-    assert ProbeResult("file:///m", None, None, health.FILE_NOTE, NOW).to_status() == {
+    shown = ProbeResult("file:///m", None, None, health.FILE_NOTE, NOW).to_status()
+    assert shown.model_dump(by_alias=True, exclude_none=True) == {
         "url": "file:///m",
         "lastProbeTime": NOW,
         "error": health.FILE_NOTE,
@@ -238,14 +239,14 @@ def test_secrets_condition_names_what_is_missing(
         health.secrets_condition([], health.references(spec), lookups, generation=1, now=NOW),
         "SecretsResolved",
     )
-    assert (got["status"], got["reason"]) == (status, reason)
+    assert (got.status, got.reason) == (status, reason)
     for word in words:
-        assert word in got["message"]
+        assert word in got.message
 
 
 def test_nothing_referenced_is_resolved() -> None:
     got = condition(health.secrets_condition([], [], {}, generation=1, now=NOW), "SecretsResolved")
-    assert (got["status"], got["reason"]) == ("True", "NothingReferenced")
+    assert (got.status, got.reason) == ("True", "NothingReferenced")
 
 
 def test_a_secret_ca_bundle_is_a_secret_reference() -> None:
@@ -333,10 +334,10 @@ def test_cache_check(
         [], parse_spec({"cache": cache}), config_name="go", claim=claim, generation=1, now=NOW
     )
     got = condition(conditions, "CacheReady")
-    assert (got["status"], got["reason"]) == (status, reason)
+    assert (got.status, got.reason) == (status, reason)
     for word in words:
-        assert word in got["message"]
-    assert (cache_status or {}).get("claimName") == claim_name
+        assert word in got.message
+    assert (cache_status.claim_name if cache_status else None) == claim_name
 
 
 def test_cache_status_shape() -> None:
@@ -348,20 +349,15 @@ def test_cache_status_shape() -> None:
         generation=1,
         now=NOW,
     )
-    assert cache_status == {
-        "claimName": "go-gomodcache",
-        "phase": "Bound",
-        "capacity": "20Gi",
-        "accessModes": ["ReadWriteMany"],
-    }
-    proxies = [ProbeResult("https://goproxy.cn", True, 12, "", NOW).to_status()]
-    GoBuildConfigStatus.model_validate({"cache": cache_status, "proxies": proxies})  # nothing pruned
+    assert cache_status == CacheStatus(
+        claim_name="go-gomodcache", phase="Bound", capacity="20Gi", access_modes=["ReadWriteMany"]
+    )
 
 
 # --- Events on condition changes ---------------------------------------------------------------
 
 
-def secrets(status: str, reason: str) -> list[dict[str, Any]]:
+def secrets(status: str, reason: str) -> list[Condition]:
     return cond.set_condition(
         [], type="SecretsResolved", status=status, reason=reason, message="m", generation=1, now=NOW
     )  # type: ignore[arg-type]
@@ -392,22 +388,22 @@ def secrets(status: str, reason: str) -> list[dict[str, Any]]:
     ],
 )
 def test_transition_events(
-    before: list[dict[str, Any]], after: list[dict[str, Any]], expected: list[tuple[str, str]]
+    before: list[Condition], after: list[Condition], expected: list[tuple[str, str]]
 ) -> None:
     assert [(e.type, e.reason) for e in transition_events(before, after)] == expected
 
 
 def test_initial_downloads_condition_keeps_real_outcomes() -> None:
     first = health.initial_downloads_condition([], enabled=True, generation=1, now=NOW)
-    assert condition(first, "DownloadsHealthy")["reason"] == "NoBuildsYet"
+    assert condition(first, "DownloadsHealthy").reason == "NoBuildsYet"
     real = cond.set_condition(
         first, type="DownloadsHealthy", status="False", reason="DiskFull", message="x", generation=1, now=NOW
     )
     assert (
         condition(
             health.initial_downloads_condition(real, enabled=True, generation=1, now=NOW), "DownloadsHealthy"
-        )["reason"]
+        ).reason
         == "DiskFull"
     )
     off = health.initial_downloads_condition(real, enabled=False, generation=1, now=NOW)
-    assert condition(off, "DownloadsHealthy")["reason"] == "ReportingDisabled"
+    assert condition(off, "DownloadsHealthy").reason == "ReportingDisabled"

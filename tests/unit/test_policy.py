@@ -11,9 +11,10 @@ from gobuild_operator.__main__ import _names
 from gobuild_operator.api import policy
 from gobuild_operator.api.policy import DENIED_ENV, Policy
 from gobuild_operator.api.spec import parse_spec
+from gobuild_operator.api.status import GoBuildConfigStatus
 from gobuild_operator.core.status import conditions as cond
+from gobuild_operator.core.status.compose import SpecView, with_spec
 from gobuild_operator.handlers.admission import admit
-from gobuild_operator.handlers.gobuildconfigs import spec_status
 from gobuild_operator.settings import Settings
 from gobuild_operator.store import Store
 
@@ -98,12 +99,12 @@ def test_defect_10_a_refused_config_injects_nothing_and_says_why() -> None:
     assert result.obj is None
     assert any("is invalid (see its status)" in w for w in result.warnings)
 
-    status = spec_status(None, error=info.error, reason=info.reason, generation=1, current={}, now=NOW)
-    valid = cond.get_condition(status["conditions"], cond.SPEC_VALID)
+    view = SpecView(None, generation=1, error=info.error, reason=info.reason)
+    valid = cond.get_condition(with_spec(GoBuildConfigStatus(), view, now=NOW).conditions, cond.SPEC_VALID)
     assert valid is not None
-    assert (valid["status"], valid["reason"]) == ("False", "NotAllowed")
-    assert "spec.env[0].name: LD_PRELOAD" in valid["message"]
-    assert "spec.goflags[0]: -toolexec" in valid["message"]
+    assert (valid.status, valid.reason) == ("False", "NotAllowed")
+    assert "spec.env[0].name: LD_PRELOAD" in valid.message
+    assert "spec.goflags[0]: -toolexec" in valid.message
 
 
 def test_the_admin_setting_lets_the_same_config_inject() -> None:

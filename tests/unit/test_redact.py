@@ -20,9 +20,11 @@ from prometheus_client import generate_latest
 
 from gobuild_operator.api.blocks import CorporateProxy, Reporting
 from gobuild_operator.api.spec import GoBuildConfigSpec
+from gobuild_operator.api.status import GoBuildConfigStatus
 from gobuild_operator.core.status import health
+from gobuild_operator.core.status.compose import Findings, SpecView, with_findings, with_spec
 from gobuild_operator.core.status.events import transition_events
-from gobuild_operator.handlers.gobuildconfigs import spec_status
+from gobuild_operator.k8s.status import dump
 from gobuild_operator.metrics import Metrics
 from gobuild_operator.redact import RedactingFilter, has_userinfo, redact_text, redact_url
 from gobuild_operator.reporting.checker import ConfigChecker
@@ -93,14 +95,14 @@ def test_defect_6_a_stored_token_reaches_neither_status_nor_conditions_nor_event
         health.ProbeResult(t.url, None if not t.probe_url else False, None, t.note or "refused", NOW)
         for t in targets
     ]
-    conditions = health.proxies_condition([], results, spec=spec, generation=1, now=NOW)
-    status = spec_status(spec, error="", generation=1, current={"conditions": conditions}, now=NOW)
-    status["proxies"] = [r.to_status() for r in results]
-    events = transition_events([], status["conditions"])
-    shown = repr(status) + repr(events)
+    findings = Findings(spec=spec, config_name="corp", results=results, refs=[], lookups={}, claim=None)
+    status = with_findings(GoBuildConfigStatus(), findings, generation=1, now=NOW)
+    status = with_spec(status, SpecView(spec, generation=1), now=NOW)
+    events = transition_events([], status.conditions)
+    shown = repr(dump(status)) + repr(events)
     assert TOKEN not in shown
-    assert status["goproxy"] == "https://***@goproxy.corp,http://127.0.0.1:9/,direct"  # kubectl get gbc
-    assert status["gosumdb"] == "sum.golang.org https://***@sum.corp"
+    assert status.goproxy == "https://***@goproxy.corp,http://127.0.0.1:9/,direct"  # kubectl get gbc
+    assert status.gosumdb == "sum.golang.org https://***@sum.corp"
 
 
 async def test_defect_6_a_stored_token_is_no_metric_label() -> None:
@@ -115,7 +117,14 @@ async def test_defect_6_a_stored_token_is_no_metric_label() -> None:
     await site.start()
     port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
     metrics = Metrics()
-    checker = ConfigChecker(api=None, metrics=metrics, store=Store(), settings=Settings())  # type: ignore[arg-type]
+    checker = ConfigChecker(
+        api=None,  # type: ignore[arg-type]
+        metrics=metrics,
+        store=Store(),
+        settings=Settings(),
+        writer=None,  # type: ignore[arg-type]
+        cache=None,  # type: ignore[arg-type]
+    )
     checker.start()
     try:
         spec = GoBuildConfigSpec.model_construct(

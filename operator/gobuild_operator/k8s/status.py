@@ -1,31 +1,34 @@
 """Read-modify-write of a GoBuildConfig's status with optimistic concurrency.
 
-Several parts of the operator own parts of the status (the reconciler, the checks, the download
-reporter) and all of them touch `conditions`, a list that a merge patch replaces whole. Each
-write therefore reads the latest object, applies its change with a pure function, and writes it
-back with the resourceVersion it read; a 409 Conflict means someone wrote in between, so it
-reads and applies again. Nobody's condition is lost.
+Only the status writer (reconciler/status.py) calls this. Each write reads the latest object,
+applies a pure function to its status (as the api/ model), and writes the result back as a merge
+patch with the resourceVersion it read; a 409 Conflict means another replica or a user wrote in
+between, so it reads and applies again.
 """
 
 from __future__ import annotations
 
-import copy
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from kubernetes_asyncio import client
 from kubernetes_asyncio.client.exceptions import ApiException
+from pydantic import ValidationError
 
+from gobuild_operator.api.status import GoBuildConfigStatus
 from gobuild_operator.constants import GROUP, PLURAL, VERSION
 
-StatusFn = Callable[[dict[str, Any], dict[str, Any]], dict[str, Any] | None]
+logger = logging.getLogger(__name__)
+
+StatusFn = Callable[[dict[str, Any], GoBuildConfigStatus], GoBuildConfigStatus | None]
 """(object, current status) -> the new status, or None when nothing needs writing."""
 
 
 async def update_status(
     api: client.ApiClient, *, namespace: str, name: str, fn: StatusFn, attempts: int = 8
-) -> None:
-    """Apply `fn` to the latest status until it sticks. A deleted object is not an error."""
+) -> dict[str, Any] | None:
+    """Apply `fn` to the latest status until it sticks; the object as read (None: it is gone)."""
     custom = client.CustomObjectsApi(api)
     for _ in range(attempts):
         try:
@@ -34,13 +37,17 @@ async def update_status(
             )
         except ApiException as exc:
             if exc.status == 404:
-                return
+                return None
             raise
-        current = copy.deepcopy(obj.get("status") or {})
-        new = fn(obj, copy.deepcopy(current))
-        if new is None or new == current:
-            return
-        body = {"metadata": {"resourceVersion": obj["metadata"]["resourceVersion"]}, "status": new}
+        raw = obj.get("status") or {}
+        current = read_status(raw, where=f"{namespace}/{name}")
+        new = fn(obj, current)
+        if new is None:
+            return obj
+        patch = merge_patch(dump(current), dump(new))
+        if not patch:
+            return obj
+        body = {"metadata": {"resourceVersion": obj["metadata"]["resourceVersion"]}, "status": patch}
         try:
             # A dict body would be sent as a JSON Patch, the first type custom objects accept.
             await custom.patch_namespaced_custom_object_status(  # type: ignore[call-arg]
@@ -48,9 +55,50 @@ async def update_status(
             )
         except ApiException as exc:
             if exc.status == 404:
-                return
+                return None
             if exc.status != 409:
                 raise
             continue
-        return
+        return obj
     raise RuntimeError(f"status of {namespace}/{name} kept conflicting after {attempts} attempts")
+
+
+def dump(status: GoBuildConfigStatus) -> dict[str, Any]:
+    """The status as the API server stores it (camelCase, unset fields absent)."""
+    return status.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+def read_status(raw: Mapping[str, Any], *, where: str = "") -> GoBuildConfigStatus:
+    """The stored status as the model. The API server prunes what the schema does not declare, so
+    this only fails for a status stored under another schema: then each field that still reads is
+    kept, and what does not is rewritten from scratch (and logged)."""
+    try:
+        return GoBuildConfigStatus.model_validate(dict(raw))
+    except ValidationError:
+        kept: dict[str, Any] = {}
+        for key, value in raw.items():
+            try:
+                GoBuildConfigStatus.model_validate({key: value})
+            except ValidationError:
+                logger.warning("status of %s: field %s does not read; it is rewritten", where, key)
+            else:
+                kept[key] = value
+        return GoBuildConfigStatus.model_validate(kept)
+
+
+def merge_patch(current: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, Any]:
+    """The RFC 7386 merge patch from `current` to `new`: changed keys, and null for keys `new` no
+    longer has (at any depth of objects; lists are replaced whole). Empty when they are equal."""
+    patch: dict[str, Any] = {}
+    for key, value in new.items():
+        old = current.get(key)
+        if isinstance(value, Mapping) and isinstance(old, Mapping):
+            inner = merge_patch(old, value)
+            if inner:
+                patch[key] = inner
+        elif value != old or key not in current:
+            patch[key] = value
+    for key in current:
+        if key not in new:
+            patch[key] = None
+    return patch

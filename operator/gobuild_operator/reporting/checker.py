@@ -1,4 +1,5 @@
-"""Per-GoBuildConfig checks: GOPROXY probes, referenced Secrets/ConfigMaps, the cache claim.
+"""Per-GoBuildConfig checks: GOPROXY probes, referenced Secrets/ConfigMaps, the cache claim. They
+observe; they do not write the status.
 
 One asyncio task per GoBuildConfig (not a kopf timer or daemon: those put a finalizer on every
 GoBuildConfig, so deleting a namespace would hang while the operator is down, and their interval is
@@ -13,7 +14,9 @@ fixed per decorator while ours comes from each spec). The task runs the checks a
 While something is wrong the checks also repeat every `settings.recheck_interval`, which covers
 clusters where RBAC does not allow the metadata watches. Probes run concurrently with a short
 timeout in this event loop's own tasks, so a slow proxy delays neither the other probes nor any
-handler or admission request. All results go into one status write per round.
+handler or admission request. A round's findings go to the status writer (reconciler/status.py),
+which writes them with every other part of the status in one write; a missing cache claim is asked
+of reconciler/cache.py again.
 """
 
 from __future__ import annotations
@@ -23,27 +26,22 @@ import contextlib
 import functools
 import logging
 import ssl
-from typing import Any
 
 import aiohttp
 
 from gobuild_operator.api.spec import GoBuildConfigSpec
-from gobuild_operator.constants import API_VERSION, KIND
 from gobuild_operator.core.injection.plan import cache_claim_name
-from gobuild_operator.core.status import conditions as cond
 from gobuild_operator.core.status import health
-from gobuild_operator.core.status.events import EventText, transition_events
-from gobuild_operator.k8s.claims import ensure_claim
+from gobuild_operator.core.status.compose import Findings
 from gobuild_operator.k8s.client import ApiClient
-from gobuild_operator.k8s.events import ObjectRef, post_event
 from gobuild_operator.k8s.references import lookup, read_claim, read_config_map_key
-from gobuild_operator.k8s.status import update_status
 from gobuild_operator.metrics import Metrics
+from gobuild_operator.reconciler.cache import CacheObjects
+from gobuild_operator.reconciler.status import StatusWriter
 from gobuild_operator.redact import redact_url
 from gobuild_operator.reporting.proxyprobe import probe, probe_session
 from gobuild_operator.settings import Settings
 from gobuild_operator.store import ConfigInfo, Key, Store
-from gobuild_operator.timeutil import now_rfc3339
 
 logger = logging.getLogger(__name__)
 
@@ -56,8 +54,12 @@ class ConfigChecker:
         metrics: Metrics,
         store: Store,
         settings: Settings,
+        writer: StatusWriter,
+        cache: CacheObjects,
     ) -> None:
         self._api = api
+        self._writer = writer
+        self._cache = cache
         self._metrics = metrics
         self._store = store
         self._settings = settings
@@ -141,37 +143,10 @@ class ConfigChecker:
             (r.kind, r.name): f for r, f in zip(refs, found, strict=True)
         }
         claim = await self._claim(info) if spec.cache.enabled else None
-        events: list[EventText] = []
-        seen: dict[str, str] = {}
-
-        def apply(obj: dict[str, Any], current: dict[str, Any]) -> dict[str, Any]:
-            seen["uid"] = obj["metadata"]["uid"]
-            generation = obj["metadata"].get("generation")
-            now = now_rfc3339()
-            before = list(current.get("conditions") or [])
-            new = dict(current)
-            new["proxies"] = [r.to_status() for r in results]
-            conditions = health.proxies_condition(before, results, spec=spec, generation=generation, now=now)
-            conditions = health.secrets_condition(conditions, refs, lookups, generation=generation, now=now)
-            cache, conditions = health.cache_check(
-                conditions, spec, config_name=name, claim=claim, generation=generation, now=now
-            )
-            if cache is not None:
-                new["cache"] = cache
-            elif "cache" in current:
-                new["cache"] = None  # merge patch: remove
-            conditions = health.initial_downloads_condition(
-                conditions, enabled=spec.reporting.enabled, generation=generation, now=now
-            )
-            new["conditions"] = cond.with_ready(conditions, generation=generation, now=now)
-            events[:] = transition_events(before, new["conditions"])
-            return new
-
-        await update_status(self._api, namespace=namespace, name=name, fn=apply)
-        if seen and events:
-            ref = ObjectRef(API_VERSION, KIND, namespace, name, seen["uid"])
-            for text in events:
-                await post_event(self._api, ref=ref, text=text)
+        findings = Findings(
+            spec=spec, config_name=name, results=results, refs=refs, lookups=lookups, claim=claim
+        )
+        await self._writer.write(info.key, findings=findings)
         problems = [r for r in results if r.reachable is False]
         unresolved = any(
             f.error or not f.found or not _has_keys(r, f) for r, f in zip(refs, found, strict=True)
@@ -240,13 +215,7 @@ class ConfigChecker:
         claim_name = cache_claim_name(name, info.spec)
         claim = await read_claim(self._api, namespace=namespace, name=claim_name)
         if not claim.found and not claim.error and not info.spec.cache.existing_claim:
-            error = await ensure_claim(
-                self._api,
-                namespace=namespace,
-                config_name=name,
-                config_uid=info.uid,
-                spec=info.spec,
-            )
+            error = await self._cache.ensure(info)
             if error:
                 return health.Claim(found=False, error=error)
             claim = await read_claim(self._api, namespace=namespace, name=claim_name)

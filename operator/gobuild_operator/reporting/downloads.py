@@ -5,7 +5,8 @@ Watch events only queue observations in memory (no API call on the event path). 
 then its Pods are marked `gobuild.dev/recorded` and Events are posted. The counting protocol that
 makes restarts safe is described in core/status/counting.py; this module runs it:
 
-1. status write: counts + `pending` entries, atomically (core.counting.apply_batch);
+1. status write: counts + `pending` entries, atomically (core.counting.apply_batch, applied by the
+   status writer, reconciler/status.py, together with the config's other status parts);
 2. annotate the finished Pods, post Events, bump metrics (for what step 1 newly counted); a Pod
    that was only injected is not written to: its `pending` entry is its record while it runs;
 3. next status write: drop the annotated and the deleted Pods from `pending`.
@@ -33,6 +34,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from gobuild_operator.api.status import PendingEntry
 from gobuild_operator.constants import ANNOTATION_RECORDED, API_VERSION, KIND, LABEL_CONFIG
 from gobuild_operator.core.status import counting, events, observe
 from gobuild_operator.core.status.counting import BatchResult
@@ -41,8 +43,8 @@ from gobuild_operator.k8s.client import ApiClient
 from gobuild_operator.k8s.events import ObjectRef, post_event
 from gobuild_operator.k8s.metawatch import list_metadata
 from gobuild_operator.k8s.pods import mark_recorded, read_pod
-from gobuild_operator.k8s.status import update_status
 from gobuild_operator.metrics import Metrics
+from gobuild_operator.reconciler.status import Batch, StatusWriter
 from gobuild_operator.store import Key
 from gobuild_operator.timeutil import now_rfc3339
 
@@ -87,12 +89,14 @@ class DownloadReporter:
         *,
         api: ApiClient,
         metrics: Metrics,
+        writer: StatusWriter,
         flush_interval: float,
         settle_interval: float = SETTLE_INTERVAL,
         running_limit: int = counting.RUNNING_LIMIT,
     ) -> None:
         self._api = api
         self._metrics = metrics
+        self._writer = writer
         self._interval = flush_interval
         self._settle_interval = settle_interval
         self._running_limit = running_limit
@@ -179,29 +183,10 @@ class DownloadReporter:
         marked, queue.marked = queue.marked, set()
         gone, queue.gone = queue.gone, set()
         settle_all, queue.touched = queue.touched, False
-        now = now_rfc3339()
-        seen: dict[str, Any] = {}
-
-        def apply(obj: dict[str, Any], current: dict[str, Any]) -> dict[str, Any] | None:
-            seen.clear()
-            seen["uid"] = obj["metadata"]["uid"]
-            reporting = (obj.get("spec") or {}).get("reporting") or {}
-            if reporting.get("enabled", True) is False:
-                return None
-            result = counting.apply_batch(
-                current,
-                batch,
-                marked=marked,
-                gone=gone,
-                generation=obj["metadata"].get("generation"),
-                now=now,
-                running_limit=self._running_limit,
-            )
-            seen["result"] = result
-            return result.status
-
         try:
-            await update_status(self._api, namespace=namespace, name=name, fn=apply)
+            written = await self._writer.write(
+                key, batch=Batch(batch, marked=marked, gone=gone, running_limit=self._running_limit)
+            )
         except Exception as exc:
             queue.observations[:0] = batch
             queue.marked |= marked
@@ -212,10 +197,10 @@ class DownloadReporter:
             logger.warning("status write for %s/%s failed (%s); will retry", namespace, name, exc)
             return
         queue.failures = 0
-        result: BatchResult | None = seen.get("result")
-        if result is None:  # the config is gone, or does not want reporting
+        result = written.batch
+        if result is None or written.uid is None:  # the config is gone, or does not want reporting
             return
-        config = ObjectRef(API_VERSION, KIND, namespace, name, str(seen["uid"]))
+        config = ObjectRef(API_VERSION, KIND, namespace, name, written.uid)
         self._count_metrics(namespace, name, result.counted)
         for obs in result.counted:
             logger.info("counted Pod %s/%s as %s for GoBuildConfig %s", namespace, obs.pod, obs.stage, name)
@@ -230,7 +215,7 @@ class DownloadReporter:
             stale = counting.stale_pending(
                 result.status, older_than=grace, now=datetime.datetime.now(datetime.UTC)
             )
-            unsettled = [e for e in stale if e["uid"] not in marking]
+            unsettled = [e for e in stale if e.uid not in marking]
             settled = await self._settle(namespace, unsettled)
             queue.marked |= settled
             left += len(unsettled) - len(settled)
@@ -293,7 +278,7 @@ class DownloadReporter:
         return {m for m in marks[: len(result.to_mark)] if m is not None}
 
     async def _settle_running(
-        self, namespace: str, config: str, entries: list[dict[str, str]]
+        self, namespace: str, config: str, entries: list[PendingEntry]
     ) -> tuple[set[str], set[str]]:
         """Running entries whose Pod is gone, and those whose Pod already carries its record: one
         list of the config's Pods, metadata only."""
@@ -310,7 +295,7 @@ class DownloadReporter:
         }
         vanished, recorded = set(), set()
         for entry in entries:
-            uid = entry["uid"]
+            uid = entry.uid
             if uid not in present:
                 vanished.add(uid)
             elif present[uid] >= observe.level(observe.INJECTED):
@@ -319,26 +304,24 @@ class DownloadReporter:
                 self._remember(uid, observe.INJECTED)
         return vanished, recorded
 
-    async def _settle(self, namespace: str, entries: list[dict[str, str]]) -> set[tuple[str, str]]:
+    async def _settle(self, namespace: str, entries: list[PendingEntry]) -> set[tuple[str, str]]:
         """Look up Pods of old `pending` entries: gone, or marked now -> the entry can go."""
 
-        async def one(entry: dict[str, str]) -> tuple[str, str] | None:
-            uid, stage = entry["uid"], entry.get("stage", "")
+        async def one(entry: PendingEntry) -> tuple[str, str] | None:
+            uid, stage = entry.uid, entry.stage
             try:
-                pod = await read_pod(self._api, namespace=namespace, name=entry.get("pod", ""))
+                pod = await read_pod(self._api, namespace=namespace, name=entry.pod)
                 same = pod is not None and (pod.get("metadata") or {}).get("uid") == uid
                 if (
                     pod is not None
                     and same
                     and observe.level(observe.recorded_marker(pod)) < observe.level(stage)
                 ):
-                    await mark_recorded(
-                        self._api, namespace=namespace, name=entry["pod"], uid=uid, stage=stage
-                    )
+                    await mark_recorded(self._api, namespace=namespace, name=entry.pod, uid=uid, stage=stage)
                 if same:
                     self._remember(uid, stage)
             except Exception as exc:
-                logger.warning("could not settle pending Pod %s/%s: %s", namespace, entry.get("pod"), exc)
+                logger.warning("could not settle pending Pod %s/%s: %s", namespace, entry.pod, exc)
                 return None
             return (uid, stage)
 

@@ -19,6 +19,8 @@ from gobuild_operator.constants import LABEL_CONFIG
 from gobuild_operator.k8s.client import ApiClient
 from gobuild_operator.k8s.metawatch import watch_objects
 from gobuild_operator.metrics import Metrics
+from gobuild_operator.reconciler.cache import CacheObjects
+from gobuild_operator.reconciler.status import StatusWriter
 from gobuild_operator.reporting.checker import ConfigChecker
 from gobuild_operator.reporting.downloads import DownloadReporter
 from gobuild_operator.reporting.missed import MissedInjections
@@ -44,13 +46,23 @@ class Reporting:
         self._namespaces = tuple(namespaces)
         self._pod_watches: list[asyncio.Task[None]] = []
         self.store = store
+        #: The one writer of GoBuildConfig status: the checks, the counting and the spec reconcile feed it.
+        self.writer = StatusWriter(api=api)
         self.reporter = DownloadReporter(
             api=api,
             metrics=metrics,
+            writer=self.writer,
             flush_interval=settings.status_flush_interval,
             settle_interval=settings.settle_interval,
         )
-        self.checker = ConfigChecker(api=api, metrics=metrics, store=store, settings=settings)
+        self.checker = ConfigChecker(
+            api=api,
+            metrics=metrics,
+            store=store,
+            settings=settings,
+            writer=self.writer,
+            cache=CacheObjects(api=api),
+        )
         self.missed = MissedInjections(
             api=api, store=store, reporter=self.reporter, settings=settings, metrics=metrics
         )
@@ -110,6 +122,7 @@ class Reporting:
             self.store.remove_config(namespace, name)
             if self.leading:
                 self.checker.remove((namespace, name))
+                self.writer.forget((namespace, name))
         else:
             info, old = self.store.put_config(body)
             if self.leading:

@@ -1,4 +1,5 @@
-"""metav1.Condition lists, updated the way kubebuilder's meta.SetStatusCondition does.
+"""metav1.Condition lists (api/status.py `Condition`), updated the way kubebuilder's
+meta.SetStatusCondition does.
 
 lastTransitionTime moves only when a condition's status changes, so `kubectl describe` shows
 when a problem started, not when it was last seen. `Ready` is derived from the others, never
@@ -7,8 +8,10 @@ set by hand, so it cannot disagree with them.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any, Literal
+from collections.abc import Sequence
+from typing import Literal
+
+from gobuild_operator.api.status import Condition
 
 Status = Literal["True", "False", "Unknown"]
 
@@ -29,7 +32,7 @@ ORDER = (READY, SPEC_VALID, PROXIES_REACHABLE, SECRETS_RESOLVED, CACHE_READY, DO
 
 
 def set_condition(
-    conditions: Sequence[Mapping[str, Any]],
+    conditions: Sequence[Condition],
     *,
     type: str,
     status: Status,
@@ -37,50 +40,45 @@ def set_condition(
     message: str,
     generation: int | None,
     now: str,
-) -> list[dict[str, Any]]:
-    """A new list with `type` set; other conditions are copied unchanged."""
-    previous = next((c for c in conditions if c.get("type") == type), None)
+) -> list[Condition]:
+    """A new list with `type` set; other conditions are kept unchanged."""
+    previous = get_condition(conditions, type)
     transition = now
-    if previous is not None and previous.get("status") == status and previous.get("lastTransitionTime"):
-        transition = str(previous["lastTransitionTime"])
-    updated: dict[str, Any] = {
-        "type": type,
-        "status": status,
-        "reason": reason,
-        "message": message,
-        "lastTransitionTime": transition,
-    }
-    if generation is not None:
-        updated["observedGeneration"] = generation
-    others = [dict(c) for c in conditions if c.get("type") != type]
-    return sort_conditions([*others, updated])
+    if previous is not None and previous.status == status and previous.last_transition_time:
+        transition = previous.last_transition_time
+    updated = Condition(
+        type=type,
+        status=status,
+        reason=reason,
+        message=message,
+        last_transition_time=transition,
+        observed_generation=generation,
+    )
+    return sort_conditions([*(c for c in conditions if c.type != type), updated])
 
 
-def sort_conditions(conditions: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    def rank(c: Mapping[str, Any]) -> tuple[int, str]:
-        t = str(c.get("type", ""))
-        return (ORDER.index(t) if t in ORDER else len(ORDER), t)
+def sort_conditions(conditions: Sequence[Condition]) -> list[Condition]:
+    def rank(c: Condition) -> tuple[int, str]:
+        return (ORDER.index(c.type) if c.type in ORDER else len(ORDER), c.type)
 
-    return [dict(c) for c in sorted(conditions, key=rank)]
-
-
-def get_condition(conditions: Sequence[Mapping[str, Any]], type: str) -> Mapping[str, Any] | None:
-    return next((c for c in conditions if c.get("type") == type), None)
+    return sorted(conditions, key=rank)
 
 
-def with_ready(
-    conditions: Sequence[Mapping[str, Any]], *, generation: int | None, now: str
-) -> list[dict[str, Any]]:
+def get_condition(conditions: Sequence[Condition], type: str) -> Condition | None:
+    return next((c for c in conditions if c.type == type), None)
+
+
+def with_ready(conditions: Sequence[Condition], *, generation: int | None, now: str) -> list[Condition]:
     """Recompute `Ready` from the gating conditions."""
-    failing = [c for t in READY_GATES if (c := get_condition(conditions, t)) and c.get("status") == "False"]
+    failing = [c for t in READY_GATES if (c := get_condition(conditions, t)) and c.status == "False"]
     if failing:
         first = failing[0]
         return set_condition(
             conditions,
             type=READY,
             status="False",
-            reason=str(first.get("reason", first["type"])),
-            message=f"{first['type']}: {first.get('message', '')}",
+            reason=first.reason or first.type,
+            message=f"{first.type}: {first.message}",
             generation=generation,
             now=now,
         )
@@ -95,9 +93,9 @@ def with_ready(
             generation=generation,
             now=now,
         )
-    unknown = [t for t in READY_GATES if (c := get_condition(conditions, t)) and c.get("status") == "Unknown"]
-    unchecked = [t for t in unknown if (get_condition(conditions, t) or {}).get("reason") == NOT_CHECKED]
-    checking = [t for t in unknown if t not in unchecked] + pending
+    unknown = [c for t in READY_GATES if (c := get_condition(conditions, t)) and c.status == "Unknown"]
+    unchecked = [c.type for c in unknown if c.reason == NOT_CHECKED]
+    checking = [c.type for c in unknown if c.reason != NOT_CHECKED] + pending
     message = "spec valid"
     if checking:
         message += "; still checking: " + ", ".join(checking)

@@ -52,22 +52,15 @@ Everything here is pure: the operator feeds it Pod dicts and status dicts and do
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Final
 
 from gobuild_operator.api.reasons import UNKNOWN
+from gobuild_operator.api.status import Condition, Downloads, Failure, GoBuildConfigStatus, PendingEntry
 from gobuild_operator.core.status import conditions as cond
-from gobuild_operator.core.status.observe import (
-    FAILED,
-    INJECTED,
-    MISSED,
-    SUCCEEDED,
-    Failure,
-    Observation,
-    level,
-)
+from gobuild_operator.core.status.observe import FAILED, INJECTED, MISSED, SUCCEEDED, Observation, level
 from gobuild_operator.timeutil import parse_rfc3339
 
 #: status.downloads.recentFailures keeps this many, newest first (SPEC).
@@ -79,7 +72,7 @@ RUNNING_LIMIT: Final = 2000
 
 @dataclass(frozen=True)
 class BatchResult:
-    status: dict[str, Any]
+    status: GoBuildConfigStatus
     #: Observations counted by this write (metrics and Events are for these only).
     counted: tuple[Observation, ...] = ()
     #: Pods whose annotation must be raised to `stage` (counted now, or earlier and still pending).
@@ -87,65 +80,58 @@ class BatchResult:
 
 
 @dataclass
-class _Downloads:
+class _Tally:
+    """status.downloads as the counting works on it: entries keyed by Pod uid."""
+
     injected: int = 0
     succeeded: int = 0
     failed: int = 0
     missed: int = 0
     by_reason: dict[str, int] = field(default_factory=dict)
-    last_failure: dict[str, Any] | None = None
-    recent: list[dict[str, Any]] = field(default_factory=list)
-    pending: dict[str, dict[str, str]] = field(default_factory=dict)  # uid -> entry
+    last_failure: Failure | None = None
+    recent: list[Failure] = field(default_factory=list)
+    pending: dict[str, PendingEntry] = field(default_factory=dict)  # uid -> entry
     running: dict[str, str] = field(default_factory=dict)  # uid -> Pod name, oldest first
 
     @classmethod
-    def read(cls, raw: Mapping[str, Any]) -> _Downloads:
-        def count(key: str) -> int:
-            value = raw.get(key)
-            return value if isinstance(value, int) else 0
-
-        by_reason = {str(k): v for k, v in (raw.get("byReason") or {}).items() if isinstance(v, int)}
-        pending = {
-            str(e["uid"]): {k: str(v) for k, v in e.items()}
-            for e in raw.get("pending") or []
-            if isinstance(e, Mapping) and e.get("uid")
-        }
-        running = parse_running(raw.get("running"))
+    def read(cls, downloads: Downloads | None) -> _Tally:
+        if downloads is None:
+            return cls()
+        pending = {entry.uid: entry for entry in downloads.pending if entry.uid}
+        running = parse_running(downloads.running)
         # Running Pods listed in `pending` by an earlier version of this protocol move to `running`.
         for uid, entry in list(pending.items()):
-            if entry.get("stage") == INJECTED:
-                running.setdefault(uid, entry.get("pod", ""))
+            if entry.stage == INJECTED:
+                running.setdefault(uid, entry.pod)
                 del pending[uid]
         return cls(
-            injected=count("injected"),
-            succeeded=count("succeeded"),
-            failed=count("failed"),
-            missed=count("missedInjections"),
-            by_reason=by_reason,
-            last_failure=dict(raw["lastFailure"]) if isinstance(raw.get("lastFailure"), Mapping) else None,
-            recent=[dict(f) for f in raw.get("recentFailures") or [] if isinstance(f, Mapping)],
+            injected=downloads.injected,
+            succeeded=downloads.succeeded,
+            failed=downloads.failed,
+            missed=downloads.missed_injections,
+            by_reason=dict(downloads.by_reason),
+            last_failure=downloads.last_failure,
+            recent=list(downloads.recent_failures),
             pending=pending,
             running=running,
         )
 
-    def write(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "injected": self.injected,
-            "succeeded": self.succeeded,
-            "failed": self.failed,
-            "missedInjections": self.missed,
-            "byReason": dict(sorted(self.by_reason.items())),
-            "recentFailures": self.recent[:MAX_RECENT_FAILURES],
-            "pending": sorted(self.pending.values(), key=lambda e: (e.get("time", ""), e["uid"])),
-            "running": " ".join(f"{uid}/{name}" for uid, name in self.running.items()),
-        }
-        if self.last_failure is not None:
-            out["lastFailure"] = self.last_failure
-        return out
+    def write(self) -> Downloads:
+        return Downloads(
+            injected=self.injected,
+            succeeded=self.succeeded,
+            failed=self.failed,
+            missed_injections=self.missed,
+            by_reason=dict(sorted(self.by_reason.items())),
+            last_failure=self.last_failure,
+            recent_failures=self.recent[:MAX_RECENT_FAILURES],
+            pending=sorted(self.pending.values(), key=lambda e: (e.time, e.uid)),
+            running=" ".join(f"{uid}/{name}" for uid, name in self.running.items()),
+        )
 
 
 def apply_batch(
-    status: Mapping[str, Any],
+    status: GoBuildConfigStatus,
     observations: Sequence[Observation],
     *,
     marked: Collection[tuple[str, str]] = (),
@@ -160,23 +146,22 @@ def apply_batch(
     Pure and idempotent: applying the same batch to the status it produced changes nothing, which
     is what makes a retried or replayed flush safe.
     """
-    new = dict(status)
-    downloads = _Downloads.read(status.get("downloads") or {})
+    tally = _Tally.read(status.downloads)
     counted: list[Observation] = []
     mark: dict[str, Observation] = {}
     for obs in observations:
-        pending = downloads.pending.get(obs.uid)
-        floor = max(obs.floor, level(pending.get("stage") if pending else None))
-        if obs.uid in downloads.running:
+        pending = tally.pending.get(obs.uid)
+        floor = max(obs.floor, level(pending.stage if pending else None))
+        if obs.uid in tally.running:
             floor = max(floor, level(INJECTED))
         if level(obs.stage) > floor:
-            _count(downloads, obs, floor=floor)
+            _count(tally, obs, floor=floor)
             counted.append(obs)
             if obs.stage == INJECTED:
-                downloads.running[obs.uid] = obs.pod
+                tally.running[obs.uid] = obs.pod
             else:
-                downloads.running.pop(obs.uid, None)
-                downloads.pending[obs.uid] = {"uid": obs.uid, "pod": obs.pod, "stage": obs.stage, "time": now}
+                tally.running.pop(obs.uid, None)
+                tally.pending[obs.uid] = PendingEntry(uid=obs.uid, pod=obs.pod, stage=obs.stage, time=now)
         if (
             obs.stage != INJECTED  # a running Pod's record is its entry (see the module docstring)
             and level(obs.marker) < level(obs.stage)
@@ -186,22 +171,21 @@ def apply_batch(
     # After counting: an observation that raced with its Pod's annotation (queued before it, from
     # a stale watch event) must still find the entry and be recognised as counted.
     for uid, stage in marked:
-        entry = downloads.pending.get(uid)
-        if entry is not None and level(entry.get("stage")) <= level(stage):
-            del downloads.pending[uid]
+        entry = tally.pending.get(uid)
+        if entry is not None and level(entry.stage) <= level(stage):
+            del tally.pending[uid]
         if stage == INJECTED:  # recorded on the Pod: the annotation is its record now
-            downloads.running.pop(uid, None)
+            tally.running.pop(uid, None)
     for uid in gone:
-        downloads.pending.pop(uid, None)
-        downloads.running.pop(uid, None)
-    for uid, pod in list(downloads.running.items())[: max(0, len(downloads.running) - running_limit)]:
+        tally.pending.pop(uid, None)
+        tally.running.pop(uid, None)
+    for uid, pod in list(tally.running.items())[: max(0, len(tally.running) - running_limit)]:
         if uid not in mark:
             mark[uid] = Observation(uid=uid, pod=pod, stage=INJECTED)
-    new["downloads"] = downloads.write()
-    conditions = list(status.get("conditions") or [])
-    health = downloads_condition(counted, conditions=conditions, generation=generation, now=now)
-    if health is not conditions:
-        new["conditions"] = cond.with_ready(health, generation=generation, now=now)
+    conditions = downloads_condition(counted, conditions=status.conditions, generation=generation, now=now)
+    if conditions is not status.conditions:
+        conditions = cond.with_ready(conditions, generation=generation, now=now)
+    new = status.model_copy(update={"downloads": tally.write(), "conditions": conditions})
     return BatchResult(status=new, counted=tuple(counted), to_mark=tuple(mark.values()))
 
 
@@ -217,30 +201,29 @@ def parse_running(value: Any) -> dict[str, str]:
     return running
 
 
-def _count(downloads: _Downloads, obs: Observation, *, floor: int) -> None:
+def _count(tally: _Tally, obs: Observation, *, floor: int) -> None:
     if obs.stage == MISSED:
-        downloads.missed += 1
+        tally.missed += 1
         return
     if floor < level(INJECTED):
-        downloads.injected += 1
+        tally.injected += 1
     if obs.stage == SUCCEEDED:
-        downloads.succeeded += 1
+        tally.succeeded += 1
     elif obs.stage == FAILED:
-        downloads.failed += 1
-        failure = obs.failure or Failure(obs.pod, "", UNKNOWN, "", "", "")
-        downloads.by_reason[failure.reason] = downloads.by_reason.get(failure.reason, 0) + 1
-        entry = failure.to_status()
-        downloads.last_failure = entry
-        downloads.recent = [entry, *downloads.recent][:MAX_RECENT_FAILURES]
+        tally.failed += 1
+        failure = obs.failure or Failure(pod=obs.pod, reason=UNKNOWN)
+        tally.by_reason[failure.reason] = tally.by_reason.get(failure.reason, 0) + 1
+        tally.last_failure = failure
+        tally.recent = [failure, *tally.recent][:MAX_RECENT_FAILURES]
 
 
 def downloads_condition(
     counted: Sequence[Observation],
     *,
-    conditions: list[dict[str, Any]],
+    conditions: list[Condition],
     generation: int | None,
     now: str,
-) -> list[dict[str, Any]]:
+) -> list[Condition]:
     """DownloadsHealthy describes the most recently finished injected Pod.
 
     True: it succeeded. False: its log shows a module download failure; reason and remedy are the
@@ -261,7 +244,7 @@ def downloads_condition(
             generation=generation,
             now=now,
         )
-    failure = last.failure or Failure(last.pod, "", UNKNOWN, "", "", now)
+    failure = last.failure or Failure(pod=last.pod, reason=UNKNOWN, time=now)
     where = f"Pod {failure.pod}" + (f" (container {failure.container})" if failure.container else "")
     if failure.reason == UNKNOWN:
         return cond.set_condition(
@@ -284,15 +267,15 @@ def downloads_condition(
     )
 
 
-def stale_pending(status: Mapping[str, Any], *, older_than: timedelta, now: datetime) -> list[dict[str, str]]:
+def stale_pending(status: GoBuildConfigStatus, *, older_than: timedelta, now: datetime) -> list[PendingEntry]:
     """Final-stage `pending` entries written more than `older_than` ago: their Pod must be looked up
     (a running Pod's entry is old as long as its build runs; see `running_pending`)."""
-    entries = _Downloads.read(status.get("downloads") or {}).pending.values()
+    entries = _Tally.read(status.downloads).pending.values()
     cutoff = now - older_than
-    return [e for e in entries if e.get("stage") != INJECTED and parse_rfc3339(e.get("time", "")) < cutoff]
+    return [e for e in entries if e.stage != INJECTED and parse_rfc3339(e.time) < cutoff]
 
 
-def running_pending(status: Mapping[str, Any]) -> list[dict[str, str]]:
+def running_pending(status: GoBuildConfigStatus) -> list[PendingEntry]:
     """The running injected Pods (as entries): dropped when their Pod turns out to be gone."""
-    running = _Downloads.read(status.get("downloads") or {}).running
-    return [{"uid": uid, "pod": name, "stage": INJECTED} for uid, name in running.items()]
+    running = _Tally.read(status.downloads).running
+    return [PendingEntry(uid=uid, pod=name, stage=INJECTED) for uid, name in running.items()]

@@ -6,12 +6,13 @@ never carry Secret data or log lines (a log line may hold a URL with a token in 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Final, Literal
+from typing import Final, Literal
 
+from gobuild_operator.api.status import Condition, Failure
 from gobuild_operator.core.status import conditions as cond
-from gobuild_operator.core.status.observe import FAILED, MISSED, Failure, Observation
+from gobuild_operator.core.status.observe import FAILED, MISSED, Observation
 
 
 @dataclass(frozen=True)
@@ -27,23 +28,20 @@ MAX_PODS_IN_EVENT: Final = 5
 ANNOUNCED: Final = (cond.PROXIES_REACHABLE, cond.SECRETS_RESOLVED, cond.CACHE_READY)
 
 
-def transition_events(
-    before: Sequence[Mapping[str, Any]], after: Sequence[Mapping[str, Any]]
-) -> list[EventText]:
+def transition_events(before: Sequence[Condition], after: Sequence[Condition]) -> list[EventText]:
     """A Warning when an announced condition turns False (or a False one changes reason), a Normal
     Event when it recovers. Nothing while it stays the same, so periodic probes do not spam."""
     events = []
     for type_ in ANNOUNCED:
-        old = cond.get_condition(before, type_) or {}
+        old = cond.get_condition(before, type_)
         new = cond.get_condition(after, type_)
         if new is None:
             continue
-        if new.get("status") == "False" and (
-            old.get("status") != "False" or old.get("reason") != new.get("reason")
-        ):
-            events.append(EventText("Warning", str(new.get("reason")), f"{type_}: {new.get('message', '')}"))
-        elif new.get("status") == "True" and old.get("status") == "False":
-            events.append(EventText("Normal", str(new.get("reason")), f"{type_}: {new.get('message', '')}"))
+        was_false = old is not None and old.status == "False"
+        if new.status == "False" and (not was_false or old is None or old.reason != new.reason):
+            events.append(EventText("Warning", new.reason, f"{type_}: {new.message}"))
+        elif new.status == "True" and was_false:
+            events.append(EventText("Normal", new.reason, f"{type_}: {new.message}"))
     return events
 
 

@@ -13,17 +13,18 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Final, Literal
+from typing import Final, Literal
 from urllib.parse import urlsplit
 
 from gobuild_operator import constants as c
 from gobuild_operator.api.spec import GoBuildConfigSpec
+from gobuild_operator.api.status import CacheStatus, Condition, ProxyStatus
 from gobuild_operator.core.injection.plan import cache_claim_name
 from gobuild_operator.core.status import conditions as cond
 from gobuild_operator.core.status import reach
 from gobuild_operator.redact import has_userinfo, redact_url
 
-Conditions = list[dict[str, Any]]
+Conditions = list[Condition]
 
 #: status.proxies[].error of a file:// entry.
 FILE_NOTE: Final = "not probed: a file:// GOPROXY is read inside the build container"
@@ -120,13 +121,14 @@ class ProbeResult:
     error: str
     time: str
 
-    def to_status(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"url": self.url, "lastProbeTime": self.time, "error": self.error}
-        if self.reachable is not None:
-            out["reachable"] = self.reachable
-        if self.latency_ms is not None:
-            out["latencyMs"] = self.latency_ms
-        return out
+    def to_status(self) -> ProxyStatus:
+        return ProxyStatus(
+            url=self.url,
+            reachable=self.reachable,
+            latency_ms=self.latency_ms,
+            last_probe_time=self.time,
+            error=self.error,
+        )
 
 
 def http_verdict(status: int, *, module: str) -> tuple[bool, str]:
@@ -147,7 +149,7 @@ def http_verdict(status: int, *, module: str) -> tuple[bool, str]:
 
 
 def proxies_condition(
-    conditions: Sequence[Mapping[str, Any]],
+    conditions: Sequence[Condition],
     results: Sequence[ProbeResult],
     *,
     spec: GoBuildConfigSpec,
@@ -270,7 +272,7 @@ UNCHECKED = Lookup(found=False, unchecked=True)
 
 
 def secrets_condition(
-    conditions: Sequence[Mapping[str, Any]],
+    conditions: Sequence[Condition],
     refs: Sequence[Reference],
     lookups: Mapping[tuple[str, str], Lookup],
     *,
@@ -360,14 +362,14 @@ class Claim:
 
 
 def cache_check(
-    conditions: Sequence[Mapping[str, Any]],
+    conditions: Sequence[Condition],
     spec: GoBuildConfigSpec,
     *,
     config_name: str,
     claim: Claim | None,
     generation: int | None,
     now: str,
-) -> tuple[dict[str, Any] | None, Conditions]:
+) -> tuple[CacheStatus | None, Conditions]:
     """(status.cache or None when there is no cache, conditions with CacheReady)."""
 
     def ready(status: cond.Status, reason: str, message: str) -> Conditions:
@@ -386,23 +388,21 @@ def cache_check(
     name = cache_claim_name(config_name, spec)
     field = "spec.cache.existingClaim" if spec.cache.existing_claim else "spec.cache"
     if claim is None:
-        return {"claimName": name}, ready("Unknown", "Checking", f"looking up PersistentVolumeClaim {name}")
+        return CacheStatus(claim_name=name), ready(
+            "Unknown", "Checking", f"looking up PersistentVolumeClaim {name}"
+        )
     if claim.error:
-        return {"claimName": name}, ready(
+        return CacheStatus(claim_name=name), ready(
             "False", "ClaimNotCreated", f"PersistentVolumeClaim {name}: {claim.error}"
         )
     if not claim.found:
         how = "" if spec.cache.existing_claim else "; the operator creates it"
-        return {"claimName": name}, ready(
+        return CacheStatus(claim_name=name), ready(
             "False", "ClaimNotFound", f"PersistentVolumeClaim {name} not found ({field}){how}"
         )
-    status: dict[str, Any] = {
-        "claimName": name,
-        "phase": claim.phase,
-        "accessModes": list(claim.access_modes),
-    }
-    if claim.capacity:
-        status["capacity"] = claim.capacity
+    status = CacheStatus(
+        claim_name=name, phase=claim.phase, capacity=claim.capacity, access_modes=list(claim.access_modes)
+    )
     if claim.phase == "Pending":
         return status, ready(
             "Unknown",
@@ -428,7 +428,7 @@ def cache_check(
 
 
 def initial_downloads_condition(
-    conditions: Sequence[Mapping[str, Any]], *, enabled: bool, generation: int | None, now: str
+    conditions: Sequence[Condition], *, enabled: bool, generation: int | None, now: str
 ) -> Conditions:
     """DownloadsHealthy before any injected Pod finished (later set by core.counting)."""
     current = cond.get_condition(conditions, cond.DOWNLOADS_HEALTHY)
@@ -442,8 +442,8 @@ def initial_downloads_condition(
             generation=generation,
             now=now,
         )
-    if current is not None and current.get("reason") != "ReportingDisabled":
-        return [dict(x) for x in conditions]
+    if current is not None and current.reason != "ReportingDisabled":
+        return list(conditions)
     return cond.set_condition(
         conditions,
         type=cond.DOWNLOADS_HEALTHY,

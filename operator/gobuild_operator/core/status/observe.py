@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Final, Literal
 
 from gobuild_operator import constants as c
+from gobuild_operator.api.status import Failure
 from gobuild_operator.core.diagnosis.diagnose import Diagnosis, GoSettings, diagnose
 from gobuild_operator.core.imagebuilds.recognition import recognise
 
@@ -34,28 +35,6 @@ _LEVEL: Final[Mapping[str, int]] = {INJECTED: 1, SUCCEEDED: 2, FAILED: 2, MISSED
 def level(stage: str | None) -> int:
     """0 for nothing recorded; 1 for injected; 2 for a final stage. Unknown markers count as 0."""
     return _LEVEL.get(stage or "", 0)
-
-
-@dataclass(frozen=True)
-class Failure:
-    """status.downloads.lastFailure / recentFailures[] (never the evidence line: it may hold URLs)."""
-
-    pod: str
-    container: str
-    reason: str
-    summary: str
-    remedy: str
-    time: str
-
-    def to_status(self) -> dict[str, str]:
-        return {
-            "pod": self.pod,
-            "container": self.container,
-            "reason": self.reason,
-            "summary": self.summary,
-            "remedy": self.remedy,
-            "time": self.time,
-        }
 
 
 @dataclass(frozen=True)
