@@ -16,6 +16,7 @@ never half of a change.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -102,10 +103,24 @@ class Store:
         #: Set once the store holds what existed when the operator started (startup.py); until
         #: then admission would answer "not found" for configs that exist.
         self.synced = False
+        #: Set by every change, for `wait_until_holds` (on the event loop that feeds the store).
+        self._changed = asyncio.Event()
 
     def holds(self, configs: set[Key], namespaces: set[str]) -> bool:
         """Whether these configs and namespaces have all arrived from the watches."""
         return configs <= self._configs.keys() and namespaces <= self._labels.keys()
+
+    async def wait_until_holds(self, configs: set[Key], namespaces: set[str]) -> None:
+        """Return once the watches have delivered these configs and namespaces: each change of the
+        store wakes the wait (callers bound it with asyncio.timeout)."""
+        while True:
+            self._changed.clear()
+            if self.holds(configs, namespaces):
+                return
+            await self._changed.wait()
+
+    def _touch(self) -> None:
+        self._changed.set()
 
     def _publish(self, namespace: str) -> None:
         specs = {info.name: info.spec for info in self.configs_in(namespace)}
@@ -123,6 +138,7 @@ class Store:
         self._configs[info.key] = info
         if old is None or old.spec is not info.spec:
             self._publish(info.namespace)
+        self._touch()
         return info, old
 
     def view(self, body: Mapping[str, Any]) -> ConfigInfo:
@@ -133,6 +149,7 @@ class Store:
     def remove_config(self, namespace: str, name: str) -> ConfigInfo | None:
         removed = self._configs.pop((namespace, name), None)
         self._publish(namespace)
+        self._touch()
         return removed
 
     def all_configs(self) -> list[ConfigInfo]:
@@ -161,9 +178,11 @@ class Store:
 
     def put_namespace(self, name: str, labels: Mapping[str, str]) -> None:
         self._labels[name] = MappingProxyType({str(k): str(v) for k, v in labels.items()})
+        self._touch()
 
     def remove_namespace(self, name: str) -> None:
         self._labels.pop(name, None)
+        self._touch()
 
     def namespace_labels(self, name: str) -> Mapping[str, str]:
         return self._labels.get(name, _NOTHING)

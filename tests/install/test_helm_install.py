@@ -152,7 +152,7 @@ def test_the_quickstart_job_builds_and_its_outcome_is_reported(installed: Cluste
     assert status.get("failed", 0) == 0
 
 
-def test_defect_4_the_charts_role_reads_no_secret_and_may_only_annotate_pods(installed: Cluster) -> None:
+def test_the_charts_role_reads_no_secret_and_may_only_annotate_pods(installed: Cluster) -> None:
     def can(*args: str) -> bool:
         result = installed.kubectl("auth", "can-i", *args, f"--as={SA}", check=False)
         return result.stdout.strip() == "yes"

@@ -238,7 +238,7 @@ def test_restarts_and_crashes_neither_lose_nor_double_count(
 def test_an_injected_pod_is_counted_without_a_write_to_it_and_exactly_once_across_crashes(
     cluster: Cluster, api: client.ApiClient, namespace: str, operator: OperatorProcess
 ) -> None:
-    """Issue 10: creating an injected Pod costs no PATCH of it; status.downloads.running is its record."""
+    """creating an injected Pod costs no PATCH of it; status.downloads.running is its record."""
     make_config(cluster, namespace)
     create_injected_pod(api, namespace, "r1")
     create_injected_pod(api, namespace, "r2")

@@ -1,6 +1,6 @@
 """Attacks a hostile tenant or a careless admin can make, reproduced on the real API server.
 
-Each test is named after the defect of the hardening issue it reproduces.
+Each test is named after what it proves a tenant or an admin can no longer do.
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ def _injected(pod: dict[str, Any]) -> bool:
     return pod["metadata"].get("annotations", {}).get("gobuild.dev/injected") == "corp"
 
 
-def test_defect_1_a_pod_with_a_hostile_git_config_count_does_not_stop_the_operator(
+def test_a_pod_with_a_hostile_git_config_count_does_not_stop_the_operator(
     cluster: Cluster, namespace: str, operator: OperatorProcess
 ) -> None:
     make_config(cluster, namespace, "corp", **SSH_SPEC)
@@ -69,7 +69,7 @@ def test_defect_1_a_pod_with_a_hostile_git_config_count_does_not_stop_the_operat
     assert _injected(_create(cluster, namespace, _pod("after-restart")))
 
 
-def test_defect_7_an_object_over_a_mebibyte_is_injected(
+def test_an_object_over_a_mebibyte_is_injected(
     cluster: Cluster, namespace: str, operator: OperatorProcess
 ) -> None:
     """The API server stores objects up to 1.5 MiB and sends them to the webhook; kopf's server
@@ -138,21 +138,21 @@ def _assert_refused(cluster: Cluster, namespace: str, case: Refused) -> None:
 
 
 @pytest.mark.parametrize("case", [pytest.param(c, id=name) for name, c in UNUSABLE.items()])
-def test_defect_9_values_no_build_can_use_are_refused_by_the_api_server(
+def test_values_no_build_can_use_are_refused_by_the_api_server(
     cluster: Cluster, dry_runs: str, case: Refused
 ) -> None:
     _assert_refused(cluster, dry_runs, case)
 
 
 @pytest.mark.parametrize("spec", [pytest.param(s, id=name) for name, s in USABLE.items()])
-def test_defect_9_the_usable_edges_stay_accepted(
+def test_the_usable_edges_stay_accepted(
     cluster: Cluster, dry_runs: str, spec: dict[str, Any]
 ) -> None:
     result = _dry_run(cluster, dry_runs, spec)
     assert result.returncode == 0, result.stderr
 
 
-def test_defect_9_a_config_name_no_label_value_can_hold_is_refused(cluster: Cluster, dry_runs: str) -> None:
+def test_a_config_name_no_label_value_can_hold_is_refused(cluster: Cluster, dry_runs: str) -> None:
     for name, accepted in (("b" * 63, True), ("c" * 64, False)):
         result = _dry_run(cluster, dry_runs, {}, name=name)
         assert (result.returncode == 0) is accepted, result.stderr
@@ -161,17 +161,17 @@ def test_defect_9_a_config_name_no_label_value_can_hold_is_refused(cluster: Clus
 
 
 @pytest.mark.parametrize("case", [pytest.param(c, id=name) for name, c in CREDENTIALS.items()])
-def test_defect_6_the_api_server_refuses_credentials_in_every_url_field(
+def test_the_api_server_refuses_credentials_in_every_url_field(
     cluster: Cluster, dry_runs: str, case: Refused
 ) -> None:
     _assert_refused(cluster, dry_runs, case)
 
 
-# --- defect 3: the proxy probes as a way into the operator's network position ---------------------
+# --- the proxy probes as a way into the operator's network position ---------------------
 
 
 @pytest.mark.parametrize("case", [pytest.param(c, id=name) for name, c in PROBE_TRICKS.items()])
-def test_defect_3_the_api_server_refuses_urls_that_move_the_probe(
+def test_the_api_server_refuses_urls_that_move_the_probe(
     cluster: Cluster, dry_runs: str, case: Refused
 ) -> None:
     _assert_refused(cluster, dry_runs, case)
@@ -237,7 +237,7 @@ METADATA_ENTRIES = [
 ]
 
 
-def test_defect_3_probes_reach_no_metadata_service_directly_or_by_redirect(
+def test_probes_reach_no_metadata_service_directly_or_by_redirect(
     cluster: Cluster, namespace: str, operator: OperatorProcess, forward_proxy: ForwardProxy
 ) -> None:
     redirector = "http://127.0.0.1:9/redirect"  # answered by the forward proxy
@@ -270,10 +270,10 @@ def test_defect_3_probes_reach_no_metadata_service_directly_or_by_redirect(
     assert "169.254.169.254 is a link-local or cloud metadata address" in reachable["message"]
 
 
-# --- defect 10: what writing a GoBuildConfig grants --------------------------------------------
+# --- what writing a GoBuildConfig grants --------------------------------------------
 
 
-def test_defect_10_a_config_cannot_pull_a_workloads_secret_into_its_values(
+def test_a_config_cannot_pull_a_workloads_secret_into_its_values(
     cluster: Cluster, namespace: str, operator: OperatorProcess
 ) -> None:
     """On the real node: the kubelet expands $(VAR) in env values with the variables before them,
@@ -341,7 +341,7 @@ def _build_pod(name: str) -> dict[str, Any]:
     return pod
 
 
-def test_defect_10_settings_that_run_code_are_refused_unless_the_admin_allows_them(
+def test_settings_that_run_code_are_refused_unless_the_admin_allows_them(
     cluster: Cluster, namespace: str, operator: OperatorProcess
 ) -> None:
     make_config(
@@ -379,7 +379,7 @@ def test_defect_10_settings_that_run_code_are_refused_unless_the_admin_allows_th
         assert env["GOFLAGS"] == "-mod=mod -toolexec=/go/pkg/mod/cache/download/evil"
 
 
-# --- defect 8: bookkeeping cleanup waits for nobody ------------------------------------------------
+# --- bookkeeping cleanup waits for nobody ------------------------------------------------
 
 
 @contextlib.contextmanager
@@ -458,7 +458,7 @@ def _cleanup_failures(operator: OperatorProcess) -> int:
     return log.count("could not mark Pod") + log.count("could not settle pending Pod")
 
 
-def test_defect_8_pending_entries_and_pod_markers_are_cleaned_up_without_another_write(
+def test_pending_entries_and_pod_markers_are_cleaned_up_without_another_write(
     cluster: Cluster, api: client.ApiClient, namespace: str, operator: OperatorProcess
 ) -> None:
     make_config(cluster, namespace, "corp")
@@ -491,7 +491,7 @@ def test_defect_8_pending_entries_and_pod_markers_are_cleaned_up_without_another
     assert downloads(cluster, namespace, "corp")["succeeded"] == 1
 
 
-def test_defect_5_two_operators_count_once_and_a_stopping_one_removes_nothing(
+def test_two_operators_count_once_and_a_stopping_one_removes_nothing(
     cluster: Cluster, namespace: str, operator: OperatorProcess, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     """A second operator process beside the first (a second replica, or someone's `make run-local`)
@@ -534,7 +534,7 @@ def test_defect_5_two_operators_count_once_and_a_stopping_one_removes_nothing(
         operator.restart()
 
 
-def test_defect_2_metrics_can_require_authentication(
+def test_metrics_can_require_authentication(
     cluster: Cluster, namespace: str, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     """The metrics name namespaces, configs and failure reasons: with --metrics-auth they go only to

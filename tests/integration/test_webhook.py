@@ -200,8 +200,9 @@ def test_job_pods_made_by_the_controller_carry_the_variables(
 def test_stopped_operator_blocks_nothing(cluster: Cluster, namespace: str, operator: OperatorProcess) -> None:
     operator.stop()
     try:
-        # A stopping operator leaves its registration (another replica may serve it; defect 5 of
-        # the hardening issue): the API server meets a closed port and admits the Pod at once.
+        # A stopping operator leaves its registration (another replica may serve it, and a replica
+        # that removed it on exit once left the others unregistered): the API server meets a closed
+        # port and admits the Pod at once.
         leftovers = cluster.kubectl("get", "mutatingwebhookconfigurations", "-o", "name").stdout
         assert operator.configuration_name in leftovers
         _apply(cluster, namespace, _pod("while-down", {"gobuild.dev/config": "corp"}))

@@ -1,4 +1,4 @@
-"""Which objects the API server sends to the webhook at all (issue 10), on the real API server.
+"""Which objects the API server sends to the webhook at all, on the real API server.
 
 Objects that do not opt in by annotation are sent only from namespaces the operator labelled
 `gobuild.dev/configs=selected` (a config there has a podSelector), and matchConditions (CEL) leave

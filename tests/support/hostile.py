@@ -1,4 +1,4 @@
-"""What a hostile tenant or a careless admin writes into a GoBuildConfig (hardening issue 11).
+"""What a hostile tenant or a careless admin writes into a GoBuildConfig.
 
 One table per defect, shared by the unit tests (the operator's own parse), the integration tests
 (the API server's CRD refuses the same input, naming the same field) and the fuzzer, so the three
@@ -29,7 +29,7 @@ def _ssh(*hosts: str) -> dict[str, Any]:
     return {"privateModules": {"ssh": {"secretName": "git-ssh", "hosts": list(hosts)}}}
 
 
-#: Defect 9: values the CRD accepted but no build can use.
+#: values the CRD accepted but no build can use.
 UNUSABLE: dict[str, Refused] = {
     "mountpath-proc": Refused({"cache": {"mountPath": "/proc"}}, "spec.cache.mountPath", "system directory"),
     "mountpath-bin": Refused({"cache": {"mountPath": "/bin"}}, "spec.cache.mountPath", "system directory"),
@@ -112,7 +112,7 @@ USABLE: dict[str, dict[str, Any]] = {
     "goflags": {"goflags": ["-mod=mod", "--modcacherw", "-tags=netgo,osusergo"]},
 }
 
-#: Defect 6: credentials written into URLs. The token must appear nowhere: not in the refusal the
+#: credentials written into URLs. The token must appear nowhere: not in the refusal the
 #: operator writes on the status, not in anything it shows.
 TOKEN = "s3cr3t-7f3a"
 CREDENTIALS: dict[str, Refused] = {
@@ -146,7 +146,7 @@ CREDENTIALS: dict[str, Refused] = {
     ),
 }
 
-#: Defect 3: GOPROXY entries and probe modules that would move the probe off <url>/<module>/@v/list.
+#: GOPROXY entries and probe modules that would move the probe off <url>/<module>/@v/list.
 PROBE_TRICKS: dict[str, Refused] = {
     "fragment-drops-the-module-path": Refused(
         {"goproxy": ["http://10.0.0.7:8080/admin#", "direct"]},

@@ -288,7 +288,7 @@ def test_workload_controlled_size_does_not_decide_the_work() -> None:
     assert any("more warnings like these" in w for w in answer["warnings"])
 
 
-def test_defect_7_a_review_over_a_mebibyte_is_injected() -> None:
+def test_a_review_over_a_mebibyte_is_injected() -> None:
     """The API server sends objects up to its 3 MiB request limit; kopf's server refused > 1 MiB."""
     webhook = Webhook(store_with())
     big = pod({"gobuild.dev/config": "china"}, env=[{"name": "BLOB", "value": "x" * (2 * 1024 * 1024)}])
@@ -299,7 +299,7 @@ def test_defect_7_a_review_over_a_mebibyte_is_injected() -> None:
     assert webhook.count("Pod", "injected") == 1
 
 
-def test_defect_7_a_review_we_will_not_read_is_answered_counted_and_warned() -> None:
+def test_a_review_we_will_not_read_is_answered_counted_and_warned() -> None:
     webhook = Webhook(store_with())
     request = review("Pod", pod({"gobuild.dev/config": "china"}))
     head = json.dumps(request).encode()[:4096]

@@ -325,14 +325,14 @@ def test_invalid_examples_are_refused_like_the_api_server_does(path: Path) -> No
 
 
 @pytest.mark.parametrize("case", [pytest.param(c, id=name) for name, c in UNUSABLE.items()])
-def test_defect_9_values_no_build_can_use_are_refused(case: Refused) -> None:
+def test_values_no_build_can_use_are_refused(case: Refused) -> None:
     with pytest.raises(SpecError) as raised:
         parse_spec(case.spec)
     assert any(error.startswith(case.field + ":") for error in raised.value.errors), raised.value.errors
 
 
 @pytest.mark.parametrize("spec", [pytest.param(s, id=name) for name, s in USABLE.items()])
-def test_defect_9_the_usable_edges_parse(spec: dict[str, Any]) -> None:
+def test_the_usable_edges_parse(spec: dict[str, Any]) -> None:
     parse_spec(spec)
 
 
@@ -350,7 +350,7 @@ def test_storage_quantities_in_bytes(quantity: str, size: int) -> None:
 
 
 @pytest.mark.parametrize("case", [pytest.param(c, id=name) for name, c in CREDENTIALS.items()])
-def test_defect_6_credentials_in_urls_are_refused_without_quoting_them(case: Refused) -> None:
+def test_credentials_in_urls_are_refused_without_quoting_them(case: Refused) -> None:
     with pytest.raises(SpecError) as raised:
         parse_spec(case.spec)
     assert any(error.startswith(case.field + ":") for error in raised.value.errors), raised.value.errors
@@ -359,7 +359,7 @@ def test_defect_6_credentials_in_urls_are_refused_without_quoting_them(case: Ref
 
 
 @pytest.mark.parametrize("case", [pytest.param(c, id=name) for name, c in PROBE_TRICKS.items()])
-def test_defect_3_urls_and_modules_that_redirect_the_probe_are_refused(case: Refused) -> None:
+def test_urls_and_modules_that_redirect_the_probe_are_refused(case: Refused) -> None:
     with pytest.raises(SpecError) as raised:
         parse_spec(case.spec)
     assert any(error.startswith(case.field + ":") for error in raised.value.errors), raised.value.errors

@@ -24,7 +24,7 @@ SETTINGS = Settings(operator_namespace="gobuild-system")
         pytest.param("d" * 253, False, id="253"),
     ],
 )
-def test_defect_9_a_config_name_no_label_value_can_hold_is_not_injected(name: str, usable: bool) -> None:
+def test_a_config_name_no_label_value_can_hold_is_not_injected(name: str, usable: bool) -> None:
     store = Store()
     info, _ = store.put_config(
         {"metadata": {"namespace": "builds", "name": name, "generation": 1}, "spec": {}}

@@ -260,7 +260,7 @@ def running(result: Applied) -> list[str]:
 
 
 def test_an_injected_pod_is_counted_without_touching_the_pod() -> None:
-    """Issue 10: no write per injected Pod; its word in `running` is the record until it finishes."""
+    """no write per injected Pod; its word in `running` is the record until it finishes."""
     result = apply({}, [Observation("a", "pa", "injected")])
     downloads = result.status["downloads"]
     assert (downloads["injected"], downloads["running"], downloads["pending"]) == (1, "a/pa", [])
@@ -273,15 +273,6 @@ def test_an_injected_pod_is_counted_without_touching_the_pod() -> None:
     assert running(finished) == []
     assert [(p["uid"], p["stage"]) for p in finished.status["downloads"]["pending"]] == [("a", "failed")]
     assert [(o.uid, o.stage) for o in finished.to_mark] == [("a", "failed")]
-
-
-def test_running_pods_listed_in_pending_by_the_first_version_move_to_running() -> None:
-    legacy = {
-        "downloads": {"injected": 1, "pending": [{"uid": "a", "pod": "pa", "stage": "injected", "time": NOW}]}
-    }
-    result = apply(legacy, [Observation("a", "pa", "injected")])
-    assert result.counted == ()
-    assert (result.status["downloads"]["running"], result.status["downloads"]["pending"]) == ("a/pa", [])
 
 
 def test_a_deleted_pod_leaves_the_bookkeeping_whatever_its_stage() -> None:

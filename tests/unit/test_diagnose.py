@@ -37,7 +37,7 @@ SPEC_REASONS = [  # SPEC.md "Download failure reasons", in its order
     *("CertificateUntrusted", "ModuleNotFound", "UnknownRevision", "AuthenticationFailed"),
     *("HostKeyVerificationFailed", "ChecksumMismatch", "MissingGoSum", "SumDBUnreachable"),
     *("NoGoMod", "LookupDisabled", "ProxyServerError", "CacheLockFailed", "DiskFull", "Unknown"),
-    "BuildSettingsNotPassed",  # issue 12: image builds that never pass the injected settings to RUN
+    "BuildSettingsNotPassed",  # image builds that never pass the injected settings to RUN
 ]
 
 

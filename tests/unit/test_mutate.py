@@ -414,7 +414,7 @@ def test_not_understood_objects_are_returned_unchanged(obj: Any, kind: str, reas
         pytest.param("-1", id="negative"),
     ],
 )
-def test_defect_1_hostile_git_config_count_cannot_freeze_admission(count: str) -> None:
+def test_hostile_git_config_count_cannot_freeze_admission(count: str) -> None:
     env = [{"name": "GIT_CONFIG_COUNT", "value": count}]
     result = run(pod(c(env=env)), SSH)
     values = {var["name"]: var.get("value") for var in result.obj["spec"]["containers"][0]["env"]}
@@ -442,7 +442,7 @@ WORKLOAD_SECRET = {"name": "CI_TOKEN", "valueFrom": {"secretKeyRef": {"name": "c
         pytest.param("$(", id="unclosed"),
     ],
 )
-def test_defect_10_injected_values_reach_the_container_literally(value: str) -> None:
+def test_injected_values_reach_the_container_literally(value: str) -> None:
     path = "".join(ch for ch in value if ch not in " ,?#")  # what a GOPROXY URL may hold of it
     spec = {
         "goproxy": [f"https://goproxy.corp/{path}", "direct"],

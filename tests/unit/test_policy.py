@@ -28,7 +28,7 @@ def _problems(spec: dict[str, Any], allowed: Policy | None = None) -> list[str]:
 
 
 @pytest.mark.parametrize("name", [pytest.param(n, id=n) for n in DENIED_ENV])
-def test_defect_10_env_names_that_run_code_are_refused(name: str) -> None:
+def test_env_names_that_run_code_are_refused(name: str) -> None:
     spec = {"env": [{"name": "CGO_ENABLED", "value": "0"}, {"name": name, "value": "/cache/x"}]}
     (problem,) = _problems(spec)
     assert problem.startswith(f"spec.env[1].name: {name} ")
@@ -48,7 +48,7 @@ def test_defect_10_env_names_that_run_code_are_refused(name: str) -> None:
         pytest.param("-ldflags=-extldflags=-fplugin=/x", "ldflags", id="ldflags-extldflags"),
     ],
 )
-def test_defect_10_goflags_that_run_code_are_refused(flag: str, name: str) -> None:
+def test_goflags_that_run_code_are_refused(flag: str, name: str) -> None:
     spec = {"goflags": ["-mod=mod", flag]}
     (problem,) = _problems(spec)
     assert problem.startswith(f"spec.goflags[1]: -{name} ")
@@ -86,7 +86,7 @@ def _store(allowed: Policy | None = None) -> Store:
     return store
 
 
-def test_defect_10_a_refused_config_injects_nothing_and_says_why() -> None:
+def test_a_refused_config_injects_nothing_and_says_why() -> None:
     store = _store()
     info = store.config(("builds", "corp"))
     assert info is not None

@@ -71,7 +71,7 @@ def test_the_probe_url_is_built_from_the_parsed_entry(entry: str, url: str) -> N
         pytest.param("instance-data.ec2.internal", id="aws-name"),
     ],
 )
-def test_defect_3_metadata_and_link_local_hosts_are_refused(host: str) -> None:
+def test_metadata_and_link_local_hosts_are_refused(host: str) -> None:
     refusal = reach.host_refusal(host, allow_link_local=False)
     assert refusal is not None
     assert "refused before connecting" in refusal
@@ -228,7 +228,7 @@ def redirect_to(location: str) -> Handler:
         pytest.param("http://metadata.google.internal/computeMetadata/v1", id="name"),
     ],
 )
-async def test_defect_3_a_metadata_entry_is_refused_before_connecting(entry: str) -> None:
+async def test_a_metadata_entry_is_refused_before_connecting(entry: str) -> None:
     recorder = Recorder()
     result = await run_probe(entry, recorder=recorder, resolver=FakeDNS("127.0.0.1"))
     assert result.reachable is False
@@ -236,7 +236,7 @@ async def test_defect_3_a_metadata_entry_is_refused_before_connecting(entry: str
     assert recorder.attempts == []
 
 
-async def test_defect_3_a_name_resolving_to_a_metadata_address_is_refused() -> None:
+async def test_a_name_resolving_to_a_metadata_address_is_refused() -> None:
     recorder = Recorder()
     result = await run_probe(
         "http://goproxy.corp.example", recorder=recorder, resolver=FakeDNS("169.254.169.254")
@@ -247,7 +247,7 @@ async def test_defect_3_a_name_resolving_to_a_metadata_address_is_refused() -> N
     assert recorder.attempts == ["http://goproxy.corp.example/golang.org/x/mod/@v/list"]
 
 
-async def test_defect_3_a_redirect_to_a_metadata_address_is_not_followed(
+async def test_a_redirect_to_a_metadata_address_is_not_followed(
     serve: Callable[..., Awaitable[str]],
 ) -> None:
     recorder = Recorder()
@@ -258,7 +258,7 @@ async def test_defect_3_a_redirect_to_a_metadata_address_is_not_followed(
     assert recorder.attempts == [f"{base}/golang.org/x/mod/@v/list"]
 
 
-async def test_defect_3_a_corporate_proxy_at_a_metadata_address_is_refused() -> None:
+async def test_a_corporate_proxy_at_a_metadata_address_is_refused() -> None:
     recorder = Recorder()
     result = await run_probe(
         "http://goproxy.corp.example", recorder=recorder, proxy="http://169.254.169.254:3128"
@@ -268,7 +268,7 @@ async def test_defect_3_a_corporate_proxy_at_a_metadata_address_is_refused() -> 
     assert recorder.attempts == []
 
 
-async def test_defect_3_redirects_stop_after_ten_like_go(serve: Callable[..., Awaitable[str]]) -> None:
+async def test_redirects_stop_after_ten_like_go(serve: Callable[..., Awaitable[str]]) -> None:
     asked: list[str] = []
 
     async def loop(request: web.Request) -> web.Response:
@@ -282,7 +282,7 @@ async def test_defect_3_redirects_stop_after_ten_like_go(serve: Callable[..., Aw
     assert len(asked) == 11  # the request and the 10 redirects go follows
 
 
-async def test_defect_3_a_redirect_from_https_to_http_is_not_followed(
+async def test_a_redirect_from_https_to_http_is_not_followed(
     serve: Callable[..., Awaitable[str]], tmp_path: Any
 ) -> None:
     ca = pki.make_ca("probe-test-ca")

@@ -84,7 +84,7 @@ def _stored_spec() -> GoBuildConfigSpec:
     )
 
 
-def test_defect_6_a_stored_token_reaches_neither_status_nor_conditions_nor_events() -> None:
+def test_a_stored_token_reaches_neither_status_nor_conditions_nor_events() -> None:
     spec = _stored_spec()
     targets = health.probe_targets(spec)
     assert [t.url for t in targets] == ["https://***@goproxy.corp", "http://127.0.0.1:9/"]
@@ -105,7 +105,7 @@ def test_defect_6_a_stored_token_reaches_neither_status_nor_conditions_nor_event
     assert status.gosumdb == "sum.golang.org https://***@sum.corp"
 
 
-async def test_defect_6_a_stored_token_is_no_metric_label() -> None:
+async def test_a_stored_token_is_no_metric_label() -> None:
     async def version_list(_: web.Request) -> web.Response:
         return web.Response(text="v0.1.0\n")
 
@@ -141,7 +141,7 @@ async def test_defect_6_a_stored_token_is_no_metric_label() -> None:
     assert TOKEN not in exposed
 
 
-def test_defect_6_logs_never_carry_a_token() -> None:
+def test_logs_never_carry_a_token() -> None:
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
     handler.addFilter(RedactingFilter())

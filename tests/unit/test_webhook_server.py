@@ -130,7 +130,7 @@ def test_a_review_over_tls_gets_its_patch(served: Served) -> None:
     )
 
 
-def test_defect_7_a_body_over_the_limit_is_answered_counted_and_warned(served: Served) -> None:
+def test_a_body_over_the_limit_is_answered_counted_and_warned(served: Served) -> None:
     big = json.loads(json.dumps(POD))
     big["spec"]["containers"][0]["env"] = [{"name": "BLOB", "value": "x" * (MAX_REVIEW_BYTES + 10)}]
     request = _review(big)

@@ -55,7 +55,7 @@ def test_service_reference_in_cluster() -> None:
 
 
 def test_only_namespaces_with_a_pod_selector_send_objects_that_do_not_opt_in() -> None:
-    """Issue 10: elsewhere, an object without gobuild.dev annotations costs no webhook call."""
+    """elsewhere, an object without gobuild.dev annotations costs no webhook call."""
     tiers = {}
     for hook in _config()["webhooks"]:  # type: ignore[attr-defined]
         expressions = hook["namespaceSelector"]["matchExpressions"]

@@ -13,6 +13,7 @@ reporting/service.py watches the injected ones itself, selected server-side on a
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime
 import ipaddress
 import logging
@@ -236,9 +237,11 @@ async def _when_synced(memo: kopf.Memo, logger: kopf.Logger) -> None:
             (listed[0], listed[1]) if first else (configs & listed[0], namespaces & listed[1])
         )
         first = False
-        wait_until = min(deadline, loop.time() + 1.0)
-        while not store.holds(configs, namespaces) and loop.time() < wait_until:  # noqa: ASYNC110
-            await asyncio.sleep(0.05)  # the store is plain data fed by kopf's handlers: poll it
+        # The store signals each change; a second a round, then list again (what was deleted
+        # since drops out).
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(max(0.0, min(1.0, deadline - loop.time()))):
+                await store.wait_until_holds(configs, namespaces)
     store.synced = True
     logger.info("the store holds %d GoBuildConfigs", len(configs))
 

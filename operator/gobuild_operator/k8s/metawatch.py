@@ -1,8 +1,10 @@
-"""List+watch of object METADATA only (PartialObjectMetadata), in one namespace.
+"""The operator's own watches: list+watch of objects, by default their METADATA only
+(PartialObjectMetadata). Every watch the operator runs outside kopf goes through here.
 
 The operator needs a few cheap signals besides kopf's watches: Pods admitted without the
 injection marker (their annotations), and changes of the Secrets, ConfigMaps and claims that a
-GoBuildConfig names. kopf keeps one watch per resource with one server-side selector (the Pod
+GoBuildConfig names; the injected Pods (whole objects); the webhook's own TLS Secret (one object,
+by field selector). kopf keeps one watch per resource with one server-side selector (the Pod
 watch selects `gobuild.dev/config`), so these run as separate watches here. Asking the API server
 for metadata only means Secret values never travel to the operator through them, and a Pod event
 costs a few hundred bytes instead of the whole Pod.
@@ -67,6 +69,7 @@ async def watch_objects(
     path: str,
     callback: Callback,
     label_selector: str = "",
+    field_selector: str = "",
     server_timeout: int = 300,
     metadata_only: bool = True,
 ) -> None:
@@ -79,13 +82,17 @@ async def watch_objects(
     while True:
         try:
             version = await _list(
-                api, path=path, label_selector=label_selector, callback=callback, metadata_only=metadata_only
+                api,
+                path=path,
+                selectors=_selectors(label_selector, field_selector),
+                callback=callback,
+                metadata_only=metadata_only,
             )
             backoff = 0.5
             await _watch(
                 api,
                 path=path,
-                label_selector=label_selector,
+                selectors=_selectors(label_selector, field_selector),
                 version=version,
                 callback=callback,
                 server_timeout=server_timeout,
@@ -142,18 +149,30 @@ async def list_metadata_at(
     def collect(_: str, metadata: Mapping[str, Any]) -> None:
         found.append(metadata)
 
-    await _list(api, path=path, label_selector=label_selector, callback=collect)
+    await _list(api, path=path, selectors=_selectors(label_selector, ""), callback=collect)
     return found
 
 
+def _selectors(label_selector: str, field_selector: str) -> list[tuple[str, Any]]:
+    query: list[tuple[str, Any]] = []
+    if label_selector:
+        query.append(("labelSelector", label_selector))
+    if field_selector:
+        query.append(("fieldSelector", field_selector))
+    return query
+
+
 async def _list(
-    api: client.ApiClient, *, path: str, label_selector: str, callback: Callback, metadata_only: bool = True
+    api: client.ApiClient,
+    *,
+    path: str,
+    selectors: list[tuple[str, Any]],
+    callback: Callback,
+    metadata_only: bool = True,
 ) -> str:
     token = ""
     while True:
-        query: list[tuple[str, Any]] = [("limit", 500)]
-        if label_selector:
-            query.append(("labelSelector", label_selector))
+        query: list[tuple[str, Any]] = [("limit", 500), *selectors]
         if token:
             query.append(("continue", token))
         response = await _get(api, path, query, _AS_LIST if metadata_only else _WHOLE, 60)
@@ -172,7 +191,7 @@ async def _watch(
     api: client.ApiClient,
     *,
     path: str,
-    label_selector: str,
+    selectors: list[tuple[str, Any]],
     version: str,
     callback: Callback,
     server_timeout: int,
@@ -185,9 +204,8 @@ async def _watch(
         ("watch", True),
         ("allowWatchBookmarks", True),
         ("timeoutSeconds", server_timeout),
+        *selectors,
     ]
-    if label_selector:
-        query.append(("labelSelector", label_selector))
     accept = _AS_ITEM if metadata_only else _WHOLE
     while True:
         response = await _get(api, path, [*query, ("resourceVersion", version)], accept, server_timeout + 30)

@@ -5,12 +5,13 @@ unless it is allowed to check the Secrets GoBuildConfigs reference."""
 from __future__ import annotations
 
 import base64
-from collections.abc import AsyncIterator
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from kubernetes_asyncio import client, watch
+from kubernetes_asyncio import client
 
 from gobuild_operator.k8s.client import ApiClient, ApiException
+from gobuild_operator.k8s.metawatch import watch_objects
 
 #: Keys of the Secret (the kubernetes.io/tls keys plus the CA's pair).
 KEYS = ("ca.crt", "ca.key", "tls.crt", "tls.key")
@@ -71,20 +72,20 @@ async def write_tls_secret(
     return True
 
 
-async def watch_tls_secret(api: ApiClient, *, namespace: str, name: str) -> AsyncIterator[dict[str, bytes]]:
-    """The Secret's keys each time it is added or changed (a field selector keeps the watch to it)."""
-    selector = f"metadata.name={name}"
-    while True:
-        stream = watch.Watch()
-        try:
-            async for event in stream.stream(
-                client.CoreV1Api(api).list_namespaced_secret,
-                namespace,
-                field_selector=selector,
-                timeout_seconds=300,
-            ):
-                if event.get("type") in ("ADDED", "MODIFIED"):
-                    raw = event.get("raw_object") or {}
-                    yield _decode(raw)
-        finally:
-            stream.stop()
+async def follow_tls_secret(
+    api: ApiClient, *, namespace: str, name: str, on_change: Callable[[dict[str, bytes]], None]
+) -> None:
+    """Call `on_change` with the Secret's keys as it is listed, added or changed, forever (a field
+    selector keeps the watch to it); raises metawatch.Forbidden when RBAC refuses the watch."""
+
+    def changed(kind: str, obj: Mapping[str, Any]) -> None:
+        if kind in ("LISTED", "ADDED", "MODIFIED"):
+            on_change(_decode(dict(obj)))
+
+    await watch_objects(
+        api,
+        path=f"/api/v1/namespaces/{namespace}/secrets",
+        field_selector=f"metadata.name={name}",
+        callback=changed,
+        metadata_only=False,
+    )

@@ -6,7 +6,7 @@ namespaceSelector) mean a stopped operator blocks every Pod in the cluster. Ours
 `gobuild.dev/injection=disabled`, and is deleted when the operator exits.
 
 The API server calls the webhook only where it can change something or has something to say
-(issue 10: a call costs every Pod creation a round trip, even when the answer is "nothing to do").
+(a call costs every Pod creation a round trip, even when the answer is "nothing to do").
 Two webhooks per resource, told apart by the namespace label `gobuild.dev/configs` that the
 operator keeps on namespaces holding a GoBuildConfig (reporting/namespacelabels.py):
 

@@ -32,7 +32,12 @@ from pathlib import Path
 
 from gobuild_operator import pki
 from gobuild_operator.k8s.client import ApiClient
-from gobuild_operator.k8s.secrets import RENEW_ANNOTATION, read_tls_secret, watch_tls_secret, write_tls_secret
+from gobuild_operator.k8s.secrets import (
+    RENEW_ANNOTATION,
+    follow_tls_secret,
+    read_tls_secret,
+    write_tls_secret,
+)
 from gobuild_operator.k8s.webhookconfig import patch_ca_bundle, read_ca_bundles
 
 logger = logging.getLogger(__name__)
@@ -116,12 +121,17 @@ class WebhookTLS:
     async def follow(self) -> None:
         """Write each version of the Secret's pair to the files the webhook server serves."""
         self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+
+        def changed(data: dict[str, bytes]) -> None:
+            if "tls.crt" in data and "tls.key" in data:
+                self._write(data["tls.crt"], data["tls.key"])
+            self.changed.set()
+
         while True:
             try:
-                async for data in watch_tls_secret(self.api, namespace=self.namespace, name=self.secret):
-                    if "tls.crt" in data and "tls.key" in data:
-                        self._write(data["tls.crt"], data["tls.key"])
-                    self.changed.set()
+                await follow_tls_secret(
+                    self.api, namespace=self.namespace, name=self.secret, on_change=changed
+                )
             except asyncio.CancelledError:
                 raise
             except Exception as exc:

@@ -97,13 +97,6 @@ class _Tally:
     def read(cls, downloads: Downloads | None) -> _Tally:
         if downloads is None:
             return cls()
-        pending = {entry.uid: entry for entry in downloads.pending if entry.uid}
-        running = parse_running(downloads.running)
-        # Running Pods listed in `pending` by an earlier version of this protocol move to `running`.
-        for uid, entry in list(pending.items()):
-            if entry.stage == INJECTED:
-                running.setdefault(uid, entry.pod)
-                del pending[uid]
         return cls(
             injected=downloads.injected,
             succeeded=downloads.succeeded,
@@ -112,8 +105,8 @@ class _Tally:
             by_reason=dict(downloads.by_reason),
             last_failure=downloads.last_failure,
             recent=list(downloads.recent_failures),
-            pending=pending,
-            running=running,
+            pending={entry.uid: entry for entry in downloads.pending if entry.uid},
+            running=parse_running(downloads.running),
         )
 
     def write(self) -> Downloads:
