@@ -72,12 +72,14 @@ run-local: binaries
 lint: venv
 	$(PY) -m ruff check operator devtools tests bench scripts
 	$(PY) -m ruff format --check operator devtools tests bench scripts
-	$(PY) -m mypy operator/gobuild_operator devtools/localcluster
+	$(PY) -m mypy operator/gobuild_operator devtools/localcluster devtools/chartschema.py
 	$(VENV)/bin/lint-imports
 
-# The CRD and the generated docs tables, from the API model and the reason registry.
+# The CRD and the generated docs tables, from the API model and the reason registry; the chart's
+# values.schema.json from its annotated values.yaml; manifests/ from the chart.
 generate: venv
 	$(PY) -m gobuild_operator.generate
+	$(PY) devtools/chartschema.py
 	$(PY) -m localcluster manifests
 
 unit: venv

@@ -21,7 +21,7 @@ class WebhookSettings:
     port: int = 9443
     #: Host name or IP the API server uses to reach us (put in the certificate and the URL).
     host: str = "127.0.0.1"
-    #: Register (and on exit remove) the MutatingWebhookConfiguration ourselves. For local runs.
+    #: Register the MutatingWebhookConfiguration ourselves (kept on exit). For local runs.
     register: bool = False
     configuration_name: str = "gobuild-operator"
     #: In-cluster: reach the webhook through this Service instead of a URL.

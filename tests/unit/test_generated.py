@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 import yaml
 
+import chartschema
 from gobuild_operator import generate
 from gobuild_operator.api import crd
 from gobuild_operator.api.reasons import NAMES
@@ -114,3 +115,10 @@ def test_spec_node_bounded_for_cel_cost(path: str, node: Schema) -> None:
 def test_the_diagnosis_registry_ranks_every_reason_name_once() -> None:
     """The names are the API's (api/reasons.py); the registry that finds them lists each, in order."""
     assert tuple(entry.name for entry in reasons.REGISTRY) == NAMES
+
+
+def test_the_charts_values_schema_is_generated_from_its_values() -> None:
+    """values.yaml (comments, defaults, @schema lines) is the one source; make generate writes it."""
+    assert chartschema.SCHEMA.read_text() == chartschema.render(chartschema.VALUES.read_text()), (
+        "helm/gobuild-operator/values.schema.json is stale: run make generate"
+    )

@@ -1,9 +1,9 @@
-"""The MutatingWebhookConfiguration the operator registers for itself on local runs.
+"""The MutatingWebhookConfiguration the operator registers for itself on local runs (the chart owns
+it in a cluster install, with the same webhooks; a test compares the two).
 
-kopf can manage this object, but its defaults (failurePolicy Fail, a 30 s timeout, no
-namespaceSelector) mean a stopped operator blocks every Pod in the cluster. Ours fails open
-(Ignore), times out in a few seconds, stays off system namespaces and off namespaces labelled
-`gobuild.dev/injection=disabled`, and is deleted when the operator exits.
+It fails open (Ignore), times out in a few seconds, stays off system namespaces and off namespaces
+labelled `gobuild.dev/injection=disabled`. It stays when the operator exits: another replica may
+serve it, and while none does the API server meets a closed port and admits objects at once.
 
 The API server calls the webhook only where it can change something or has something to say
 (a call costs every Pod creation a round trip, even when the answer is "nothing to do").
