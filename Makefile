@@ -16,7 +16,7 @@ help:
 	@echo "make run          install the operator with its chart (on the local cluster unless KUBECONFIG is set)"
 	@echo "make run-local    the operator as a local process (quick development)"
 	@echo "make test         lint, unit, integration and e2e tests on the local control plane"
-	@echo "make cluster-up   start the local cluster (control plane + one real node) in the background"
+	@echo "make cluster-up   start the local cluster (control plane + one real node; NODES=2 for two) in the background"
 	@echo "make cluster-down stop it, remove its state and restore what it changed on the host"
 	@echo "make generate     write crds/ and the generated docs tables from the API model"
 	@echo "make fuzz         10,000 hostile workloads and configs through admission, in process"
@@ -41,8 +41,12 @@ images: venv
 image: venv
 	$(PY) -m localcluster operator-image
 
+# Nodes of the local cluster that cluster-up and run start (each in its own namespaces; with more
+# than one, volumes are node-local ReadWriteOnce, as on managed clusters).
+NODES ?= 1
+
 cluster-up: venv
-	$(PY) -m localcluster up --state-dir .cluster
+	$(PY) -m localcluster up --state-dir .cluster --nodes $(NODES)
 
 cluster-down: venv
 	$(PY) -m localcluster down --state-dir .cluster
@@ -54,7 +58,7 @@ run: binaries
 	@if [ -n "$$KUBECONFIG" ]; then \
 	  $(PY) -m localcluster install && exec $(FOLLOW); \
 	else \
-	  exec $(PY) -m localcluster run --state-dir .cluster --install -- $(FOLLOW); \
+	  exec $(PY) -m localcluster run --state-dir .cluster --nodes $(NODES) --install -- $(FOLLOW); \
 	fi
 
 # Quick development: the operator as a local process against the local cluster, its webhook

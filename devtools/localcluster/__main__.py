@@ -1,10 +1,11 @@
 """python -m localcluster {up,down,serve,run,build,images}: the local cluster from the command line.
 
 `up` starts it in the background (a detached `serve` process owns every component) and returns
-once the node is Ready and cluster DNS and storage are available; `down` stops it, removes its
+once the nodes are Ready and cluster DNS and storage are available; `down` stops it, removes its
 state and undoes whatever a killed cluster left on the host; `run -- CMD` starts it, runs CMD with
-KUBECONFIG pointing at it, and stops it when CMD ends or on Ctrl-C. `--no-node` starts the
-control plane alone (Pods then stay Pending). `images [NAME...]` builds the node's container images
+KUBECONFIG pointing at it, and stops it when CMD ends or on Ctrl-C. `--nodes N` starts N nodes
+(default 1; with more, volumes are node-local, see addons.py); `--no-node` starts the control
+plane alone (Pods then stay Pending). `images [NAME...]` builds the node's container images
 (or finds them cached) and prints each archive to import.
 """
 
@@ -38,8 +39,9 @@ def _alive(pid_file: Path) -> int | None:
 
 
 def _print_usage_hint(state_dir: Path) -> None:
+    nodes = (state_dir / READY_FILE).read_text().split()[1:] if (state_dir / READY_FILE).exists() else []
     print(
-        f"\nlocal cluster ready (Kubernetes {KUBE.version}):\n"
+        f"\nlocal cluster ready (Kubernetes {KUBE.version}; nodes: {', '.join(nodes) or 'none'}):\n"
         f"  export KUBECONFIG={(state_dir / 'kubeconfig').resolve()}\n"
         f"  kubectl get nodes\n",
         flush=True,
@@ -111,6 +113,10 @@ def cmd_manifests(_: argparse.Namespace) -> int:
 def cmd_up(args: argparse.Namespace) -> int:
     state_dir: Path = args.state_dir
     if _alive(state_dir / PID_FILE) and (state_dir / READY_FILE).exists():
+        running = len((state_dir / READY_FILE).read_text().split()) - 1
+        if not args.no_node and running != args.nodes:
+            print(f"already running with {running} node(s), not {args.nodes}: stop it first", file=sys.stderr)
+            return 1
         print(f"already running; KUBECONFIG={(state_dir / 'kubeconfig').resolve()}")
         return 0
     ensure_binaries(_components(args))  # build in the foreground so progress shows
@@ -118,8 +124,9 @@ def cmd_up(args: argparse.Namespace) -> int:
     state_dir.mkdir(parents=True)
     no_node = ["--no-node"] if args.no_node else []
     with open(state_dir / "serve.log", "ab") as log:
+        serve = ["serve", "--state-dir", str(state_dir), f"--nodes={args.nodes}", *no_node]
         proc = subprocess.Popen(
-            [sys.executable, "-m", "localcluster", "serve", "--state-dir", str(state_dir), *no_node],
+            [sys.executable, "-m", "localcluster", *serve],
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -182,10 +189,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     (state_dir / PID_FILE).write_text(str(os.getpid()))
     signal.signal(signal.SIGTERM, _raise_stop)
     signal.signal(signal.SIGINT, _raise_stop)
-    cluster = LocalCluster(state_dir=state_dir, with_node=not args.no_node)
+    cluster = LocalCluster(state_dir=state_dir, with_node=not args.no_node, node_count=args.nodes)
     try:
         cluster.start()
-        (state_dir / READY_FILE).write_text(cluster.server)
+        _write_ready(state_dir, cluster)
         while True:
             cluster.check_alive()
             time.sleep(1)
@@ -195,6 +202,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
         cluster.stop()
         (state_dir / PID_FILE).unlink(missing_ok=True)
         (state_dir / READY_FILE).unlink(missing_ok=True)
+
+
+def _write_ready(state_dir: Path, cluster: LocalCluster) -> None:
+    """The API server's URL and the nodes' names: written once all of them are ready."""
+    (state_dir / READY_FILE).write_text(" ".join([cluster.server, *cluster.node_names]) + "\n")
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -209,12 +221,13 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"using the running local cluster in {state_dir}")
     else:
         shutil.rmtree(state_dir, ignore_errors=True)
-        cluster = LocalCluster(state_dir=state_dir, with_node=not args.no_node)
+        cluster = LocalCluster(state_dir=state_dir, with_node=not args.no_node, node_count=args.nodes)
     signal.signal(signal.SIGTERM, _raise_stop)
     child: subprocess.Popen[bytes] | None = None
     try:
         if cluster is not None:
             cluster.start()
+            _write_ready(state_dir, cluster)
         kubeconfig = (state_dir / "kubeconfig").resolve()
         if args.install:
             from localcluster.install import install
@@ -240,6 +253,13 @@ def cmd_run(args: argparse.Namespace) -> int:
             shutil.rmtree(state_dir, ignore_errors=True)
 
 
+def _node_count(value: str) -> int:
+    count = int(value)
+    if not 1 <= count <= host.MAX_NODES:
+        raise argparse.ArgumentTypeError(f"between 1 and {host.MAX_NODES}")
+    return count
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="localcluster", description=__doc__)
     sub = parser.add_subparsers(dest="cmd", required=True)
@@ -249,6 +269,7 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--state-dir", type=Path, default=Path(".cluster"))
         p.add_argument("--timeout", type=float, default=300)
         p.add_argument("--no-node", action="store_true", help="the control plane alone (Pods stay Pending)")
+        p.add_argument("--nodes", type=_node_count, default=1, help="how many nodes (default 1)")
     p = sub.add_parser("manifests", help="render manifests/install.yaml from the chart")
     p.set_defaults(fn=cmd_manifests)
     p = sub.add_parser(
@@ -270,6 +291,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--state-dir", type=Path, default=Path(".cluster"))
     p.add_argument("--install", action="store_true", help="install the operator (image + chart) before CMD")
     p.add_argument("--no-node", action="store_true", help="the control plane alone (Pods stay Pending)")
+    p.add_argument("--nodes", type=_node_count, default=1, help="how many nodes (default 1)")
     p.add_argument("command", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
     result: int = args.fn(args)

@@ -4,9 +4,15 @@
   else: the Corefile has no `forward`, so no query ever leaves the cluster, and a build that asks
   for a public name gets an answer at once (SERVFAIL) instead of waiting on an unreachable server.
 * rancher's local-path-provisioner, built from its Go module, provisions PersistentVolumes as
-  directories on the node. Its shared-filesystem mode supports ReadWriteMany (the module cache
-  claim's default access mode); on one node every path is shared. Its StorageClass is the default
-  and binds at once, so a claim is Bound before its first Pod.
+  directories on a node; its StorageClass is the default.
+  - One node: its shared-filesystem mode supports ReadWriteMany (on one node every path is
+    shared) and binds at once, so a claim is Bound before its first Pod.
+  - Several nodes: node-local mode, as the default classes of managed clusters are: ReadWriteOnce
+    only (a ReadWriteMany claim is refused and stays Pending), bound when its first Pod is
+    scheduled, in a directory of that Pod's node, with a PersistentVolume whose node affinity
+    names that node, so a Pod on another node that needs the claim is not scheduled (the
+    scheduler says the node "didn't match PersistentVolume's node affinity"). Each node's
+    directory is its own (node.py overlays /var/lib per node).
 
 Both run as Pods from images that wrap the binaries (images.py), applied with kubectl like any
 manifest, and `apply` returns once they are available.
@@ -73,19 +79,22 @@ def images(*, binaries: Mapping[str, Path], log: LogFn) -> list[Path]:
     return [coredns.path, provisioner.path, helper.path]
 
 
-def manifests(*, dns_ip: str) -> list[dict[str, Any]]:
-    return [*_coredns(dns_ip), *_local_path()]
+def manifests(*, dns_ip: str, node_local: bool = False) -> list[dict[str, Any]]:
+    return [*_coredns(dns_ip), *_local_path(node_local=node_local)]
 
 
 def apply(cluster: LocalCluster, *, timeout: float) -> None:
     assert cluster.slot is not None
-    documents = manifests(dns_ip=cluster.slot.dns_ip)
+    documents = manifests(dns_ip=cluster.slot.dns_ip, node_local=len(cluster.nodes) > 1)
     kubectl(cluster.kubeconfig, "apply", "-f", "-", stdin=yaml.safe_dump_all(documents))
     deadline = time.monotonic() + timeout
-    while not kubectl(cluster.kubeconfig, "get", "nodes", "-o", "name").strip():  # the kubelet registers it
+    expected = set(cluster.node_names)
+    while set(kubectl(cluster.kubeconfig, "get", "nodes", "-o", "name").split()) != {  # the kubelets register
+        f"node/{name}" for name in expected
+    }:
         cluster.check_alive()
         if time.monotonic() > deadline:
-            raise TimeoutError(f"the node did not register in {timeout:.0f}s")
+            raise TimeoutError(f"the nodes {sorted(expected)} did not all register in {timeout:.0f}s")
         time.sleep(0.2)
     kubectl(
         cluster.kubeconfig, "wait", "--for=condition=Ready", "node", "--all", f"--timeout={int(timeout)}s"
@@ -208,7 +217,7 @@ def _coredns(dns_ip: str) -> list[dict[str, Any]]:
 # --- storage ---------------------------------------------------------------------------------------
 
 
-def _local_path() -> list[dict[str, Any]]:
+def _local_path(*, node_local: bool) -> list[dict[str, Any]]:
     namespace = "local-path-storage"
     name = "local-path-provisioner"
     labels = {"app": name}
@@ -221,10 +230,11 @@ def _local_path() -> list[dict[str, Any]]:
             "containers": [{"name": "helper-pod", "image": HELPER_IMAGE, "imagePullPolicy": "IfNotPresent"}],
         },
     }
-    config = {
-        "nodePathMap": [],
-        "sharedFileSystemPath": VOLUME_ROOT,
-    }
+    config: dict[str, Any] = (
+        {"nodePathMap": [{"node": "DEFAULT_PATH_FOR_NON_LISTED_NODES", "paths": [VOLUME_ROOT]}]}
+        if node_local
+        else {"nodePathMap": [], "sharedFileSystemPath": VOLUME_ROOT}
+    )
     return [
         {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}},
         {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": name, "namespace": namespace}},
@@ -333,7 +343,8 @@ def _local_path() -> list[dict[str, Any]]:
                 "annotations": {"storageclass.kubernetes.io/is-default-class": "true"},
             },
             "provisioner": "rancher.io/local-path",
-            "volumeBindingMode": "Immediate",
+            # Node-local volumes need the node first: the one of the first Pod that uses the claim.
+            "volumeBindingMode": "WaitForFirstConsumer" if node_local else "Immediate",
             "reclaimPolicy": "Delete",
         },
     ]

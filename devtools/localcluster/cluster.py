@@ -1,17 +1,21 @@
-"""A real Kubernetes cluster on this machine: a control plane and (by default) one real node.
+"""A real Kubernetes cluster on this machine: a control plane and (by default) one real node, or several.
 
 The operator meets the API server at CRD pruning, the status subresource, AdmissionReview, webhook
 TLS and RBAC, and its users' builds meet the kubelet, containerd and Pod networking; none of that
 can be trusted against a mock. There is no Docker engine here, so nothing runs in kind: etcd,
-kube-apiserver, kube-controller-manager and kube-scheduler run as local processes, and the node
-(node.py) runs kubelet, containerd and kube-proxy in namespaces of their own. CoreDNS and a
-storage provisioner run on the node as Pods (addons.py), from images made on this machine
-(images.py).
+kube-apiserver, kube-controller-manager and kube-scheduler run as local processes, and each node
+(node.py) runs kubelet, containerd and kube-proxy in namespaces of its own, all of them plugged
+into one switch (network.py). CoreDNS and a storage provisioner run on the nodes as Pods
+(addons.py), from images made on this machine (images.py) and imported into every node.
 
-With the node, the API server listens on the host's end of the node's veth pair (it must be
-reachable from Pods, and nowhere else); without it, on 127.0.0.1. Every child process is tied to
-the process that started it (PR_SET_PDEATHSIG), so a crashed or killed test run or `make run`
-leaves nothing listening, and host.sweep() removes what its node left behind.
+Several nodes are what managed clusters are: a Pod may land on another node than the one before
+it, and a ReadWriteOnce volume lives on one node (addons.py makes local volumes node-local when
+there is more than one node). One node stays the default: it is all most tests need, and starts fastest.
+
+With nodes, the API server listens on the host's port of the switch (it must be reachable from
+Pods, and nowhere else); without, on 127.0.0.1. Every child process is tied to the process that
+started it (PR_SET_PDEATHSIG), so a crashed or killed test run or `make run` leaves nothing
+listening, and host.sweep() removes what its nodes left behind.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import subprocess
 import time
 import urllib.request
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -31,7 +36,8 @@ from gobuild_operator import pki
 from localcluster import addons, host
 from localcluster.binaries import CONTROL_PLANE, NODE, LogFn, _stderr, ensure_binaries
 from localcluster.kubeconfig import write_kubeconfig
-from localcluster.node import NODE_NAME, Node, require_tools
+from localcluster.network import Switch
+from localcluster.node import NODE_PID_FILE, Node, require_tools
 from localcluster.processes import Supervisor
 
 #: The Service range of a cluster without a node (with one, its slot decides).
@@ -54,17 +60,31 @@ class LocalCluster:
     state_dir: Path
     log: LogFn = _stderr
     with_node: bool = True
+    #: How many nodes, with_node (node 1 is `gobuild-node`, the others `gobuild-node-<n>`).
+    node_count: int = 1
     #: Serve the API server's /debug/pprof (the admission benchmark profiles it; off otherwise).
     profiling: bool = False
     apiserver_port: int = 0
     slot: host.Slot | None = None
-    node: Node | None = None
+    nodes: list[Node] = field(default_factory=list)
+    switch: Switch | None = None
     supervisor: Supervisor = field(init=False)
     _slot_lock: IO[str] | None = None
 
     def __post_init__(self) -> None:
         self.state_dir = self.state_dir.resolve()
         self.supervisor = Supervisor(self.state_dir / "logs")
+        if not 1 <= self.node_count <= host.MAX_NODES:
+            raise ValueError(f"a local cluster has 1 to {host.MAX_NODES} nodes, not {self.node_count}")
+
+    @property
+    def node(self) -> Node | None:
+        """The first node (the only one, by default); None without nodes."""
+        return self.nodes[0] if self.nodes else None
+
+    @property
+    def node_names(self) -> list[str]:
+        return [node.name for node in self.nodes]
 
     @property
     def kubeconfig(self) -> Path:
@@ -93,21 +113,36 @@ class LocalCluster:
         shutil.rmtree(self.state_dir / "etcd", ignore_errors=True)
         self.state_dir.mkdir(parents=True, exist_ok=True)
         if self.with_node:
-            self._start_node_namespaces(binaries)
+            self._start_network(binaries)
         self._write_pki()
         self._start_control_plane(binaries, timeout=timeout)
-        if self.node is not None:
-            self._start_node(timeout=timeout)
-        self.log(f"local cluster ready in {time.monotonic() - started:.0f}s")
+        if self.nodes:
+            self._start_nodes(timeout=timeout)
+        count = f", {len(self.nodes)} nodes" if len(self.nodes) > 1 else ""
+        self.log(f"local cluster ready in {time.monotonic() - started:.0f}s{count}")
 
     def stop(self) -> None:
-        """Stop the node, then the control plane; state stays for post-mortems."""
+        """Stop the nodes, then the control plane; state stays for post-mortems."""
         try:
-            if self.node is not None:
-                self.node.stop()
+            self.supervisor.stop([name for node in reversed(self.nodes) for name in node.agents], timeout=10)
+            if self.slot is not None:
+                # Containers, shims, containerd, the nodes' and the switch's namespaces: one cgroup tree.
+                host.release(self.slot)
         finally:
             self.supervisor.stop()
             self._release_slot()
+
+    def import_image(self, archive: Path) -> None:
+        """Import a docker-archive into every node (once per node), the nodes side by side."""
+        self.import_images([archive])
+
+    def import_images(self, archives: list[Path]) -> None:
+        def into(node: Node) -> None:
+            for archive in archives:
+                node.import_image(archive)
+
+        with ThreadPoolExecutor(max_workers=max(1, len(self.nodes))) as pool:
+            list(pool.map(into, self.nodes))  # list(): a failed import raises here
 
     def check_alive(self) -> None:
         self.supervisor.check_alive()
@@ -217,35 +252,51 @@ class LocalCluster:
 
     # --- node ---------------------------------------------------------------------------------------
 
-    def _start_node_namespaces(self, binaries: dict[str, Path]) -> None:
+    def _start_network(self, binaries: dict[str, Path]) -> None:
+        """The switch and every node's namespaces, wired: before the API server binds its address."""
         problem = require_tools()
         if problem:
             raise RuntimeError(f"cannot run a node here: {problem}")
         host.sweep()  # whatever a killed run left behind, before taking a slot
         self.slot, self._slot_lock = host.acquire_slot()
-        self.node = Node(
-            slot=self.slot,
-            state_dir=self.state_dir,
-            pki=self.state_dir / "pki",
-            server="",  # known once the API server's port is chosen
-            binaries=binaries,
-            supervisor=self.supervisor,
-            log=self.log,
-        )
-        self.node.start_namespaces()
+        self.switch = Switch(self.slot, self.supervisor)
+        self.switch.start()
+        numbers = range(1, self.node_count + 1)
+        for number in numbers:
+            node = Node(
+                slot=self.slot,
+                number=number,
+                state_dir=self.state_dir,
+                pki=self.state_dir / "pki",
+                server="",  # known once the API server's port is chosen
+                binaries=binaries,
+                supervisor=self.supervisor,
+                log=self.log,
+            )
+            self.nodes.append(node)
+            node.start_namespaces(self.switch)
+        for node in self.nodes:
+            node.route_to_peers(numbers)
+        self.switch.route_from_host(numbers)
+        (self.state_dir / NODE_PID_FILE).write_text("".join(f"{node.holder_pid}\n" for node in self.nodes))
 
-    def _start_node(self, *, timeout: float) -> None:
-        assert self.node is not None
+    def _start_nodes(self, *, timeout: float) -> None:
         from localcluster.images import ensure_images
 
-        node = self.node
-        node.server = self.server
-        images = addons.images(binaries=node.binaries, log=self.log) + [
+        images = addons.images(binaries=self.nodes[0].binaries, log=self.log) + [
             archive.path for archive in ensure_images(["pause"], log=self.log).values()
         ]
-        node.start_runtime(images=images)
-        node.start_kubelet()
-        node.start_proxy()
+        # Processes are started from this thread only: PR_SET_PDEATHSIG ends a child with the
+        # thread that forked it, not with the process.
+        for node in self.nodes:
+            node.server = self.server
+            node.start_containerd()
+        for node in self.nodes:
+            node.wait_for_runtime()
+        self.import_images(images)
+        for node in self.nodes:
+            node.start_kubelet()
+            node.start_proxy()
         addons.apply(self, timeout=timeout)
 
     def _release_slot(self) -> None:
@@ -281,19 +332,16 @@ class LocalCluster:
             "kube-controller-manager": ("system:kube-controller-manager", None),
             "kube-scheduler": ("system:kube-scheduler", None),
             "apiserver-kubelet-client": ("kube-apiserver-kubelet-client", "system:masters"),
-            "kubelet-client": (f"system:node:{NODE_NAME}", "system:nodes"),
             "kube-proxy": ("system:kube-proxy", None),
         }
+        for node in self.nodes:  # each kubelet its own identity: the Node authorizer limits it to its node
+            clients[node.client_pair] = (f"system:node:{node.name}", "system:nodes")
         for stem, (common_name, organization) in clients.items():
             pki.issue(ca, common_name=common_name, organization=organization, client=True).write(p, stem)
-        if self.slot is not None:
+        for node in self.nodes:
             pki.issue(
-                ca,
-                common_name=NODE_NAME,
-                dns_names=(NODE_NAME,),
-                ip_addresses=(self.slot.node_ip,),
-                server=True,
-            ).write(p, "kubelet-serving")
+                ca, common_name=node.name, dns_names=(node.name,), ip_addresses=(node.ip,), server=True
+            ).write(p, node.serving_pair)
         private, public = pki.make_service_account_keys()
         (p / "sa.key").write_bytes(private)
         (p / "sa.key").chmod(0o600)
@@ -319,9 +367,11 @@ class LocalCluster:
 
 @contextlib.contextmanager
 def running(
-    state_dir: Path, *, log: LogFn = _stderr, with_node: bool = True, profiling: bool = False
+    state_dir: Path, *, log: LogFn = _stderr, with_node: bool = True, nodes: int = 1, profiling: bool = False
 ) -> Iterator[LocalCluster]:
-    cluster = LocalCluster(state_dir=state_dir, log=log, with_node=with_node, profiling=profiling)
+    cluster = LocalCluster(
+        state_dir=state_dir, log=log, with_node=with_node, node_count=nodes, profiling=profiling
+    )
     try:
         cluster.start()
         yield cluster

@@ -5,17 +5,18 @@ with them: its network namespace (and with it the veth pair and the routes throu
 namespace (every mount containerd and the kubelet make), its iptables rules. Three things are
 global and are handled here:
 
-* cgroups: cgroup v1 hierarchies are shared with the host. Every node process lives below one
-  cgroup per slot, `/gobuild-node<N>`, in every hierarchy (the kubelet's `cgroupRoot`), so the
-  processes a cluster started are exactly the members of that tree, even after a `kill -9` left
-  container shims running, and removing the tree leaves the hierarchies as they were.
+* cgroups: cgroup v1 hierarchies are shared with the host. Every process of a cluster's nodes lives
+  below one cgroup per slot, `/gobuild-node<N>`, in every hierarchy (each node has a subtree of its
+  own there, its kubelet's `cgroupRoot`), so the processes a cluster started are exactly the
+  members of that tree, even after a `kill -9` left container shims running, and removing the tree
+  leaves the hierarchies as they were.
 * sysctls: the kubelet sets a few kernel tunables that are not per network namespace
   (KERNEL_TUNABLES). Their values before the first node started are recorded once and restored
   when the last node stops.
 * slots: several clusters may run at once (a `make run` and a test session); each takes a slot,
   held by an exclusive lock for the lifetime of the process that owns the cluster, which decides
-  its addresses, interface and cgroup names. A slot whose lock is free but whose cgroup or
-  interface still exists was left behind by a killed process, and `sweep()` removes it.
+  the addresses, interface and cgroup names of all its nodes. A slot whose lock is free but whose
+  cgroup or interface still exists was left behind by a killed process, and `sweep()` removes it.
 """
 
 from __future__ import annotations
@@ -44,6 +45,8 @@ KERNEL_TUNABLES: tuple[str, ...] = (
     "kernel.keys.root_maxbytes",
 )
 MAX_SLOTS = 16
+#: Nodes of one cluster: their addresses are .2 to .9 of the slot's link network.
+MAX_NODES = 8
 
 
 def state_root() -> Path:
@@ -58,7 +61,12 @@ def state_root() -> Path:
 
 @dataclass(frozen=True)
 class Slot:
-    """The names and addresses of node number `index`; none of them exists outside its cluster."""
+    """The names and addresses of cluster number `index`; none of them exists outside its cluster.
+
+    The host and every node of the cluster share one link network (172.30.<index>.0/24): the host
+    is .1, node number n (from 1) is .<n+1> with Pod range 10.<200+index>.<n-1>.0/24, all Pod ranges
+    inside the cluster's 10.<200+index>.0.0/16.
+    """
 
     index: int
 
@@ -72,20 +80,25 @@ class Slot:
 
     @property
     def host_ip(self) -> str:
-        """The host's end of the veth pair: the API server listens here."""
+        """The host's address on the cluster's link network: the API server listens here."""
         return f"172.30.{self.index}.1"
-
-    @property
-    def node_ip(self) -> str:
-        return f"172.30.{self.index}.2"
 
     @property
     def link_prefix(self) -> int:
         return 24
 
+    def node_ip(self, number: int) -> str:
+        _check_node_number(number)
+        return f"172.30.{self.index}.{1 + number}"
+
+    def pod_cidr(self, number: int) -> str:
+        _check_node_number(number)
+        return f"10.{200 + self.index}.{number - 1}.0/24"
+
     @property
-    def pod_cidr(self) -> str:
-        return f"10.{200 + self.index}.0.0/24"
+    def cluster_cidr(self) -> str:
+        """Every node's Pod range (what kube-proxy counts as inside the cluster)."""
+        return f"10.{200 + self.index}.0.0/16"
 
     @property
     def service_cidr(self) -> str:
@@ -98,6 +111,11 @@ class Slot:
     @property
     def dns_ip(self) -> str:
         return f"10.{96 + self.index}.0.10"
+
+
+def _check_node_number(number: int) -> None:
+    if not 1 <= number <= MAX_NODES:
+        raise ValueError(f"node number {number} is not between 1 and {MAX_NODES}")
 
 
 def _lock_path(index: int) -> Path:
@@ -283,14 +301,18 @@ def delete_link(name: str) -> None:
 
 
 def release(slot: Slot) -> None:
-    """Undo what node `slot` changed on the host (its processes must be ours to end)."""
+    """Undo what the nodes of cluster `slot` changed on the host (its processes must be ours to end).
+
+    One cgroup tree holds every node of the cluster and its network switch, so this ends all of
+    them, however many nodes there were; their namespaces, links and routes go with their last process.
+    """
     kill_cgroup(slot.cgroup)
     remove_cgroup(slot.cgroup)
-    delete_link(slot.host_link)  # normally gone with the node's network namespace
+    delete_link(slot.host_link)  # normally gone with the cluster's switch namespace
 
 
 def sweep() -> list[int]:
-    """Release every slot left behind by a process that died without stopping its node."""
+    """Release every slot left behind by a process that died without stopping its nodes."""
     swept: list[int] = []
     for index in range(MAX_SLOTS):
         slot = Slot(index)

@@ -1,21 +1,23 @@
 """One real Kubernetes node: containerd, runc, the CNI plugins, kubelet and kube-proxy.
 
 Containment is the design constraint: nothing the node or its Pods send may leave this machine,
-and the host must look the same after the cluster stops. So the node lives in namespaces of its
-own, created by a holder process (`unshare --net --mount`) that every node process joins:
+and the host must look the same after the cluster stops. So each node lives in namespaces of its
+own, created by a holder process (`unshare --net --mount`) that every process of that node joins:
 
-* A network namespace, reached from the host over a veth pair (`gbh<N>` on the host, `eth0` in the
-  node). The node has no default route, so neither it nor its Pods can reach anything but the host's
-  end of the pair, where the API server and the tests' servers listen. The host gets routes to the
-  Pod and Service ranges through the pair (so the API server reaches webhook Services and Pods);
-  they disappear with the interface.
+* A network namespace, plugged into the cluster's switch (network.py) by a veth pair (`eth0` in the
+  node), on one link network with the host and the other nodes. The node has no default route, so
+  neither it nor its Pods can reach anything but the host's address, where the API server and the
+  tests' servers listen, and the other nodes, through which it routes to their Pod ranges. The host
+  gets routes to the Pod and Service ranges (so the API server reaches webhook Services and Pods);
+  they disappear with the switch.
 * A private mount namespace. kubelet and containerd write to /run/containerd, /var/lib/kubelet,
   /var/lib/cni, /var/log/pods and /var/log/containers whatever their configuration says; inside the
   node /run is a fresh tmpfs and /var/lib and /var/log are overlays whose upper layers live in the
-  cluster's state dir. Every mount the kubelet and containerd make (volumes, container root
-  filesystems, Pod network namespaces) stays in this namespace and dies with it.
-* A cgroup tree per node (host.py), which is also the kubelet's cgroupRoot: the node's processes are
-  exactly its members.
+  node's directory of the cluster's state dir. Every mount the kubelet and containerd make (volumes,
+  container root filesystems, Pod network namespaces) stays in this namespace and dies with it, and
+  what one node writes below /var/lib (local volumes included) no other node sees.
+* A cgroup subtree per node below the cluster's (host.py), which is also the kubelet's cgroupRoot:
+  the node's processes are exactly its members.
 
 Facts of these hosts the configuration follows (see FACTS.md): cgroup v1 (the kubelet needs
 `failCgroupV1: false`; cgroupfs driver), root without CAP_SYS_RESOURCE (containerd's
@@ -38,13 +40,13 @@ import yaml
 from localcluster import host
 from localcluster.binaries import LogFn
 from localcluster.kubeconfig import write_kubeconfig
+from localcluster.network import Switch, wait_for_namespace
 from localcluster.processes import Supervisor, clean_env
 
-NODE_NAME = "gobuild-node"
 CLUSTER_DOMAIN = "cluster.local"
 PAUSE_IMAGE = "registry.k8s.io/pause:3.10.1"
 CONTAINERD_SOCKET = "/run/containerd/containerd.sock"
-#: In the cluster's state dir: the PID whose namespaces are the node's (for `import_images`).
+#: In the cluster's state dir: the PIDs whose namespaces are the nodes' (one a line, for `import_images`).
 NODE_PID_FILE = "node.pid"
 #: Host directories the node sees through an overlay (writes land in the state dir).
 OVERLAID = ("/var/lib", "/var/log")
@@ -79,11 +81,21 @@ class NodePaths:
         return self.root / "overlay" / overlaid.strip("/").replace("/", "-")
 
 
+def node_name(number: int) -> str:
+    """The name node `number` (from 1) registers with; a one-node cluster's node is `gobuild-node`."""
+    return "gobuild-node" if number == 1 else f"gobuild-node-{number}"
+
+
 @dataclass
 class Node:
-    """A node registered with the API server at `server`, whose PKI lives in `pki`."""
+    """Node `number` (from 1) of cluster `slot`, registered with the API server at `server`.
+
+    Its certificates are in `pki`; its processes run under `supervisor` with names prefixed by the
+    node's name.
+    """
 
     slot: host.Slot
+    number: int
     state_dir: Path
     pki: Path
     server: str
@@ -95,52 +107,102 @@ class Node:
     _join_system_cgroup: Callable[[], None] = field(default=lambda: None, repr=False)
 
     @property
+    def name(self) -> str:
+        return node_name(self.number)
+
+    @property
+    def ip(self) -> str:
+        return self.slot.node_ip(self.number)
+
+    @property
+    def pod_cidr(self) -> str:
+        return self.slot.pod_cidr(self.number)
+
+    @property
+    def cgroup(self) -> str:
+        """The node's subtree below the cluster's cgroup: the kubelet's cgroupRoot."""
+        return f"{self.slot.cgroup}/node{self.number}"
+
+    @property
     def paths(self) -> NodePaths:
-        return NodePaths(self.state_dir / "node")
+        return NodePaths(self.state_dir / self.name)
+
+    @property
+    def client_pair(self) -> str:
+        """The stem of the kubelet's client certificate and key in `pki` (user system:node:<name>)."""
+        return f"{self.name}-kubelet-client"
+
+    @property
+    def serving_pair(self) -> str:
+        """The stem of the kubelet's serving certificate and key in `pki`."""
+        return f"{self.name}-kubelet-serving"
+
+    def process(self, component: str) -> str:
+        """The supervisor's name for this node's `component` (its log is `<name>.log`)."""
+        return f"{self.name}-{component}"
+
+    @property
+    def agents(self) -> list[str]:
+        """The processes that act on the node's behalf (stopped before its containers are ended)."""
+        return [self.process("kube-proxy"), self.process("kubelet")]
 
     # --- start ----------------------------------------------------------------------------------
 
-    def start_namespaces(self) -> None:
-        """The holder process, its mounts and the veth pair: before the API server binds its address."""
-        host.make_cgroup(f"{self.slot.cgroup}/system")
-        self._join_system_cgroup = host.joiner(f"{self.slot.cgroup}/system")
+    def start_namespaces(self, switch: Switch) -> None:
+        """The holder process, its mounts and its port on the switch: before the API server binds."""
+        system = f"{self.cgroup}/system"
+        host.make_cgroup(system)
+        self._join_system_cgroup = host.joiner(system)
         holder = self.supervisor.spawn(
-            "node-namespaces",
+            self.process("namespaces"),
             ["unshare", "--net", "--mount", "--propagation", "private", "--", "sleep", "infinity"],
             before_exec=self._join_system_cgroup,
         )
         self.holder_pid = holder.pid
-        (self.state_dir / NODE_PID_FILE).write_text(str(holder.pid))
-        self._wait(lambda: self._namespaces_ready(holder.pid), what="the node's namespaces", timeout=10)
+        wait_for_namespace(holder.pid, self.supervisor)
         self._mount_private_dirs()
+        switch.plug(self.number, self.holder_pid)
         self._wire_network()
 
-    def start_runtime(self, *, images: Iterable[Path] = ()) -> None:
-        """containerd with runc and CNI; then the images the node needs (there is no registry)."""
+    def route_to_peers(self, numbers: Iterable[int]) -> None:
+        """Routes to the Pod ranges of the other nodes `numbers`, each through that node."""
+        routes = [
+            f"ip route add {self.slot.pod_cidr(n)} via {self.slot.node_ip(n)} dev eth0"
+            for n in numbers
+            if n != self.number
+        ]
+        if routes:
+            self.exec_inside(["sh", "-c", "set -e\n" + "\n".join(routes)])
+
+    def start_containerd(self) -> None:
+        """containerd with runc and CNI; it answers after wait_for_runtime(), then images can be
+        imported (there is no registry)."""
         self._write_cni_config()
         config = self._write_containerd_config()
         bin_dirs = sorted({str(self.binaries[name].parent) for name in ("containerd", "ctr")})
         env = clean_env({"PATH": ":".join([*bin_dirs, "/usr/sbin", "/usr/bin", "/sbin", "/bin"])})
-        self._spawn_inside("containerd", [str(self.binaries["containerd"]), "--config", str(config)], env=env)
-        self._wait(self._containerd_ready, what="containerd", timeout=30)
-        for archive in images:
-            self.import_image(archive)
+        self._spawn_inside(
+            self.process("containerd"), [str(self.binaries["containerd"]), "--config", str(config)], env=env
+        )
+
+    def wait_for_runtime(self) -> None:
+        self._wait(self._containerd_ready, what=f"containerd of {self.name}", timeout=30)
 
     def start_kubelet(self) -> None:
         host.record_sysctls()  # the kubelet sets global kernel tunables; host.py restores them
         kubeconfig = write_kubeconfig(
             self.paths.config / "kubelet.kubeconfig", server=self.server, pki=self.pki,
-            user=f"system:node:{NODE_NAME}", pair_stem="kubelet-client",
+            user=f"system:node:{self.name}", pair_stem=self.client_pair,
         )  # fmt: skip
         config = self._write_kubelet_config()
         self._spawn_inside(
-            "kubelet",
+            self.process("kubelet"),
             [
                 str(self.binaries["kubelet"]),
                 f"--config={config}",
                 f"--kubeconfig={kubeconfig}",
-                f"--node-ip={self.slot.node_ip}",
-                f"--hostname-override={NODE_NAME}",
+                f"--node-ip={self.ip}",
+                f"--hostname-override={self.name}",
                 "--v=1",
             ],
         )
@@ -158,12 +220,14 @@ class Node:
                     "kind": "KubeProxyConfiguration",
                     "clientConnection": {"kubeconfig": str(kubeconfig)},
                     "mode": "iptables",
-                    "clusterCIDR": self.slot.pod_cidr,
-                    "hostnameOverride": NODE_NAME,
-                    "bindAddress": self.slot.node_ip,
+                    # Every node's Pods: traffic from outside it to a Service is masqueraded, so
+                    # its replies come back through the node that translated it.
+                    "clusterCIDR": self.slot.cluster_cidr,
+                    "hostnameOverride": self.name,
+                    "bindAddress": self.ip,
                     "healthzBindAddress": "127.0.0.1:10256",
                     "metricsBindAddress": "127.0.0.1:10249",
-                    "nodePortAddresses": [f"{self.slot.node_ip}/32"],
+                    "nodePortAddresses": [f"{self.ip}/32"],
                     # 0 leaves the host's conntrack sysctls alone (they are not per namespace).
                     "conntrack": {
                         "maxPerCore": 0,
@@ -174,28 +238,18 @@ class Node:
                 }
             )
         )
-        self._spawn_inside("kube-proxy", [str(self.binaries["kube-proxy"]), f"--config={config}", "--v=1"])
+        self._spawn_inside(
+            self.process("kube-proxy"), [str(self.binaries["kube-proxy"]), f"--config={config}", "--v=1"]
+        )
 
     def import_image(self, archive: Path) -> None:
         """Import a docker-archive into the CRI's image store (once per archive)."""
         if archive in self.imported:
             return
         started = time.monotonic()
-        self.exec_inside(
-            [str(self.binaries["ctr"]), "--address", CONTAINERD_SOCKET, "-n", "k8s.io", "images", "import",
-             "--local", str(archive)],
-            timeout=600,
-        )  # fmt: skip
+        self.exec_inside(_import_command(self.binaries["ctr"], archive), timeout=600)
         self.imported.add(archive)
-        self.log(f"  imported {archive.name} in {time.monotonic() - started:.1f}s")
-
-    # --- stop -----------------------------------------------------------------------------------
-
-    def stop(self) -> None:
-        """End every node process (containers included) and remove what the node made on the host."""
-        self.supervisor.stop(["kube-proxy", "kubelet"], timeout=10)
-        host.release(self.slot)  # containers, shims, containerd, the holder: all in the node's cgroup
-        self.supervisor.stop(["containerd", "node-namespaces"], timeout=5)
+        self.log(f"  imported {archive.name} into {self.name} in {time.monotonic() - started:.1f}s")
 
     # --- inside the namespaces ------------------------------------------------------------------
 
@@ -219,13 +273,6 @@ class Node:
             raise RuntimeError(f"{' '.join(argv)} failed in the node ({result.returncode}):\n{result.stderr}")
         return result.stdout
 
-    def _namespaces_ready(self, pid: int) -> bool:
-        self.supervisor.check_alive()
-        try:
-            return Path(f"/proc/{pid}/ns/net").readlink() != Path("/proc/self/ns/net").readlink()
-        except OSError:
-            return False
-
     def _mount_private_dirs(self) -> None:
         # This machine's resolver is not on this machine: nothing in the node may ask it anything
         # (containerd would, to pull an image that is missing).
@@ -248,25 +295,17 @@ class Node:
         self.exec_inside(["sh", "-c", "\n".join(script)])
 
     def _wire_network(self) -> None:
-        slot = self.slot
-        link = f"{slot.link_prefix}"
-        run = _run
-        run(["ip", "link", "add", slot.host_link, "type", "veth", "peer", "name", "eth0",
-             "netns", str(self.holder_pid)])  # fmt: skip
-        run(["ip", "addr", "add", f"{slot.host_ip}/{link}", "dev", slot.host_link])
-        run(["ip", "link", "set", slot.host_link, "up"])
+        """The node's end of its switch port: its address, and forwarding for its Pods."""
         inside = [
             "set -e",
             "ip link set lo up",
-            f"ip addr add {slot.node_ip}/{link} dev eth0",
+            f"ip addr add {self.ip}/{self.slot.link_prefix} dev eth0",
             "ip link set eth0 up",
         ]
         for name, value in NODE_SYSCTLS.items():
             path = "/proc/sys/" + name.replace(".", "/")
             inside.append(f"if [ -e {path} ]; then echo {value} > {path}; fi")
         self.exec_inside(["sh", "-c", "\n".join(inside)])
-        for cidr in (slot.pod_cidr, slot.service_cidr):
-            run(["ip", "route", "add", cidr, "via", slot.node_ip, "dev", slot.host_link])
 
     def _containerd_ready(self) -> bool:
         self.supervisor.check_alive()
@@ -294,7 +333,7 @@ class Node:
                     "hairpinMode": True,
                     "ipam": {
                         "type": "host-local",
-                        "ranges": [[{"subnet": self.slot.pod_cidr}]],
+                        "ranges": [[{"subnet": self.pod_cidr}]],
                         "routes": [{"dst": "0.0.0.0/0"}],
                     },
                 },
@@ -353,9 +392,9 @@ state = "/run/containerd"
             "kind": "KubeletConfiguration",
             "failCgroupV1": False,
             "cgroupDriver": "cgroupfs",
-            "cgroupRoot": f"/{self.slot.cgroup}",
+            "cgroupRoot": f"/{self.cgroup}",
             "containerRuntimeEndpoint": f"unix://{CONTAINERD_SOCKET}",
-            "address": self.slot.node_ip,
+            "address": self.ip,
             "readOnlyPort": 0,
             "healthzBindAddress": "127.0.0.1",
             "authentication": {
@@ -364,8 +403,8 @@ state = "/run/containerd"
                 "x509": {"clientCAFile": str(self.pki / "ca.crt")},
             },
             "authorization": {"mode": "Webhook"},
-            "tlsCertFile": str(self.pki / "kubelet-serving.crt"),
-            "tlsPrivateKeyFile": str(self.pki / "kubelet-serving.key"),
+            "tlsCertFile": str(self.pki / f"{self.serving_pair}.crt"),
+            "tlsPrivateKeyFile": str(self.pki / f"{self.serving_pair}.key"),
             "clusterDomain": CLUSTER_DOMAIN,
             "clusterDNS": [self.slot.dns_ip],
             "resolvConf": str(resolv),
@@ -403,12 +442,6 @@ state = "/run/containerd"
         raise TimeoutError(f"{what} not ready after {timeout:.0f}s")
 
 
-def _run(argv: Sequence[str]) -> None:
-    result = subprocess.run(list(argv), capture_output=True, text=True, check=False)
-    if result.returncode != 0:
-        raise RuntimeError(f"{' '.join(argv)} failed ({result.returncode}): {result.stderr.strip()}")
-
-
 def require_tools() -> str | None:
     """What this machine lacks to run a node, or None."""
     missing = [
@@ -418,22 +451,31 @@ def require_tools() -> str | None:
 
 
 def import_images(state_dir: Path, archives: Iterable[Path], *, log: LogFn) -> None:
-    """Import image archives into the node of the cluster whose state is in `state_dir`.
+    """Import image archives into every node of the cluster whose state is in `state_dir`.
 
     For commands run against a cluster another process owns (`make run` while `make cluster-up`'s
-    cluster is up): the node's namespaces are found through the PID recorded at its start.
+    cluster is up): the nodes' namespaces are found through the PIDs recorded at their start.
     """
     from localcluster.binaries import CONTAINERD, ensure_binaries
 
-    pid = int((state_dir / NODE_PID_FILE).read_text())
+    pids = [int(line) for line in (state_dir / NODE_PID_FILE).read_text().split()]
     ctr = ensure_binaries((CONTAINERD,), log=log)["ctr"]
     for archive in archives:
-        started = time.monotonic()
-        enter = ["nsenter", f"--target={pid}", "--net", "--mount", "--"]
-        command = [str(ctr), "--address", CONTAINERD_SOCKET, "-n", "k8s.io", "images", "import", "--local"]
-        result = subprocess.run(
-            [*enter, *command, str(archive)], capture_output=True, text=True, check=False, env=clean_env()
-        )
-        if result.returncode != 0:
-            raise RuntimeError(f"importing {archive.name} into the node failed:\n{result.stderr}")
-        log(f"  imported {archive.name} in {time.monotonic() - started:.1f}s")
+        for number, pid in enumerate(pids, start=1):
+            started = time.monotonic()
+            result = subprocess.run(
+                ["nsenter", f"--target={pid}", "--net", "--mount", "--", *_import_command(ctr, archive)],
+                capture_output=True,
+                text=True,
+                check=False,
+                env=clean_env(),
+            )
+            where = node_name(number)
+            if result.returncode != 0:
+                raise RuntimeError(f"importing {archive.name} into {where} failed:\n{result.stderr}")
+            log(f"  imported {archive.name} into {where} in {time.monotonic() - started:.1f}s")
+
+
+def _import_command(ctr: Path, archive: Path) -> list[str]:
+    client = [str(ctr), "--address", CONTAINERD_SOCKET, "-n", "k8s.io"]
+    return [*client, "images", "import", "--local", str(archive)]
