@@ -1,20 +1,27 @@
 """Session fixtures: a real Kubernetes cluster and the operator running against it.
 
 By default the tests start the local cluster (a control plane and one real node, built from pinned
-Go modules; see devtools/localcluster). With `--existing-cluster` they use the cluster KUBECONFIG
-names (the images tests run must then be pullable there, and servers the tests start on this
-machine must be reachable from its Pods); with `--kind` they create one with pytest-kind (needs a
-Docker engine, which our CI machines do not have).
+Go modules; see devtools/localcluster); `--nodes N` gives it N nodes. With `--existing-cluster` they
+use the cluster KUBECONFIG names (the images tests run must then be pullable there, and servers the
+tests start on this machine must be reachable from its Pods); with `--kind` they create one with
+pytest-kind (needs a Docker engine, which our CI machines do not have).
+
+Tests of what differs between nodes (ReadWriteOnce volumes, a build that lands on another node than
+the one before it) ask for `two_node_cluster`: the session's cluster if it has two nodes, else a
+two-node local cluster of its own, started only when such a test runs, so the rest of the suite
+keeps its one fast node.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,6 +41,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--existing-cluster", action="store_true", help="use the cluster KUBECONFIG names")
     group.addoption(
         "--kind", action="store_true", help="create a kind cluster with pytest-kind (needs Docker)"
+    )
+    group.addoption(
+        "--nodes", type=int, default=1, help="nodes of the local cluster the session starts (default 1)"
     )
 
 
@@ -55,14 +65,23 @@ class Cluster:
     local: LocalCluster | None = field(default=None, compare=False)
 
     def load_images(self, *names: str) -> dict[str, str]:
-        """Make the named images of devtools/localcluster/images.py available on the node: name -> ref."""
+        """Make the named images of devtools/localcluster/images.py available on every node: name -> ref."""
         from localcluster.images import ensure_images
 
         archives = ensure_images(names)
-        if self.local is not None and self.local.node is not None:
-            for archive in archives.values():
-                self.local.node.import_image(archive.path)
+        if self.local is not None:
+            self.local.import_images([archive.path for archive in archives.values()])
         return {name: archive.ref for name, archive in archives.items()}
+
+    @property
+    def node_names(self) -> list[str]:
+        """The nodes' names (of a local cluster: node 1 first). Pin a Pod to one with
+        `nodeSelector: {"kubernetes.io/hostname": NAME}` (not `nodeName`, which skips the scheduler
+        and with it the checks a user's Pod meets, such as a volume's node affinity)."""
+        if self.local is not None:
+            return self.local.node_names
+        items = json.loads(self.kubectl("get", "nodes", "-o", "json").stdout)["items"]
+        return sorted(item["metadata"]["name"] for item in items)
 
     def kubectl(
         self, *args: str, input: str | None = None, check: bool = True, timeout: float = 60
@@ -102,9 +121,40 @@ def cluster(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
         finally:
             kind.delete()
         return
+    with _local_cluster(
+        tmp_path_factory.mktemp("cluster"), nodes=request.config.getoption("--nodes")
+    ) as handle:
+        yield handle
+
+
+@pytest.fixture(scope="session")
+def two_node_cluster(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Cluster]:
+    """A cluster with at least two nodes, their names in `.node_names` (the first is node 1).
+
+    The session's `cluster` when that has two nodes (`--nodes 2`, or `--existing-cluster` with
+    two); otherwise a local cluster of its own (its own slot: addresses, `.kubeconfig`,
+    `.address`), started the first time a test asks for it and stopped at the end of the session.
+    Its default StorageClass is node-local (ReadWriteOnce, bound on the node of the claim's first Pod).
+    """
+    if request.config.getoption("--existing-cluster") or request.config.getoption("--nodes") >= 2:
+        shared: Cluster = request.getfixturevalue("cluster")
+        if len(shared.node_names) < 2:
+            pytest.skip("the session's cluster has fewer than two nodes")
+        yield shared
+        return
+    if request.config.getoption("--kind"):
+        pytest.skip("the kind cluster has one node")
+    with _local_cluster(tmp_path_factory.mktemp("two-node-cluster"), nodes=2) as handle:
+        yield handle
+
+
+@contextmanager
+def _local_cluster(state_dir: Path, *, nodes: int) -> Iterator[Cluster]:
     from localcluster.cluster import running
 
-    with running(tmp_path_factory.mktemp("cluster")) as local:
+    with running(state_dir, nodes=nodes) as local:
         handle = Cluster(kubeconfig=local.kubeconfig, address=local.address, local=local)
         _wait_for_default_serviceaccount(handle)
         _install_crds(handle)
@@ -140,6 +190,19 @@ def api(cluster: Cluster) -> Iterator[client.ApiClient]:
 
 @pytest.fixture
 def namespace(cluster: Cluster) -> Iterator[str]:
+    with _namespace(cluster) as name:
+        yield name
+
+
+@pytest.fixture
+def two_node_namespace(two_node_cluster: Cluster) -> Iterator[str]:
+    """A fresh namespace of `two_node_cluster`, deleted after the test."""
+    with _namespace(two_node_cluster) as name:
+        yield name
+
+
+@contextmanager
+def _namespace(cluster: Cluster) -> Iterator[str]:
     name = f"t-{uuid.uuid4().hex[:10]}"
     cluster.kubectl("create", "namespace", name)
     wait_for(
