@@ -1,8 +1,8 @@
 """`make cluster-down` leaves the host as it found it, also after a `kill -9` of the cluster's owner.
 
-These tests start and stop whole clusters and compare global host state (links, routes, nft
-ruleset, mounts, cgroups, the kubelet's kernel tunables), so they run in their own pytest session
-before the rest of the suite (see the Makefile), when no other local cluster is up.
+These tests start and stop whole clusters, of one node and of two, and compare global host state
+(links, routes, nft ruleset, mounts, cgroups, the kubelet's kernel tunables), so they run in their
+own pytest session before the rest of the suite (see the Makefile), when no other local cluster is up.
 """
 
 from __future__ import annotations
@@ -57,29 +57,38 @@ def _alone() -> None:
     host.sweep()
 
 
-def _sleeper(state: Path) -> None:
-    """A Pod whose container keeps running: its shim and process outlive a killed cluster owner."""
-    pod = {
-        "apiVersion": "v1",
-        "kind": "Pod",
-        "metadata": {"name": "sleeper", "namespace": "default"},
-        "spec": {
-            "containers": [{"name": "sleep", "image": "registry.k8s.io/pause:3.10.1"}],
-            "terminationGracePeriodSeconds": 0,
-        },
-    }
-    _kubectl(state, "apply", "-f", "-", input=json.dumps(pod))
-    _kubectl(state, "wait", "--for=condition=Ready", "pod/sleeper", "--timeout=120s")
+def _sleepers(state: Path) -> None:
+    """On every node a Pod whose container keeps running: its shim and process outlive a killed
+    cluster owner."""
+    nodes = _kubectl(state, "get", "nodes", "-o", "jsonpath={.items[*].metadata.name}").split()
+    for node in nodes:
+        pod = {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": f"sleeper-{node}", "namespace": "default"},
+            "spec": {
+                "nodeSelector": {"kubernetes.io/hostname": node},
+                "containers": [{"name": "sleep", "image": "registry.k8s.io/pause:3.10.1"}],
+                "terminationGracePeriodSeconds": 0,
+            },
+        }
+        _kubectl(state, "apply", "-f", "-", input=json.dumps(pod))
+    for node in nodes:
+        _kubectl(state, "wait", "--for=condition=Ready", f"pod/sleeper-{node}", "--timeout=120s")
 
 
-def test_cluster_down_leaves_the_host_as_it_found_it(tmp_path: Path) -> None:
+NODES = pytest.mark.parametrize("nodes", [1, 2], ids=["one-node", "two-nodes"])
+
+
+@NODES
+def test_cluster_down_leaves_the_host_as_it_found_it(tmp_path: Path, nodes: int) -> None:
     state = tmp_path / "cluster"
     before = snapshot()
-    up = _localcluster("up", "--state-dir", str(state))
+    up = _localcluster("up", "--state-dir", str(state), f"--nodes={nodes}")
     assert up.returncode == 0, up.stderr[-3000:]
     try:
-        assert " Ready" in _kubectl(state, "get", "nodes")
-        _sleeper(state)
+        assert _kubectl(state, "get", "nodes").count(" Ready") == nodes
+        _sleepers(state)
         during = snapshot()
         assert differences(before, during), "the running node changed nothing on the host: is it really up?"
     finally:
@@ -88,17 +97,21 @@ def test_cluster_down_leaves_the_host_as_it_found_it(tmp_path: Path) -> None:
     assert differences(before, snapshot()) == {}
 
 
-def test_cluster_down_after_kill_9_of_its_owner_leaves_the_host_as_it_found_it(tmp_path: Path) -> None:
+@NODES
+def test_cluster_down_after_kill_9_of_its_owner_leaves_the_host_as_it_found_it(
+    tmp_path: Path, nodes: int
+) -> None:
     state = tmp_path / "cluster"
     before = snapshot()
-    up = _localcluster("up", "--state-dir", str(state))
+    up = _localcluster("up", "--state-dir", str(state), f"--nodes={nodes}")
     assert up.returncode == 0, up.stderr[-3000:]
-    _sleeper(state)
+    _sleepers(state)
     owner = int((state / "serve.pid").read_text())
     os.kill(owner, signal.SIGKILL)
     wait_for(lambda: not Path(f"/proc/{owner}").exists(), timeout=10, what="the cluster's owner to die")
-    # The container and its shim are not children of the owner: they are still there.
-    assert any(host.cgroup_pids(f"gobuild-node{index}") for index in range(host.MAX_SLOTS))
+    # The containers and their shims are not children of the owner: on every node they are still there.
+    for number in range(1, nodes + 1):
+        assert any(host.cgroup_pids(f"gobuild-node{index}/node{number}") for index in range(host.MAX_SLOTS))
     down = _localcluster("down", "--state-dir", str(state))
     assert down.returncode == 0, down.stderr
     assert differences(before, snapshot()) == {}
