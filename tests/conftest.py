@@ -138,7 +138,7 @@ def two_node_cluster(
     `.address`), started the first time a test asks for it and stopped at the end of the session.
     Its default StorageClass is node-local (ReadWriteOnce, bound on the node of the claim's first Pod).
     """
-    if request.config.getoption("--existing-cluster") or request.config.getoption("--nodes") >= 2:
+    if _session_cluster_has_two_nodes(request.config):
         shared: Cluster = request.getfixturevalue("cluster")
         if len(shared.node_names) < 2:
             pytest.skip("the session's cluster has fewer than two nodes")
@@ -148,6 +148,11 @@ def two_node_cluster(
         pytest.skip("the kind cluster has one node")
     with _local_cluster(tmp_path_factory.mktemp("two-node-cluster"), nodes=2) as handle:
         yield handle
+
+
+def _session_cluster_has_two_nodes(config: pytest.Config) -> bool:
+    """Whether `two_node_cluster` is the session's `cluster` (else a local cluster of its own)."""
+    return bool(config.getoption("--existing-cluster")) or int(config.getoption("--nodes")) >= 2
 
 
 @contextmanager
@@ -218,6 +223,22 @@ def _namespace(cluster: Cluster) -> Iterator[str]:
 def operator(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[OperatorProcess]:
     """The real operator (python -m gobuild_operator run) with its webhook registered."""
     proc = OperatorProcess(kubeconfig=cluster.kubeconfig, workdir=tmp_path_factory.mktemp("operator"))
+    proc.start()
+    yield proc
+    proc.stop()
+
+
+@pytest.fixture(scope="session")
+def two_node_operator(
+    request: pytest.FixtureRequest, two_node_cluster: Cluster, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[OperatorProcess]:
+    """The real operator against `two_node_cluster` (the session's `operator` when that is the same
+    cluster: one operator per cluster)."""
+    if _session_cluster_has_two_nodes(request.config):
+        yield request.getfixturevalue("operator")
+        return
+    workdir = tmp_path_factory.mktemp("two-node-operator")
+    proc = OperatorProcess(kubeconfig=two_node_cluster.kubeconfig, workdir=workdir)
     proc.start()
     yield proc
     proc.stop()
