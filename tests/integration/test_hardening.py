@@ -145,9 +145,7 @@ def test_values_no_build_can_use_are_refused_by_the_api_server(
 
 
 @pytest.mark.parametrize("spec", [pytest.param(s, id=name) for name, s in USABLE.items()])
-def test_the_usable_edges_stay_accepted(
-    cluster: Cluster, dry_runs: str, spec: dict[str, Any]
-) -> None:
+def test_the_usable_edges_stay_accepted(cluster: Cluster, dry_runs: str, spec: dict[str, Any]) -> None:
     result = _dry_run(cluster, dry_runs, spec)
     assert result.returncode == 0, result.stderr
 

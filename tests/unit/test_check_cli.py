@@ -90,6 +90,26 @@ def test_config_name_is_read_from_the_cluster(capsys: pytest.CaptureFixture[str]
     assert finding["message"].startswith("GOFLAGS: the GoBuildConfig injects it")
 
 
+def test_a_file_named_like_the_config_in_the_repository_does_not_stand_in_for_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A repository could ship a file `cn` that injects nothing missing and so hides the findings."""
+    (tmp_path / "cn").write_text(
+        "apiVersion: gobuild.dev/v1alpha1\nkind: GoBuildConfig\nmetadata: {name: cn}\nspec: {}\n"
+    )
+    monkeypatch.chdir(tmp_path)
+
+    def reader(name: str, namespace: str | None) -> Mapping[str, Any]:
+        return {"goproxy": ["https://goproxy.cn", "direct"], "goflags": ["-mod=mod"]}
+
+    argv = [str(FIXTURES / "correct" / "Dockerfile"), "--config", "cn", "-o", "json"]
+    code, out, _ = run_main(argv, capsys, read_cluster_config=reader)
+    assert code == 1, "the cluster's config was read, and its GOFLAGS is not declared"
+    assert [f["reason"] for f in json.loads(out)["findings"]] == ["GoSettingNotDeclared"]
+    code, _, _ = run_main([str(FIXTURES / "correct" / "Dockerfile"), "--config", "./cn"], capsys)
+    assert code == 0, "spelled as a path, the file is read"
+
+
 def test_the_context_defaults_to_the_dockerfiles_directory_and_can_be_given(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -24,6 +24,7 @@ import yaml
 from gobuild_operator import constants as c
 from gobuild_operator.api.fields import SpecError
 from gobuild_operator.api.spec import GoBuildConfigSpec, parse_spec
+from gobuild_operator.cli.options import add_config_options
 from gobuild_operator.core.dockercheck.check import check
 from gobuild_operator.core.dockercheck.findings import (
     DEFAULT_SETTINGS,
@@ -65,20 +66,11 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="the build context (default: the Dockerfile's directory)",
     )
-    parser.add_argument(
-        "--config",
-        metavar="FILE|NAME",
-        default=None,
-        help="the GoBuildConfig the build gets: a YAML file, or the NAME of one in the cluster "
-        "(default: what every GoBuildConfig injects, GOPROXY)",
-    )
-    parser.add_argument("-n", "--namespace", default=None, help="namespace of --config NAME")
-    parser.add_argument(
-        "-o",
-        "--output",
-        choices=("text", "json"),
-        default="text",
-        help="text for people (default), json for CI: {dockerfile, context, config, findings: "
+    add_config_options(
+        parser,
+        config_help="the GoBuildConfig the build gets: a YAML file (a path: ./cfg.yaml), or the NAME of one "
+        "in the cluster (default: what every GoBuildConfig injects, GOPROXY)",
+        json_help="json for CI: {dockerfile, context, config, findings: "
         "[{file, line, reason, message, fix}]}",
     )
     return parser
@@ -174,12 +166,16 @@ def _settings(
 def load_config(
     config: str, namespace: str | None, read_cluster_config: ConfigReader | None = None
 ) -> tuple[str, GoBuildConfigSpec]:
-    """--config FILE|NAME (also `diagnose --config`): a GoBuildConfig YAML file, or NAME from the cluster."""
+    """--config FILE|NAME (also `diagnose --config`): a GoBuildConfig YAML file, or NAME from the cluster.
+
+    A FILE is spelled as a path (a "/" or a .yaml, .yml or .json suffix: `./cfg`); a bare NAME always
+    means the cluster's GoBuildConfig, so a file of that name in the build's repository cannot stand
+    in for the config the cluster really injects."""
     path = Path(config)
-    if path.is_file():
+    if "/" in config or path.suffix in (".yaml", ".yml", ".json"):
+        if not path.is_file():
+            raise UsageError(f"cannot read config {config}: No such file")
         name, spec = _config_from_file(path)
-    elif path.suffix in (".yaml", ".yml", ".json") or "/" in config:
-        raise UsageError(f"cannot read config {config}: No such file")
     else:
         reader = read_cluster_config or _read_from_cluster
         name, spec = config, reader(config, namespace)

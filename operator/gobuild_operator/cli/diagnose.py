@@ -19,6 +19,7 @@ import sys
 from typing import Final
 
 from gobuild_operator.cli.check import ConfigReader, UsageError, load_config
+from gobuild_operator.cli.options import add_config_options
 from gobuild_operator.core.diagnosis.diagnose import UNKNOWN, Diagnosis, GoSettings, diagnose
 from gobuild_operator.core.injection.plan import build_plan
 
@@ -41,20 +42,11 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="the build log; '-' or nothing reads standard input",
     )
-    parser.add_argument(
-        "--config",
-        metavar="FILE|NAME",
-        default=None,
-        help="the GoBuildConfig the build was injected with (a YAML file, or the NAME of one in the "
-        "cluster): go asking servers its settings do not name is then reported",
-    )
-    parser.add_argument("-n", "--namespace", default=None, help="namespace of --config NAME")
-    parser.add_argument(
-        "-o",
-        "--output",
-        choices=("text", "json"),
-        default="text",
-        help="text for people (default), json for scripts: keys reason, summary, remedy, evidence",
+    add_config_options(
+        parser,
+        config_help="the GoBuildConfig the build was injected with (a YAML file, as a path: ./cfg.yaml, or "
+        "the NAME of one in the cluster): go asking servers its settings do not name is then reported",
+        json_help="json for scripts: keys reason, summary, remedy, evidence",
     )
     return parser
 

@@ -51,28 +51,13 @@ def with_spec(status: GoBuildConfigStatus, view: SpecView, *, now: str) -> GoBui
     credential, even from a spec stored under an older CRD) and SpecValid."""
     generation = view.generation
     update: dict[str, object] = {"observed_generation": generation}
+    set_spec_valid = cond.setter(status.conditions, cond.SPEC_VALID, generation=generation, now=now)
     if view.spec is None:
-        conditions = cond.set_condition(
-            status.conditions,
-            type=cond.SPEC_VALID,
-            status="False",
-            reason=view.reason or "InvalidSpec",
-            message=view.error,
-            generation=generation,
-            now=now,
-        )
+        conditions = set_spec_valid("False", view.reason or "InvalidSpec", view.error)
     else:
         update["goproxy"] = redact_text(effective_goproxy(view.spec))
         update["gosumdb"] = redact_text(effective_gosumdb(view.spec))
-        conditions = cond.set_condition(
-            status.conditions,
-            type=cond.SPEC_VALID,
-            status="True",
-            reason="Valid",
-            message="the spec is valid",
-            generation=generation,
-            now=now,
-        )
+        conditions = set_spec_valid("True", "Valid", "the spec is valid")
     update["conditions"] = cond.with_ready(conditions, generation=generation, now=now)
     return status.model_copy(update=update)
 

@@ -8,7 +8,7 @@ set by hand, so it cannot disagree with them.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Literal
 
 from gobuild_operator.api.status import Condition
@@ -57,6 +57,25 @@ def set_condition(
     return sort_conditions([*(c for c in conditions if c.type != type), updated])
 
 
+def setter(
+    conditions: Sequence[Condition], type: str, *, generation: int | None, now: str
+) -> Callable[[Status, str, str], list[Condition]]:
+    """`set_condition` of one type, waiting for its status, reason and message."""
+
+    def set_to(status: Status, reason: str, message: str) -> list[Condition]:
+        return set_condition(
+            conditions,
+            type=type,
+            status=status,
+            reason=reason,
+            message=message,
+            generation=generation,
+            now=now,
+        )
+
+    return set_to
+
+
 def sort_conditions(conditions: Sequence[Condition]) -> list[Condition]:
     def rank(c: Condition) -> tuple[int, str]:
         return (ORDER.index(c.type) if c.type in ORDER else len(ORDER), c.type)
@@ -70,29 +89,14 @@ def get_condition(conditions: Sequence[Condition], type: str) -> Condition | Non
 
 def with_ready(conditions: Sequence[Condition], *, generation: int | None, now: str) -> list[Condition]:
     """Recompute `Ready` from the gating conditions."""
+    ready = setter(conditions, READY, generation=generation, now=now)
     failing = [c for t in READY_GATES if (c := get_condition(conditions, t)) and c.status == "False"]
     if failing:
         first = failing[0]
-        return set_condition(
-            conditions,
-            type=READY,
-            status="False",
-            reason=first.reason or first.type,
-            message=f"{first.type}: {first.message}",
-            generation=generation,
-            now=now,
-        )
+        return ready("False", first.reason or first.type, f"{first.type}: {first.message}")
     pending = [t for t in READY_GATES if get_condition(conditions, t) is None]
     if SPEC_VALID in pending:
-        return set_condition(
-            conditions,
-            type=READY,
-            status="Unknown",
-            reason="Reconciling",
-            message="the spec has not been reconciled yet",
-            generation=generation,
-            now=now,
-        )
+        return ready("Unknown", "Reconciling", "the spec has not been reconciled yet")
     unknown = [c for t in READY_GATES if (c := get_condition(conditions, t)) and c.status == "Unknown"]
     unchecked = [c.type for c in unknown if c.reason == NOT_CHECKED]
     checking = [c.type for c in unknown if c.reason != NOT_CHECKED] + pending
@@ -101,12 +105,4 @@ def with_ready(conditions: Sequence[Condition], *, generation: int | None, now: 
         message += "; still checking: " + ", ".join(checking)
     if unchecked:
         message += "; not checked: " + ", ".join(unchecked)
-    return set_condition(
-        conditions,
-        type=READY,
-        status="True",
-        reason="Reconciled",
-        message=message,
-        generation=generation,
-        now=now,
-    )
+    return ready("True", "Reconciled", message)

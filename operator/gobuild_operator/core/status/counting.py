@@ -223,40 +223,25 @@ def downloads_condition(
     classifier's. Unknown: it failed, but not in a way the classifier recognises as a download
     failure (a compile error, a failing test). Returns `conditions` itself when nothing finished.
     """
+    set_downloads_healthy = cond.setter(conditions, cond.DOWNLOADS_HEALTHY, generation=generation, now=now)
     finished = [o for o in counted if o.stage in (SUCCEEDED, FAILED)]
     if not finished:
         return conditions
     last = finished[-1]
     if last.stage == SUCCEEDED:
-        return cond.set_condition(
-            conditions,
-            type=cond.DOWNLOADS_HEALTHY,
-            status="True",
-            reason="BuildSucceeded",
-            message=f"the latest finished injected Pod, {last.pod}, succeeded",
-            generation=generation,
-            now=now,
+        return set_downloads_healthy(
+            "True", "BuildSucceeded", f"the latest finished injected Pod, {last.pod}, succeeded"
         )
     failure = last.failure or Failure(pod=last.pod, reason=UNKNOWN, time=now)
     where = f"Pod {failure.pod}" + (f" (container {failure.container})" if failure.container else "")
     if failure.reason == UNKNOWN:
-        return cond.set_condition(
-            conditions,
-            type=cond.DOWNLOADS_HEALTHY,
-            status="Unknown",
-            reason="UnrecognisedFailure",
-            message=f"{where} failed, but its log shows no known module download failure",
-            generation=generation,
-            now=now,
+        return set_downloads_healthy(
+            "Unknown",
+            "UnrecognisedFailure",
+            f"{where} failed, but its log shows no known module download failure",
         )
-    return cond.set_condition(
-        conditions,
-        type=cond.DOWNLOADS_HEALTHY,
-        status="False",
-        reason=failure.reason,
-        message=f"{where} failed: {failure.summary} Remedy: {failure.remedy}",
-        generation=generation,
-        now=now,
+    return set_downloads_healthy(
+        "False", failure.reason, f"{where} failed: {failure.summary} Remedy: {failure.remedy}"
     )
 
 

@@ -156,38 +156,23 @@ def proxies_condition(
     generation: int | None,
     now: str,
 ) -> Conditions:
+    set_proxies_reachable = cond.setter(conditions, cond.PROXIES_REACHABLE, generation=generation, now=now)
     if not spec.reporting.enabled:
-        return cond.set_condition(
-            conditions,
-            type=cond.PROXIES_REACHABLE,
-            status="Unknown",
-            reason="ProbesDisabled",
-            message="spec.reporting.enabled is false: GOPROXY URLs are not probed",
-            generation=generation,
-            now=now,
+        return set_proxies_reachable(
+            "Unknown", "ProbesDisabled", "spec.reporting.enabled is false: GOPROXY URLs are not probed"
         )
     probed = [r for r in results if r.reachable is not None]
     if not probed:
-        return cond.set_condition(
-            conditions,
-            type=cond.PROXIES_REACHABLE,
-            status="True",
-            reason="NothingToProbe",
-            message="spec.goproxy has no http(s) URL to probe (direct, off and file:// are not probed)",
-            generation=generation,
-            now=now,
+        return set_proxies_reachable(
+            "True",
+            "NothingToProbe",
+            "spec.goproxy has no http(s) URL to probe (direct, off and file:// are not probed)",
         )
     down = [r for r in probed if not r.reachable]
     if not down:
         listed = ", ".join(f"{r.url} ({r.latency_ms} ms)" for r in probed)
-        return cond.set_condition(
-            conditions,
-            type=cond.PROXIES_REACHABLE,
-            status="True",
-            reason="Reachable",
-            message=f"answered the probe for {spec.reporting.probe_module}: {listed}",
-            generation=generation,
-            now=now,
+        return set_proxies_reachable(
+            "True", "Reachable", f"answered the probe for {spec.reporting.probe_module}: {listed}"
         )
     message = "; ".join(f"{r.url} unreachable: {r.error}" for r in down)
     if spec.proxy_fallback == "OnNotFound" and len(spec.goproxy) > 1:
@@ -195,15 +180,7 @@ def proxies_condition(
             ". With spec.proxyFallback OnNotFound go does not move past an unreachable proxy: set "
             "spec.proxyFallback: OnAnyError or remove it from spec.goproxy"
         )
-    return cond.set_condition(
-        conditions,
-        type=cond.PROXIES_REACHABLE,
-        status="False",
-        reason="ProxyUnreachable",
-        message=message,
-        generation=generation,
-        now=now,
-    )
+    return set_proxies_reachable("False", "ProxyUnreachable", message)
 
 
 # --- referenced Secrets and ConfigMaps --------------------------------------------------------
@@ -280,6 +257,7 @@ def secrets_condition(
     now: str,
 ) -> Conditions:
     """SecretsResolved, with a message naming every missing object or key and the field naming it."""
+    set_secrets_resolved = cond.setter(conditions, cond.SECRETS_RESOLVED, generation=generation, now=now)
     problems: list[tuple[str, str]] = []  # (reason, message)
     found: list[str] = []
     unchecked: list[str] = []
@@ -303,47 +281,23 @@ def secrets_condition(
             if not missing:
                 found.append(f"{ref.kind} {ref.name} ({', '.join(k for k, _ in ref.keys)})")
     if problems:
-        return cond.set_condition(
-            conditions,
-            type=cond.SECRETS_RESOLVED,
-            status="False",
-            reason=problems[0][0],
-            message="; ".join(m for _, m in problems),
-            generation=generation,
-            now=now,
-        )
+        return set_secrets_resolved("False", problems[0][0], "; ".join(m for _, m in problems))
     if unchecked and len(found) + len(unchecked) == len(refs):
-        return cond.set_condition(
-            conditions,
-            type=cond.SECRETS_RESOLVED,
-            status="Unknown",
-            reason=cond.NOT_CHECKED,
-            message=(
+        return set_secrets_resolved(
+            "Unknown",
+            cond.NOT_CHECKED,
+            (
                 f"not checked: {'; '.join(unchecked)}: the operator may not read Secrets (Helm value "
                 "rbac.readSecrets grants it); a missing one shows when a Pod cannot start"
                 + (f"; found {'; '.join(found)}" if found else "")
             ),
-            generation=generation,
-            now=now,
         )
     if len(found) < len(refs):
-        return cond.set_condition(
-            conditions,
-            type=cond.SECRETS_RESOLVED,
-            status="Unknown",
-            reason="Checking",
-            message="not all referenced objects were looked up yet",
-            generation=generation,
-            now=now,
-        )
-    return cond.set_condition(
-        conditions,
-        type=cond.SECRETS_RESOLVED,
-        status="True",
-        reason="Resolved" if refs else "NothingReferenced",
-        message=("found " + "; ".join(found)) if found else "the spec references no Secret or ConfigMap",
-        generation=generation,
-        now=now,
+        return set_secrets_resolved("Unknown", "Checking", "not all referenced objects were looked up yet")
+    return set_secrets_resolved(
+        "True",
+        "Resolved" if refs else "NothingReferenced",
+        ("found " + "; ".join(found)) if found else "the spec references no Secret or ConfigMap",
     )
 
 
@@ -371,17 +325,7 @@ def cache_check(
     now: str,
 ) -> tuple[CacheStatus | None, Conditions]:
     """(status.cache or None when there is no cache, conditions with CacheReady)."""
-
-    def ready(status: cond.Status, reason: str, message: str) -> Conditions:
-        return cond.set_condition(
-            conditions,
-            type=cond.CACHE_READY,
-            status=status,
-            reason=reason,
-            message=message,
-            generation=generation,
-            now=now,
-        )
+    ready = cond.setter(conditions, cond.CACHE_READY, generation=generation, now=now)
 
     if not spec.cache.enabled:
         return None, ready("True", "CacheDisabled", "no shared module cache (spec.cache.enabled is false)")
@@ -431,25 +375,12 @@ def initial_downloads_condition(
     conditions: Sequence[Condition], *, enabled: bool, generation: int | None, now: str
 ) -> Conditions:
     """DownloadsHealthy before any injected Pod finished (later set by core.counting)."""
+    set_downloads_healthy = cond.setter(conditions, cond.DOWNLOADS_HEALTHY, generation=generation, now=now)
     current = cond.get_condition(conditions, cond.DOWNLOADS_HEALTHY)
     if not enabled:
-        return cond.set_condition(
-            conditions,
-            type=cond.DOWNLOADS_HEALTHY,
-            status="Unknown",
-            reason="ReportingDisabled",
-            message="spec.reporting.enabled is false: build outcomes are not recorded",
-            generation=generation,
-            now=now,
+        return set_downloads_healthy(
+            "Unknown", "ReportingDisabled", "spec.reporting.enabled is false: build outcomes are not recorded"
         )
     if current is not None and current.reason != "ReportingDisabled":
         return list(conditions)
-    return cond.set_condition(
-        conditions,
-        type=cond.DOWNLOADS_HEALTHY,
-        status="Unknown",
-        reason="NoBuildsYet",
-        message="no injected Pod has finished yet",
-        generation=generation,
-        now=now,
-    )
+    return set_downloads_healthy("Unknown", "NoBuildsYet", "no injected Pod has finished yet")
