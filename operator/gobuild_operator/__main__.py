@@ -166,14 +166,16 @@ def main(argv: list[str] | None = None) -> int:
         action="append",
         default=[],
         metavar="NAME[,NAME]",
-        help="let GoBuildConfigs set these env names that run code (LD_PRELOAD, BASH_ENV, ...; * for all)",
+        help="let GoBuildConfigs set these env names beyond the Go build settings allowed by default "
+        "(GOTOOLCHAIN, HOME, ...; * for any)",
     )
     run.add_argument(
         "--allow-goflag",
         action="append",
         default=[],
         metavar="FLAG[,FLAG]",
-        help="let GoBuildConfigs set these GOFLAGS that run code (toolexec, exec, ...; * for all)",
+        help="let GoBuildConfigs set these GOFLAGS, with any value, beyond those allowed by default "
+        "(toolexec, modfile, ...; * for any)",
     )
     run.add_argument("--verbose", action="store_true")
     sub.add_parser(

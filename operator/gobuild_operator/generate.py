@@ -6,7 +6,7 @@
 - the field table of README.md from the same model (descriptions and defaults);
 - the reason table of docs/diagnosis.md from the reason registry (core/diagnosis/reasons.py), with the lines
   the classifier finds in the recorded logs of tests/fixtures/gofailures as examples;
-- the deny lists of docs/security.md from the operator's policy (api/policy.py).
+- the allow lists of docs/security.md from the operator's policy (api/policy.py).
 
 Generated parts of Markdown files sit between `<!-- generated: NAME -->` and `<!-- end: NAME -->`;
 the rest of those files is prose and stays hand-written. `--check` writes nothing and exits 1 naming
@@ -55,7 +55,9 @@ def outputs(root: Path) -> dict[Path, str]:
         DIAGNOSIS_DOC: splice(
             (root / DIAGNOSIS_DOC).read_text(encoding="utf-8"), "reasons", reason_table(root / FIXTURES)
         ),
-        SECURITY_DOC: splice((root / SECURITY_DOC).read_text(encoding="utf-8"), "denylist", denylist_table()),
+        SECURITY_DOC: splice(
+            (root / SECURITY_DOC).read_text(encoding="utf-8"), "allowlist", allowlist_table()
+        ),
     }
 
 
@@ -139,21 +141,21 @@ def recorded_examples(fixtures: Path) -> dict[str, list[str]]:
     return found
 
 
-# --- docs/security.md: the deny lists -----------------------------------------------------------
+# --- docs/security.md: the allow lists ----------------------------------------------------------
 
 
-def denylist_table() -> str:
-    """| refused | why | lifted with |, env names then GOFLAGS, grouped by reason."""
-    rows = ["| Refused by default | Why | Lifted with |", "| --- | --- | --- |"]
+def allowlist_table() -> str:
+    """| allowed by default | what it does |, env names grouped by what they do, then GOFLAGS with
+    the values each may take."""
+    rows = ["| Allowed by default | What it does, or the values it may take |", "| --- | --- |"]
     by_reason: dict[str, list[str]] = {}
-    for name, why in policy.DENIED_ENV.items():
+    for name, why in policy.ALLOWED_ENV.items():
         by_reason.setdefault(why, []).append(name)
     for why, names in by_reason.items():
-        listed = ", ".join(f"`{name}`" for name in names)
-        lift = "`--allow-env=NAME`" if len(names) > 1 else f"`--allow-env={names[0]}`"
-        rows.append(f"| env {listed} | {_cell(why)} | {lift} |")
-    for name, why in policy.DENIED_GOFLAGS.items():
-        rows.append(f"| GOFLAGS `-{name}` | {_cell(why)} | `--allow-goflag={name}` |")
+        rows.append(f"| env {', '.join(f'`{name}`' for name in names)} | {_cell(why)} |")
+    for name, (check, expected) in policy.ALLOWED_GOFLAGS.items():
+        shown = f"`-{name}`" if check is None else f"`-{name}=VALUE`"
+        rows.append(f"| GOFLAGS {shown} | {_cell(expected) if check else 'no value'} |")
     return "\n".join(rows) + "\n"
 
 

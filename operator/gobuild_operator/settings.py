@@ -88,8 +88,8 @@ class Settings:
     probe_interval_override: float | None = None
     #: While a config's checks find something wrong, re-check at least this often (seconds).
     recheck_interval: float = 30.0
-    #: Env names and GOFLAGS that run code, which configs may set only where this lifts the
-    #: default deny lists (api/policy.py; --allow-env, --allow-goflag).
+    #: Env names and GOFLAGS configs may set beyond the default allow lists (api/policy.py;
+    #: --allow-env, --allow-goflag).
     policy: Policy = field(default_factory=Policy)
 
     @staticmethod

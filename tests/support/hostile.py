@@ -294,7 +294,7 @@ _valid_hostile_specs = st.fixed_dictionaries(
         ),
         "env": st.lists(
             st.fixed_dictionaries(
-                {"name": st.sampled_from(["CGO_ENABLED", "GOTOOLCHAIN", "NOTE", "HOME", "GOWORK"])},
+                {"name": st.sampled_from(["CGO_ENABLED", "GOOS", "GOEXPERIMENT", "GODEBUG", "GOVCS"])},
                 optional={"value": text},
             ),
             max_size=3,
@@ -359,7 +359,7 @@ def hostile_workloads(draw: st.DrawFn, names: list[str]) -> tuple[str, dict[str,
         extra = draw(hostile_env)
         if extra:
             container["env"] = [*container.get("env", []), *extra]
-    how = draw(st.sampled_from(["config", "inject", "labels", "missing", "opt-out"]))
+    how = draw(st.sampled_from(["config", "inject", "labels", "missing", "opt-out", "not-understood"]))
     holder = template if draw(st.booleans()) or kind == "Pod" else obj
     metadata = holder.setdefault("metadata", {})
     annotations = metadata.setdefault("annotations", {})
@@ -371,6 +371,9 @@ def hostile_workloads(draw: st.DrawFn, names: list[str]) -> tuple[str, dict[str,
         template.setdefault("metadata", {}).setdefault("labels", {})["role"] = "build"
     elif how == "missing":
         annotations["gobuild.dev/config"] = "gone"
+    elif how == "not-understood":  # opted in, but a container the webhook cannot read: unchanged
+        annotations["gobuild.dev/config"] = draw(st.sampled_from(names))
+        template["spec"]["containers"][0]["env"] = "not a list"
     else:
         annotations.update(
             {"gobuild.dev/config": draw(st.sampled_from(names)), "gobuild.dev/inject": "false"}

@@ -1,20 +1,26 @@
-"""What a GoBuildConfig may not inject unless the operator's admin allows it (hardening #10).
+"""What a GoBuildConfig may inject without the operator's admin allowing more: an allow list.
 
 Writing a GoBuildConfig means writing environment variables into every container it selects
-(docs/security.md "Who may write a GoBuildConfig"). Some variables and GOFLAGS do more than
-configure a build: they make the programs of the build run code the config names (a shared library
-to preload, a script every shell sources, a command git or go runs, a compiler or linker to use).
-The operator refuses configs that set them, by default: such a config is reported on its status
-(SpecValid False, reason NotAllowed, naming the field and the operator flag that lifts it) and
-injects nothing. An admin who trusts the writers of GoBuildConfigs lifts single names
-(`--allow-env LD_PRELOAD`, `--allow-goflag toolexec`) or everything (`*`).
+(docs/security.md "Who may write a GoBuildConfig"). Many variables and GOFLAGS do more than
+configure a build: they make the programs of the build run code the config names (a library to
+preload, a script every shell sources, a command git or go runs, a compiler or linker, a go.mod
+or a configuration file of the config's choosing: HOME and XDG_CONFIG_HOME move go's env file just
+as GOENV does). A deny list of them could never keep up with go, git and the shells, so this is
+the other way round: spec.env may set the Go build settings listed here, and spec.goflags the
+flags listed here, each value read as go reads it; anything else is refused, by default. Such a
+config is reported on its status (SpecValid False, reason NotAllowed, naming the field and the
+operator flag that allows it) and injects nothing. An admin who trusts the writers of
+GoBuildConfigs allows single names (`--allow-env GOTOOLCHAIN`, `--allow-goflag toolexec`) or
+everything (`*`).
 
 The lists are this module's data; docs/security.md shows them as a generated table.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+import shlex
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -22,110 +28,133 @@ from gobuild_operator.api.spec import GoBuildConfigSpec
 
 #: The condition reason of a config the policy refuses.
 REASON: Final = "NotAllowed"
-#: Lifts every entry of a list.
+#: Allows everything a list would refuse.
 EVERYTHING: Final = "*"
 
-_LOADER = "makes the dynamic loader load a library (or code modules) into every process"
-_SHELL = "makes every shell (sh -c of git, go and the build scripts) run commands it names"
-_INTERPRETER = "makes an interpreter the build runs load code from where it points"
-_GIT_COMMAND = "names a command git runs"
-_GIT_CONFIG = "gives git configuration, which can name commands git runs (core.sshCommand, aliases, hooks)"
-_GO_COMMAND = "names a program the go command runs"
-_CGO = "passes flags to the C compiler or linker cgo runs (-fplugin= and friends load code)"
+_TARGET = "chooses the platform the build targets"
+_RUNTIME = "tunes the Go runtime of the programs the build runs"
 
-#: Environment variable -> why the operator refuses it by default.
-DENIED_ENV: Final[Mapping[str, str]] = {
-    **dict.fromkeys(("LD_PRELOAD", "LD_LIBRARY_PATH", "LD_AUDIT", "GCONV_PATH"), _LOADER),
-    **dict.fromkeys(("BASH_ENV", "ENV", "PROMPT_COMMAND", "PS4", "SHELLOPTS", "BASHOPTS"), _SHELL),
-    "PATH": "chooses which program runs for every command name",
+#: Environment variables spec.env may set -> what they do (none of them makes a program run code
+#: the config chooses).
+ALLOWED_ENV: Final[Mapping[str, str]] = {
+    "CGO_ENABLED": "turns cgo on or off",
     **dict.fromkeys(
         (
-            "PYTHONPATH",
-            "PYTHONSTARTUP",
-            "PYTHONHOME",
-            "PERL5OPT",
-            "PERL5LIB",
-            "PERLLIB",
-            "RUBYOPT",
-            "RUBYLIB",
-            "NODE_OPTIONS",
-            "JAVA_TOOL_OPTIONS",
-            "JDK_JAVA_OPTIONS",
-            "_JAVA_OPTIONS",
+            "GOOS",
+            "GOARCH",
+            "GOAMD64",
+            "GOARM",
+            "GOARM64",
+            "GO386",
+            "GOMIPS",
+            "GOMIPS64",
+            "GOPPC64",
+            "GORISCV64",
+            "GOWASM",
         ),
-        _INTERPRETER,
+        _TARGET,
     ),
-    **dict.fromkeys(
-        ("GIT_CONFIG_PARAMETERS", "GIT_CONFIG_GLOBAL", "GIT_CONFIG_SYSTEM", "GIT_CONFIG", "GIT_DIR"),
-        _GIT_CONFIG,
-    ),
-    "GIT_TEMPLATE_DIR": "gives new repositories hooks, which git runs",
-    **dict.fromkeys(
-        (
-            "GIT_EXEC_PATH",
-            "GIT_SSH",
-            "GIT_SSH_COMMAND",
-            "GIT_PROXY_COMMAND",
-            "GIT_ASKPASS",
-            "SSH_ASKPASS",
-            "GIT_EDITOR",
-            "GIT_SEQUENCE_EDITOR",
-            "GIT_PAGER",
-            "GIT_EXTERNAL_DIFF",
-            "EDITOR",
-            "VISUAL",
-            "PAGER",
-        ),
-        _GIT_COMMAND,
-    ),
-    "GOENV": "points go at a configuration file, which can set GOFLAGS=-toolexec",
-    "GOROOT": "chooses the Go toolchain that runs",
-    "GOCACHEPROG": "names a program go runs as its build cache",
-    "GOAUTH": "names commands go runs for credentials",
-    **dict.fromkeys(("CC", "CXX", "FC", "GCCGO", "PKG_CONFIG"), _GO_COMMAND),
-    **dict.fromkeys(("CGO_CFLAGS", "CGO_CPPFLAGS", "CGO_CXXFLAGS", "CGO_FFLAGS", "CGO_LDFLAGS"), _CGO),
+    "GOEXPERIMENT": "turns Go toolchain experiments on or off",
+    "GOFIPS140": "chooses the Go Cryptographic Module version",
+    **dict.fromkeys(("GODEBUG", "GOGC", "GOMEMLIMIT", "GOMAXPROCS", "GOTRACEBACK"), _RUNTIME),
+    "GOVCS": "limits which version control systems go may use, per module path",
+    "GO111MODULE": "turns module mode on or off",
+    "GOTELEMETRY": "turns the go command's telemetry on or off",
 }
 
-#: GOFLAGS flag name (without dashes) -> why the operator refuses it by default.
-DENIED_GOFLAGS: Final[Mapping[str, str]] = {
-    "toolexec": "runs a program in front of every compiler, assembler and linker invocation",
-    "exec": "runs `go run` and `go test` binaries through a program it names",
-    "overlay": "replaces source files with files from elsewhere",
-    "gccgoflags": "passes flags to gccgo (-fplugin= loads code)",
-    "ldflags": "with -extld or -extldflags, names the external linker the go command runs",
+_LINK_FLAG = re.compile(r"^-(s|w|X=?[A-Za-z0-9_./-]+=.*|buildid=[^\s]*|checklinkname=[01])$")
+_COMPILE_FLAG = re.compile(r"^-(N|l|m|B|d=checkptr)$")
+_TAG = re.compile(r"^[A-Za-z0-9_.]+$")
+
+
+def _one_of(*values: str) -> Callable[[str], bool]:
+    return lambda value: value in values
+
+
+def _tags(value: str) -> bool:
+    return all(_TAG.match(tag) for tag in value.split(",") if tag)
+
+
+def _tool_flags(pattern: re.Pattern[str]) -> Callable[[str], bool]:
+    """-ldflags/-gcflags values: an optional `PKGPATTERN=` then flags the pattern allows (-X takes
+    its NAME=VALUE as the next word)."""
+
+    def check(value: str) -> bool:
+        _, equals, flags = value.partition("=") if not value.startswith("-") else ("", "", value)
+        try:
+            words = shlex.split(flags if equals else value)
+        except ValueError:
+            return False
+        index = 0
+        while index < len(words):
+            word = words[index]
+            if word == "-X" and index + 1 < len(words) and "=" in words[index + 1]:
+                index += 2
+                continue
+            if not pattern.match(word):
+                return False
+            index += 1
+        return True
+
+    return check
+
+
+#: GOFLAGS flag (without dashes) -> whether a value is allowed; a flag without "=" passes None.
+ALLOWED_GOFLAGS: Final[Mapping[str, tuple[Callable[[str], bool] | None, str]]] = {
+    "mod": (_one_of("mod", "readonly", "vendor"), "mod, readonly or vendor"),
+    "modcacherw": (None, ""),
+    "trimpath": (None, ""),
+    "buildvcs": (_one_of("true", "false", "auto"), "true, false or auto"),
+    "tags": (_tags, "comma-separated build tags"),
+    "race": (None, ""),
+    "v": (None, ""),
+    "x": (None, ""),
+    "p": (str.isdigit, "a number"),
+    "cover": (None, ""),
+    "covermode": (_one_of("set", "count", "atomic"), "set, count or atomic"),
+    "buildmode": (_one_of("default", "exe", "pie"), "default, exe or pie"),
+    "ldflags": (_tool_flags(_LINK_FLAG), "-s, -w, -X NAME=VALUE, -buildid=ID"),
+    "gcflags": (_tool_flags(_COMPILE_FLAG), "-N, -l, -m, -B, -d=checkptr"),
 }
 
 
 @dataclass(frozen=True)
 class Policy:
-    """What the operator's admin lifted from the deny lists (names; "*" lifts a whole list)."""
+    """What the operator's admin allows beyond the lists (names; "*" allows everything)."""
 
     allowed_env: frozenset[str] = field(default_factory=frozenset)
     allowed_goflags: frozenset[str] = field(default_factory=frozenset)
 
     def allows_env(self, name: str) -> bool:
-        return name not in DENIED_ENV or EVERYTHING in self.allowed_env or name in self.allowed_env
+        return name in ALLOWED_ENV or EVERYTHING in self.allowed_env or name in self.allowed_env
 
-    def allows_goflag(self, flag: str) -> bool:
-        name, _, value = flag.lstrip("-").partition("=")
-        if name not in DENIED_GOFLAGS or EVERYTHING in self.allowed_goflags or name in self.allowed_goflags:
-            return True
-        return name == "ldflags" and "-extld" not in value
+    def goflag_problem(self, flag: str) -> str:
+        """Why `flag` is refused ("" when it is allowed)."""
+        name, equals, value = flag.lstrip("-").partition("=")
+        if EVERYTHING in self.allowed_goflags or name in self.allowed_goflags:
+            return ""
+        if name not in ALLOWED_GOFLAGS:
+            return f"-{name} is not a build setting the operator allows by default"
+        check, expected = ALLOWED_GOFLAGS[name]
+        if check is None:
+            return f"-{name} takes no value" if equals else ""
+        if not equals or not check(value):
+            return f"-{name}={value} is not one of the values the operator allows by default ({expected})"
+        return ""
 
 
 def problems(spec: GoBuildConfigSpec, policy: Policy) -> list[str]:
     """Why `policy` refuses `spec`, one message per field, each starting with the field path."""
     found = [
-        f"spec.env[{index}].name: {entry.name} {DENIED_ENV[entry.name]}, so the operator refuses it "
-        f"(its admin can allow it: --allow-env={entry.name})"
+        f"spec.env[{index}].name: {entry.name} is not a Go build setting the operator allows by default "
+        f"(it may make the build run code the config chooses); its admin can allow it: "
+        f"--allow-env={entry.name}"
         for index, entry in enumerate(spec.env)
         if not policy.allows_env(entry.name)
     ]
     for index, flag in enumerate(spec.goflags):
-        if not policy.allows_goflag(flag):
+        problem = policy.goflag_problem(flag)
+        if problem:
             name = flag.lstrip("-").partition("=")[0]
-            found.append(
-                f"spec.goflags[{index}]: -{name} {DENIED_GOFLAGS[name]}, so the operator refuses it "
-                f"(its admin can allow it: --allow-goflag={name})"
-            )
+            found.append(f"spec.goflags[{index}]: {problem}; its admin can allow it: --allow-goflag={name}")
     return found

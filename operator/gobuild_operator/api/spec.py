@@ -219,9 +219,9 @@ class GoBuildConfigSpec(SpecModel):
             max_length=32,
             description=(
                 'GOFLAGS, one flag per entry, e.g. ["-mod=mod", "-modcacherw"]. Entries are joined with '
-                "spaces, so a flag value cannot contain whitespace. Flags that make go run other programs "
-                "(-toolexec, -exec, ...) are refused by the operator unless its admin allows them "
-                "(docs/security.md)."
+                "spaces, so a flag value cannot contain whitespace. The operator accepts only the build "
+                "flags and values docs/security.md lists (-mod, -trimpath, -tags, -ldflags=-s, ...; "
+                "-toolexec, -modfile and the like only where its admin allows them)."
             ),
         ),
     ] = ()
@@ -230,15 +230,16 @@ class GoBuildConfigSpec(SpecModel):
         Field(
             max_length=64,
             description=(
-                "Extra environment variables for the selected containers (e.g. CGO_ENABLED, GOTOOLCHAIN), "
+                "Extra environment variables for the selected containers (e.g. CGO_ENABLED, GOOS), "
                 "with the same precedence as the injected Go variables: the workload's own value wins "
                 "unless overrideEnv. Refused: variables a field of this spec owns (GOPROXY, GOSUMDB, "
                 "GOPRIVATE, GONOPROXY, GONOSUMDB, GOINSECURE, GOFLAGS, HTTP(S)_PROXY, NO_PROXY and their "
                 "lowercase twins), git's GIT_CONFIG_COUNT/KEY_n/VALUE_n, and, while the block that sets "
                 "them is configured, GOMODCACHE/GOCACHE (cache), GIT_SSH_COMMAND (privateModules.ssh), "
                 "NETRC (privateModules.netrc) and SSL_CERT_DIR/GIT_SSL_CAINFO/GIT_SSL_CAPATH (caBundle). "
-                "Names that make the build run code (LD_PRELOAD, BASH_ENV, GIT_CONFIG_PARAMETERS, PATH, "
-                "...) are refused by the operator unless its admin allows them (docs/security.md)."
+                "The operator accepts only the Go build settings docs/security.md lists (names that "
+                "could make the build run code, such as GOTOOLCHAIN, HOME or LD_PRELOAD, only where its "
+                "admin allows them)."
             ),
         ),
         map_list("name"),
