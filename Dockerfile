@@ -18,7 +18,6 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1 PIP_ROOT_USER_ACTION=igno
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY operator/ operator/
-COPY devtools/localcluster/ devtools/localcluster/
 RUN --mount=type=secret,id=gobuild-ca,required=false \
     if [ -s /run/secrets/gobuild-ca ]; then \
       cat /etc/ssl/certs/ca-certificates.crt /run/secrets/gobuild-ca > /tmp/ca.pem; \

@@ -4,6 +4,9 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+# The local cluster's tools (devtools/localcluster) are the repository's, not part of the product's
+# wheel or image: Python finds them here.
+export PYTHONPATH := $(CURDIR)/devtools$(if $(PYTHONPATH),:$(PYTHONPATH))
 export GOTOOLCHAIN := local
 
 # The host's resolver is not on this machine: a process-mode operator probes addresses only.

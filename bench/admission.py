@@ -48,6 +48,8 @@ sys.path[:0] = [str(REPO / "operator"), str(REPO / "devtools"), str(REPO / "test
 
 from gobuild_operator import pki  # noqa: E402
 from gobuild_operator.api.spec import parse_spec  # noqa: E402
+from localcluster.kubectl import binary as kubectl_binary  # noqa: E402
+from localcluster.kubectl import run as kubectl_run  # noqa: E402
 
 GO_MODULE = REPO / "bench" / "go"
 SPEC: dict[str, Any] = {
@@ -88,7 +90,6 @@ NAMESPACES = {
     "floor + gobuild's patch": "bench-floor-patch",
 }
 CONCURRENCY = (1, 10, 50)
-KUBECTL = shutil.which("kubectl", path=str(Path(sys.executable).parent)) or "kubectl"
 
 
 def pod(*, opted_in: bool) -> dict[str, Any]:
@@ -132,17 +133,7 @@ class Cluster:
     pki: Path
 
     def kubectl(self, *args: str, input: str | None = None, check: bool = True) -> str:
-        result = subprocess.run(
-            [KUBECTL, *args],
-            input=input,
-            capture_output=True,
-            text=True,
-            env={**os.environ, "KUBECONFIG": str(self.kubeconfig)},
-            check=False,
-            timeout=300,
-        )
-        if check and result.returncode != 0:
-            raise RuntimeError(f"kubectl {' '.join(args)}: {result.stderr}")
+        result = kubectl_run(self.kubeconfig, *args, input=input, check=check)
         return result.stdout
 
     def apply(self, obj: dict[str, Any]) -> None:
@@ -160,7 +151,7 @@ class Cluster:
     def profile(self, out: Path, seconds: int = 8) -> subprocess.Popen[bytes]:
         """Start recording the API server's CPU for `seconds` into `out` (pprof format)."""
         out.parent.mkdir(parents=True, exist_ok=True)
-        command = [KUBECTL, "get", "--raw", f"/debug/pprof/profile?seconds={seconds}"]
+        command = [kubectl_binary(), "get", "--raw", f"/debug/pprof/profile?seconds={seconds}"]
         env = {**os.environ, "KUBECONFIG": str(self.kubeconfig)}
         with out.open("wb") as sink:
             return subprocess.Popen(command, stdout=sink, env=env)

@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import concurrent.futures
 import json
-import subprocess
 import sys
 import tempfile
 import time
@@ -23,16 +22,9 @@ from typing import Any
 
 from localcluster.cluster import running
 from localcluster.install import install
+from localcluster.kubectl import kubectl
 
 NS = "gobuild-system"
-
-
-def kubectl(kubeconfig: Path, *args: str, stdin: str | None = None) -> str:
-    binary = str(Path(sys.executable).parent / "kubectl")
-    result = subprocess.run(
-        [binary, f"--kubeconfig={kubeconfig}", *args], input=stdin, capture_output=True, text=True, check=True
-    )
-    return result.stdout
 
 
 def memory(kubeconfig: Path) -> dict[str, float]:

@@ -16,9 +16,7 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -29,6 +27,7 @@ import pytest
 from kubernetes import client, config
 
 from localcluster.cluster import LocalCluster
+from localcluster.kubectl import run as kubectl_run
 from support.operator_process import OperatorProcess
 from support.waiting import wait_for
 
@@ -86,16 +85,7 @@ class Cluster:
     def kubectl(
         self, *args: str, input: str | None = None, check: bool = True, timeout: float = 60
     ) -> subprocess.CompletedProcess[str]:
-        kubectl = shutil.which("kubectl", path=str(Path(sys.executable).parent)) or "kubectl"
-        result = subprocess.run(
-            [kubectl, *args],
-            input=input,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            env={**os.environ, "KUBECONFIG": str(self.kubeconfig)},
-            check=False,
-        )
+        result = kubectl_run(self.kubeconfig, *args, input=input, check=False, timeout=timeout)
         if check and result.returncode != 0:
             raise AssertionError(f"kubectl {' '.join(args)} failed ({result.returncode}):\n{result.stderr}")
         return result

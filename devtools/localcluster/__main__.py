@@ -18,6 +18,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from types import FrameType
 
@@ -127,6 +128,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         serve = ["serve", "--state-dir", str(state_dir), f"--nodes={args.nodes}", *no_node]
         proc = subprocess.Popen(
             [sys.executable, "-m", "localcluster", *serve],
+            env=with_devtools_path(os.environ),
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -258,6 +260,12 @@ def _node_count(value: str) -> int:
     if not 1 <= count <= host.MAX_NODES:
         raise argparse.ArgumentTypeError(f"between 1 and {host.MAX_NODES}")
     return count
+
+
+def with_devtools_path(env: Mapping[str, str]) -> dict[str, str]:
+    """`env` with devtools/ on PYTHONPATH: the tools are the repository's, not installed with the wheel."""
+    devtools = str(Path(__file__).resolve().parents[1])
+    return {**env, "PYTHONPATH": os.pathsep.join(filter(None, (devtools, env.get("PYTHONPATH", ""))))}
 
 
 def main(argv: list[str] | None = None) -> int:

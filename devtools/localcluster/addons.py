@@ -21,9 +21,6 @@ manifest, and `apply` returns once they are available.
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
-import sys
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -32,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from localcluster.binaries import COREDNS, LOCAL_PATH_PROVISIONER, LogFn
+from localcluster.kubectl import kubectl
 from localcluster.node import CLUSTER_DOMAIN
 
 if TYPE_CHECKING:
@@ -107,20 +105,6 @@ def apply(cluster: LocalCluster, *, timeout: float) -> None:
             cluster.kubeconfig, "rollout", "status", "-n", namespace, f"deployment/{deployment}",
             f"--timeout={int(timeout)}s",
         )  # fmt: skip
-
-
-def kubectl(kubeconfig: Path, *args: str, stdin: str | None = None) -> str:
-    binary = shutil.which("kubectl", path=str(Path(sys.executable).parent)) or "kubectl"
-    result = subprocess.run(
-        [binary, f"--kubeconfig={kubeconfig}", *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if result.returncode != 0:
-        raise RuntimeError(f"kubectl {' '.join(args)} failed:\n{result.stderr}")
-    return result.stdout
 
 
 # --- CoreDNS ---------------------------------------------------------------------------------------

@@ -100,10 +100,6 @@ class LocalCluster:
         return f"https://{self.address}:{self.apiserver_port}"
 
     @property
-    def ca_file(self) -> Path:
-        return self.state_dir / "pki" / "ca.crt"
-
-    @property
     def processes(self) -> dict[str, subprocess.Popen[bytes]]:
         return dict(self.supervisor.processes)
 

@@ -324,12 +324,3 @@ def sweep() -> list[int]:
             swept.append(index)
     restore_sysctls()
     return swept
-
-
-@contextlib.contextmanager
-def held_slot() -> Iterator[Slot]:
-    slot, handle = acquire_slot()
-    try:
-        yield slot
-    finally:
-        handle.close()

@@ -13,9 +13,10 @@ from pathlib import Path
 
 import yaml
 
-from localcluster import addons, chart, demo
+from localcluster import chart, demo
 from localcluster.binaries import LogFn, _stderr
 from localcluster.images import ensure_images
+from localcluster.kubectl import kubectl
 from localcluster.node import NODE_PID_FILE, import_images
 from localcluster.operator_image import ensure_operator_image
 
@@ -45,8 +46,8 @@ def install(kubeconfig: Path, *, state_dir: Path | None, log: LogFn = _stderr, t
         kubeconfig=kubeconfig, log=log,
     )  # fmt: skip
     if local:
-        addons.kubectl(kubeconfig, "apply", "-f", "-", stdin=yaml.safe_dump_all(demo.manifests()))
-        addons.kubectl(
+        kubectl(kubeconfig, "apply", "-f", "-", stdin=yaml.safe_dump_all(demo.manifests()))
+        kubectl(
             kubeconfig,
             "rollout",
             "status",

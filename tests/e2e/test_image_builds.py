@@ -71,13 +71,12 @@ class BuilderImages:
 @pytest.fixture(scope="module")
 def builder_images(cluster: Cluster) -> BuilderImages:
     if cluster.local is None or cluster.local.node is None:
-        pytest.skip("the BuildKit and layout images are imported into the local cluster's node only")
+        pytest.skip("the BuildKit and layout images are imported into the local cluster's nodes only")
     from localcluster.images import buildkit_image, layout_image
 
     buildkit = buildkit_image()
     layouts = layout_image(["golang-1.26"])
-    for archive in (buildkit, layouts.archive):
-        cluster.local.node.import_image(archive.path)
+    cluster.local.import_images([buildkit.path, layouts.archive.path])
     return BuilderImages(buildkit.ref, layouts.archive.ref, layouts.digests["golang-1.26"])
 
 

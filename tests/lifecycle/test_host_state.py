@@ -17,6 +17,8 @@ from pathlib import Path
 import pytest
 
 from localcluster import host
+from localcluster.__main__ import with_devtools_path
+from localcluster.kubectl import run as kubectl_run
 from support.hoststate import differences, snapshot
 from support.waiting import wait_for
 
@@ -26,6 +28,7 @@ REPO = Path(__file__).resolve().parents[2]
 def _localcluster(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "localcluster", *args],
+        env=with_devtools_path(os.environ),
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -35,17 +38,7 @@ def _localcluster(*args: str, timeout: float = 600) -> subprocess.CompletedProce
 
 
 def _kubectl(state: Path, *args: str, input: str | None = None) -> str:
-    kubectl = str(Path(sys.executable).parent / "kubectl")
-    result = subprocess.run(
-        [kubectl, f"--kubeconfig={state / 'kubeconfig'}", *args],
-        input=input,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if result.returncode != 0:
-        raise AssertionError(f"kubectl {' '.join(args)}: {result.stderr}")
-    return result.stdout
+    return kubectl_run(state / "kubeconfig", *args, input=input).stdout
 
 
 @pytest.fixture(autouse=True)
