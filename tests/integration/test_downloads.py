@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import json
 import threading
 import uuid
 from collections.abc import Callable, Iterator
@@ -277,6 +278,108 @@ def test_an_injected_pod_is_counted_without_a_write_to_it_and_exactly_once_acros
     )
     assert (seen["injected"], seen["failed"]) == (3, 0)
     wait_for(lambda: recorded(api, namespace, "r1") == "succeeded", timeout=PROMPT, what="r1 recorded")
+
+
+@pytest.fixture
+def markers_refused(cluster: Cluster, namespace: str) -> Iterator[Callable[[], None]]:
+    """A ValidatingAdmissionPolicy that refuses the gobuild.dev/recorded annotation on the namespace's
+    Pods (as a cluster's own policy might); the fixture's function lifts it."""
+    name = f"refuse-recorded-{namespace}"
+    policy = {
+        "apiVersion": "admissionregistration.k8s.io/v1",
+        "kind": "ValidatingAdmissionPolicy",
+        "metadata": {"name": name},
+        "spec": {
+            "failurePolicy": "Fail",
+            "matchConstraints": {
+                "resourceRules": [
+                    {
+                        "apiGroups": [""],
+                        "apiVersions": ["v1"],
+                        "operations": ["UPDATE"],
+                        "resources": ["pods"],
+                    }
+                ]
+            },
+            "validations": [
+                {
+                    "expression": "!has(object.metadata.annotations) || "
+                    "!('gobuild.dev/recorded' in object.metadata.annotations)",
+                    "message": "this cluster does not let anyone annotate Pods",
+                }
+            ],
+        },
+    }
+    binding = {
+        "apiVersion": "admissionregistration.k8s.io/v1",
+        "kind": "ValidatingAdmissionPolicyBinding",
+        "metadata": {"name": name},
+        "spec": {
+            "policyName": name,
+            "validationActions": ["Deny"],
+            "matchResources": {
+                "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": namespace}}
+            },
+        },
+    }
+    cluster.kubectl(
+        "apply", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "List", "items": [policy, binding]})
+    )
+
+    def lift() -> None:
+        cluster.kubectl("delete", "validatingadmissionpolicybinding", name, "--ignore-not-found")
+
+    yield lift
+    lift()
+    cluster.kubectl("delete", "validatingadmissionpolicy", name, "--ignore-not-found")
+
+
+def test_pods_whose_marker_is_refused_stay_counted_once_across_a_restart(
+    cluster: Cluster,
+    api: client.ApiClient,
+    namespace: str,
+    operator: OperatorProcess,
+    markers_refused: Callable[[], None],
+) -> None:
+    """A refused marker once dropped the Pod's entry as if the Pod were gone, and a restart counted
+    the Pods again (5/3/2 became 10/6/4)."""
+    make_config(cluster, namespace)
+    names = [f"m{i}" for i in range(5)]
+    for name in names:
+        create_injected_pod(api, namespace, name)
+    wait_downloads(cluster, namespace, lambda d: d.get("injected") == 5, what="five injections")
+    for i, name in enumerate(names):
+        finish_pod(api, namespace, name, exit_code=i % 2, message=MODULE_NOT_FOUND_LOG if i % 2 else "")
+    counted = wait_downloads(
+        cluster,
+        namespace,
+        lambda d: d.get("succeeded") == 3 and d.get("failed") == 2,
+        what="the outcomes",
+    )
+    assert len(counted["pending"]) == 5, "refused markers: each Pod's entry is its record"
+    wait_for(
+        lambda: "was refused" in operator.log() and "does not let anyone annotate" in operator.log(),
+        timeout=PROMPT,
+        what="a log line naming the refusal",
+    )
+
+    operator.restart()
+    create_injected_pod(api, namespace, "barrier")  # counted after the others were listed again
+    seen = wait_downloads(
+        cluster, namespace, lambda d: d.get("injected") == 6, timeout=AFTER_START, what="barrier"
+    )
+    assert (seen["succeeded"], seen["failed"]) == (3, 2)
+
+    markers_refused()
+    wait_for(
+        lambda: [recorded(api, namespace, n) for n in names] == ["succeeded", "failed"] * 2 + ["succeeded"],
+        timeout=AFTER_START,
+        what="the markers once the policy is lifted",
+    )
+    settled = wait_downloads(
+        cluster, namespace, lambda d: not d.get("pending"), timeout=AFTER_START, what="settled"
+    )
+    assert (settled["injected"], settled["succeeded"], settled["failed"]) == (6, 3, 2)
 
 
 # --- missed injections ---------------------------------------------------------------------------

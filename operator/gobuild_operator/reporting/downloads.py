@@ -42,7 +42,7 @@ from gobuild_operator.core.status.observe import Observation
 from gobuild_operator.k8s.client import ApiClient
 from gobuild_operator.k8s.events import ObjectRef, post_event
 from gobuild_operator.k8s.metawatch import list_metadata
-from gobuild_operator.k8s.pods import mark_recorded, read_pod
+from gobuild_operator.k8s.pods import Marked, mark_recorded, read_pod
 from gobuild_operator.metrics import Metrics
 from gobuild_operator.reconciler.status import Batch, StatusWriter
 from gobuild_operator.store import Key
@@ -251,11 +251,11 @@ class DownloadReporter:
 
         async def mark(obs: Observation) -> tuple[str, str] | None:
             try:
-                await mark_recorded(
-                    self._api, namespace=namespace, name=obs.pod, uid=obs.uid, stage=obs.stage
-                )
+                marked = await self._mark(namespace, obs.pod, obs.uid, obs.stage)
             except Exception as exc:  # stays pending; settled later
                 logger.warning("could not mark Pod %s/%s recorded: %s", namespace, obs.pod, exc)
+                return None
+            if not marked:
                 return None
             self._remember(obs.uid, obs.stage)
             return (obs.uid, obs.stage)
@@ -276,6 +276,24 @@ class DownloadReporter:
             announce_config(),
         )
         return {m for m in marks[: len(result.to_mark)] if m is not None}
+
+    async def _mark(self, namespace: str, pod: str, uid: str, stage: str) -> bool:
+        """Record `stage` on the Pod; False when the API server refused it. The Pod's bookkeeping
+        entry then stays on the status (its only record, so a restart does not count it again) and
+        the cleanup retries on its backoff."""
+        marked, why = await mark_recorded(self._api, namespace=namespace, name=pod, uid=uid, stage=stage)
+        if marked is Marked.REFUSED:
+            logger.warning(
+                "Pod %s/%s: the %s annotation was refused (%s); it stays listed on its GoBuildConfig's "
+                "status and is tried again",
+                namespace,
+                pod,
+                ANNOTATION_RECORDED,
+                why,
+            )
+            self._metrics.markers_refused.labels(namespace=namespace).inc()
+            return False
+        return True
 
     async def _settle_running(
         self, namespace: str, config: str, entries: list[PendingEntry]
@@ -316,8 +334,9 @@ class DownloadReporter:
                     pod is not None
                     and same
                     and observe.level(observe.recorded_marker(pod)) < observe.level(stage)
+                    and not await self._mark(namespace, entry.pod, uid, stage)
                 ):
-                    await mark_recorded(self._api, namespace=namespace, name=entry.pod, uid=uid, stage=stage)
+                    return None  # refused: the entry stays, the Pod's only record
                 if same:
                     self._remember(uid, stage)
             except Exception as exc:
