@@ -37,6 +37,7 @@ def _run(args: argparse.Namespace) -> int:
         status_flush_interval=args.status_flush_interval,
         probe_interval_override=args.probe_interval_override,
         probe_allow_link_local=args.probe_allow_link_local,
+        own_addresses=tuple(a.strip() for a in os.environ.get("POD_IPS", "").split(",") if a.strip()),
         probe_hosts=tuple(
             host.strip() for value in args.probe_hosts for host in value.split(",") if host.strip()
         ),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
@@ -46,6 +47,13 @@ class Metrics:
             ["namespace", "config"],
             registry=r,
         )
+        self.markers_refused = Counter(
+            "gobuild_recorded_markers_refused",
+            "gobuild.dev/recorded annotations the API server refused (an admission policy, a quota): the "
+            "Pod stays in status.downloads.pending and is tried again.",
+            ["namespace"],
+            registry=r,
+        )
         self.missed_checks_skipped = Counter(
             "gobuild_missed_checks_skipped",
             "Stored Pods the missed-injection check gave up on: they took longer than the admission budget.",
@@ -54,10 +62,49 @@ class Metrics:
         )
         self.probe_up = Gauge(
             "gobuild_proxy_reachable",
-            "1 when the last probe of a GOPROXY URL succeeded.",
-            ["url"],
+            "1 when the last probe of a GoBuildConfig's GOPROXY URL succeeded.",
+            ["namespace", "config", "url"],
             registry=r,
         )
         self.probe_seconds = Histogram(
-            "gobuild_proxy_probe_duration_seconds", "Latency of GOPROXY probes.", ["url"], registry=r
+            "gobuild_proxy_probe_duration_seconds",
+            "Latency of GOPROXY probes.",
+            ["namespace", "config", "url"],
+            registry=r,
         )
+
+    def forget_config(self, namespace: str, config: str) -> None:
+        """Remove every series of a GoBuildConfig that is gone, so /metrics never outgrows the
+        configs that exist."""
+        families = (
+            self.probe_up,
+            self.probe_seconds,
+            self.injections,
+            self.downloads,
+            self.missed_injections,
+        )
+        for family in families:
+            _remove_matching(family, namespace=namespace, config=config)
+
+    def forget_urls(self, namespace: str, config: str, *, keep: Collection[str]) -> None:
+        """Remove the probe series of the GOPROXY URLs a config no longer names."""
+        for family in (self.probe_up, self.probe_seconds):
+            _remove_matching(family, namespace=namespace, config=config, keep_urls=keep)
+
+
+def _remove_matching(
+    family: Counter | Gauge | Histogram, *, namespace: str, config: str, keep_urls: Collection[str] = ()
+) -> None:
+    names: tuple[str, ...] = family._labelnames  # the label order remove() takes
+    seen: set[tuple[str, ...]] = set()
+    for metric in family.collect():
+        for sample in metric.samples:
+            labels = sample.labels
+            if labels.get("namespace") != namespace or labels.get("config") != config:
+                continue
+            if labels.get("url") in keep_urls:
+                continue
+            values = tuple(labels[name] for name in names)
+            if values not in seen:
+                seen.add(values)
+                family.remove(*values)

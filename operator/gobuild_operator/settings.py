@@ -83,6 +83,8 @@ class Settings:
     #: Probe only these hosts (names, *.suffix patterns, addresses, CIDRs); empty: any host. Others
     #: are reported "not probed" without a lookup (tests keep the operator off public names).
     probe_hosts: tuple[str, ...] = ()
+    #: The operator Pod's own addresses (POD_IPS from the downward API): probes never reach them.
+    own_addresses: tuple[str, ...] = ()
     #: Probe every config this often instead of its spec.reporting.probeIntervalSeconds (whose
     #: CRD minimum is 30 s): for tests and demos only.
     probe_interval_override: float | None = None

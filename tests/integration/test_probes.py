@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from conftest import Cluster
+from gobuild_operator.reporting.proxyprobe import COULD_NOT_CONNECT
 from support.fakeproxy import FakeProxy, goproxy_fixture  # noqa: F401  (the goproxy fixture)
 from support.gbc import condition, describe, events, make_config, status
 from support.operator_process import OperatorProcess, free_port
@@ -55,7 +56,7 @@ def test_probes_tell_a_reachable_proxy_from_a_refused_one(
     assert (up["url"], up["reachable"], up["error"]) == (goproxy.url, True, "")
     assert isinstance(up["latencyMs"], int)
     assert up["lastProbeTime"].endswith("Z")
-    assert (down["url"], down["reachable"], down["error"]) == (refused, False, "connection refused")
+    assert (down["url"], down["reachable"], down["error"]) == (refused, False, COULD_NOT_CONNECT)
     assert local["url"] == "file:///srv/goproxy"
     assert "reachable" not in local
     assert "not probed" in local["error"]
@@ -63,7 +64,7 @@ def test_probes_tell_a_reachable_proxy_from_a_refused_one(
 
     reachable = condition(cluster, namespace, "ProxiesReachable")
     assert (reachable["status"], reachable["reason"]) == ("False", "ProxyUnreachable")
-    assert f"{refused} unreachable: connection refused" in reachable["message"]
+    assert f"{refused} unreachable: {COULD_NOT_CONNECT}" in reachable["message"]
     assert reachable["message"] in describe(cluster, namespace)
     assert condition(cluster, namespace, "Ready")["status"] == "True", (
         "a proxy with a fallback does not gate Ready"

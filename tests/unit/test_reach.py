@@ -13,6 +13,7 @@ import socket
 import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from ipaddress import ip_address
 from typing import Any
 
 import aiohttp
@@ -72,26 +73,53 @@ def test_the_probe_url_is_built_from_the_parsed_entry(entry: str, url: str) -> N
     ],
 )
 def test_metadata_and_link_local_hosts_are_refused(host: str) -> None:
-    refusal = reach.host_refusal(host, allow_link_local=False)
+    refusal = reach.host_refusal(host)
     assert refusal is not None
     assert "refused before connecting" in refusal
     assert reach.ALLOW_FLAG in refusal
-    assert reach.host_refusal(host, allow_link_local=True) is None
+    assert reach.host_refusal(host, guard=reach.Guard(allow_link_local=True)) is None
+
+
+@pytest.mark.parametrize(
+    "host",
+    [
+        pytest.param("10.96.0.10", id="cluster"),
+        pytest.param("goproxy.cn", id="name"),
+        pytest.param("metadata.corp.example", id="a-name-that-merely-says-metadata"),
+        pytest.param("100.100.100.201", id="next-to-alibaba"),
+    ],
+)
+def test_other_hosts_are_reachable(host: str) -> None:
+    assert reach.host_refusal(host) is None
 
 
 @pytest.mark.parametrize(
     "host",
     [
         pytest.param("127.0.0.1", id="loopback"),
-        pytest.param("10.96.0.10", id="cluster"),
-        pytest.param("goproxy.cn", id="name"),
+        pytest.param("127.9.9.9", id="loopback-range"),
         pytest.param("[::1]", id="ipv6-loopback"),
-        pytest.param("metadata.corp.example", id="a-name-that-merely-says-metadata"),
-        pytest.param("100.100.100.201", id="next-to-alibaba"),
+        pytest.param("[::ffff:127.0.0.1]", id="ipv4-mapped-loopback"),
+        pytest.param("0x7f000001", id="numeric-loopback"),
+        pytest.param("localhost", id="localhost"),
     ],
 )
-def test_other_hosts_are_reachable(host: str) -> None:
-    assert reach.host_refusal(host, allow_link_local=False) is None
+def test_loopback_where_the_operators_own_ports_answer_is_refused_unless_listed(host: str) -> None:
+    """A config's probe of 127.0.0.1:8080 once reported the operator's own metrics port reachable."""
+    refusal = reach.host_refusal(host)
+    assert refusal is not None
+    assert "loopback" in refusal
+    assert reach.HOSTS_FLAG in refusal
+    listed = reach.Guard(allow_loopback=reach.lists_loopback(("127.0.0.0/8", "goproxy.corp")))
+    assert reach.host_refusal(host, guard=listed) is None
+
+
+def test_the_operators_own_address_is_refused_whatever_is_allowed() -> None:
+    own = reach.Guard(allow_link_local=True, allow_loopback=True, own=frozenset({ip_address("10.244.0.7")}))
+    refusal = reach.host_refusal("10.244.0.7", guard=own)
+    assert refusal is not None
+    assert "operator's own address" in refusal
+    assert reach.host_refusal("10.244.0.8", guard=own) is None
 
 
 HTTPS = "https://proxy.example/golang.org/x/mod/@v/list"
@@ -188,6 +216,10 @@ async def serve() -> AsyncIterator[Callable[..., Awaitable[str]]]:
         await runner.cleanup()
 
 
+#: Unit tests serve their proxies on loopback, which the admin of a local run lists in --probe-hosts.
+LOCAL = reach.Guard(allow_loopback=True)
+
+
 async def run_probe(
     entry: str,
     *,
@@ -196,13 +228,13 @@ async def run_probe(
     proxy: str = "",
     ssl_context: ssl.SSLContext | None = None,
 ) -> health.ProbeResult:
-    session = probe_session(allow_link_local=False, resolver=resolver)
+    session = probe_session(guard=LOCAL, resolver=resolver)
     trace = recorder.trace()
     trace.freeze()
     session.trace_configs.append(trace)
     target = ProbeTarget(entry, reach.probe_url(entry, MODULE), proxy=proxy)
     try:
-        return await probe(session, target, module=MODULE, timeout=5, ssl_context=ssl_context)
+        return await probe(session, target, module=MODULE, timeout=5, ssl_context=ssl_context, guard=LOCAL)
     finally:
         await session.close()
 
@@ -319,7 +351,7 @@ async def test_redirects_go_would_follow_are_followed(serve: Callable[..., Await
     assert result.reachable is True
 
 
-async def test_loopback_and_cluster_addresses_stay_reachable(serve: Callable[..., Awaitable[str]]) -> None:
+async def test_a_listed_loopback_proxy_is_probed(serve: Callable[..., Awaitable[str]]) -> None:
     base = await serve(version_list)
     recorder = Recorder()
     result = await run_probe(base, recorder=recorder)

@@ -121,7 +121,7 @@ async def test_a_stored_token_is_no_metric_label() -> None:
         api=None,  # type: ignore[arg-type]
         metrics=metrics,
         store=Store(),
-        settings=Settings(),
+        settings=Settings(probe_hosts=("127.0.0.0/8",)),
         writer=None,  # type: ignore[arg-type]
         cache=None,  # type: ignore[arg-type]
     )
@@ -131,7 +131,7 @@ async def test_a_stored_token_is_no_metric_label() -> None:
             goproxy=(f"http://ci:{TOKEN}@127.0.0.1:{port}", f"http://127.0.0.1:{port}/", "direct"),
             reporting=Reporting(),
         )
-        results = await checker._probe("builds", spec)
+        results = await checker._probe("builds", "corp", spec)
     finally:
         await checker.close()
         await runner.cleanup()

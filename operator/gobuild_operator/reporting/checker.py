@@ -24,14 +24,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import ipaddress
 import logging
 import ssl
+from typing import Final
 
 import aiohttp
 
 from gobuild_operator.api.spec import GoBuildConfigSpec
 from gobuild_operator.core.injection.plan import cache_claim_name
-from gobuild_operator.core.status import health
+from gobuild_operator.core.status import health, reach
 from gobuild_operator.core.status.compose import Findings
 from gobuild_operator.k8s.client import ApiClient
 from gobuild_operator.k8s.references import lookup, read_claim, read_config_map_key
@@ -44,6 +46,32 @@ from gobuild_operator.settings import Settings
 from gobuild_operator.store import ConfigInfo, Key, Store
 
 logger = logging.getLogger(__name__)
+
+
+#: Seconds between the starts of two rounds of one config's checks.
+ROUND_GAP: Final = 2.0
+#: Probes per second over all configs (a token bucket that refills at this rate, as deep).
+PROBES_PER_SECOND: Final = 10.0
+
+
+class _Bucket:
+    """At most `rate` acquisitions per second on average, bursts up to `rate`."""
+
+    def __init__(self, rate: float) -> None:
+        self._rate = rate
+        self._tokens = rate
+        self._at = 0.0
+
+    async def take(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            now = loop.time()
+            self._tokens = min(self._rate, self._tokens + (now - self._at) * self._rate)
+            self._at = now
+            if self._tokens >= 1:
+                self._tokens -= 1
+                return
+            await asyncio.sleep((1 - self._tokens) / self._rate)
 
 
 class ConfigChecker:
@@ -66,10 +94,16 @@ class ConfigChecker:
         self._tasks: dict[Key, asyncio.Task[None]] = {}
         self._triggers: dict[Key, asyncio.Event] = {}
         self._session: aiohttp.ClientSession | None = None
+        self._bucket = _Bucket(PROBES_PER_SECOND)
+        self._guard = reach.Guard(
+            allow_link_local=settings.probe_allow_link_local,
+            allow_loopback=reach.lists_loopback(settings.probe_hosts),
+            own=frozenset(ipaddress.ip_address(address) for address in settings.own_addresses),
+        )
 
     def start(self) -> None:
         # Not the API session: probes go to arbitrary URLs and must not present the operator's credentials.
-        self._session = probe_session(allow_link_local=self._settings.probe_allow_link_local)
+        self._session = probe_session(guard=self._guard)
 
     async def close(self) -> None:
         for task in self._tasks.values():
@@ -94,6 +128,7 @@ class ConfigChecker:
         self._triggers.pop(key, None)
         if task is not None:
             task.cancel()
+        self._metrics.forget_config(*key)
 
     def poke(self, namespace: str, kind: str, name: str) -> None:
         """A Secret, ConfigMap or PersistentVolumeClaim changed: re-check the configs naming it."""
@@ -104,7 +139,13 @@ class ConfigChecker:
                     trigger.set()
 
     async def _loop(self, key: Key) -> None:
+        loop = asyncio.get_running_loop()
+        started = -ROUND_GAP
         while True:
+            # However often the spec is rewritten, a config's rounds are ROUND_GAP apart: rewriting
+            # GOPROXY must not turn the probes into a scanner of the operator's network.
+            await asyncio.sleep(max(0.0, started + ROUND_GAP - loop.time()))
+            started = loop.time()
             trigger = self._triggers[key]
             trigger.clear()
             info = self._store.config(key)
@@ -136,7 +177,7 @@ class ConfigChecker:
         if spec is None:
             return True
         namespace, name = info.key
-        results = await self._probe(namespace, spec) if spec.reporting.enabled else []
+        results = await self._probe(namespace, name, spec) if spec.reporting.enabled else []
         refs = health.references(spec)
         found = await asyncio.gather(*(self._lookup(namespace, ref) for ref in refs))
         lookups: dict[tuple[str, str], health.Lookup] = {
@@ -154,33 +195,38 @@ class ConfigChecker:
         claim_bad = claim is not None and (not claim.found or claim.phase != "Bound")
         return not (problems or unresolved or claim_bad)
 
-    async def _probe(self, namespace: str, spec: GoBuildConfigSpec) -> list[health.ProbeResult]:
+    async def _probe(self, namespace: str, name: str, spec: GoBuildConfigSpec) -> list[health.ProbeResult]:
         assert self._session is not None, "ConfigChecker.start() was not called"
         targets = health.probe_targets(spec)
         context = await self._ssl_context(namespace, spec)
-        results = await asyncio.gather(
-            *(
-                probe(
-                    self._session,
-                    target,
-                    module=spec.reporting.probe_module,
-                    timeout=self._settings.probe_timeout,
-                    ssl_context=context,
-                    allow_link_local=self._settings.probe_allow_link_local,
-                    allowed_hosts=self._settings.probe_hosts,
-                    proxy_for=functools.partial(health.corporate_proxy_for, spec),
-                )
-                for target in targets
+        session = self._session
+
+        async def probe_one(target: health.ProbeTarget) -> health.ProbeResult:
+            if target.probe_url:
+                await self._bucket.take()
+            return await probe(
+                session,
+                target,
+                module=spec.reporting.probe_module,
+                timeout=self._settings.probe_timeout,
+                ssl_context=context,
+                guard=self._guard,
+                allowed_hosts=self._settings.probe_hosts,
+                proxy_for=functools.partial(health.corporate_proxy_for, spec),
             )
-        )
+
+        results = await asyncio.gather(*(probe_one(target) for target in targets))
         for result in results:
             if result.reachable is None:
                 continue
-            self._metrics.probe_up.labels(url=redact_url(result.url)).set(1 if result.reachable else 0)
+            labels = {"namespace": namespace, "config": name, "url": redact_url(result.url)}
+            self._metrics.probe_up.labels(**labels).set(1 if result.reachable else 0)
             if result.latency_ms is not None:
-                self._metrics.probe_seconds.labels(url=redact_url(result.url)).observe(
-                    result.latency_ms / 1000
-                )
+                self._metrics.probe_seconds.labels(**labels).observe(result.latency_ms / 1000)
+        # The URLs the spec no longer names lose their series (a config rewritten 150 times once
+        # grew /metrics to megabytes).
+        probed = {redact_url(r.url) for r in results if r.reachable is not None}
+        self._metrics.forget_urls(namespace, name, keep=probed)
         return list(results)
 
     async def _ssl_context(self, namespace: str, spec: GoBuildConfigSpec) -> ssl.SSLContext | None:

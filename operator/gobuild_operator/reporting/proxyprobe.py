@@ -1,7 +1,8 @@
 """Ask one GOPROXY URL for a module's version list, the way `go` would start a download.
 
-One short GET with a hard timeout; the error text says what a platform team can act on
-(refused, no DNS, TLS not trusted, timed out) and never contains the URL (it may carry a password).
+One short GET with a hard timeout; the error text says what a platform team can act on, by class
+(could not connect, no DNS, TLS not trusted, the HTTP status) and never contains the URL (it may
+carry a password).
 
 What the probe may reach is decided in core/status/reach.py and enforced here before every connection:
 the URL of each hop and of the corporate proxy, redirects followed by hand the way go follows them,
@@ -17,6 +18,7 @@ import socket
 import ssl
 import time
 from collections.abc import Callable, Sequence
+from typing import Final
 
 import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
@@ -26,6 +28,10 @@ from gobuild_operator.core.status import reach
 from gobuild_operator.core.status.health import ProbeResult, ProbeTarget, http_verdict
 from gobuild_operator.timeutil import now_rfc3339
 
+#: What a failed connection reads on the status, whether the port was closed, filtered or the host
+#: gone: a GoBuildConfig's author needs no more to fix a proxy URL, and telling them apart would let
+#: the author map ports from the operator's network position.
+COULD_NOT_CONNECT: Final = "could not connect (refused, unreachable or no answer in time)"
 #: Bytes of the answer read before the connection is dropped (a version list is small).
 _MAX_BODY = 64 * 1024
 
@@ -37,14 +43,14 @@ class RefusedAddress(OSError):
 class GuardedResolver(AbstractResolver):
     """Resolves like `inner` and drops the addresses a probe must not reach."""
 
-    def __init__(self, *, allow_link_local: bool, inner: AbstractResolver | None = None) -> None:
-        self._allow = allow_link_local
+    def __init__(self, *, guard: reach.Guard, inner: AbstractResolver | None = None) -> None:
+        self._guard = guard
         self._inner = inner if inner is not None else aiohttp.ThreadedResolver()
 
     async def resolve(
         self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
     ) -> list[ResolveResult]:
-        refusal = reach.host_refusal(host, allow_link_local=self._allow)
+        refusal = reach.host_refusal(host, guard=self._guard)
         if refusal is not None:  # a metadata name is not even looked up
             raise RefusedAddress(refusal)
         found = await self._inner.resolve(host, port, family)
@@ -55,7 +61,7 @@ class GuardedResolver(AbstractResolver):
             except ValueError:
                 refusal = "refused before connecting: the name resolved to an unparsable address"
                 continue
-            refusal = reach.address_refusal(address, allow_link_local=self._allow)
+            refusal = reach.address_refusal(address, guard=self._guard)
             if refusal is None:
                 allowed.append(record)
         if not allowed:
@@ -66,13 +72,11 @@ class GuardedResolver(AbstractResolver):
         await self._inner.close()
 
 
-def probe_session(
-    *, allow_link_local: bool, resolver: AbstractResolver | None = None
-) -> aiohttp.ClientSession:
+def probe_session(*, guard: reach.Guard, resolver: AbstractResolver | None = None) -> aiohttp.ClientSession:
     """The session probes share: not the API session (probes must not present the operator's
     credentials), no cookies carried from one host to the next, no proxy from the environment, and
     the guarded resolver."""
-    guarded = GuardedResolver(allow_link_local=allow_link_local, inner=resolver)
+    guarded = GuardedResolver(guard=guard, inner=resolver)
     return aiohttp.ClientSession(
         connector=aiohttp.TCPConnector(resolver=guarded),
         cookie_jar=aiohttp.DummyCookieJar(),
@@ -87,7 +91,7 @@ async def probe(
     module: str,
     timeout: float,  # noqa: ASYNC109 - a per-probe deadline, reported in the error
     ssl_context: ssl.SSLContext | None = None,
-    allow_link_local: bool = False,
+    guard: reach.Guard = reach.GUARDED,
     allowed_hosts: Sequence[str] = (),
     proxy_for: Callable[[str], str] | None = None,
 ) -> ProbeResult:
@@ -110,9 +114,9 @@ async def probe(
         async with asyncio.timeout(timeout):
             while True:
                 url = chain[-1]
-                refusal = reach.url_refusal(url, allow_link_local=allow_link_local)
+                refusal = reach.url_refusal(url, guard=guard)
                 if refusal is None and proxy:
-                    refusal = reach.proxy_refusal(proxy, allow_link_local=allow_link_local)
+                    refusal = reach.proxy_refusal(proxy, guard=guard)
                 if refusal is not None:
                     return failed(refusal if len(chain) == 1 else f"redirect {refusal}")
                 for where in (url, proxy):
@@ -143,7 +147,7 @@ async def probe(
                     reachable, error = http_verdict(response.status, module=module)
                     return ProbeResult(target.url, reachable, latency, error, stamp)
     except TimeoutError:
-        error = f"no answer within {timeout:g}s"
+        error = COULD_NOT_CONNECT
     # aiohttp's connection errors are subclasses of ClientConnectorError: the specific ones first.
     except aiohttp.ClientProxyConnectionError as exc:
         error = f"corporate proxy unreachable: {_describe_os_error(exc.os_error)} (spec.corporateProxy)"
@@ -167,10 +171,6 @@ async def probe(
 def _describe_os_error(error: OSError) -> str:
     if isinstance(error, RefusedAddress):
         return str(error)
-    if isinstance(error, ConnectionRefusedError):
-        return "connection refused"
     if isinstance(error, socket.gaierror):
-        return f"DNS lookup failed: {error.strerror or error}"
-    if isinstance(error, TimeoutError):
-        return "connection timed out"
-    return f"cannot connect: {error.strerror or type(error).__name__}"
+        return "DNS lookup failed"
+    return COULD_NOT_CONNECT

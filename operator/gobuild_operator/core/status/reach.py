@@ -10,8 +10,12 @@ position, so the probe asks as little as go itself would and nothing more:
 * Never to link-local addresses (169.254.0.0/16, fe80::/10) or cloud metadata services
   (fd00:ec2::254, 100.100.100.200, metadata.google.internal, ...), however written (IPv4-mapped
   IPv6, NAT64, legacy numeric IPv4 such as 0xa9fea9fe) and whatever a name resolves to, unless the
-  operator is started with `--probe-allow-link-local`. The check runs before any connection: on
-  the URL of every hop, on the corporate proxy's URL, and on every address the resolver returns.
+  operator is started with `--probe-allow-link-local`.
+* Never to loopback (the operator's own ports answer there) unless the admin lists a loopback
+  address in `--probe-hosts` (local runs and tests), and never to the operator Pod's own addresses.
+
+The checks run before any connection: on the URL of every hop, on the corporate proxy's URL, and
+on every address the resolver returns. `Guard` carries what an admin allowed.
 
 What stays reachable is documented in docs/security.md ("What the probes reach").
 """
@@ -20,6 +24,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Final
 from urllib.parse import urlsplit, urlunsplit
 
@@ -52,6 +57,8 @@ METADATA_NAMES: Final = frozenset(
 )
 #: Where the refusal message sends an admin who really wants such probes.
 ALLOW_FLAG: Final = "--probe-allow-link-local"
+#: Where the "outside the probe hosts" note sends an admin.
+HOSTS_FLAG: Final = "--probe-hosts"
 _NAT64: Final = ipaddress.ip_network("64:ff9b::/96")
 
 
@@ -67,12 +74,35 @@ def probe_url(entry: str, module: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
 
 
-def address_refusal(address: IPAddress, *, allow_link_local: bool) -> str | None:
+@dataclass(frozen=True)
+class Guard:
+    """What the operator's admin lets probes reach beyond the default."""
+
+    #: Link-local addresses and cloud metadata services (--probe-allow-link-local).
+    allow_link_local: bool = False
+    #: Loopback: a loopback address listed in --probe-hosts (the operator runs as a local process).
+    allow_loopback: bool = False
+    #: The operator Pod's own addresses (from the downward API), refused whatever else is allowed.
+    own: frozenset[IPAddress] = frozenset()
+
+
+#: The default: neither link-local, metadata, loopback nor the operator's own addresses.
+GUARDED: Final = Guard()
+
+
+def address_refusal(address: IPAddress, *, guard: Guard = GUARDED) -> str | None:
     """Why a probe must not connect to `address`, or None."""
-    if allow_link_local:
-        return None
     for candidate in _meanings(address):
-        if candidate in METADATA_ADDRESSES or any(candidate in network for network in LINK_LOCAL):
+        if candidate in guard.own:
+            return f"refused before connecting: {candidate} is the operator's own address"
+        if candidate.is_loopback and not guard.allow_loopback:
+            return (
+                f"refused before connecting: {candidate} is a loopback address, where the operator's own "
+                f"ports answer (operator flag {HOSTS_FLAG} with a loopback entry allows it)"
+            )
+        if not guard.allow_link_local and (
+            candidate in METADATA_ADDRESSES or any(candidate in network for network in LINK_LOCAL)
+        ):
             return (
                 f"refused before connecting: {candidate} is a link-local or cloud metadata address "
                 f"(operator flag {ALLOW_FLAG} allows it)"
@@ -80,14 +110,18 @@ def address_refusal(address: IPAddress, *, allow_link_local: bool) -> str | None
     return None
 
 
-def host_refusal(host: str, *, allow_link_local: bool) -> str | None:
+def host_refusal(host: str, *, guard: Guard = GUARDED) -> str | None:
     """Why a probe must not go to `host` (a name or an address as written in a URL), or None."""
-    if allow_link_local:
-        return None
     name = host.strip("[]").rstrip(".").lower()
     address = _address(name)
     if address is not None:
-        return address_refusal(address, allow_link_local=False)
+        return address_refusal(address, guard=guard)
+    if name == "localhost" or name.endswith(".localhost"):
+        return (
+            None if guard.allow_loopback else address_refusal(ipaddress.ip_address("127.0.0.1"), guard=guard)
+        )
+    if guard.allow_link_local:
+        return None
     if name in METADATA_NAMES:
         return (
             f"refused before connecting: {name} is a cloud metadata service (operator flag {ALLOW_FLAG} "
@@ -96,7 +130,7 @@ def host_refusal(host: str, *, allow_link_local: bool) -> str | None:
     return None
 
 
-def url_refusal(url: str, *, allow_link_local: bool) -> str | None:
+def url_refusal(url: str, *, guard: Guard = GUARDED) -> str | None:
     """Why a probe must not GET `url` (a probe URL, a redirect target, the corporate proxy), or None."""
     try:
         parts = urlsplit(url)
@@ -108,21 +142,32 @@ def url_refusal(url: str, *, allow_link_local: bool) -> str | None:
         return f"refused: {_shown(parts.scheme)}: is not http(s)"
     if not hostname:
         return "refused: the URL has no host"
-    return host_refusal(hostname, allow_link_local=allow_link_local)
+    return host_refusal(hostname, guard=guard)
 
 
-def proxy_refusal(proxy: str, *, allow_link_local: bool) -> str | None:
+def proxy_refusal(proxy: str, *, guard: Guard = GUARDED) -> str | None:
     """Why a probe must not go through the corporate proxy `proxy` (socks is not http(s))."""
     try:
         hostname = urlsplit(proxy).hostname or ""
     except ValueError:
         return "refused: the corporate proxy is not a valid URL"
-    refusal = host_refusal(hostname, allow_link_local=allow_link_local)
+    refusal = host_refusal(hostname, guard=guard)
     return None if refusal is None else f"corporate proxy {refusal}"
 
 
-#: Where the "outside the probe hosts" note sends an admin.
-HOSTS_FLAG: Final = "--probe-hosts"
+def lists_loopback(allowed: Sequence[str]) -> bool:
+    """Whether an admin's --probe-hosts names a loopback host (so probes may reach loopback)."""
+    for entry in allowed:
+        pattern = entry.strip().lower().rstrip(".")
+        if pattern == "localhost":
+            return True
+        try:
+            network = ipaddress.ip_network(pattern.strip("[]"), strict=False)
+        except ValueError:
+            continue
+        if network.network_address.is_loopback:
+            return True
+    return False
 
 
 def host_listed(host: str, allowed: Sequence[str]) -> bool:
