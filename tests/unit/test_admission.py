@@ -289,14 +289,28 @@ def test_workload_controlled_size_does_not_decide_the_work() -> None:
 
 
 def test_a_review_over_a_mebibyte_is_injected() -> None:
-    """The API server sends objects up to its 3 MiB request limit; kopf's server refused > 1 MiB."""
+    """The API server stores objects up to 1.5 MiB; kopf's server refused reviews over 1 MiB."""
     webhook = Webhook(store_with())
-    big = pod({"gobuild.dev/config": "china"}, env=[{"name": "BLOB", "value": "x" * (2 * 1024 * 1024)}])
+    big = pod({"gobuild.dev/config": "china"}, env=[{"name": "BLOB", "value": "x" * (1200 * 1024)}])
     body = json.dumps(review("Pod", big)).encode()
-    assert len(body) > 2 * 1024 * 1024
+    assert len(body) > 1024 * 1024
     answer = json.loads(webhook.admission.review(body, kind="Pod"))["response"]
     assert answer["patchType"] == "JSONPatch"
     assert webhook.count("Pod", "injected") == 1
+
+
+def test_an_object_the_injection_would_push_past_what_the_api_server_stores_is_admitted_as_it_was() -> None:
+    """Such a Pod was injected and then refused by the API server ("request is too large"), while
+    the same Pod not opted in was created."""
+    webhook = Webhook(store_with())
+    big = pod({"gobuild.dev/config": "china"}, env=[{"name": "BLOB", "value": ""}])
+    big["spec"]["containers"][0]["env"][0]["value"] = "x" * (
+        admission.MAX_STORED_OBJECT_BYTES - len(json.dumps(big))
+    )
+    answer = webhook("Pod", review("Pod", big))["response"]
+    assert "patch" not in answer
+    assert any("more than the API server stores" in w for w in answer["warnings"])
+    assert webhook.count("Pod", "too_large") == 1
 
 
 def test_a_review_we_will_not_read_is_answered_counted_and_warned() -> None:

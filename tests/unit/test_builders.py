@@ -674,6 +674,48 @@ def test_valueless_builders_pass_a_valuefrom_variable_by_name() -> None:
     assert command_line(run(container, CN))["command"] == ["docker", "build", *GO_VALUELESS[:4], "."]
 
 
+@pytest.mark.parametrize(
+    ("image", "command"),
+    [
+        pytest.param("docker:cli", ["docker", "build", "."], id="docker"),
+        pytest.param("quay.io/buildah/stable", ["buildah", "bud", "."], id="buildah"),
+        pytest.param(KANIKO, None, id="kaniko"),
+        pytest.param("moby/buildkit", ["buildctl", "build"], id="buildctl"),
+    ],
+)
+@pytest.mark.parametrize(
+    "credentialed",
+    [
+        pytest.param({"valueFrom": {"secretKeyRef": {"name": "proxy", "key": "url"}}}, id="from-a-secret"),
+        pytest.param({"value": "alice:s3cret@proxy.corp:3128"}, id="schemeless-userinfo"),
+        pytest.param({"value": "http://alice:s3cret@proxy.corp:3128"}, id="url-userinfo"),
+    ],
+)
+def test_no_builder_gets_a_workloads_credentialed_proxy_as_a_build_argument(
+    image: str, command: list[str] | None, credentialed: dict[str, Any]
+) -> None:
+    """Valueless --build-arg HTTPS_PROXY once handed docker, buildah and kaniko the workload's own
+    Secret-backed proxy with its password, kept in every RUN step and the image history."""
+    container: dict[str, Any] = {
+        "name": "b",
+        "image": image,
+        "env": [{"name": "HTTPS_PROXY", **credentialed}],
+    }
+    if command is None:
+        container["args"] = KANIKO_ARGS
+    else:
+        container["command"] = command
+    spec = {**CN, "corporateProxy": {"httpsProxy": "http://proxy.corp:3128"}}
+    result = run(container, spec)
+    words = [*(command_line(result).get("command") or []), *(command_line(result).get("args") or [])]
+    assert not any(
+        w in ("HTTPS_PROXY", "build-arg:HTTPS_PROXY") or w.startswith("build-arg:HTTPS_PROXY=") for w in words
+    )
+    assert "s3cret" not in " ".join(words) + json.dumps(annotation(result))
+    assert any("HTTPS_PROXY not passed" in w for w in result.warnings)
+    assert not any("s3cret" in w for w in result.warnings)
+
+
 def test_kaniko_warns_that_private_modules_need_the_dockerfile() -> None:
     result = run({"name": "k", "image": KANIKO, "args": KANIKO_ARGS}, PRIVATE)
     assert any("kaniko has no ssh forwarding or build secrets" in w for w in result.warnings)

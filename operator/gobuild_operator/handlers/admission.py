@@ -13,7 +13,8 @@ says why and the request is counted by outcome, never blocked:
 - `injected`, `skipped` (not opted in, or opted into nothing usable), `unchanged` (opted in, but
   nothing to change: already injected, no selected container, an object not understood);
 - `over_budget`: the request used up `--admission-budget` seconds (core/injection/budget.py);
-- `too_large`: the body is larger than MAX_REVIEW_BYTES; `error`: a bug, logged with its traceback;
+- `too_large`: the body is larger than MAX_REVIEW_BYTES, or the injected object would be larger
+  than the API server stores (MAX_STORED_OBJECT_BYTES); `error`: a bug, logged with its traceback;
 - `malformed`: not an AdmissionReview at all (answered 400, which failurePolicy Ignore admits).
 """
 
@@ -45,6 +46,11 @@ WARNING_PREFIX: Final = "gobuild-operator: "
 #: an UPDATE, the stored old object: 3 + 1.5 MiB plus JSON's escaping stays below this.
 MAX_REVIEW_BYTES: Final = 8 * 1024 * 1024
 
+#: The largest object the API server stores (etcd's request limit, 1.5 MiB, less what the API
+#: server adds itself: managedFields, status). An injected object beyond it would be admitted and
+#: then refused by the API server ("request is too large"), so it is admitted unchanged instead.
+MAX_STORED_OBJECT_BYTES: Final = 1_500_000
+
 #: The request uid sits near the start of what the API server sends; enough to answer a review we
 #: will not read in full.
 _UID = re.compile(rb'"uid"\s*:\s*"([^"\\]{1,128})"')
@@ -55,6 +61,12 @@ KINDS: Final[Mapping[str, str]] = {"pods": "Pod", "jobs": "Job", "cronjobs": "Cr
 
 class Malformed(Exception):
     """The body is not an AdmissionReview we can answer."""
+
+
+class _TooLargeInjected(Exception):
+    def __init__(self, size: int) -> None:
+        super().__init__(size)
+        self.size = size
 
 
 def admit(
@@ -134,12 +146,21 @@ class Admission:
             warnings.extend(result.warnings)
             outcome = result.outcome
             if result.obj is not None and isinstance(obj, Mapping):
+                size = len(orjson.dumps(result.obj))
+                if size > MAX_STORED_OBJECT_BYTES:
+                    raise _TooLargeInjected(size)
                 patch = json_patch(obj, result.obj)
                 budget.check()
                 self._metrics.injections.labels(namespace=namespace, config=result.config or "").inc()
             if logger.isEnabledFor(logging.DEBUG):
                 name = (obj.get("metadata") or {}).get("name") if isinstance(obj, Mapping) else None
                 logger.debug("%s %s %s/%s: %s", outcome, kind, namespace, name, result.config or "-")
+        except _TooLargeInjected as exc:
+            patch, outcome = None, "too_large"
+            warnings.append(
+                f"not injected: with the Go build settings the object would have {exc.size} bytes, more than "
+                f"the API server stores ({MAX_STORED_OBJECT_BYTES}); it is admitted as it was"
+            )
         except OverBudget:
             patch, outcome = None, "over_budget"
             warnings.append(

@@ -173,19 +173,23 @@ def _wanted(
     for name in names:
         if name in present.build_args:
             continue
-        if kind != "buildctl":
+        var = by_name[name]
+        value = var.get("value")
+        secret = isinstance(var.get("valueFrom"), Mapping) and "secretKeyRef" in var["valueFrom"]
+        if secret or (isinstance(value, str) and carries_credentials(name, value)):
+            # Valueless or not, a build argument ends up in the image history.
+            out.warnings.append(
+                f"{where}: {name} not passed: its value "
+                + ("comes from a Secret" if secret else "contains credentials (user@ before the host)")
+                + ", which a build argument would keep in the image history; give the build its "
+                "credentials as a secret"
+            )
+        elif kind != "buildctl":
             out.tokens += ["--build-arg", name]
-            continue
-        value = by_name[name].get("value")
-        if "valueFrom" in by_name[name] or not isinstance(value, str):
+        elif "valueFrom" in var or not isinstance(value, str):
             out.warnings.append(
                 f"{where}: {name} not passed: its value comes from valueFrom, which admission cannot "
                 f"read; add --opt build-arg:{name}=VALUE yourself"
-            )
-        elif contains_userinfo(value):
-            out.warnings.append(
-                f"{where}: {name} not passed: its value contains credentials (user@ in a URL) that a "
-                "build argument would keep in the image history; give the build credentials as a secret"
             )
         elif "$(" in value or "$$" in value:
             out.warnings.append(
@@ -196,6 +200,15 @@ def _wanted(
             out.tokens += ["--opt", f"build-arg:{name}={value}"]
     _credentials(kind, plan, env=by_name, mounted=mounted, present=present, where=where, out=out)
     return out
+
+
+def carries_credentials(name: str, value: str) -> bool:
+    """Whether an env value holds credentials: a URL with userinfo anywhere in it (GOPROXY is a
+    list), or, for the proxy variables, which go and curl also read without a scheme, `user:pass@`
+    before the host (`user:pass@proxy.corp:3128`)."""
+    if contains_userinfo(value):
+        return True
+    return name in PROXY_VARIABLES and "://" not in value and "@" in value.partition("/")[0]
 
 
 def _credentials(
