@@ -13,16 +13,30 @@ export GOTOOLCHAIN := local
 OPERATOR_ARGS ?= --register-webhook --webhook-addr=127.0.0.1 --webhook-host=127.0.0.1 --webhook-port=9443 \
   --metrics-addr=127.0.0.1 --metrics-port=8080 --probe-hosts=127.0.0.0/8,10.0.0.0/8,172.16.0.0/12,localhost
 
-.PHONY: help venv binaries images image cluster-up cluster-down run run-local lint unit fuzz integration lifecycle install-test e2e e2e-setup test bench clean generate
+.PHONY: help prereqs venv setup binaries images image cluster-up cluster-down run run-local monitoring lint unit fuzz integration lifecycle install-test e2e e2e-setup test bench clean generate
+
+# WITH_MONITORING=1: `make run` also builds Prometheus and runs it in the local cluster, scraping
+# the operator and evaluating the chart's alerts (docs/monitoring.md).
+WITH_MONITORING ?=
+MONITORING_FLAG := $(if $(filter-out 0 no false,$(WITH_MONITORING)),--with-monitoring)
 
 help:
-	@echo "make run          install the operator with its chart (on the local cluster unless KUBECONFIG is set)"
+	@echo "make run          install the operator with its chart (on the local cluster unless KUBECONFIG is set);"
+	@echo "                  WITH_MONITORING=1 adds Prometheus with the chart's alerts"
+	@echo "make prereqs      check (as root: install) what a fresh machine needs: Go, Python, Debian packages, disk, cgroups"
+	@echo "make monitoring   Prometheus in the running local cluster (make cluster-up), with the chart's alerts"
 	@echo "make run-local    the operator as a local process (quick development)"
 	@echo "make test         lint, unit, integration and e2e tests on the local control plane"
 	@echo "make cluster-up   start the local cluster (control plane + one real node; NODES=2 for two) in the background"
 	@echo "make cluster-down stop it, remove its state and restore what it changed on the host"
 	@echo "make generate     write crds/ and the generated docs tables from the API model"
 	@echo "make fuzz         10,000 hostile workloads and configs through admission, in process"
+
+# Before anything is built: Go and Python versions, the Debian packages of devtools/packages.txt
+# (installed with one apt-get line as root, else the command is printed), free disk, cgroups. The
+# system's Python runs it (it needs only the standard library), so it also runs before .venv exists.
+prereqs:
+	@$(PYTHON) -m localcluster.prereqs $(if $(KUBECONFIG),--existing-cluster)
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -33,7 +47,12 @@ $(VENV)/.installed: pyproject.toml
 venv: $(VENV)/.installed
 
 binaries: venv
-	$(PY) -m localcluster build
+	$(PY) -m localcluster build $(MONITORING_FLAG)
+
+# Everything `make run` builds (binaries, images, the operator's image), Go builds and images side by
+# side, with an estimate and progress; a second run finds it all cached.
+setup: prereqs venv
+	$(PY) -m localcluster setup $(MONITORING_FLAG)
 
 # The node's container images (pause, debian, golang 1.26/1.27, golang nonroot) as docker-archives;
 # built once as root with mmdebstrap and real Go releases, then found in the cache.
@@ -57,12 +76,19 @@ cluster-down: venv
 # The product as users install it: the local cluster (unless KUBECONFIG names one), the operator's
 # image and `helm upgrade --install` of the chart, then the operator's log until Ctrl-C.
 FOLLOW := kubectl -n gobuild-system logs -f --prefix --max-log-requests=4 -l app.kubernetes.io/name=gobuild-operator
-run: binaries
+run: prereqs
 	@if [ -n "$$KUBECONFIG" ]; then \
-	  $(PY) -m localcluster install && exec $(FOLLOW); \
+	  $(MAKE) --no-print-directory venv binaries && \
+	  $(PY) -m localcluster install $(MONITORING_FLAG) && exec $(FOLLOW); \
 	else \
-	  exec $(PY) -m localcluster run --state-dir .cluster --nodes $(NODES) --install -- $(FOLLOW); \
+	  $(MAKE) --no-print-directory setup && \
+	  exec $(PY) -m localcluster run --state-dir .cluster --nodes $(NODES) --install $(MONITORING_FLAG) -- $(FOLLOW); \
 	fi
+
+# Prometheus (built from its Go module) in the running local cluster (`make cluster-up`), scraping the
+# operator with the chart's scrape configuration and evaluating the chart's alerts.
+monitoring: venv
+	$(PY) -m localcluster monitoring --state-dir .cluster
 
 # Quick development: the operator as a local process against the local cluster, its webhook
 # registered at https://127.0.0.1:9443 (the API server runs on this machine too).
@@ -114,7 +140,8 @@ e2e-setup: venv
 e2e: binaries e2e-setup
 	$(PY) -m pytest tests/e2e -q
 
-test: lint binaries e2e-setup
+test: prereqs lint e2e-setup
+	$(PY) -m localcluster setup --all-images
 	$(PY) -m pytest tests/lifecycle -q
 	$(PY) -m pytest tests -q --ignore=tests/lifecycle --ignore=tests/install
 	$(PY) -m pytest tests/install -q
