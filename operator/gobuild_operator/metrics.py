@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+import math
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
@@ -72,6 +73,27 @@ class Metrics:
             ["namespace", "config", "url"],
             registry=r,
         )
+        self.certificate_expiry = Gauge(
+            "gobuild_webhook_certificate_expiry_timestamp_seconds",
+            "When the serving certificate this replica's webhook presents expires (Unix time; NaN before "
+            "it has one), whoever issued it: the operator itself or cert-manager.",
+            registry=r,
+        )
+        self.certificate_expiry.set(math.nan)
+        self.leader = Gauge(
+            "gobuild_leader",
+            "1 while this replica holds the leader lease (it reconciles, probes, counts and renews the "
+            "certificate), else 0.",
+            registry=r,
+        )
+
+    def follow_certificate(self, expiry: Callable[[], float]) -> None:
+        """Report `expiry()` (a Unix time, NaN when unknown) at every scrape."""
+        self.certificate_expiry.set_function(expiry)
+
+    def follow_leadership(self, is_leader: Callable[[], bool]) -> None:
+        """Report whether this replica leads at every scrape."""
+        self.leader.set_function(lambda: 1.0 if is_leader() else 0.0)
 
     def forget_config(self, namespace: str, config: str) -> None:
         """Remove every series of a GoBuildConfig that is gone, so /metrics never outgrows the

@@ -36,7 +36,7 @@ from gobuild_operator.reporting.service import Reporting
 from gobuild_operator.serving.health import HealthServer
 from gobuild_operator.serving.leader import LeaderElection
 from gobuild_operator.serving.metrics_server import MetricsServer
-from gobuild_operator.serving.tls import WebhookTLS
+from gobuild_operator.serving.tls import CertificateExpiry, WebhookTLS
 from gobuild_operator.settings import Settings
 from gobuild_operator.store import Store
 
@@ -112,6 +112,9 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, logger: ko
         lease_duration=ours.leader.duration,
         retry_period=ours.leader.retry_period,
     )
+    server: WebhookServer = memo.webhook_server
+    memo.metrics.follow_certificate(CertificateExpiry(server.tls_files.certfile))
+    memo.metrics.follow_leadership(lambda: memo.election.is_leader)
     if hook.register:  # local runs: the namespace of the Lease may not exist yet
         await ensure_namespace(memo.api, name=ours.operator_namespace)
 

@@ -25,6 +25,7 @@ import asyncio
 import contextlib
 import datetime
 import logging
+import math
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -210,6 +211,29 @@ class WebhookTLS:
         ):
             return None  # someone else wrote it meanwhile: decide again next round
         return new
+
+
+@dataclass
+class CertificateExpiry:
+    """The expiry of the certificate in `path` as a Unix time (NaN without a readable one), read
+    again only when the file changes: for the certificate-expiry metric, read at every scrape."""
+
+    path: Path
+    _seen: tuple[int, int] = (0, 0)
+    _expiry: float = math.nan
+
+    def __call__(self) -> float:
+        try:
+            stat = self.path.stat()
+        except OSError:
+            return math.nan
+        if (stat.st_mtime_ns, stat.st_size) != self._seen:
+            try:
+                self._expiry = pki.expires(self.path.read_bytes()).timestamp()
+            except (OSError, ValueError):
+                self._expiry = math.nan
+            self._seen = (stat.st_mtime_ns, stat.st_size)
+        return self._expiry
 
 
 def _valid(cert: bytes) -> bool:
