@@ -105,13 +105,14 @@ run-local: binaries
 lint: venv
 	$(PY) -m ruff check operator devtools tests bench scripts
 	$(PY) -m ruff format --check operator devtools tests bench scripts
-	$(PY) -m mypy operator/gobuild_operator devtools/localcluster devtools/chartschema.py
+	$(PY) -m mypy operator/gobuild_operator devtools/localcluster devtools/monitoring devtools/chartschema.py
 	$(VENV)/bin/lint-imports
 
 # The CRD and the generated docs tables, from the API model and the reason registry; the chart's
 # values.schema.json from its annotated values.yaml; manifests/ from the chart.
 generate: venv
 	$(PY) -m gobuild_operator.generate
+	$(PY) -m monitoring.generate
 	$(PY) devtools/chartschema.py
 	$(PY) -m localcluster manifests
 
@@ -141,7 +142,7 @@ e2e: binaries e2e-setup
 	$(PY) -m pytest tests/e2e -q
 
 test: prereqs lint e2e-setup
-	$(PY) -m localcluster setup --all-images
+	$(PY) -m localcluster setup --with-monitoring --all-images
 	$(PY) -m pytest tests/lifecycle -q
 	$(PY) -m pytest tests -q --ignore=tests/lifecycle --ignore=tests/install
 	$(PY) -m pytest tests/install -q
