@@ -38,12 +38,16 @@ def _run(args: argparse.Namespace) -> int:
         probe_interval_override=args.probe_interval_override,
         probe_allow_link_local=args.probe_allow_link_local,
         own_addresses=tuple(a.strip() for a in os.environ.get("POD_IPS", "").split(",") if a.strip()),
+        cache_image=args.cache_image,
+        cache_image_pull_policy=args.cache_image_pull_policy,
         probe_hosts=tuple(
             host.strip() for value in args.probe_hosts for host in value.split(",") if host.strip()
         ),
         policy=Policy(
             allowed_env=frozenset(_names(args.allow_env)),
             allowed_goflags=frozenset(_names(args.allow_goflag)),
+            max_cache_size=args.cache_max_size,
+            cache_storage_classes=frozenset(_names(args.cache_storage_class)),
         ),
         webhook=WebhookSettings(
             listen_addr=args.webhook_addr,
@@ -156,6 +160,31 @@ def main(argv: list[str] | None = None) -> int:
         metavar="HOST[,HOST]",
         help="probe only these GOPROXY hosts (names, *.suffix, addresses, CIDRs); others are not "
         "probed and not even resolved (default: any host)",
+    )
+    run.add_argument(
+        "--cache-max-size",
+        default="",
+        metavar="QUANTITY",
+        help="the largest cache claim the operator creates for a GoBuildConfig, e.g. 50Gi (default: any)",
+    )
+    run.add_argument(
+        "--cache-storage-class",
+        action="append",
+        default=[],
+        metavar="CLASS[,CLASS]",
+        help="StorageClasses GoBuildConfigs may name for their cache claim (default: any; the cluster's "
+        "default class always)",
+    )
+    run.add_argument(
+        "--cache-image",
+        default=os.environ.get("OPERATOR_IMAGE", ""),
+        metavar="IMAGE",
+        help="the image the Proxy module caches run: the operator's own (default: $OPERATOR_IMAGE)",
+    )
+    run.add_argument(
+        "--cache-image-pull-policy",
+        default=os.environ.get("OPERATOR_IMAGE_PULL_POLICY", "IfNotPresent"),
+        choices=("Always", "IfNotPresent", "Never"),
     )
     run.add_argument(
         "--probe-allow-link-local",

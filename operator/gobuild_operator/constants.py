@@ -84,8 +84,13 @@ GOCACHE_MOUNT_PATH: Final = "/var/cache/gobuild/gocache"
 #: `go clean -modcache` cannot wipe the shared build cache.
 CACHE_SUBPATH_MODCACHE: Final = "gomodcache"
 CACHE_SUBPATH_GOCACHE: Final = "gocache"
-#: The claim the operator creates when `cache.existingClaim` is empty is `<config name>-gomodcache`.
+#: The claim the operator creates when `cache.existingClaim` is empty is `<config name>-gomodcache`;
+#: the Proxy cache's Deployment, Service, ConfigMap and PodDisruptionBudget share that name.
 CACHE_CLAIM_SUFFIX: Final = "-gomodcache"
+#: The port of the Proxy cache's Service (GOPROXY protocol, /metrics, /healthz, /readyz).
+CACHE_PORT: Final = 8080
+#: `app.kubernetes.io/component` of everything the operator runs for a Proxy cache.
+CACHE_COMPONENT: Final = "gomodcache"
 
 #: Key of the private key in a Secret of type kubernetes.io/ssh-auth.
 SECRET_KEY_SSH_PRIVATE: Final = "ssh-privatekey"  # noqa: S105 (a key name, not a secret)

@@ -85,6 +85,10 @@ class Settings:
     probe_hosts: tuple[str, ...] = ()
     #: The operator Pod's own addresses (POD_IPS from the downward API): probes never reach them.
     own_addresses: tuple[str, ...] = ()
+    #: The image the Proxy caches run (the operator's own: OPERATOR_IMAGE, which the chart sets);
+    #: empty: the operator cannot run Proxy caches and says so on CacheReady.
+    cache_image: str = ""
+    cache_image_pull_policy: str = "IfNotPresent"
     #: Probe every config this often instead of its spec.reporting.probeIntervalSeconds (whose
     #: CRD minimum is 30 s): for tests and demos only.
     probe_interval_override: float | None = None

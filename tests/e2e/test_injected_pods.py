@@ -529,10 +529,10 @@ def test_private_module_over_https_with_netrc_and_a_private_ca(
         assert token not in log
 
 
-# ------------------------------------------------------------------ 3. GOPROXY and a shared cache
+# ------------------------------------------------------- 3. GOPROXY and a shared volume (SharedVolume)
 
 
-def test_second_pod_on_the_cache_claim_downloads_without_asking_the_proxy(
+def test_second_pod_on_the_shared_volume_downloads_without_asking_the_proxy(
     cluster: Cluster,
     images: dict[str, str],
     server_address: str,
@@ -540,11 +540,18 @@ def test_second_pod_on_the_cache_claim_downloads_without_asking_the_proxy(
     consumer_project: Path,
     dead_sumdb: str,
 ) -> None:
-    """Public modules come through spec.goproxy into the claim the operator creates; the next Pod
-    on that claim finds them there and asks the proxy nothing."""
+    """mode SharedVolume: public modules come through spec.goproxy into the claim the operator
+    creates; the next Pod on that claim finds them there and asks the proxy nothing."""
     with fresh_namespace(cluster.kubectl, "e2e-cache") as ns:
         ns.create_config_map("project", project_files(consumer_project))
-        ns.apply_config("corp", {"goproxy": [goproxy.url], "gosumdb": dead_sumdb, "cache": {"enabled": True}})
+        ns.apply_config(
+            "corp",
+            {
+                "goproxy": [goproxy.url],
+                "gosumdb": dead_sumdb,
+                "cache": {"enabled": True, "mode": "SharedVolume"},
+            },
+        )
 
         def build(name: str) -> dict[str, Any]:
             return pod_manifest(

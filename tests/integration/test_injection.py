@@ -32,7 +32,7 @@ RICH_SPEC: dict[str, Any] = {
         "netrc": {"secretName": "netrc"},
     },
     "caBundle": {"configMapName": "corp-ca"},
-    "cache": {"enabled": True, "buildCache": True},
+    "cache": {"enabled": True, "mode": "SharedVolume", "buildCache": True},
 }
 
 
@@ -205,7 +205,12 @@ def test_override_env_replaces_the_workload_value(
 def test_colliding_volume_is_skipped_not_replaced(
     cluster: Cluster, namespace: str, operator: OperatorProcess
 ) -> None:
-    _config_ready(cluster, namespace, "corp", {"cache": {"enabled": True, "existingClaim": "shared"}})
+    _config_ready(
+        cluster,
+        namespace,
+        "corp",
+        {"cache": {"enabled": True, "mode": "SharedVolume", "existingClaim": "shared"}},
+    )
     spec = _pod_spec(volumes=[{"name": "gobuild-cache", "emptyDir": {"medium": "Memory"}}])
     stored, warnings = _create(cluster, namespace, _wrap("Pod", "mine", {"gobuild.dev/config": "corp"}, spec))
     volume = next(v for v in stored["spec"]["volumes"] if v["name"] == "gobuild-cache")

@@ -239,7 +239,13 @@ def test_the_cache_claim_is_created_owned_bound_and_reported(
         cluster,
         namespace,
         goproxy=["direct"],
-        cache={"enabled": True, "size": "1Gi", "storageClassName": volume, "accessModes": ["ReadWriteOnce"]},
+        cache={
+            "enabled": True,
+            "mode": "SharedVolume",
+            "size": "1Gi",
+            "storageClassName": volume,
+            "accessModes": ["ReadWriteOnce"],
+        },
     )
     claim = wait_for(
         lambda: json.loads(
@@ -261,7 +267,9 @@ def test_the_cache_claim_is_created_owned_bound_and_reported(
     assert ready["reason"] == "SingleNodeAccess"
     assert "warning" in ready["message"]
     assert "ReadWriteMany" in ready["message"]
+    assert "can change what later builds compile" in ready["message"], "the shared volume's trust model"
     assert status(cluster, namespace)["cache"] == {
+        "mode": "SharedVolume",
         "claimName": "go-gomodcache",
         "phase": "Bound",
         "capacity": "1Gi",
@@ -281,7 +289,10 @@ def test_a_missing_existing_claim_is_named(
     cluster: Cluster, namespace: str, operator: OperatorProcess
 ) -> None:
     make_config(
-        cluster, namespace, goproxy=["direct"], cache={"enabled": True, "existingClaim": "shared-cache"}
+        cluster,
+        namespace,
+        goproxy=["direct"],
+        cache={"enabled": True, "mode": "SharedVolume", "existingClaim": "shared-cache"},
     )
     ready = wait_for(
         lambda: (c := condition(cluster, namespace, "CacheReady")).get("status") == "False" and c,

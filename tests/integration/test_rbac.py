@@ -55,8 +55,23 @@ def chart_rbac(*, fullname: str, namespace: str, read_secrets: bool) -> list[dic
         extra=("--skip-tests",),
         namespace=namespace,
     )
-    kinds = {"ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"}
+    kinds = {
+        "ServiceAccount",
+        "ClusterRole",
+        "ClusterRoleBinding",
+        "Role",
+        "RoleBinding",
+        "ValidatingAdmissionPolicy",
+        "ValidatingAdmissionPolicyBinding",
+    }
     return [doc for doc in yaml.safe_load_all(rendered) if doc and doc["kind"] in kinds]
+
+
+def chart_image() -> str:
+    """The operator's image as the chart names it (the Proxy caches run it; cache-writes checks it)."""
+    metadata = yaml.safe_load((chart.CHART / "Chart.yaml").read_text())
+    values = yaml.safe_load((chart.CHART / "values.yaml").read_text())
+    return f"{values['image']['repository']}:{values['image']['tag'] or metadata['appVersion']}"
 
 
 @pytest.fixture(params=[False, True], ids=["default-rbac", "rbac.readSecrets"])
@@ -89,6 +104,9 @@ def restricted(cluster: Cluster, tmp_path: Path, request: pytest.FixtureRequest)
     for kind in ("clusterrolebinding", "clusterrole"):
         for name in (fullname, f"{fullname}-local"):
             cluster.kubectl("delete", kind, name, "--wait=false", check=False)
+    for kind in ("validatingadmissionpolicybinding", "validatingadmissionpolicy"):
+        for name in (f"{fullname}-pod-writes", f"{fullname}-cache-writes"):
+            cluster.kubectl("delete", kind, name, "--wait=false", check=False)
     cluster.kubectl("delete", "namespace", home, "--wait=false", check=False)
 
 
@@ -98,7 +116,7 @@ def restricted_operator(
 ) -> Iterator[OperatorProcess]:
     """The operator as that ServiceAccount, in place of the session's (two would count twice)."""
     operator.stop()
-    args = [f"--leader-election-lease={restricted.fullname}-leader"]
+    args = [f"--leader-election-lease={restricted.fullname}-leader", f"--cache-image={chart_image()}"]
     if not restricted.read_secrets:
         args.append("--no-secret-checks")  # what the chart passes then
     process = OperatorProcess(
@@ -155,6 +173,17 @@ def test_the_charts_rbac_is_enough(
         )
     claim = json.loads(cluster.kubectl("get", "pvc", "go-gomodcache", "-n", namespace, "-o", "json").stdout)
     assert claim["metadata"]["ownerReferences"][0]["name"] == "go"
+    # The Proxy cache: created as the chart's ServiceAccount, within what cache-writes allows.
+    for kind in ("configmap", "service", "deployment", "poddisruptionbudget"):
+        made = wait_for(
+            lambda kind=kind: cluster.kubectl(
+                "get", kind, "go-gomodcache", "-n", namespace, "-o", "json", check=False
+            ),  # type: ignore[misc]
+            timeout=10,
+            what=f"the cache's {kind}",
+        )
+        owner = json.loads(made.stdout)["metadata"]["ownerReferences"][0]
+        assert (owner["kind"], owner["name"]) == ("GoBuildConfig", "go")
 
     body = {
         "apiVersion": "v1",
@@ -179,3 +208,51 @@ def test_the_charts_rbac_is_enough(
     log = restricted_operator.log()
     for refusal in ("403", "Forbidden", "forbids"):
         assert refusal not in log, f"the operator was refused something:\n{log}"
+
+
+def _get(cluster: Cluster, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
+    result = cluster.kubectl("get", kind, name, "-n", namespace, "-o", "json", check=False)
+    return json.loads(result.stdout) if result.returncode == 0 else None
+
+
+def test_the_operators_account_can_run_nothing_but_module_caches(
+    cluster: Cluster, namespace: str, restricted: Restricted
+) -> None:
+    """RBAC lets it write Deployments anywhere; the chart's cache-writes policy keeps that to caches."""
+    owner = {"apiVersion": "gobuild.dev/v1alpha1", "kind": "GoBuildConfig", "name": "go", "uid": "1"}
+    labels = {"app.kubernetes.io/component": "gomodcache", "app": "x"}
+
+    def deployment(name: str, image: str, **pod: Any) -> dict[str, Any]:
+        return {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": name, "labels": labels, "ownerReferences": [owner]},
+            "spec": {
+                "selector": {"matchLabels": {"app": "x"}},
+                "template": {
+                    "metadata": {"labels": labels},
+                    "spec": {
+                        "automountServiceAccountToken": False,
+                        "containers": [{"name": "c", "image": image}],
+                        **pod,
+                    },
+                },
+            },
+        }
+
+    def as_operator(obj: dict[str, Any]) -> str:
+        result = cluster.kubectl(
+            f"--kubeconfig={restricted.kubeconfig}",
+            "create", "--dry-run=server", "-n", namespace, "-f", "-",
+            input=json.dumps(obj), check=False,
+        )  # fmt: skip
+        return result.stderr if result.returncode else ""
+
+    assert as_operator(deployment("x-gomodcache", chart_image())) == ""
+    assert "must run the operator's own image" in as_operator(deployment("x-gomodcache", "busybox"))
+    host = deployment("x-gomodcache", chart_image(), volumes=[{"name": "h", "hostPath": {"path": "/"}}])
+    assert "host access" in as_operator(host)
+    other = deployment("web", chart_image())
+    assert "only write the objects of a GoBuildConfig's module cache" in as_operator(other)
+    config_map = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "coredns"}, "data": {}}
+    assert "only write the objects" in as_operator(config_map)

@@ -269,7 +269,9 @@ _anything_specs = st.fixed_dictionaries(
             {},
             optional={
                 "enabled": st.booleans(),
+                "mode": st.sampled_from(["Proxy", "SharedVolume", "Mirror"]),
                 "buildCache": st.booleans(),
+                "accessModes": st.sampled_from([[], ["ReadWriteOnce"], ["ReadWriteMany"]]),
                 "mountPath": st.one_of(
                     st.sampled_from(["/go/pkg/mod", "/cache", "/proc", "/etc/gobuild/x"]), text
                 ),
@@ -306,7 +308,9 @@ _valid_hostile_specs = st.fixed_dictionaries(
             {"httpsProxy": "http://proxy.corp:3128/$(X)", "noProxy": ["$(NO)", ".corp"]}
         ),
         "goprivate": st.just(["$(PRIVATE)/*"]),
-        "cache": st.sampled_from([{"enabled": True}, {"enabled": True, "buildCache": True}]),
+        "cache": st.sampled_from(
+            [{"enabled": True}, {"enabled": True, "mode": "SharedVolume", "buildCache": True}]
+        ),
         "overrideEnv": st.booleans(),
         "podSelector": st.just({"matchLabels": {"role": "build"}}),
     },

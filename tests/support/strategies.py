@@ -61,7 +61,12 @@ specs = st.fixed_dictionaries(
         ),
         "caBundle": st.sampled_from([{"configMapName": "ca"}, {"secretName": "ca", "key": "b.pem"}]),
         "cache": st.sampled_from(
-            [{"enabled": True}, {"enabled": True, "buildCache": True}, {"enabled": False}]
+            [
+                {"enabled": True},
+                {"enabled": True, "mode": "SharedVolume"},
+                {"enabled": True, "mode": "SharedVolume", "buildCache": True},
+                {"enabled": False},
+            ]
         ),
     },
 ).map(parse_spec)

@@ -29,7 +29,8 @@ def test_defaults_are_the_specs() -> None:
     assert spec.ca_bundle is None
     assert spec.cache.enabled is False
     assert spec.cache.claim_size == "10Gi"
-    assert spec.cache.access_modes == ("ReadWriteMany",)
+    assert spec.cache.access_modes == ()
+    assert (spec.cache.mode, spec.cache.claim_access_modes) == ("Proxy", ("ReadWriteOnce",))
     assert spec.cache.mount_path == "/go/pkg/mod"
     assert spec.reporting.enabled is True
     assert spec.reporting.probe_interval_seconds == 300
@@ -89,6 +90,7 @@ FULL: dict[str, Any] = {
     "caBundle": {"configMapName": "corp-ca", "key": "bundle.pem"},
     "cache": {
         "enabled": True,
+        "mode": "SharedVolume",
         "size": "50Gi",
         "storageClassName": "nfs",
         "accessModes": ["ReadWriteMany", "ReadWriteOnce"],

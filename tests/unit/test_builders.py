@@ -127,7 +127,7 @@ TABLE: list[tuple[str, dict[str, Any], dict[str, Any], dict[str, Any]]] = [
     (
         "kaniko-gets-cache-and-ca-variables-but-no-credentials",
         {"name": "kaniko", "image": KANIKO, "args": KANIKO_ARGS},
-        {**PRIVATE, "cache": {"enabled": True, "buildCache": True}},
+        {**PRIVATE, "cache": {"enabled": True, "mode": "SharedVolume", "buildCache": True}},
         {
             "args": [
                 *GO_VALUELESS,

@@ -276,13 +276,13 @@ def test_a_secret_ca_bundle_is_a_secret_reference() -> None:
             id="bound",
         ),
         pytest.param(
-            {"enabled": True, "accessModes": ["ReadWriteOnce"]},
+            {"enabled": True, "mode": "SharedVolume", "accessModes": ["ReadWriteOnce"]},
             Claim(True, "Bound", "10Gi", ("ReadWriteOnce",)),
             "True",
             "SingleNodeAccess",
-            ["warning", "ReadWriteOnce", "Pods on one node", "ReadWriteMany"],
+            ["warning", "ReadWriteOnce", "Pods on one node", "ReadWriteMany", "every build that mounts"],
             "go-gomodcache",
-            id="rwo-warning",
+            id="shared-volume-rwo-warning",
         ),
         pytest.param(
             {"enabled": True},
@@ -343,15 +343,66 @@ def test_cache_check(
 def test_cache_status_shape() -> None:
     cache_status, _ = health.cache_check(
         [],
-        parse_spec({"cache": {"enabled": True}}),
+        parse_spec({"cache": {"enabled": True, "mode": "SharedVolume"}}),
         config_name="go",
         claim=Claim(True, "Bound", "20Gi", ("ReadWriteMany",)),
         generation=1,
         now=NOW,
     )
     assert cache_status == CacheStatus(
-        claim_name="go-gomodcache", phase="Bound", capacity="20Gi", access_modes=["ReadWriteMany"]
+        mode="SharedVolume",
+        claim_name="go-gomodcache",
+        phase="Bound",
+        capacity="20Gi",
+        access_modes=["ReadWriteMany"],
     )
+
+
+URL = "http://go-gomodcache.builds.svc.cluster.local:8080"
+
+
+@pytest.mark.parametrize(
+    ("proxy", "status", "reason", "words"),
+    [
+        pytest.param(
+            health.ProxyCache(found=False), "Unknown", "CacheStarting", ["own GOPROXY list"], id="none-yet"
+        ),
+        pytest.param(
+            health.ProxyCache(found=True, problem='pods "go-gomodcache-x" is forbidden: exceeded quota'),
+            "False",
+            "CacheNotRunning",
+            ["exceeded quota"],
+            id="cannot-run",
+        ),
+        pytest.param(
+            health.ProxyCache(found=True, available=True, hits=90, misses=10),
+            "True",
+            "Serving",
+            [URL],
+            id="serving",
+        ),
+    ],
+)
+def test_the_proxy_cache_is_ready_when_its_pod_serves(
+    proxy: health.ProxyCache, status: str, reason: str, words: list[str]
+) -> None:
+    cache_status, conditions = health.cache_check(
+        [],
+        parse_spec({"cache": {"enabled": True}}),
+        config_name="go",
+        claim=Claim(True, "Bound", "10Gi", ("ReadWriteOnce",)),
+        proxy=proxy,
+        url=URL,
+        generation=1,
+        now=NOW,
+    )
+    got = condition(conditions, "CacheReady")
+    assert (got.status, got.reason) == (status, reason)
+    assert all(word in got.message for word in words), got.message
+    assert cache_status is not None
+    assert (cache_status.mode, cache_status.url) == ("Proxy", URL)
+    if proxy.hits is not None:
+        assert (cache_status.hits, cache_status.misses, cache_status.hit_ratio) == (90, 10, 0.9)
 
 
 # --- Events on condition changes ---------------------------------------------------------------

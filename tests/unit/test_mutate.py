@@ -16,7 +16,7 @@ GOPROXY = {"name": "GOPROXY", "value": "https://goproxy.cn,direct"}
 MARKED = {"annotations": {"gobuild.dev/injected": "cn"}, "labels": {"gobuild.dev/config": "cn"}}
 CN: dict[str, Any] = {"goproxy": ["https://goproxy.cn", "direct"]}
 SSH: dict[str, Any] = {"privateModules": {"ssh": {"secretName": "key", "hosts": ["git.corp.example"]}}}
-CACHE: dict[str, Any] = {"cache": {"enabled": True}}
+CACHE: dict[str, Any] = {"cache": {"enabled": True, "mode": "SharedVolume"}}
 
 
 def run(

@@ -163,23 +163,45 @@ def test_only_https_proxy() -> None:
     assert env["NO_PROXY"].startswith(".svc,.svc.cluster.local,.cluster.local,")
 
 
+def test_the_proxy_cache_comes_first_and_each_build_keeps_its_own_module_cache() -> None:
+    """Builds only read the cache over HTTP; nothing they write is read by another build."""
+    spec = parse_spec({"goproxy": ["https://goproxy.cn", "direct"], "cache": {"enabled": True}})
+    plan = build_plan(config_name="corp", spec=spec, namespace="builds")
+    env = {var.name: var.value for var in plan.env}
+    assert env["GOPROXY"] == "http://corp-gomodcache.builds.svc.cluster.local:8080|https://goproxy.cn,direct"
+    assert env["GOMODCACHE"] == "/go/pkg/mod"
+    assert [volume.to_k8s() for volume in plan.volumes] == [{"name": "gobuild-cache", "emptyDir": {}}]
+    assert [mount.to_k8s() for mount in plan.mounts] == [
+        {"name": "gobuild-cache", "mountPath": "/go/pkg/mod"}
+    ]
+    assert all(mount.builders == frozenset() for mount in plan.mounts), "image builders cannot use it"
+    assert effective_goproxy(spec) == "https://goproxy.cn,direct", "without the config: the list alone"
+
+
 @pytest.mark.parametrize(
     ("cache", "claim"),
     [
-        pytest.param({"enabled": True}, "corp-gomodcache", id="created-claim"),
-        pytest.param({"enabled": True, "existingClaim": "shared-cache"}, "shared-cache", id="existing-claim"),
+        pytest.param({"enabled": True, "mode": "SharedVolume"}, "corp-gomodcache", id="created-claim"),
+        pytest.param(
+            {"enabled": True, "mode": "SharedVolume", "existingClaim": "shared-cache"},
+            "shared-cache",
+            id="existing-claim",
+        ),
     ],
 )
-def test_cache_claim(cache: dict[str, Any], claim: str) -> None:
+def test_a_shared_volume_mounts_the_claim(cache: dict[str, Any], claim: str) -> None:
     plan = plan_of({"cache": cache})
     assert cache_claim_name("corp", parse_spec({"cache": cache})) == claim
     assert [volume.to_k8s() for volume in plan.volumes] == [
         {"name": "gobuild-cache", "persistentVolumeClaim": {"claimName": claim}}
     ]
+    assert all(mount.builders == frozenset({"kaniko"}) for mount in plan.mounts)
 
 
 def test_cache_mounts_module_and_build_cache_on_separate_subpaths() -> None:
-    plan = plan_of({"cache": {"enabled": True, "mountPath": "/cache/mod", "buildCache": True}})
+    plan = plan_of(
+        {"cache": {"enabled": True, "mode": "SharedVolume", "mountPath": "/cache/mod", "buildCache": True}}
+    )
     assert [mount.to_k8s() for mount in plan.mounts] == [
         {"name": "gobuild-cache", "mountPath": "/cache/mod", "subPath": "gomodcache"},
         {"name": "gobuild-cache", "mountPath": "/var/cache/gobuild/gocache", "subPath": "gocache"},
@@ -282,7 +304,7 @@ EVERYTHING: dict[str, Any] = {
     "corporateProxy": {"httpsProxy": "http://p:3128"},
     "privateModules": {"ssh": SSH, "netrc": {"secretName": "tokens"}},
     "caBundle": {"configMapName": "ca"},
-    "cache": {"enabled": True, "buildCache": True},
+    "cache": {"enabled": True, "mode": "SharedVolume", "buildCache": True},
 }
 
 

@@ -9,29 +9,17 @@ safe character sets, so the plan can embed them without quoting surprises.
 
 from __future__ import annotations
 
-import posixpath
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, model_validator
 
-from gobuild_operator import constants as c
 from gobuild_operator.api.fields import (
     BUILD_ID,
-    CACHE_SIZE_MAX,
-    CACHE_SIZE_MIN,
-    DEFAULT_CACHE_SIZE,
     ENV_NAME,
     ENV_OWNER_MAP,
     LABEL_KEY,
     MODULE_PATH,
-    MOUNT_PATH,
-    QUANTITY,
-    SHADOWED_DIRS,
-    SHADOWED_DIRS_TEXT,
     SSH_USER,
-    SYSTEM_DIRS,
-    SYSTEM_DIRS_TEXT,
-    AccessMode,
     DataKey,
     FieldError,
     LabelValue,
@@ -41,13 +29,10 @@ from gobuild_operator.api.fields import (
     ProxyURL,
     SpecModel,
     SSHHost,
-    cel_list,
     cel_matches,
     check_build_id,
     check_env_name,
     check_module_path,
-    check_mount_path,
-    check_quantity,
     check_ssh_user,
     unique,
 )
@@ -319,173 +304,6 @@ class CABundle(SpecModel):
             raise FieldError(".secretName", "must not be set together with configMapName; set exactly one")
         if not self.config_map_name and not self.secret_name:
             raise ValueError("set exactly one of configMapName and secretName")
-        return self
-
-
-class Cache(SpecModel):
-    crd_rules = (
-        Rule(
-            "!(has(self.existingClaim) && self.existingClaim != '' && has(self.size) && self.size != '')",
-            "must not be set together with spec.cache.existingClaim: size applies only to the claim the "
-            "operator creates",
-            field_path=".size",
-            reason="FieldValueForbidden",
-        ),
-        Rule(
-            "!(has(self.existingClaim) && self.existingClaim != '' && "
-            "has(self.storageClassName) && self.storageClassName != '')",
-            "must not be set together with spec.cache.existingClaim: storageClassName applies only to the "
-            "claim the operator creates",
-            field_path=".storageClassName",
-            reason="FieldValueForbidden",
-        ),
-        Rule(
-            "!(has(self.existingClaim) && self.existingClaim != '' && "
-            "has(self.accessModes) && self.accessModes != ['ReadWriteMany'])",
-            "must be left at its default with spec.cache.existingClaim: accessModes applies only to the "
-            "claim the operator creates",
-            field_path=".accessModes",
-            reason="FieldValueForbidden",
-        ),
-    )
-
-    enabled: Annotated[
-        bool,
-        Field(description="Mount the cache into the selected containers and set GOMODCACHE to mountPath."),
-    ] = False
-    existing_claim: Annotated[
-        OptionalObjectName,
-        Field(
-            description=(
-                "Use this PersistentVolumeClaim of the namespace. Empty or absent: the operator creates the "
-                "claim NAME-gomodcache, owned by (and deleted with) this GoBuildConfig. Not allowed "
-                "together with size or storageClassName."
-            )
-        ),
-    ] = ""
-    size: Annotated[
-        str,
-        AfterValidator(check_quantity),
-        Field(
-            max_length=64,
-            description=(
-                f"The storage request of the claim the operator creates, a quantity such as 10Gi, from "
-                f"{CACHE_SIZE_MIN} to {CACHE_SIZE_MAX}. Empty or absent: {DEFAULT_CACHE_SIZE} (applied by "
-                "the operator, not defaulted here, so that existingClaim alone stays valid). Not allowed "
-                "together with existingClaim."
-            ),
-        ),
-        Rule(
-            f"self == '' || ({cel_matches(QUANTITY)} && quantity(self).isGreaterThan(quantity('0')))",
-            "must be a positive quantity such as 10Gi or 500Mi",
-        ),
-        Rule(
-            f"self == '' || !{cel_matches(QUANTITY)} || "
-            f"(quantity(self).compareTo(quantity('{CACHE_SIZE_MIN}')) >= 0 && "
-            f"quantity(self).compareTo(quantity('{CACHE_SIZE_MAX}')) <= 0)",
-            f"must be from {CACHE_SIZE_MIN} to {CACHE_SIZE_MAX}",
-        ),
-    ] = ""
-    storage_class_name: Annotated[
-        OptionalObjectName,
-        Field(
-            description=(
-                "The StorageClass of the claim the operator creates. Empty or absent: the cluster's "
-                "default StorageClass."
-            )
-        ),
-    ] = ""
-    access_modes: Annotated[
-        tuple[AccessMode, ...],
-        Field(
-            min_length=1,
-            max_length=4,
-            description=(
-                "The access modes of the claim the operator creates. ReadWriteMany lets builds on "
-                "different nodes share the cache; ReadWriteOnce works only for builds on one node. Leave "
-                "it at the default with existingClaim."
-            ),
-        ),
-        AfterValidator(unique),
-        SET,
-    ] = ("ReadWriteMany",)
-    mount_path: Annotated[
-        str,
-        AfterValidator(check_mount_path),
-        Field(
-            min_length=2,
-            max_length=1024,
-            description=(
-                "Where the cache is mounted in the containers; GOMODCACHE is set to it. An absolute path "
-                'of letters, digits and "._~+@-", not "/", not on or around '
-                f"{c.MOUNT_ROOT} or {posixpath.dirname(c.GOCACHE_MOUNT_PATH)}, where the operator mounts its "
-                f"own files, not on or below a system directory ({SYSTEM_DIRS_TEXT}) and not "
-                f"exactly {SHADOWED_DIRS_TEXT}, whose files builds need."
-            ),
-        ),
-        Rule(
-            "self.startsWith('/') && !self.endsWith('/') && !self.contains(':') && !self.contains('//') && "
-            "!self.split('/').exists(p, p == '..' || p == '.')",
-            'must be an absolute path other than "/", without a trailing "/", "//", ".", ".." or ":"',
-        ),
-        Rule(
-            cel_matches(MOUNT_PATH),
-            'must consist of path elements of letters, digits and "._~+@-" (no spaces, control characters '
-            'or "$")',
-        ),
-        Rule(
-            f"!{cel_list(SYSTEM_DIRS)}.exists(d, self == d || self.startsWith(d + '/'))",
-            "must not be on or below a system directory ("
-            + ", ".join(SYSTEM_DIRS)
-            + "): the cache would hide what the build runs",
-            reason="FieldValueForbidden",
-        ),
-        Rule(
-            f"!(self in {cel_list(SHADOWED_DIRS)})",
-            "must not be exactly " + ", ".join(SHADOWED_DIRS) + ": the cache would hide the build's own "
-            "files there; mount it below, e.g. /go/pkg/mod",
-            reason="FieldValueForbidden",
-        ),
-        Rule(
-            f"!['{c.MOUNT_ROOT}', '{posixpath.dirname(c.GOCACHE_MOUNT_PATH)}'].exists(r, "
-            "self == r || self.startsWith(r + '/') || r.startsWith(self + '/'))",
-            f"must not be on, above or below {c.MOUNT_ROOT} or {posixpath.dirname(c.GOCACHE_MOUNT_PATH)}, "
-            "where the operator mounts its own files",
-            reason="FieldValueForbidden",
-        ),
-    ] = "/go/pkg/mod"
-    build_cache: Annotated[
-        bool,
-        Field(
-            description=(
-                "Also share the build cache: GOCACHE is set to a subPath of the same claim. Worth it when "
-                "the same code is built repeatedly."
-            )
-        ),
-    ] = False
-
-    @property
-    def claim_size(self) -> str:
-        """The storage request of the claim the operator creates."""
-        return self.size or DEFAULT_CACHE_SIZE
-
-    @model_validator(mode="after")
-    def _existing_claim_alone(self) -> Cache:
-        if self.existing_claim and self.size:
-            raise FieldError(
-                ".size",
-                "must not be set together with existingClaim: it sizes the claim the operator creates",
-            )
-        if self.existing_claim and self.storage_class_name:
-            raise FieldError(
-                ".storageClassName",
-                "must not be set together with existingClaim: it applies to the claim the operator creates",
-            )
-        if self.existing_claim and self.access_modes != ("ReadWriteMany",):
-            raise FieldError(
-                ".accessModes",
-                "must stay ReadWriteMany with existingClaim: it applies to the claim the operator creates",
-            )
         return self
 
 

@@ -227,6 +227,8 @@ def _type(annotation: Any, *, description: str) -> dict[str, Any]:
         return {"type": "boolean"}
     if annotation is int:
         return {"type": "integer", "format": "int64"}
+    if annotation is float:
+        return {"type": "number"}
     if annotation is str:
         return {"type": "string"}
     if origin is Literal:

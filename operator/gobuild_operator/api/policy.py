@@ -24,6 +24,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Final
 
+from gobuild_operator.api.fields import bytes_of
 from gobuild_operator.api.spec import GoBuildConfigSpec
 
 #: The condition reason of a config the policy refuses.
@@ -120,10 +121,17 @@ ALLOWED_GOFLAGS: Final[Mapping[str, tuple[Callable[[str], bool] | None, str]]] =
 
 @dataclass(frozen=True)
 class Policy:
-    """What the operator's admin allows beyond the lists (names; "*" allows everything)."""
+    """What the operator's admin allows beyond the lists (names; "*" allows everything), and the
+    bounds of the claims the operator creates for caches (whoever writes a GoBuildConfig gets a
+    claim without any right on claims themselves)."""
 
     allowed_env: frozenset[str] = field(default_factory=frozenset)
     allowed_goflags: frozenset[str] = field(default_factory=frozenset)
+    #: The largest cache claim the operator creates (a quantity); empty: up to the CRD's bound.
+    max_cache_size: str = ""
+    #: The StorageClasses a config may name for its cache claim; empty: any. The cluster's default
+    #: class (storageClassName empty) is always allowed.
+    cache_storage_classes: frozenset[str] = field(default_factory=frozenset)
 
     def allows_env(self, name: str) -> bool:
         return name in ALLOWED_ENV or EVERYTHING in self.allowed_env or name in self.allowed_env
@@ -157,4 +165,17 @@ def problems(spec: GoBuildConfigSpec, policy: Policy) -> list[str]:
         if problem:
             name = flag.lstrip("-").partition("=")[0]
             found.append(f"spec.goflags[{index}]: {problem}; its admin can allow it: --allow-goflag={name}")
+    cache = spec.cache
+    if cache.enabled and not cache.existing_claim:
+        if policy.max_cache_size and bytes_of(cache.claim_size) > bytes_of(policy.max_cache_size):
+            found.append(
+                f"spec.cache.size: {cache.claim_size} is more than the operator creates for a cache "
+                f"({policy.max_cache_size}, its admin's --cache-max-size)"
+            )
+        classes = policy.cache_storage_classes
+        if classes and cache.storage_class_name and cache.storage_class_name not in classes:
+            found.append(
+                f"spec.cache.storageClassName: {cache.storage_class_name} is not a StorageClass the operator "
+                f"creates caches in ({', '.join(sorted(classes))}, its admin's --cache-storage-class)"
+            )
     return found

@@ -17,7 +17,6 @@ from pydantic_core import ErrorDetails
 
 from gobuild_operator.api.blocks import (
     CABundle,
-    Cache,
     CorporateProxy,
     EnvEntry,
     ImageBuilds,
@@ -26,6 +25,7 @@ from gobuild_operator.api.blocks import (
     Reporting,
     forbid_env_while,
 )
+from gobuild_operator.api.cache import Cache
 from gobuild_operator.api.fields import (
     GOSUMDB_PATTERN,
     NO_CREDENTIALS,
@@ -276,8 +276,8 @@ class GoBuildConfigSpec(SpecModel):
         Cache,
         Field(
             description=(
-                "A module cache (GOMODCACHE) shared by the builds on a PersistentVolumeClaim, so modules "
-                "are downloaded once."
+                "A module cache, so modules are downloaded once: by default an in-cluster GOPROXY cache "
+                "the builds only read (mode Proxy), or a volume every build mounts (mode SharedVolume)."
             )
         ),
         Default({}),

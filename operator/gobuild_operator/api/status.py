@@ -70,8 +70,27 @@ class ProxyStatus(StatusModel):
 
 
 class CacheStatus(StatusModel):
+    mode: Annotated[str, Field(description="Proxy or SharedVolume (spec.cache.mode).")] = ""
+    url: Annotated[
+        str, Field(description="Proxy: where builds reach the cache (the first GOPROXY entry).")
+    ] = ""
+    available: Annotated[
+        bool | None, Field(description="Proxy: whether the cache's Pod is ready to serve.")
+    ] = None
+    hits: Annotated[
+        int | None, Field(description="Proxy: requests the cache answered without asking its upstreams.")
+    ] = None
+    misses: Annotated[int | None, Field(description="Proxy: requests the cache had to fetch upstream.")] = (
+        None
+    )
+    hit_ratio: Annotated[
+        float | None, Field(description="Proxy: hits / (hits + misses) since the cache's Pod started.")
+    ] = None
     claim_name: Annotated[
-        str, Field(description="The PersistentVolumeClaim mounted as the module cache.")
+        str,
+        Field(
+            description="The PersistentVolumeClaim of the cache (the Proxy's storage, or the shared volume)."
+        ),
     ] = ""
     phase: Annotated[str, Field(description="The claim's phase (Pending, Bound, Lost).")] = ""
     capacity: Annotated[str, Field(description="The claim's bound capacity, e.g. 10Gi.")] = ""

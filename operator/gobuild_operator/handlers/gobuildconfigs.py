@@ -45,10 +45,19 @@ async def reconcile(memo: kopf.Memo, *, namespace: str, name: str) -> None:
     info = store.config((namespace, name))
     if info is None:  # deleted meanwhile
         return
-    view = SpecView(spec=info.spec, generation=info.generation, error=info.error, reason=info.reason)
+    view = SpecView(
+        spec=info.spec,
+        generation=info.generation,
+        error=info.error,
+        reason=info.reason,
+        config_name=info.name,
+        namespace=info.namespace,
+        cluster_domain=memo.settings.cluster_domain,
+    )
     # The label first: once observedGeneration shows, the API server calls the webhook here.
     reporting: Reporting = memo.reporting
     await reporting.labels.ensure(namespace)
+    await reporting.cache.ensure(info)  # the checks report what it made (CacheReady)
     await reporting.writer.write(info.key, spec=view)
     logging.getLogger(__name__).debug("reconciled %s/%s", namespace, name)
 

@@ -46,7 +46,7 @@ def claim_body(
             ],
         },
         "spec": {
-            "accessModes": list(cache.access_modes),
+            "accessModes": list(cache.claim_access_modes),
             "resources": {"requests": {"storage": cache.claim_size}},
         },
     }

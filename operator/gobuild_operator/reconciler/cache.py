@@ -1,22 +1,77 @@
-"""The objects a GoBuildConfig's cache needs, created and owned by it: today the module cache claim
-`<name>-gomodcache` (k8s/claims.py), made when the spec wants the operator's own and it is missing.
-The checks (reporting/checker.py) observe what exists and ask for it again when it went missing."""
+"""The objects a GoBuildConfig's cache needs, created and owned by it.
+
+- Any cache: the claim `<name>-gomodcache` when the spec wants the operator's own (k8s/claims.py).
+- The Proxy cache: its ConfigMap, Deployment, Service and PodDisruptionBudget
+  (core/modcache/deployment.py), applied server-side, so a changed spec (another GOPROXY list, a
+  netrc Secret) rolls the cache with the new settings; when the config turns the Proxy cache off
+  they are deleted (the claim stays: it goes with the config).
+
+Called when the spec is reconciled (handlers/gobuildconfigs.py) and when the checks find something
+missing (reporting/checker.py): the checks observe, this makes it so.
+"""
 
 from __future__ import annotations
 
+import logging
+
+from gobuild_operator.core.injection.plan import cache_service_name
+from gobuild_operator.core.modcache.deployment import CacheImage, cache_objects
+from gobuild_operator.k8s import applied
 from gobuild_operator.k8s.claims import ensure_claim
-from gobuild_operator.k8s.client import ApiClient
+from gobuild_operator.k8s.client import ApiClient, ApiException
 from gobuild_operator.store import ConfigInfo
+
+logger = logging.getLogger(__name__)
 
 
 class CacheObjects:
-    def __init__(self, *, api: ApiClient) -> None:
+    def __init__(self, *, api: ApiClient, image: CacheImage | None) -> None:
         self._api = api
+        self._image = image
 
     async def ensure(self, info: ConfigInfo) -> str:
-        """Create what the config's cache needs and is missing; "" or what went wrong."""
-        if info.spec is None:
+        """Create or update what the config's cache needs, remove what it no longer needs; "" or
+        what went wrong (for CacheReady)."""
+        spec = info.spec
+        if spec is None:
             return ""
-        return await ensure_claim(
-            self._api, namespace=info.namespace, config_name=info.name, config_uid=info.uid, spec=info.spec
+        error = await ensure_claim(
+            self._api, namespace=info.namespace, config_name=info.name, config_uid=info.uid, spec=spec
         )
+        if error:
+            return error
+        if not spec.cache.proxy:
+            await self._remove_proxy(info)
+            return ""
+        if self._image is None:
+            return "the operator was started without --cache-image, so it cannot run the Proxy cache"
+        try:
+            for obj in cache_objects(
+                config_name=info.name,
+                namespace=info.namespace,
+                config_uid=info.uid,
+                spec=spec,
+                image=self._image,
+            ):
+                await applied.apply(self._api, obj)
+        except ApiException as exc:
+            logger.warning("could not apply the Proxy cache of %s/%s: %s", info.namespace, info.name, exc)
+            return f"could not apply the cache's objects: HTTP {exc.status} {exc.reason or ''}".strip()
+        return ""
+
+    async def _remove_proxy(self, info: ConfigInfo) -> None:
+        name = cache_service_name(info.name)
+        for kind in applied.KINDS:
+            current = await applied.read(self._api, kind=kind, namespace=info.namespace, name=name)
+            if current is None or not _owned_by(current, info.uid):
+                continue  # nothing there, or someone else's object of that name
+            await applied.delete(self._api, kind=kind, namespace=info.namespace, name=name)
+            logger.info(
+                "deleted %s %s/%s: the config no longer runs a Proxy cache", kind, info.namespace, name
+            )
+
+
+def _owned_by(obj: dict[str, object], uid: str) -> bool:
+    metadata = obj.get("metadata")
+    owners = metadata.get("ownerReferences") if isinstance(metadata, dict) else None
+    return isinstance(owners, list) and any(isinstance(o, dict) and o.get("uid") == uid for o in owners)

@@ -27,20 +27,23 @@ import functools
 import ipaddress
 import logging
 import ssl
-from typing import Final
+from typing import Any, Final
 
 import aiohttp
 
+from gobuild_operator import constants as c
 from gobuild_operator.api.spec import GoBuildConfigSpec
-from gobuild_operator.core.injection.plan import cache_claim_name
+from gobuild_operator.core.injection.plan import cache_claim_name, cache_service_name, cache_url
 from gobuild_operator.core.status import health, reach
 from gobuild_operator.core.status.compose import Findings
+from gobuild_operator.k8s import applied
 from gobuild_operator.k8s.client import ApiClient
 from gobuild_operator.k8s.references import lookup, read_claim, read_config_map_key
 from gobuild_operator.metrics import Metrics
 from gobuild_operator.reconciler.cache import CacheObjects
 from gobuild_operator.reconciler.status import StatusWriter
 from gobuild_operator.redact import redact_url
+from gobuild_operator.reporting.cachemetrics import cache_counters
 from gobuild_operator.reporting.proxyprobe import probe, probe_session
 from gobuild_operator.settings import Settings
 from gobuild_operator.store import ConfigInfo, Key, Store
@@ -95,6 +98,7 @@ class ConfigChecker:
         self._triggers: dict[Key, asyncio.Event] = {}
         self._session: aiohttp.ClientSession | None = None
         self._bucket = _Bucket(PROBES_PER_SECOND)
+        self._plain: aiohttp.ClientSession | None = None
         self._guard = reach.Guard(
             allow_link_local=settings.probe_allow_link_local,
             allow_loopback=reach.lists_loopback(settings.probe_hosts),
@@ -112,6 +116,8 @@ class ConfigChecker:
         self._tasks.clear()
         if self._session is not None:
             await self._session.close()
+        if self._plain is not None:
+            await self._plain.close()
 
     # --- what starts a round ------------------------------------------------------------------
 
@@ -184,8 +190,16 @@ class ConfigChecker:
             (r.kind, r.name): f for r, f in zip(refs, found, strict=True)
         }
         claim = await self._claim(info) if spec.cache.enabled else None
+        proxy = await self._proxy_cache(info) if spec.cache.proxy else None
         findings = Findings(
-            spec=spec, config_name=name, results=results, refs=refs, lookups=lookups, claim=claim
+            spec=spec,
+            config_name=name,
+            results=results,
+            refs=refs,
+            lookups=lookups,
+            claim=claim,
+            proxy=proxy,
+            cache_url=cache_url(name, namespace=namespace, cluster_domain=self._settings.cluster_domain),
         )
         await self._writer.write(info.key, findings=findings)
         problems = [r for r in results if r.reachable is False]
@@ -193,7 +207,35 @@ class ConfigChecker:
             f.error or not f.found or not _has_keys(r, f) for r, f in zip(refs, found, strict=True)
         )
         claim_bad = claim is not None and (not claim.found or claim.phase != "Bound")
-        return not (problems or unresolved or claim_bad)
+        proxy_bad = proxy is not None and not proxy.available
+        return not (problems or unresolved or claim_bad or proxy_bad)
+
+    async def _proxy_cache(self, info: ConfigInfo) -> health.ProxyCache:
+        """The Proxy cache's Deployment (applied again when it is missing) and its hit counters,
+        read from its /metrics through the Service's ClusterIP (never a name: a process-mode
+        operator would ask this machine's resolver)."""
+        name = cache_service_name(info.name)
+        deployment = await applied.read(self._api, kind="Deployment", namespace=info.namespace, name=name)
+        if deployment is None:
+            problem = await self._cache.ensure(info)
+            return health.ProxyCache(found=False, problem=problem)
+        available = int((deployment.get("status") or {}).get("availableReplicas") or 0) > 0
+        if not available:
+            return health.ProxyCache(found=True, problem=_pod_problem(deployment))
+        service = await applied.read(self._api, kind="Service", namespace=info.namespace, name=name)
+        address = str(((service or {}).get("spec") or {}).get("clusterIP") or "")
+        hits = misses = None
+        if address and address != "None":
+            hits, misses = await cache_counters(
+                self._plain_session(), f"http://{address}:{c.CACHE_PORT}/metrics"
+            )
+        return health.ProxyCache(found=True, available=True, hits=hits, misses=misses)
+
+    def _plain_session(self) -> aiohttp.ClientSession:
+        """For the operator's own requests to what it runs (not a probe a config chose)."""
+        if self._plain is None:
+            self._plain = aiohttp.ClientSession(trust_env=False, cookie_jar=aiohttp.DummyCookieJar())
+        return self._plain
 
     async def _probe(self, namespace: str, name: str, spec: GoBuildConfigSpec) -> list[health.ProbeResult]:
         assert self._session is not None, "ConfigChecker.start() was not called"
@@ -266,6 +308,19 @@ class ConfigChecker:
                 return health.Claim(found=False, error=error)
             claim = await read_claim(self._api, namespace=namespace, name=claim_name)
         return claim
+
+
+def _pod_problem(deployment: dict[str, Any]) -> str:
+    """A Deployment's own account of why it has no available Pod (ReplicaFailure, a stalled
+    rollout); "" while it is simply starting."""
+    for condition in (deployment.get("status") or {}).get("conditions") or []:
+        failing = condition.get("type") == "ReplicaFailure" and condition.get("status") == "True"
+        stalled = (
+            condition.get("type") == "Progressing" and condition.get("reason") == "ProgressDeadlineExceeded"
+        )
+        if failing or stalled:
+            return str(condition.get("message") or condition.get("reason") or "")
+    return ""
 
 
 def _has_keys(ref: health.Reference, found: health.Lookup) -> bool:

@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from gobuild_operator.constants import LABEL_CONFIG
+from gobuild_operator.core.modcache.deployment import CacheImage
 from gobuild_operator.k8s.client import ApiClient
 from gobuild_operator.k8s.metawatch import watch_objects
 from gobuild_operator.metrics import Metrics
@@ -48,6 +49,12 @@ class Reporting:
         self.store = store
         #: The one writer of GoBuildConfig status: the checks, the counting and the spec reconcile feed it.
         self.writer = StatusWriter(api=api)
+        #: The objects a config's cache needs (the claim, the Proxy cache).
+        image = settings.cache_image
+        self.cache = CacheObjects(
+            api=api,
+            image=CacheImage(image, settings.cache_image_pull_policy) if image else None,
+        )
         self.reporter = DownloadReporter(
             api=api,
             metrics=metrics,
@@ -61,7 +68,7 @@ class Reporting:
             store=store,
             settings=settings,
             writer=self.writer,
-            cache=CacheObjects(api=api),
+            cache=self.cache,
         )
         self.missed = MissedInjections(
             api=api, store=store, reporter=self.reporter, settings=settings, metrics=metrics

@@ -34,6 +34,10 @@ class Injection:
     warnings: tuple[str, ...] = ()
 
 
+#: (namespace, config name, id of the parsed spec)
+_Key = tuple[str, str, int]
+
+
 class PlanCache:
     """Plans by config, so a busy webhook builds each config's plan once, not once per request.
 
@@ -44,7 +48,9 @@ class PlanCache:
 
     def __init__(self, *, size: int = 256) -> None:
         self._size = size
-        self._plans: OrderedDict[tuple[str, int], tuple[GoBuildConfigSpec, InjectionPlan]] = OrderedDict()
+        self._plans: OrderedDict[tuple[str, str, int], tuple[GoBuildConfigSpec, InjectionPlan]] = (
+            OrderedDict()
+        )
 
     def __len__(self) -> int:
         return len(self._plans)
@@ -53,17 +59,22 @@ class PlanCache:
         self,
         *,
         config_name: str,
+        namespace: str,
         spec: GoBuildConfigSpec,
         cluster_domain: str,
         extra_no_proxy: Sequence[str],
     ) -> InjectionPlan:
-        key = (config_name, id(spec))
+        key = (namespace, config_name, id(spec))
         hit = self._plans.get(key)
         if hit is not None and hit[0] is spec:
             self._plans.move_to_end(key)
             return hit[1]
         plan = build_plan(
-            config_name=config_name, spec=spec, cluster_domain=cluster_domain, extra_no_proxy=extra_no_proxy
+            config_name=config_name,
+            namespace=namespace,
+            spec=spec,
+            cluster_domain=cluster_domain,
+            extra_no_proxy=extra_no_proxy,
         )
         self._plans[key] = (spec, plan)
         while len(self._plans) > self._size:
@@ -102,12 +113,21 @@ def inject(
     if decision.config is None or spec is None:
         return Injection(None, None, "skipped", _shown(warnings))
     plan = (plans if plans is not None else PlanCache(size=1)).plan(
-        config_name=decision.config, spec=spec, cluster_domain=cluster_domain, extra_no_proxy=extra_no_proxy
+        config_name=decision.config,
+        namespace=namespace,
+        spec=spec,
+        cluster_domain=cluster_domain,
+        extra_no_proxy=extra_no_proxy,
     )
     result = mutate(
         obj, kind=kind, plan=plan, override_env=spec.override_env, containers=spec.containers, budget=budget
     )
     warnings.extend(result.warnings)
+    if result.changed and spec.cache.shared_volume:
+        warnings.append(
+            f"{decision.config}: the module cache is a volume shared read-write by every build of the "
+            "namespace (cache.mode SharedVolume): this build can change what later builds compile"
+        )
     if result.skipped_env:
         names = ", ".join(result.skipped_env)
         warnings.append(

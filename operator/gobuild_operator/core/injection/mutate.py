@@ -29,6 +29,7 @@ from typing import Any
 
 from gobuild_operator import constants as c
 from gobuild_operator.core.imagebuilds.arguments import ImageBuildPlan, builder_args
+from gobuild_operator.core.imagebuilds.recognition import recognise
 from gobuild_operator.core.injection import workload
 from gobuild_operator.core.injection.budget import Budget
 from gobuild_operator.core.injection.plan import (
@@ -116,13 +117,14 @@ def mutate(
         return Mutation(
             copy.deepcopy(obj), False, "not injected: no selected container", report.all_warnings()
         )
-    skipped_volumes = _add_volumes(pod_spec, plan, report)
+    skipped_volumes, added_volumes = _add_volumes(pod_spec, plan, report)
     for container in targets:
         if budget is not None:
             budget.check()
         _inject_container(
             container, plan, skipped_volumes=skipped_volumes, override_env=override_env, report=report
         )
+    _drop_unmounted(pod_spec, added=added_volumes, targets=targets)
     skipped_env = tuple(sorted(report.skipped_env))
     _mark(new, template, name=plan.config_name, skipped_env=skipped_env, build_args=report.build_args)
     return Mutation(
@@ -269,16 +271,19 @@ def _targets(pod_spec: dict[str, Any], names: Sequence[str], report: _Report) ->
     return [container for container in everything if container["name"] in names]
 
 
-def _add_volumes(pod_spec: dict[str, Any], plan: InjectionPlan, report: _Report) -> set[str]:
-    """Add the plan's volumes; return the names skipped because the workload has its own."""
+def _add_volumes(pod_spec: dict[str, Any], plan: InjectionPlan, report: _Report) -> tuple[set[str], set[str]]:
+    """Add the plan's volumes; return (the names skipped because the workload has its own, the names
+    added)."""
     volumes: list[dict[str, Any]] = pod_spec.get("volumes") or []
     existing = {volume["name"]: volume for volume in volumes}
     skipped: set[str] = set()
+    added: set[str] = set()
     for volume in plan.volumes:
         ours = volume.to_k8s()
         if volume.name not in existing:
             volumes.append(ours)
             existing[volume.name] = ours
+            added.add(volume.name)
         elif existing[volume.name] != ours:
             skipped.add(volume.name)
             report.warn(
@@ -286,7 +291,20 @@ def _add_volumes(pod_spec: dict[str, Any], plan: InjectionPlan, report: _Report)
             )
     if volumes:
         pod_spec["volumes"] = volumes
-    return skipped
+    return skipped, added
+
+
+def _drop_unmounted(pod_spec: dict[str, Any], *, added: set[str], targets: list[dict[str, Any]]) -> None:
+    """Take back the volumes we added that no container mounts (the module cache of a Pod that only
+    runs an image builder): an unused claim would still tie the Pod to the claim's node."""
+    used = {mount.get("name") for container in targets for mount in container.get("volumeMounts") or []}
+    unused = added - used
+    if unused:
+        volumes = [volume for volume in pod_spec.get("volumes") or [] if volume.get("name") not in unused]
+        if volumes:
+            pod_spec["volumes"] = volumes
+        else:
+            pod_spec.pop("volumes", None)
 
 
 def _mark(
@@ -333,12 +351,19 @@ def _inject_container(
     report: _Report,
 ) -> None:
     name = container["name"]
-    mounted = _add_mounts(container, plan.mounts, skipped_volumes=skipped_volumes, report=report)
+    builder = recognise(container) if plan.image_builds is not None else None
+    mounts = plan.mounts
+    if builder is not None:  # a builder's RUN steps do not see most mounts: give it none it cannot use
+        mounts = tuple(m for m in mounts if m.builders is None or builder.kind in m.builders)
+    left_out = {m.mount_path for m in plan.mounts} - {m.mount_path for m in mounts}
+    mounted = _add_mounts(container, mounts, skipped_volumes=skipped_volumes, report=report)
     env: list[dict[str, Any]] = container.get("env") or []
     positions: dict[str, int] = {}
     for index, theirs in enumerate(env):
         positions.setdefault(theirs["name"], index)
     for var in plan.env:
+        if var.needs in left_out:
+            continue
         if _mounted_or_warn(var.needs, mounted, what=var.name, container=name, report=report):
             _set_env(env, positions, var, override=override_env, report=report)
     entries = [

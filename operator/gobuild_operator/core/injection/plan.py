@@ -43,7 +43,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from gobuild_operator import constants as c
-from gobuild_operator.api.blocks import CABundle, Cache, CorporateProxy, NetrcAuth, SSHAuth
+from gobuild_operator.api.blocks import CABundle, CorporateProxy, NetrcAuth, SSHAuth
+from gobuild_operator.api.cache import Cache
 from gobuild_operator.api.spec import GoBuildConfigSpec
 from gobuild_operator.core.imagebuilds.arguments import ImageBuildPlan, image_build_plan
 
@@ -121,9 +122,15 @@ class ClaimSource:
 
 
 @dataclass(frozen=True)
+class EmptyDirSource:
+    def to_k8s(self) -> dict[str, Any]:
+        return {"emptyDir": {}}
+
+
+@dataclass(frozen=True)
 class Volume:
     name: str
-    source: SecretSource | ConfigMapSource | ClaimSource
+    source: SecretSource | ConfigMapSource | ClaimSource | EmptyDirSource
 
     def to_k8s(self) -> dict[str, Any]:
         return {"name": self.name, **self.source.to_k8s()}
@@ -135,6 +142,9 @@ class VolumeMount:
     mount_path: str
     read_only: bool = True
     sub_path: str = ""
+    #: The image builders whose container gets the mount (None: every container): a builder's RUN
+    #: steps do not see its mounts (kaniko's excepted), so a module cache is no use to it.
+    builders: frozenset[str] | None = None
 
     def to_k8s(self) -> dict[str, Any]:
         mount: dict[str, Any] = {"name": self.name, "mountPath": self.mount_path}
@@ -170,10 +180,37 @@ class _Piece:
 # --- effective values (also reported on the status) ------------------------------------------
 
 
-def effective_goproxy(spec: GoBuildConfigSpec) -> str:
-    """GOPROXY: "," lets go fall through on 404/410 only, "|" on any error (SPEC proxyFallback)."""
+def effective_goproxy(
+    spec: GoBuildConfigSpec,
+    *,
+    config_name: str = "",
+    namespace: str = "",
+    cluster_domain: str = c.DEFAULT_CLUSTER_DOMAIN,
+) -> str:
+    """GOPROXY: "," lets go fall through on 404/410 only, "|" on any error (SPEC proxyFallback).
+
+    With the Proxy cache the config's cache comes first, followed by "|": go moves on to the
+    config's own list on any failure of the cache, so the cache is never a single point of failure.
+    """
     separator = "," if spec.proxy_fallback == "OnNotFound" else "|"
-    return separator.join(spec.goproxy)
+    listed = separator.join(spec.goproxy)
+    if spec.cache.proxy and config_name:
+        return f"{cache_url(config_name, namespace=namespace, cluster_domain=cluster_domain)}|{listed}"
+    return listed
+
+
+def cache_service_name(config_name: str) -> str:
+    """The Proxy cache's Deployment, Service and ConfigMap (and the claim the operator creates)."""
+    return f"{config_name}{c.CACHE_CLAIM_SUFFIX}"
+
+
+def cache_url(config_name: str, *, namespace: str, cluster_domain: str = c.DEFAULT_CLUSTER_DOMAIN) -> str:
+    """The Proxy cache as builds reach it: its Service's full name (also from image builds, whose RUN
+    steps may not search the namespace), or the bare name where the namespace is not known."""
+    host = cache_service_name(config_name)
+    if namespace:
+        host = f"{host}.{namespace}.svc.{cluster_domain}"
+    return f"http://{host}:{c.CACHE_PORT}"
 
 
 def effective_gosumdb(spec: GoBuildConfigSpec) -> str:
@@ -182,8 +219,8 @@ def effective_gosumdb(spec: GoBuildConfigSpec) -> str:
 
 
 def cache_claim_name(config_name: str, spec: GoBuildConfigSpec) -> str:
-    """The PersistentVolumeClaim the cache mounts: existingClaim, or the one the operator creates."""
-    return spec.cache.existing_claim or f"{config_name}{c.CACHE_CLAIM_SUFFIX}"
+    """The PersistentVolumeClaim of the cache: existingClaim, or the one the operator creates."""
+    return spec.cache.existing_claim or cache_service_name(config_name)
 
 
 def cluster_no_proxy(cluster_domain: str = c.DEFAULT_CLUSTER_DOMAIN) -> tuple[str, ...]:
@@ -205,10 +242,12 @@ def build_plan(
     *,
     config_name: str,
     spec: GoBuildConfigSpec,
+    namespace: str = "",
     cluster_domain: str = c.DEFAULT_CLUSTER_DOMAIN,
     extra_no_proxy: Sequence[str] = (),
 ) -> InjectionPlan:
-    """Everything SPEC "What an injected workload carries" lists, for GoBuildConfig `config_name`.
+    """Everything SPEC "What an injected workload carries" lists, for GoBuildConfig `config_name` of
+    `namespace` (empty where it is not known, offline: the Proxy cache is then named without it).
 
     `extra_no_proxy` lets the caller add what only the cluster knows (the API server's ClusterIP,
     the Service CIDR) to NO_PROXY.
@@ -216,7 +255,12 @@ def build_plan(
     ssh = spec.private_modules.ssh
     netrc = spec.private_modules.netrc
     pieces = [
-        _piece_go(spec),
+        _piece_go(
+            spec,
+            goproxy=effective_goproxy(
+                spec, config_name=config_name, namespace=namespace, cluster_domain=cluster_domain
+            ),
+        ),
         _piece_cache(spec.cache, claim_name=cache_claim_name(config_name, spec)),
         _piece_proxy(spec.corporate_proxy, no_proxy=(*cluster_no_proxy(cluster_domain), *extra_no_proxy)),
         _piece_netrc(netrc),
@@ -239,7 +283,7 @@ def build_plan(
     )
 
 
-def _piece_go(spec: GoBuildConfigSpec) -> _Piece:
+def _piece_go(spec: GoBuildConfigSpec, *, goproxy: str) -> _Piece:
     ssh_hosts = _host_names(spec.private_modules.ssh)
     lists = {
         # SSH hosts are private: fetched directly and never looked up in the checksum database. go
@@ -250,7 +294,7 @@ def _piece_go(spec: GoBuildConfigSpec) -> _Piece:
         "GONOSUMDB": _dedupe((*spec.gonosumdb, *ssh_hosts)) if spec.gonosumdb else (),
         "GOINSECURE": spec.goinsecure,
     }
-    env = [EnvVar("GOPROXY", effective_goproxy(spec))]
+    env = [EnvVar("GOPROXY", goproxy)]
     if effective_gosumdb(spec):
         env.append(EnvVar("GOSUMDB", effective_gosumdb(spec)))
     env.extend(EnvVar(name, ",".join(values)) for name, values in lists.items() if values)
@@ -260,17 +304,35 @@ def _piece_go(spec: GoBuildConfigSpec) -> _Piece:
 
 
 def _piece_cache(cache: Cache, *, claim_name: str) -> _Piece:
+    """Proxy: GOMODCACHE on the build's own emptyDir (GOPROXY names the cache, _piece_go). A
+    SharedVolume: the claim, read-write. Image builders other than kaniko get neither: their RUN
+    steps do not see the container's mounts."""
     if not cache.enabled:
         return _Piece()
+    env = [EnvVar("GOMODCACHE", cache.mount_path, needs=cache.mount_path)]
+    if cache.proxy:
+        volume = Volume(c.VOLUME_CACHE, EmptyDirSource())
+        mount = VolumeMount(c.VOLUME_CACHE, cache.mount_path, read_only=False, builders=frozenset())
+        return _Piece(env=tuple(env), volumes=(volume,), mounts=(mount,))
+    kaniko = frozenset({"kaniko"})
     volume = Volume(c.VOLUME_CACHE, ClaimSource(claim_name))
     mounts = [
-        VolumeMount(c.VOLUME_CACHE, cache.mount_path, read_only=False, sub_path=c.CACHE_SUBPATH_MODCACHE)
+        VolumeMount(
+            c.VOLUME_CACHE,
+            cache.mount_path,
+            read_only=False,
+            sub_path=c.CACHE_SUBPATH_MODCACHE,
+            builders=kaniko,
+        )
     ]
-    env = [EnvVar("GOMODCACHE", cache.mount_path, needs=cache.mount_path)]
     if cache.build_cache:
         mounts.append(
             VolumeMount(
-                c.VOLUME_CACHE, c.GOCACHE_MOUNT_PATH, read_only=False, sub_path=c.CACHE_SUBPATH_GOCACHE
+                c.VOLUME_CACHE,
+                c.GOCACHE_MOUNT_PATH,
+                read_only=False,
+                sub_path=c.CACHE_SUBPATH_GOCACHE,
+                builders=kaniko,
             )
         )
         env.append(EnvVar("GOCACHE", c.GOCACHE_MOUNT_PATH, needs=c.GOCACHE_MOUNT_PATH))

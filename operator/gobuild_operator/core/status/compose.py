@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from gobuild_operator import constants as c
 from gobuild_operator.api.spec import GoBuildConfigSpec
 from gobuild_operator.api.status import GoBuildConfigStatus
 from gobuild_operator.core.injection.plan import effective_goproxy, effective_gosumdb
@@ -32,6 +33,10 @@ class SpecView:
     error: str = ""
     #: The SpecValid reason when `spec` is None: InvalidSpec, or NotAllowed by the policy.
     reason: str = ""
+    #: Where the config lives (the Proxy cache's name in GOPROXY depends on it).
+    config_name: str = ""
+    namespace: str = ""
+    cluster_domain: str = c.DEFAULT_CLUSTER_DOMAIN
 
 
 @dataclass(frozen=True)
@@ -44,6 +49,9 @@ class Findings:
     refs: Sequence[health.Reference]
     lookups: Mapping[tuple[str, str], health.Lookup]
     claim: health.Claim | None
+    #: The Proxy cache's Deployment and counters (None: not looked at), and its URL.
+    proxy: health.ProxyCache | None = None
+    cache_url: str = ""
 
 
 def with_spec(status: GoBuildConfigStatus, view: SpecView, *, now: str) -> GoBuildConfigStatus:
@@ -55,7 +63,14 @@ def with_spec(status: GoBuildConfigStatus, view: SpecView, *, now: str) -> GoBui
     if view.spec is None:
         conditions = set_spec_valid("False", view.reason or "InvalidSpec", view.error)
     else:
-        update["goproxy"] = redact_text(effective_goproxy(view.spec))
+        update["goproxy"] = redact_text(
+            effective_goproxy(
+                view.spec,
+                config_name=view.config_name,
+                namespace=view.namespace,
+                cluster_domain=view.cluster_domain,
+            )
+        )
         update["gosumdb"] = redact_text(effective_gosumdb(view.spec))
         conditions = set_spec_valid("True", "Valid", "the spec is valid")
     update["conditions"] = cond.with_ready(conditions, generation=generation, now=now)
@@ -78,6 +93,8 @@ def with_findings(
         spec,
         config_name=findings.config_name,
         claim=findings.claim,
+        proxy=findings.proxy,
+        url=findings.cache_url,
         generation=generation,
         now=now,
     )

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 from gobuild_operator import constants as c
 from gobuild_operator.api.spec import GoBuildConfigSpec
 from gobuild_operator.api.status import CacheStatus, Condition, ProxyStatus
-from gobuild_operator.core.injection.plan import cache_claim_name
+from gobuild_operator.core.injection.plan import cache_claim_name, cache_service_name
 from gobuild_operator.core.status import conditions as cond
 from gobuild_operator.core.status import reach
 from gobuild_operator.redact import has_userinfo, redact_url
@@ -315,60 +315,128 @@ class Claim:
     error: str = ""
 
 
+@dataclass(frozen=True)
+class ProxyCache:
+    """What the checks found of a Proxy cache: its Deployment's readiness and its own counters."""
+
+    found: bool
+    available: bool = False
+    #: Why it is not there or not ready, when the operator knows (an apply refused, a Pod failing).
+    problem: str = ""
+    hits: int | None = None
+    misses: int | None = None
+
+
+#: What CacheReady says of a shared volume, whatever its state: its trust model.
+SHARED_VOLUME_TRUST: Final = (
+    "mode SharedVolume: every build that mounts the volume can change what later builds compile; "
+    "use mode Proxy unless all builds of the namespace are trusted alike"
+)
+
+
 def cache_check(
     conditions: Sequence[Condition],
     spec: GoBuildConfigSpec,
     *,
     config_name: str,
     claim: Claim | None,
+    proxy: ProxyCache | None = None,
+    url: str = "",
     generation: int | None,
     now: str,
 ) -> tuple[CacheStatus | None, Conditions]:
     """(status.cache or None when there is no cache, conditions with CacheReady)."""
-    ready = cond.setter(conditions, cond.CACHE_READY, generation=generation, now=now)
+    set_ready = cond.setter(conditions, cond.CACHE_READY, generation=generation, now=now)
+    cache = spec.cache
+    if not cache.enabled:
+        return None, set_ready("True", "CacheDisabled", "no module cache (spec.cache.enabled is false)")
+    status, (verdict, reason, message) = _claim_verdict(spec, config_name=config_name, claim=claim)
+    status = status.model_copy(update={"mode": cache.mode})
+    if cache.shared_volume:
+        return status, set_ready(verdict, reason, f"{message}; {SHARED_VOLUME_TRUST}")
+    status = status.model_copy(update={"url": url})
+    if verdict == "False" or proxy is None:
+        return status, set_ready(verdict, reason, message)
+    if proxy.hits is not None and proxy.misses is not None:
+        total = proxy.hits + proxy.misses
+        status = status.model_copy(
+            update={
+                "hits": proxy.hits,
+                "misses": proxy.misses,
+                "hit_ratio": round(proxy.hits / total, 3) if total else None,
+            }
+        )
+    status = status.model_copy(update={"available": proxy.available})
+    name = cache_service_name(config_name)
+    if proxy.problem:
+        return status, set_ready("False", "CacheNotRunning", f"the Proxy cache {name}: {proxy.problem}")
+    if not proxy.found or not proxy.available:
+        return status, set_ready(
+            "Unknown",
+            "CacheStarting",
+            f"waiting for the Proxy cache {name} to be ready ({message}); builds use the config's "
+            "own GOPROXY list meanwhile",
+        )
+    return status, set_ready("True", "Serving", f"the Proxy cache {name} serves builds at {url}; {message}")
 
-    if not spec.cache.enabled:
-        return None, ready("True", "CacheDisabled", "no shared module cache (spec.cache.enabled is false)")
+
+def _claim_verdict(
+    spec: GoBuildConfigSpec, *, config_name: str, claim: Claim | None
+) -> tuple[CacheStatus, tuple[cond.Status, str, str]]:
+    """status.cache's claim part and (CacheReady status, reason, message) from the claim alone."""
     name = cache_claim_name(config_name, spec)
     field = "spec.cache.existingClaim" if spec.cache.existing_claim else "spec.cache"
     if claim is None:
-        return CacheStatus(claim_name=name), ready(
-            "Unknown", "Checking", f"looking up PersistentVolumeClaim {name}"
+        return CacheStatus(claim_name=name), (
+            "Unknown",
+            "Checking",
+            f"looking up PersistentVolumeClaim {name}",
         )
     if claim.error:
-        return CacheStatus(claim_name=name), ready(
-            "False", "ClaimNotCreated", f"PersistentVolumeClaim {name}: {claim.error}"
+        return CacheStatus(claim_name=name), (
+            "False",
+            "ClaimNotCreated",
+            f"PersistentVolumeClaim {name}: {claim.error}",
         )
     if not claim.found:
         how = "" if spec.cache.existing_claim else "; the operator creates it"
-        return CacheStatus(claim_name=name), ready(
-            "False", "ClaimNotFound", f"PersistentVolumeClaim {name} not found ({field}){how}"
+        return CacheStatus(claim_name=name), (
+            "False",
+            "ClaimNotFound",
+            f"PersistentVolumeClaim {name} not found ({field}){how}",
         )
     status = CacheStatus(
         claim_name=name, phase=claim.phase, capacity=claim.capacity, access_modes=list(claim.access_modes)
     )
     if claim.phase == "Pending":
-        return status, ready(
+        return status, (
             "Unknown",
             "ClaimPending",
             f"PersistentVolumeClaim {name} is Pending: waiting for a volume (with a WaitForFirstConsumer "
-            "StorageClass it binds when the first build mounts it)",
+            "StorageClass it binds when the first Pod mounts it)",
         )
     if claim.phase != "Bound":
-        return status, ready(
-            "False", f"Claim{claim.phase or 'Unusable'}", f"PersistentVolumeClaim {name} is {claim.phase}"
+        return status, (
+            "False",
+            f"Claim{claim.phase or 'Unusable'}",
+            f"PersistentVolumeClaim {name} is {claim.phase}",
         )
     modes = set(claim.access_modes)
-    if "ReadWriteMany" not in modes and modes & {"ReadWriteOnce", "ReadWriteOncePod"}:
+    if (
+        spec.cache.shared_volume
+        and "ReadWriteMany" not in modes
+        and modes & {"ReadWriteOnce", "ReadWriteOncePod"}
+    ):
         only = "one Pod" if modes == {"ReadWriteOncePod"} else "Pods on one node"
-        return status, ready(
+        return status, (
             "True",
             "SingleNodeAccess",
             f"warning: PersistentVolumeClaim {name} is bound {'/'.join(sorted(modes))}: only {only} can "
-            f"mount it at a time, so builds elsewhere wait; use a ReadWriteMany claim ({field})",
+            f"mount it at a time, so builds elsewhere wait; use a ReadWriteMany claim ({field}) or mode "
+            "Proxy",
         )
     capacity = f" ({claim.capacity})" if claim.capacity else ""
-    return status, ready("True", "Bound", f"PersistentVolumeClaim {name} is bound{capacity}")
+    return status, ("True", "Bound", f"PersistentVolumeClaim {name} is bound{capacity}")
 
 
 def initial_downloads_condition(

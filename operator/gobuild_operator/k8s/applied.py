@@ -1,0 +1,83 @@
+"""Objects the operator owns in a GoBuildConfig's namespace (the Proxy cache's ConfigMap,
+Deployment, Service and PodDisruptionBudget): applied server-side, read back, deleted.
+
+Server-side apply with the operator's field manager, forced: the operator's fields are the object
+as the config says it should be, so a hand edit of them is put back at the next reconcile, while
+fields others own (an HPA's replicas, a mesh's annotations) are left alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Final
+
+import orjson
+from kubernetes_asyncio import client
+from kubernetes_asyncio.client.exceptions import ApiException
+
+from gobuild_operator.constants import FIELD_MANAGER
+
+#: kind -> the API path of its objects in a namespace.
+_PATHS: Final[Mapping[str, str]] = {
+    "ConfigMap": "/api/v1/namespaces/{namespace}/configmaps",
+    "Service": "/api/v1/namespaces/{namespace}/services",
+    "Deployment": "/apis/apps/v1/namespaces/{namespace}/deployments",
+    "PodDisruptionBudget": "/apis/policy/v1/namespaces/{namespace}/poddisruptionbudgets",
+}
+KINDS: Final = tuple(_PATHS)
+
+
+def _path(kind: str, namespace: str, name: str) -> str:
+    return f"{_PATHS[kind].format(namespace=namespace)}/{name}"
+
+
+async def apply(api: client.ApiClient, obj: Mapping[str, Any]) -> None:
+    """Server-side apply `obj` (one of KINDS) as the operator's field manager."""
+    metadata = obj["metadata"]
+    response = await api.call_api(
+        _path(str(obj["kind"]), str(metadata["namespace"]), str(metadata["name"])),
+        "PATCH",
+        query_params=[("fieldManager", FIELD_MANAGER), ("force", "true")],
+        header_params={"Content-Type": "application/apply-patch+yaml", "Accept": "application/json"},
+        body=orjson.dumps(dict(obj)).decode(),
+        auth_settings=["BearerToken"],
+        _preload_content=False,
+    )
+    async with response:
+        if response.status >= 300:
+            raise ApiException(status=response.status, reason=(await response.text())[:500])
+
+
+async def read(api: client.ApiClient, *, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
+    """The object as the API serves it, or None when it does not exist."""
+    response = await api.call_api(
+        _path(kind, namespace, name),
+        "GET",
+        header_params={"Accept": "application/json"},
+        auth_settings=["BearerToken"],
+        _preload_content=False,
+    )
+    async with response:
+        if response.status == 404:
+            return None
+        if response.status >= 300:
+            raise ApiException(status=response.status, reason=response.reason)
+        found: dict[str, Any] = orjson.loads(await response.read())
+        return found
+
+
+async def delete(api: client.ApiClient, *, kind: str, namespace: str, name: str) -> bool:
+    """Delete the object if it is there; True when something was deleted."""
+    response = await api.call_api(
+        _path(kind, namespace, name),
+        "DELETE",
+        header_params={"Accept": "application/json"},
+        auth_settings=["BearerToken"],
+        _preload_content=False,
+    )
+    async with response:
+        if response.status == 404:
+            return False
+        if response.status >= 300:
+            raise ApiException(status=response.status, reason=response.reason)
+        return True
