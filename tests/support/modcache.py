@@ -564,7 +564,7 @@ def sandbox_available(tmp: Path) -> bool:
 
 @dataclass
 class CacheProcess:
-    """`python -m gobuild_operator.modcache` as its own process; the port is read from its log."""
+    """`python -m gobuild_operator.modcache` as its own process, on a free loopback port."""
 
     args: list[str]
     log: Path
@@ -576,35 +576,32 @@ class CacheProcess:
     def start(self) -> CacheProcess:
         python = str(REPO / ".venv" / "bin" / "python")
         env = {"PATH": os.environ.get("PATH", ""), "PYTHONDONTWRITEBYTECODE": "1", **self.env}
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = int(probe.getsockname()[1])
+        command = [python, "-m", "gobuild_operator.modcache", "--listen-address", "127.0.0.1"]
         with self.log.open("wb") as out:
             self.process = subprocess.Popen(
-                [
-                    *self.prefix,
-                    python,
-                    "-m",
-                    "gobuild_operator.modcache",
-                    "--listen-address",
-                    "127.0.0.1",
-                    "--port",
-                    "0",
-                    *self.args,
-                ],
+                [*self.prefix, *command, "--port", str(self.port), *self.args],
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 env=env,
                 cwd="/",
             )
-        self.port = wait_for(self._port, timeout=60, what=f"the cache to listen (log: {self.log})")
+        try:
+            wait_for(self._healthy, timeout=60, what=f"the cache to answer /healthz (log: {self.log})")
+        except BaseException:
+            self.stop()
+            raise
         return self
 
-    def _port(self) -> int:
+    def _healthy(self) -> bool:
         assert self.process is not None
         if self.process.poll() is not None:
             raise AssertionError(f"the cache exited: {self.log.read_text()[-2000:]}")
-        for line in self.log.read_text().splitlines():
-            if "module cache on " in line:
-                return int(line.split("module cache on ", 1)[1].split(",", 1)[0].rsplit(":", 1)[1])
-        return 0
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        with opener.open(f"http://127.0.0.1:{self.port}/healthz", timeout=2) as resp:
+            return bool(resp.status == 200)
 
     @property
     def url(self) -> str:

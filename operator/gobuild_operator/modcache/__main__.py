@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import logging
 import os
@@ -64,6 +63,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--print-config", action="store_true", help="print the effective settings as JSON, exit"
     )
+    parser.add_argument(
+        "--event-loop",
+        choices=("asyncio", "uvloop"),
+        default="asyncio",
+        help="asyncio (default: sends files with sendfile(2)) or uvloop (sends them in chunks)",
+    )
     for flag, (dest, text) in _FLAGS.items():
         parser.add_argument(flag, dest=dest, default=None, help=text)
     return parser.parse_args(argv)
@@ -117,11 +122,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
         stream=sys.stderr,
     )
-    with contextlib.suppress(ImportError):
+    if args.event_loop == "uvloop":
         import uvloop
 
-        uvloop.install()
-    asyncio.run(_serve(settings))
+        uvloop.run(_serve(settings))
+    else:
+        asyncio.run(_serve(settings))
     return 0
 
 

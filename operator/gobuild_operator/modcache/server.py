@@ -261,6 +261,9 @@ class ModCache:
         except OSError as exc:
             log.error("storing %s failed: %s", target.storage_path, exc)
             return Problem(502, f"the cache could not store {target.upstream_path}: {exc.strerror or exc}")
+        except Exception:  # a bug must cost one answer, not the waiters' connections
+            log.exception("fetching %s failed", target.upstream_path)
+            return Problem(502, f"the cache failed on {target.upstream_path}; see its log")
         finally:
             self._metrics.fetches_in_flight.dec()
             if not keep_temp:
@@ -486,7 +489,7 @@ async def start(
         port,
         settings.storage_dir,
         settings.max_bytes,
-        ", ".join(u.url + (" |" if u.fall_back_on_error else " ,") for u in settings.upstreams) or "none",
+        "".join(u.url + ("|" if u.fall_back_on_error else ",") for u in settings.upstreams)[:-1] or "none",
         settings.sumdb.name if settings.sumdb else "off",
     )
     return Running(port=port, cache=cache, metrics=metrics, _runner=runner, _upstream=upstream)
