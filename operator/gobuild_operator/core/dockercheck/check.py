@@ -17,6 +17,7 @@ from gobuild_operator.core.dockercheck import dockerignore
 from gobuild_operator.core.dockercheck.findings import (
     DEFAULT_SETTINGS,
     REASONS,
+    RULES,
     CheckSettings,
     Context,
     Finding,
@@ -39,13 +40,33 @@ _GOLANG_TAG = re.compile(r"^(\d+)\.(\d+)(?:\.(\d+)|(rc|beta)\d+)?")
 _GO_DIRECTIVE = re.compile(r"^go[ \t]+(\d+)\.(\d+)(?:\.(\d+)|(rc|beta)\d+)?[ \t]*(?://.*)?$", re.MULTILINE)
 
 
+#: An inline ignore, as hadolint's `# hadolint ignore=DL3008`: `# gobuild ignore=GB401,GB202` on the
+#: lines right above an instruction, or `# gobuild global ignore=GB401` anywhere before one; codes or
+#: reason names, comma-separated.
+_IGNORE = re.compile(r"^gobuild(?:-check)?[ \t]+(global[ \t]+)?ignore[ \t]*=[ \t]*([\w, \t-]+)$")
+
+
 def check(
     text: str, *, context: Context | None = None, settings: CheckSettings = DEFAULT_SETTINGS
 ) -> list[Finding]:
-    """Every finding for this Dockerfile, ordered by file and line."""
+    """Every finding for this Dockerfile that no inline ignore silences, most severe first, then by
+    file and line."""
     checker = _Checker(df.parse(text), context or Context(), settings)
     checker.run()
-    return sorted(checker.findings, key=lambda f: (f.source != "dockerfile", f.line, f.reason))
+    return sorted(checker.findings, key=Finding.sort_key)
+
+
+def _ignores(comments: Sequence[str]) -> tuple[frozenset[str], frozenset[str]]:
+    """(codes ignored for this instruction, codes ignored everywhere) from its comment lines."""
+    here: set[str] = set()
+    everywhere: set[str] = set()
+    for comment in comments:
+        m = _IGNORE.match(comment)
+        if m is None:
+            continue
+        names = {name.strip() for name in m.group(2).split(",") if name.strip()}
+        (everywhere if m.group(1) else here).update(names)
+    return frozenset(here), frozenset(everywhere)
 
 
 @dataclass
@@ -55,12 +76,16 @@ class _Stage:
     from_line: int
     root_image: str
     parent: _Stage | None = None
+    #: The first stage of the FROM chain (whose image is the base).
+    root: _Stage | None = None
     workdir: str | None = None
     env: dict[str, tuple[str, int]] = field(default_factory=dict)
     args: dict[str, tuple[str | None, int]] = field(default_factory=dict)
     #: image directory -> (line of the COPY, context path of the go.mod or None)
     gomod: dict[str, tuple[int, str | None]] = field(default_factory=dict)
     gosum: dict[str, int] = field(default_factory=dict)
+    #: image directory -> line of the COPY that put a go.work there
+    gowork: dict[str, int] = field(default_factory=dict)
     modules_in_image: bool = False
     reported: set[str] = field(default_factory=set)
 
@@ -107,6 +132,12 @@ class _Checker:
         self.findings: list[Finding] = []
         self.global_args: dict[str, tuple[str | None, int]] = {}
         self.stages: list[_Stage] = []
+        #: Stage name -> stage (FROM ... AS name); a later stage of the same name wins, as in BuildKit.
+        self.named: dict[str, _Stage] = {}
+        ignores = [_ignores(instruction.comments) for instruction in self.instructions]
+        self.ignored_at = {i.line: here for i, (here, _) in zip(self.instructions, ignores, strict=True)}
+        self.ignored_everywhere = frozenset().union(*(everywhere for _, everywhere in ignores))
+        self.current_line = 0
         self.cache_targets: set[str] = set()
         #: Context paths of go.mod/go.sum that .dockerignore excludes and that a COPY wanted (reported).
         self.reported_ignores: set[str] = set()
@@ -119,6 +150,12 @@ class _Checker:
 
     def add(self, line: int, reason: str, message: str, fix: str, *, source: str = "dockerfile") -> None:
         assert reason in REASONS
+        names = {reason, RULES[reason].code}
+        silenced = self.ignored_everywhere | self.ignored_at.get(self.current_line, frozenset())
+        if source == "dockerfile":
+            silenced |= self.ignored_at.get(line, frozenset())
+        if names & silenced:
+            return
         self.findings.append(
             Finding("dockerignore" if source == "dockerignore" else "dockerfile", line, reason, message, fix)
         )
@@ -134,6 +171,7 @@ class _Checker:
     def run(self) -> None:
         stage: _Stage | None = None
         for position, instruction in enumerate(self.instructions):
+            self.current_line = instruction.line
             keyword = instruction.keyword
             if keyword == "FROM":
                 stage = self.from_(instruction)
@@ -148,7 +186,7 @@ class _Checker:
             elif keyword in ("COPY", "ADD"):
                 self.copy(instruction, stage)
             elif keyword == "RUN":
-                self.run_(instruction, stage, self.instructions[position + 1 :])
+                self.run_(instruction, stage, position)
 
     def from_(self, instruction: df.Instruction) -> _Stage:
         words = df.words(df.expand(instruction.rest, lambda name: self.global_args.get(name, (None, 0))[0]))
@@ -158,20 +196,24 @@ class _Checker:
         stage = _Stage(
             len(self.stages), name, instruction.line, parent.root_image if parent else image, parent
         )
+        stage.root = parent.root if parent is not None and parent.root is not None else stage
         if parent is not None:
             stage.workdir = parent.workdir
             stage.env = dict(parent.env)
             stage.gomod = dict(parent.gomod)
             stage.gosum = dict(parent.gosum)
+            stage.gowork = dict(parent.gowork)
             stage.modules_in_image = parent.modules_in_image
         self.stages.append(stage)
+        if name is not None:
+            self.named.setdefault(name, stage)
         return stage
 
     def stage_named(self, reference: str) -> _Stage | None:
-        for stage in self.stages:
-            if stage.name == reference.lower() or (reference.isdigit() and stage.index == int(reference)):
-                return stage
-        return None
+        if reference.isdigit():
+            index = int(reference)
+            return self.stages[index] if index < len(self.stages) else None
+        return self.named.get(reference.lower())
 
     def arg(self, instruction: df.Instruction, stage: _Stage | None) -> None:
         for name, default in df.key_values(instruction.rest):
@@ -281,14 +323,30 @@ class _Checker:
                     f"{posixpath.join(source_stage.cwd, source)} {dest}",
                 )
             absolute = posixpath.normpath(posixpath.join("/", source))
-            for directory, (_, context_path) in source_stage.gomod.items():
-                if absolute == directory:
-                    stage.gomod[dest_path] = (instruction.line, context_path)
+            found = False
+            for directory, (_, context_path) in list(source_stage.gomod.items()):
+                if absolute == directory or directory.startswith(absolute.rstrip("/") + "/"):
+                    # the module's directory or one above it: go.mod lands below the destination
+                    below = directory[len(absolute.rstrip("/")) :].lstrip("/")
+                    target = posixpath.normpath(posixpath.join(dest_path, below))
+                    stage.gomod[target] = (instruction.line, context_path)
                     if directory in source_stage.gosum:
-                        stage.gosum[dest_path] = instruction.line
+                        stage.gosum[target] = instruction.line
+                    found = True
                 elif absolute == f"{directory}/go.mod":
                     target = dest_path if posixpath.basename(dest_path) == "go.mod" else f"{dest_path}/go.mod"
                     stage.gomod[posixpath.dirname(target)] = (instruction.line, context_path)
+                    found = True
+            name = posixpath.basename(absolute)
+            if not found and name in ("go.mod", "go.sum") and source_stage.gomod and source.startswith("/"):
+                where = sorted(source_stage.gomod)[0]
+                self.add(
+                    instruction.line,
+                    "WorkdirMismatch",
+                    f"COPY --from={origin} {source} reads {absolute}, but stage {source_stage.label} has "
+                    f"{name} in {where}: the COPY fails (or copies another file)",
+                    f"COPY --from={origin} {posixpath.join(where, name)} {dest}",
+                )
 
     def module_files(
         self, sources: Sequence[str], dest: str, dest_path: str, *, single: bool
@@ -298,7 +356,7 @@ class _Checker:
         placed: list[tuple[str, str]] = []
         for raw in sources:
             source = posixpath.normpath(raw.lstrip("/")) if raw.strip("/") else "."
-            names = ("go.mod", "go.sum")
+            names = ("go.mod", "go.sum", "go.work")
             if source == ".":
                 placed += [(name, f"{dest_path}/{name}") for name in names if files is None or name in files]
             elif any(ch in source for ch in "*?["):
@@ -337,26 +395,32 @@ class _Checker:
 
     def place(self, stage: _Stage, context_path: str, image_path: str, line: int) -> None:
         directory = posixpath.dirname(image_path)
-        if context_path.endswith("go.mod"):
+        if context_path.endswith("go.work"):
+            stage.gowork[directory] = line
+        elif context_path.endswith("go.mod"):
             stage.gomod[directory] = (line, context_path)
         else:
             stage.gosum[directory] = line
 
     # --- RUN -------------------------------------------------------------------------------
 
-    def run_(self, instruction: df.Instruction, stage: _Stage, following: Sequence[df.Instruction]) -> None:
+    def run_(self, instruction: df.Instruction, stage: _Stage, position: int) -> None:
         form = instruction.exec_form
         text = instruction.rest if form is None else form[-1] if is_shell_c(form) else " ".join(form)
         script = read_script("\n".join([text, *(heredoc.body for heredoc in instruction.heredocs)]))
         mounts = [df.csv_fields(value) for value in instruction.flag_values("mount")]
         # bind mounts exist for this RUN only
-        saved = dict(stage.gomod), dict(stage.gosum)
-        self.bind_mounts(mounts, stage, instruction.line)
+        bound = [m for m in mounts if m.get("type", "bind") == "bind" and "from" not in m]
+        saved = (dict(stage.gomod), dict(stage.gosum), dict(stage.gowork)) if bound else None
+        self.bind_mounts(bound, stage, instruction.line)
         try:
-            self.go_commands(instruction, stage, script, mounts, following)
+            self.go_commands(instruction, stage, script, mounts, position)
         finally:
-            initialised = {d: v for d, v in stage.gomod.items() if v[0] == instruction.line and v[1] is None}
-            stage.gomod, stage.gosum = {**saved[0], **initialised}, saved[1]
+            if saved is not None:
+                initialised = {
+                    d: v for d, v in stage.gomod.items() if v[0] == instruction.line and v[1] is None
+                }
+                stage.gomod, stage.gosum, stage.gowork = {**saved[0], **initialised}, saved[1], saved[2]
 
     def go_commands(
         self,
@@ -364,7 +428,7 @@ class _Checker:
         stage: _Stage,
         script: Script,
         mounts: Sequence[Mapping[str, str]],
-        following: Sequence[df.Instruction],
+        position: int,
     ) -> None:
         for name, value in script.assigned.items():
             injected = dict(self.settings.go_settings).get(name)
@@ -382,7 +446,7 @@ class _Checker:
         if not script.go:
             return
         if any(command.needs_go_mod for command in script.go):
-            self.needs_go_mod(instruction, stage, script, following)
+            self.needs_go_mod(instruction, stage, script, position)
         for command in script.go:
             if command.init:
                 stage.gomod.setdefault(stage.cwd, (instruction.line, None))
@@ -405,18 +469,33 @@ class _Checker:
                 if self.included(context_path, line):
                     self.place(stage, context_path, image_path, line)
 
-    def needs_go_mod(
-        self, instruction: df.Instruction, stage: _Stage, script: Script, following: Sequence[df.Instruction]
-    ) -> None:
+    def needs_go_mod(self, instruction: df.Instruction, stage: _Stage, script: Script, position: int) -> None:
         command = next(c for c in script.go if c.needs_go_mod).text
         cwd = stage.cwd
         if script.changes_directory:
             reachable = list(stage.gomod)
         else:
             reachable = [d for d in stage.gomod if d == cwd or cwd.startswith(d.rstrip("/") + "/")]
+        workspace = [d for d in stage.gowork if d == cwd or cwd.startswith(d.rstrip("/") + "/")]
+        if workspace and stage.gomod and not reachable:
+            return  # a go.work workspace: go uses every module it lists
         if any(c.init for c in script.go) and not reachable:
             return
         if not reachable:
+            in_context = self.context.files
+            if stage.gomod and not script.changes_directory and in_context and "go.work" in in_context:
+                if self.once(stage, "WorkdirMismatch"):
+                    self.add(
+                        instruction.line,
+                        "WorkdirMismatch",
+                        f"`{command}` runs in {cwd}, where there is no go.mod: the context is a go.work "
+                        "workspace, whose root has none, and go.work was not copied",
+                        "copy the workspace before the download: `COPY go.work go.work.sum ./` with the "
+                        "go.mod and go.sum of every module its use lines name, before line "
+                        f"{instruction.line} (a WORKDIR in one module would download only that module's "
+                        "dependencies)",
+                    )
+                return
             if stage.gomod and not script.changes_directory:
                 directory, (line, _) = sorted(stage.gomod.items(), key=lambda item: -item[1][0])[0]
                 if self.once(stage, "WorkdirMismatch"):
@@ -431,7 +510,7 @@ class _Checker:
             ignored = any(path.endswith("go.mod") for path in self.reported_ignores)
             if not ignored and self.once(stage, "GoModNotCopied"):
                 later_note = ""
-                for after in following:
+                for after in self.instructions[position + 1 :]:
                     if after.keyword == "FROM":
                         break
                     if (
@@ -548,12 +627,13 @@ class _Checker:
         if any(name in self.global_args for name in missing):
             global_note = " (an ARG before the first FROM is only visible to FROM lines, not inside stages)"
         source = "the GoBuildConfig injects" if self.settings.from_config else "every GoBuildConfig injects"
+        effects = "; ".join(dict.fromkeys(_WITHOUT[name] for name in missing if name in _WITHOUT))
         self.add(
             instruction.line,
             "GoSettingNotDeclared",
             f"{', '.join(missing)}: {source} {them} as {as_args}, but "
             f"stage {stage.label} declares no ARG for {them}{global_note}, so this RUN ignores the "
-            "cluster's value and go uses its defaults (proxy.golang.org)",
+            f"cluster's value{': ' + effects if effects else ''}",
             " and ".join(f"`ARG {name}`" for name in missing)
             + f" (without a value) after the FROM on line {stage.from_line}",
         )
@@ -598,9 +678,7 @@ class _Checker:
         )
 
     def go_version(self, stage: _Stage) -> None:
-        root = stage
-        while root.parent is not None:
-            root = root.parent
+        root = stage.root or stage
         if root.from_line in self.reported_versions or not root.golang:
             return
         image_version = _version(_image_tag(root.root_image), _GOLANG_TAG)
@@ -615,14 +693,28 @@ class _Checker:
         self.reported_versions.add(root.from_line)
         wanted = match.group(0).split()[1] if match else ""
         has = ".".join(str(part) for part in image_version if part >= 0)
+        tag = _image_tag(root.root_image)
+        tag_match = _GOLANG_TAG.match(tag)
+        variant = tag[tag_match.end() :] if tag_match else ""  # -alpine, -bookworm
         self.add(
             root.from_line,
             "GoVersionTooOld",
             f"{go_mods[0]} requires go {wanted} but {root.root_image} has Go {has}: "
             "go stops with 'go.mod requires go >= ...' (golang images set GOTOOLCHAIN=local), or downloads "
             "a toolchain through GOPROXY where that is allowed",
-            f"use `FROM golang:{wanted}` or newer (or lower the go directive if the code allows)",
+            f"use `FROM golang:{wanted}{variant}` or newer (or lower the go directive if the code allows)",
         )
+
+
+#: What go does in a RUN step without each setting the cluster injects (GoSettingNotDeclared).
+_WITHOUT: Final = {
+    "GOPROXY": "go asks its default proxy.golang.org, which clusters without egress cannot reach",
+    "GOPRIVATE": "private modules are sent to the proxy, which cannot see them, instead of fetched directly",
+    "GONOPROXY": "private modules are sent to the proxy, which cannot see them, instead of fetched directly",
+    "GOSUMDB": "go checks modules against its default sum.golang.org",
+    "GONOSUMDB": "private modules are looked up in the public checksum database",
+    "GOFLAGS": "the config's go flags are not applied",
+}
 
 
 def _mentions_go_mod(instruction: df.Instruction) -> bool:

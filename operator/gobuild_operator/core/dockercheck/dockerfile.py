@@ -22,11 +22,10 @@ from __future__ import annotations
 
 import json
 import re
-import shlex
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-_DIRECTIVE = re.compile(r"^#[ \t]*([A-Za-z][A-Za-z0-9_-]*)[ \t]*=[ \t]*(.*?)[ \t]*$")
+_DIRECTIVE = re.compile(r"#[ \t]*([A-Za-z][A-Za-z0-9_-]*)[ \t]*=(.*)")
 _HEREDOC = re.compile(r"(?<!<)<<(?!<)(-?)([\"']?)([A-Za-z_][A-Za-z0-9_]*)\2")
 _VARIABLE = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-+])([^}]*))?\}|([A-Za-z_][A-Za-z0-9_]*))")
 
@@ -53,6 +52,8 @@ class Instruction:
     #: The exec form's words when `rest` is a JSON array of strings, else None.
     exec_form: tuple[str, ...] | None = None
     heredocs: tuple[Heredoc, ...] = ()
+    #: The comment lines right before the instruction (without "#"), where inline ignores live.
+    comments: tuple[str, ...] = ()
 
     def flag_values(self, name: str) -> list[str]:
         return [value for flag, value in self.flags if flag == name]
@@ -75,17 +76,23 @@ def parse(text: str) -> Dockerfile:
     directives: dict[str, str] = {}
     index = 0
     while index < len(lines):
-        match = _DIRECTIVE.match(lines[index])
+        match = _DIRECTIVE.fullmatch(lines[index])
         if not match or match.group(1).lower() in directives:
             break
-        directives[match.group(1).lower()] = match.group(2)
+        directives[match.group(1).lower()] = match.group(2).strip(" \t")
         index += 1
     escape = "`" if directives.get("escape") == "`" else "\\"
     continuation = re.compile(re.escape(escape) + r"[ \t]*$")
     instructions: list[Instruction] = []
+    comments: list[str] = []
     while index < len(lines):
         stripped = lines[index].strip()
-        if not stripped or stripped.startswith("#"):
+        if not stripped:
+            comments = []
+            index += 1
+            continue
+        if stripped.startswith("#"):
+            comments.append(stripped[1:].strip())
             index += 1
             continue
         start = index
@@ -133,22 +140,29 @@ def parse(text: str) -> Dockerfile:
                 rest=rest,
                 exec_form=_exec_form(rest),
                 heredocs=tuple(heredocs),
+                comments=tuple(comments),
             )
         )
+        comments = []
     return Dockerfile(tuple(instructions), directives, escape)
 
 
 def _split_flags(arguments: str) -> tuple[tuple[tuple[str, str], ...], str]:
+    """Leading `--name=value` words; scanned by position, so many flags cost no copies of the rest."""
     flags: list[tuple[str, str]] = []
-    rest = arguments
-    while rest.startswith("--"):
-        word, _, after = rest.partition(" ")
+    pos = 0
+    while arguments.startswith("--", pos):
+        end = arguments.find(" ", pos)
+        end = len(arguments) if end < 0 else end
+        word = arguments[pos:end]
         if word == "--":
             break
         name, _, value = word[2:].partition("=")
         flags.append((name.lower(), value))
-        rest = after.lstrip()
-    return tuple(flags), rest
+        pos = end
+        while pos < len(arguments) and arguments[pos] in " \t":
+            pos += 1
+    return tuple(flags), arguments[pos:]
 
 
 def _exec_form(rest: str) -> tuple[str, ...] | None:
@@ -166,12 +180,39 @@ def _exec_form(rest: str) -> tuple[str, ...] | None:
 # --- words and variables ---------------------------------------------------------------------
 
 
+#: Shell words, a token at a time: plain text, single- and double-quoted strings, a backslash escape,
+#: blanks; a lone quote is unbalanced. One pass of the regex engine, so linear in the text (shlex
+#: builds each word a character at a time by string concatenation: quadratic on a long word).
+_TOKEN = re.compile(r"""([^\s'"\\]+)|'([^']*)'|"((?:[^"\\]|\\.)*)"|\\(.)|(\s+)|(['"\\])""", re.DOTALL)
+_DQ_ESCAPE = re.compile(r"""\\([$`"\\\n])""")
+
+
 def words(text: str) -> list[str]:
-    """Shell-like words (quotes removed); unbalanced quotes fall back to splitting on blanks."""
-    try:
-        return shlex.split(text, comments=False, posix=True)
-    except ValueError:
-        return text.split()
+    """Shell-like words (quotes removed, as POSIX sh); unbalanced quotes fall back to splitting on blanks."""
+    found: list[str] = []
+    current: list[str] = []
+    started = False
+    for m in _TOKEN.finditer(text):
+        plain, single, double, escaped, blank, lone = m.groups()
+        if lone is not None:
+            return text.split()
+        if blank is not None:
+            if started:
+                found.append("".join(current))
+            current, started = [], False
+            continue
+        started = True
+        if plain is not None:
+            current.append(plain)
+        elif single is not None:
+            current.append(single)
+        elif double is not None:
+            current.append(_DQ_ESCAPE.sub(r"\1", double) if "\\" in double else double)
+        elif escaped is not None:
+            current.append("" if escaped == "\n" else escaped)
+    if started:
+        found.append("".join(current))
+    return found
 
 
 def expand(text: str, lookup: Callable[[str], str | None]) -> str:

@@ -37,6 +37,36 @@ REASONS: Final[Mapping[str, str]] = {
 }
 
 
+Severity = Literal["error", "warning", "info"]
+#: Severities, most severe first (findings are sorted so; --fail-on takes one of them).
+SEVERITIES: Final[tuple[Severity, ...]] = ("error", "warning", "info")
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A reason's stable code (what inline ignores and CI tools name) and its severity."""
+
+    code: str
+    severity: Severity
+
+
+#: Each reason's code and severity. A code, once released, is never reused for another reason.
+#: error: the download fails or leaks a credential; warning: the build ignores the cluster's
+#: settings, or may fail; info: advice (it works, but costs every build).
+RULES: Final[Mapping[str, Rule]] = {
+    "GoModNotCopied": Rule("GB101", "error"),
+    "GoModIgnored": Rule("GB102", "error"),
+    "WorkdirMissing": Rule("GB103", "error"),
+    "WorkdirMismatch": Rule("GB104", "error"),
+    "GoVersionTooOld": Rule("GB105", "error"),
+    "GoSettingNotDeclared": Rule("GB201", "error"),
+    "HardcodedGoEnv": Rule("GB202", "warning"),
+    "CredentialInArgOrEnv": Rule("GB301", "error"),
+    "PrivateModulesWithoutMount": Rule("GB302", "error"),
+    "NoModuleCacheMount": Rule("GB401", "info"),
+}
+
+
 @dataclass(frozen=True)
 class Finding:
     """One problem: where (the Dockerfile or the .dockerignore), which reason, what and how to fix."""
@@ -47,10 +77,24 @@ class Finding:
     message: str
     fix: str
 
+    @property
+    def code(self) -> str:
+        return RULES[self.reason].code
+
+    @property
+    def severity(self) -> Severity:
+        return RULES[self.reason].severity
+
+    def sort_key(self) -> tuple[int, int, int, str]:
+        """Most severe first, then the Dockerfile before .dockerignore, then by line."""
+        return (SEVERITIES.index(self.severity), self.source != "dockerfile", self.line, self.code)
+
     def to_dict(self, *, file: str) -> dict[str, Any]:
         return {
             "file": file,
             "line": self.line,
+            "code": self.code,
+            "severity": self.severity,
             "reason": self.reason,
             "message": self.message,
             "fix": self.fix,
