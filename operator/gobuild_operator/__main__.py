@@ -1,5 +1,7 @@
-"""python -m gobuild_operator {run,diagnose,check,selftest}: the operator, its log classifier, its
-Dockerfile check, and an end-to-end check of injection in a live cluster."""
+"""python -m gobuild_operator {run,diagnose,check,preview,selftest}: the operator, its log classifier,
+its Dockerfile check, a preview of what the webhook does to a workload, and an end-to-end check of
+injection in a live cluster. `kubectl-gobuild` (the kubectl plugin the package installs) runs the
+commands a workload's author uses from kubectl: `kubectl gobuild preview`."""
 
 from __future__ import annotations
 
@@ -86,6 +88,10 @@ def main(argv: list[str] | None = None) -> int:
         from gobuild_operator.cli.check import main as check_main
 
         return check_main(argv[1:])
+    if argv and argv[0] == "preview":
+        from gobuild_operator.cli.preview import main as preview_main
+
+        return preview_main(argv[1:])
     parser = argparse.ArgumentParser(prog="gobuild-operator", description="Run the gobuild-operator.")
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run the operator and its admission webhook")
@@ -218,8 +224,31 @@ def main(argv: list[str] | None = None) -> int:
         help="what will break go mod download in an image build: "
         "check [Dockerfile] [--context DIR] [--config FILE|NAME] [--output json|text]",
     )
+    sub.add_parser(
+        "preview",
+        help="what the webhook would make of a workload: "
+        "preview -f FILE [--config FILE|NAME] [-n NS] [--server] [--patch] [-o yaml|json]",
+    )
     args = parser.parse_args(argv)
     return _run(args)
+
+
+#: kubectl gobuild SUBCOMMAND: the subcommands of the plugin.
+KUBECTL_SUBCOMMANDS = {"preview": "what the webhook would make of a workload, before it is created"}
+
+
+def kubectl_plugin(argv: list[str] | None = None) -> int:
+    """`kubectl-gobuild`: kubectl runs it for `kubectl gobuild ...`; the same code as python -m."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "preview":
+        from gobuild_operator.cli.preview import main as preview_main
+
+        return preview_main(argv[1:], prog="kubectl gobuild preview")
+    listed = "".join(f"  {name:<10} {text}\n" for name, text in KUBECTL_SUBCOMMANDS.items())
+    usage = f"usage: kubectl gobuild {{{','.join(KUBECTL_SUBCOMMANDS)}}} ...\n\n{listed}"
+    asked = bool(argv) and argv[0] in ("-h", "--help", "help")
+    (sys.stdout if asked else sys.stderr).write(usage)
+    return 0 if asked else 2
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ async def _read_spec(name: str, namespace: str | None) -> Mapping[str, Any]:
         api = await make_api_client()
     except (ConfigException, OSError) as exc:
         raise LookupError(f"cannot read GoBuildConfig {name}: no cluster configured ({exc})") from None
-    namespace = namespace or _current_namespace()
+    namespace = namespace or current_namespace()
     try:
         obj = await client.CustomObjectsApi(api).get_namespaced_custom_object(
             c.GROUP, c.VERSION, namespace, c.PLURAL, name
@@ -40,7 +40,8 @@ async def _read_spec(name: str, namespace: str | None) -> Mapping[str, Any]:
     return spec if isinstance(spec, dict) else {}
 
 
-def _current_namespace() -> str:
+def current_namespace() -> str:
+    """The namespace kubectl would use: the Pod's (in a cluster), else the kube context's, else default."""
     if _SERVICE_ACCOUNT_NAMESPACE.is_file():
         return _SERVICE_ACCOUNT_NAMESPACE.read_text().strip() or "default"
     try:
