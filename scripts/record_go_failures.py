@@ -21,11 +21,15 @@ version string and temporary file names).
 
 Regenerate:  sudo .venv/bin/python scripts/record_go_failures.py   (or as root without sudo)
 One case:    ... scripts/record_go_failures.py --only git_ssh_wrong_key --only proxy_404
+Go versions: ... scripts/record_go_failures.py --go go1.21.13 --go go1.24.13 --go go1.27.4
+             (each toolchain fetched once from the Go module proxy as golang.org/toolchain, before
+             the namespace is entered; its fixtures go to tests/fixtures/gofailures/<version>/)
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
 import contextlib
 import dataclasses
 import hashlib
@@ -73,6 +77,7 @@ PORT_AUTH_PROXY = 8080  # HTTP proxy: CONNECT -> 407 Proxy Authentication Requir
 PORT_MITM_PROXY = 3130  # HTTP proxy: CONNECT -> 200, then TLS with its own self-signed certificate
 PORT_CLOSED = 8081  # nothing listens: connection refused
 PORT_BLACKHOLE = 8082  # listening, accept queue full: SYNs are dropped, like a firewall that drops
+PORT_EOF = 8083  # accepts TCP and closes at once: go reads EOF where the HTTP answer should be
 PORT_SSH = 22
 
 MODULE = "example.com/hello"
@@ -80,6 +85,13 @@ GIT_MODULE = f"git.{DOMAIN}/team/lib"
 SECRET_MODULE = f"git.{DOMAIN}/team/secret"
 MISSING_GIT_MODULE = f"git.{DOMAIN}/team/gone"
 BIG_MODULE = "example.com/big"
+BIG_GIT_MODULE = f"git.{DOMAIN}/team/big"
+RENAMED_MODULE = "example.com/renamed"  # its go.mod declares example.com/other
+DEP_MODULE = "example.com/dep"  # v1.0.0 and v1.1.0
+USES_MODULE = "example.com/uses"  # v1.0.0 requires example.com/dep v1.1.0
+#: The go directive of every module here: the oldest Go the fixtures are recorded with must accept it
+#: without switching toolchains.
+GO_DIRECTIVE = "1.21"
 MODULE_TIME = "2024-01-02T03:04:05Z"
 WRONG_H1 = "h1:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="
 
@@ -279,6 +291,31 @@ class FakeServicesHandler(http.server.BaseHTTPRequestHandler):
             self._send(
                 404, f"not found: {path.removeprefix('/lookup/')}: no such module in the checksum database"
             )
+        elif service == "sumgone":  # what sum.golang.org answers for a module it cannot fetch
+            module = path.removeprefix("/lookup/")
+            self._send(
+                410,
+                f"not found: {module}: invalid version: git ls-remote -q origin in /tmp/gopath/pkg/mod/cache/"
+                "vcs/9a8b7c6d: exit status 128:\n\tfatal: could not read Username for 'https://git.corp.invalid':"
+                " terminal prompts disabled\nConfirm the import path was entered correctly.",
+            )
+        elif service == "athens":  # a proxy that fetches from the origin itself, without credentials
+            module = path.strip("/").split("/@v/")[0]
+            self._send(
+                404,
+                f"not found: {module}@v1.0.0: invalid version: git ls-remote -q origin in /athens/vcs/1f2e: "
+                "exit status 128:\n\tfatal: could not read Username for 'https://git.corp.invalid': "
+                "terminal prompts disabled",
+            )
+        elif service == "login":  # a proxy behind a single sign-on gateway: 200 and a login page
+            self._send(
+                200,
+                '<!DOCTYPE html>\n<html><head><title>Sign in</title></head><body><form action="/login">'
+                "</form></body></html>\n",
+                content_type="text/html; charset=utf-8",
+            )
+        elif service == "bad":
+            self._send(400, "bad request: unsupported path\n")
         else:
             self._send(404, "404 page not found")
 
@@ -351,6 +388,30 @@ class ConnectProxyHandler(http.server.BaseHTTPRequestHandler):
         self.send_response(403, "Forbidden")
         self.send_header("Content-Length", "0")
         self.end_headers()
+
+
+class EofServer:
+    """Accepts TCP connections and closes each at once: the client reads EOF instead of an answer."""
+
+    def __init__(self, port: int) -> None:
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind((LOOPBACK, port))
+        self.sock.listen(16)
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            with contextlib.suppress(OSError):
+                conn.recv(4096)
+            conn.close()
+
+    def close(self) -> None:
+        self.sock.close()
 
 
 class HangingServer:
@@ -524,6 +585,7 @@ def services() -> Iterator[Material]:
         (LOOPBACK, PORT_SELF_SIGNED), FakeServicesHandler, context(self_cert, self_key)
     )
     hang = HangingServer(PORT_HANG)
+    eof = EofServer(PORT_EOF)
     blackhole = BlackholeServer(PORT_BLACKHOLE)
     ConnectProxyHandler.mitm_context = context(self_cert, self_key)
     proxies = [
@@ -555,6 +617,7 @@ def services() -> Iterator[Material]:
             server.shutdown()
             server.server_close()
         hang.close()
+        eof.close()
         blackhole.close()
         dns.close()
 
@@ -588,34 +651,63 @@ def pseudo_random(size: int) -> bytes:
     return bytes(out[:size])
 
 
+def dirhash_h1(files: dict[str, bytes]) -> str:
+    """golang.org/x/mod/sumdb/dirhash Hash1 of these files (name -> content)."""
+    summary = "".join(f"{hashlib.sha256(files[name]).hexdigest()}  {name}\n" for name in sorted(files))
+    return "h1:" + base64.b64encode(hashlib.sha256(summary.encode()).digest()).decode()
+
+
+def go_sum_lines(module: str, version: str) -> str:
+    """The go.sum lines of a module version the fake proxy serves (read back from its tree)."""
+    vdir = STATE / "modproxy" / module / "@v"
+    with zipfile.ZipFile(vdir / f"{version}.zip") as zf:
+        files = {name: zf.read(name) for name in zf.namelist()}
+    go_mod = dirhash_h1({"go.mod": (vdir / f"{version}.mod").read_bytes()})
+    return f"{module} {version} {dirhash_h1(files)}\n{module} {version}/go.mod {go_mod}\n"
+
+
 def build_module_proxy(root: Path) -> None:
-    """A GOPROXY tree (served over https by goproxy.corp.invalid) with two modules."""
-    modules = {
-        MODULE: {
-            "go.mod": f"module {MODULE}\n\ngo 1.22\n".encode(),
+    """A GOPROXY tree (served over https by goproxy.corp.invalid): example.com/hello, a 4 MiB module,
+    one whose go.mod declares another path, and a pair whose requirements go.mod must list."""
+
+    def go_mod(module: str, *requires: str) -> bytes:
+        require = "".join(f"\nrequire {line}\n" for line in requires)
+        return f"module {module}\n\ngo {GO_DIRECTIVE}\n{require}".encode()
+
+    versions: dict[tuple[str, str], dict[str, bytes]] = {
+        (MODULE, "v1.0.0"): {
+            "go.mod": go_mod(MODULE),
             "hello.go": b'package hello\n\nfunc Hello() string { return "hello" }\n',
         },
-        BIG_MODULE: {
-            "go.mod": f"module {BIG_MODULE}\n\ngo 1.22\n".encode(),
+        (BIG_MODULE, "v1.0.0"): {
+            "go.mod": go_mod(BIG_MODULE),
             "big.go": b"package big\n\nfunc Size() int { return 4 << 20 }\n",
             "testdata/blob.bin": pseudo_random(4 << 20),
         },
+        (RENAMED_MODULE, "v1.0.0"): {
+            "go.mod": go_mod("example.com/other"),
+            "other.go": b"package other\n",
+        },
+        (DEP_MODULE, "v1.0.0"): {"go.mod": go_mod(DEP_MODULE), "dep.go": b"package dep\n"},
+        (DEP_MODULE, "v1.1.0"): {"go.mod": go_mod(DEP_MODULE), "dep.go": b"package dep\n"},
+        (USES_MODULE, "v1.0.0"): {
+            "go.mod": go_mod(USES_MODULE, f"{DEP_MODULE} v1.1.0"),
+            "uses.go": f'package uses\n\nimport _ "{DEP_MODULE}"\n'.encode(),
+        },
     }
-    for module, files in modules.items():
+    for (module, version), files in versions.items():
         vdir = root / module / "@v"
-        vdir.mkdir(parents=True)
-        (vdir / "list").write_text("v1.0.0\n")
-        (vdir / "v1.0.0.info").write_text(json.dumps({"Version": "v1.0.0", "Time": MODULE_TIME}))
-        (vdir / "v1.0.0.mod").write_bytes(files["go.mod"])
-        (vdir / "v1.0.0.zip").write_bytes(module_zip(module, "v1.0.0", files))
+        vdir.mkdir(parents=True, exist_ok=True)
+        with (vdir / "list").open("a") as listing:
+            listing.write(f"{version}\n")
+        (vdir / f"{version}.info").write_text(json.dumps({"Version": version, "Time": MODULE_TIME}))
+        (vdir / f"{version}.mod").write_bytes(files["go.mod"])
+        (vdir / f"{version}.zip").write_bytes(module_zip(module, version, files))
 
 
 def build_git_repo() -> None:
-    """/srv/git/team/lib.git: a bare repository of GIT_MODULE with the tag v1.0.0."""
-    src = STATE / "lib-src"
-    src.mkdir()
-    (src / "go.mod").write_text(f"module {GIT_MODULE}\n\ngo 1.22\n")
-    (src / "lib.go").write_text('package lib\n\nfunc Name() string { return "lib" }\n')
+    """Bare repositories below /srv/git/team: lib.git (GIT_MODULE, tag v1.0.0) and big.git
+    (BIG_GIT_MODULE, v1.0.0 with 4 MiB of incompressible data, to fill a small disk)."""
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "HOME": str(STATE),
@@ -627,16 +719,26 @@ def build_git_repo() -> None:
         "GIT_COMMITTER_EMAIL": "ci@corp.invalid",
         "GIT_COMMITTER_DATE": MODULE_TIME,
     }
-    for cmd in (
-        ["git", "init", "-q", "-b", "main"],
-        ["git", "add", "."],
-        ["git", "commit", "-q", "-m", "lib v1.0.0"],
-        ["git", "tag", "v1.0.0"],
-    ):
-        run(cmd, cwd=src, env=env)
-    bare = GIT_ROOT / "team" / "lib.git"
-    bare.parent.mkdir(parents=True)
-    run(["git", "clone", "-q", "--bare", str(src), str(bare)], env=env)
+    repos = {
+        "lib": (GIT_MODULE, {"lib.go": b'package lib\n\nfunc Name() string { return "lib" }\n'}),
+        "big": (BIG_GIT_MODULE, {"big.go": b"package big\n", "blob.bin": pseudo_random(4 << 20)}),
+    }
+    for name, (module, files) in repos.items():
+        src = STATE / f"{name}-src"
+        src.mkdir()
+        (src / "go.mod").write_text(f"module {module}\n\ngo {GO_DIRECTIVE}\n")
+        for file, data in files.items():
+            (src / file).write_bytes(data)
+        for cmd in (
+            ["git", "init", "-q", "-b", "main"],
+            ["git", "add", "."],
+            ["git", "commit", "-q", "-m", f"{name} v1.0.0"],
+            ["git", "tag", "v1.0.0"],
+        ):
+            run(cmd, cwd=src, env=env)
+        bare = GIT_ROOT / "team" / f"{name}.git"
+        bare.parent.mkdir(parents=True, exist_ok=True)
+        run(["git", "clone", "-q", "--bare", str(src), str(bare)], env=env)
 
 
 # --------------------------------------------------------------------------------------------
@@ -658,7 +760,25 @@ class Case:
     provoked: str = "real"
     #: mount a tmpfs of this size on GOMODCACHE
     modcache_tmpfs: str = ""
+    #: mount that tmpfs read-only
+    modcache_read_only: bool = False
     timeout: float = 90.0
+    #: "go" (recorded with every Go version asked for), or "git"/"ssh" run on their own (once)
+    tool: str = "go"
+    #: The reason the log alone shows, when it differs from `reason` (which knows the Go settings)
+    reason_without_settings: str | None = None
+    #: More files of the workspace module (path -> text)
+    files: dict[str, str] = dataclasses.field(default_factory=dict)
+    #: The packages main.go imports; None: the required modules
+    imports: list[str] | None = None
+    #: The go directive of the workspace's go.mod
+    go_directive: str = GO_DIRECTIVE
+    #: Run in GOPATH itself instead of the workspace (go.mod and main.go are written there)
+    in_gopath: bool = False
+    #: PATH holds only go's own directory (no git, no ssh)
+    without_git: bool = False
+    #: Turn IPv6 off on loopback while the case runs
+    without_ipv6: bool = False
 
 
 def ssh_command(key: Path, known_hosts: Path) -> str:
@@ -669,6 +789,10 @@ def ssh_command(key: Path, known_hosts: Path) -> str:
 
 
 def build_cases(m: Material) -> list[Case]:
+    return go_cases(m) + tool_cases(m)
+
+
+def go_cases(m: Material) -> list[Case]:
     goproxy = f"https://goproxy.{DOMAIN}"
     via_ssh = f'[url "ssh://root@git.{DOMAIN}{GIT_ROOT}/"]\n\tinsteadOf = https://git.{DOMAIN}/\n'
     private = {"GOPRIVATE": f"git.{DOMAIN}", "GOPROXY": goproxy}
@@ -750,8 +874,9 @@ def build_cases(m: Material) -> list[Case]:
         ),
         Case(
             "proxy_410_private_module",
-            "ModuleNotFound",
-            "a public-style proxy answers 410 Gone for a private module (its text mentions git credentials)",
+            "AuthenticationFailed",
+            "a public-style proxy answers 410 Gone for a private module: its server response says it could "
+            "not read the repository without credentials",
             download,
             {"GOPROXY": f"https://mirror.{DOMAIN}"},
             requires={"git.corp.invalid/team/secret": "v1.0.0"},
@@ -932,7 +1057,7 @@ def build_cases(m: Material) -> list[Case]:
         ),
         Case(
             "sumdb_lookup_not_found",
-            "SumDBUnreachable",
+            "SumDBModuleNotFound",
             "the checksum database does not know the module (404), as for a private module not in GONOSUMDB",
             download,
             {"GOPROXY": goproxy, "GOSUMDB": f"sum.golang.org https://sum.{DOMAIN}"},
@@ -1020,6 +1145,354 @@ def build_cases(m: Material) -> list[Case]:
             go_sum=f"{MODULE} v1.0.0 {WRONG_H1}\n",
             gitconfig=via_ssh,
         ),
+        # --- reasons added later, and wordings that differ ----------------------------------------
+        Case(
+            "module_path_mismatch",
+            "ModulePathMismatch",
+            "the proxy serves example.com/renamed, whose go.mod declares module example.com/other",
+            download,
+            {"GOPROXY": goproxy},
+            requires={RENAMED_MODULE: "v1.0.0"},
+        ),
+        Case(
+            "toolchain_local_too_old",
+            "ToolchainNotAvailable",
+            "go.mod says go 1.99 and GOTOOLCHAIN=local forbids switching to it",
+            download,
+            {"GOPROXY": goproxy},
+            go_directive="1.99",
+        ),
+        Case(
+            "toolchain_not_available",
+            "ToolchainNotAvailable",
+            "go.mod says go 1.99.0, GOTOOLCHAIN=auto; the proxy has no golang.org/toolchain of that version",
+            download,
+            {"GOPROXY": goproxy, "GOTOOLCHAIN": "auto"},
+            go_directive="1.99.0",
+        ),
+        Case(
+            "sumdb_private_module_410",
+            "SumDBModuleNotFound",
+            "a private module not in GONOSUMDB is looked up in the checksum database, which answers 410 "
+            "with its failure to read the repository (as sum.golang.org does)",
+            download,
+            {"GOPROXY": goproxy, "GOSUMDB": f"sum.golang.org https://sumgone.{DOMAIN}"},
+        ),
+        Case(
+            "gomod_in_gopath",
+            "GoModInGoPath",
+            "the module is tidied in GOPATH itself (a Dockerfile without WORKDIR in a golang image)",
+            ["go", "mod", "tidy"],
+            {"GOPROXY": goproxy},
+            in_gopath=True,
+        ),
+        Case(
+            "git_not_installed",
+            "VCSCommandMissing",
+            "a private module fetched directly by an image without git (PATH has only go)",
+            download,
+            private,
+            requires={GIT_MODULE: "v1.0.0"},
+            without_git=True,
+        ),
+        Case(
+            "inconsistent_vendoring",
+            "InconsistentVendoring",
+            "vendor/modules.txt lists another version than go.mod requires; go builds from vendor/",
+            build,
+            {"GOPROXY": goproxy, "GOFLAGS": ""},
+            files={"vendor/modules.txt": f"# {MODULE} v0.9.0\n## explicit\n{MODULE}\n"},
+        ),
+        Case(
+            "gomod_update_needed",
+            "GoModUpdateNeeded",
+            "go.mod lists example.com/dep v1.0.0 although example.com/uses needs v1.1.0; -mod=readonly",
+            ["go", "build", "-mod=readonly", "./..."],
+            {"GOPROXY": goproxy, "GOFLAGS": ""},
+            requires={USES_MODULE: "v1.0.0", DEP_MODULE: "v1.0.0"},
+            imports=[USES_MODULE],
+            go_sum="".join(
+                go_sum_lines(module, version)
+                for module, version in (
+                    (USES_MODULE, "v1.0.0"),
+                    (DEP_MODULE, "v1.0.0"),
+                    (DEP_MODULE, "v1.1.0"),
+                )
+            ),
+        ),
+        Case(
+            "no_required_module_provides_package",
+            "GoModUpdateNeeded",
+            "main.go imports example.com/hello, which go.mod does not require",
+            build,
+            {"GOPROXY": goproxy, "GOFLAGS": ""},
+            requires={},
+            imports=[MODULE],
+        ),
+        Case(
+            "cache_read_only",
+            "CacheNotWritable",
+            "GOMODCACHE is a read-only mount (a cache volume mounted readOnly)",
+            download,
+            {"GOPROXY": goproxy},
+            modcache_tmpfs="1m",
+            modcache_read_only=True,
+        ),
+        Case(
+            "proxy_html_login_page",
+            "ProxyInvalidResponse",
+            "the proxy answers 200 with an HTML sign-in page (a single sign-on gateway in front of it)",
+            download,
+            {"GOPROXY": f"https://login.{DOMAIN}"},
+        ),
+        Case(
+            "proxy_html_login_page_latest",
+            "ProxyInvalidResponse",
+            "go get MODULE@latest against a proxy that answers 200 with an HTML sign-in page",
+            ["go", "get", f"{MODULE}@latest"],
+            {"GOPROXY": f"https://login.{DOMAIN}"},
+            requires={},
+        ),
+        Case(
+            "proxy_eof",
+            "ProxyUnreachable",
+            "the proxy's port accepts the connection and closes it without an answer",
+            download,
+            {"GOPROXY": f"http://goproxy.{DOMAIN}:{PORT_EOF}"},
+        ),
+        Case(
+            "proxy_400",
+            "ProxyServerError",
+            "the proxy answers 400 Bad Request",
+            download,
+            {"GOPROXY": f"https://bad.{DOMAIN}"},
+        ),
+        Case(
+            "proxy_404_origin_credentials",
+            "AuthenticationFailed",
+            "an Athens-like proxy answers 404 for a private module: its server response says it could "
+            "not read the repository without credentials",
+            download,
+            {"GOPROXY": f"https://athens.{DOMAIN}"},
+            requires={SECRET_MODULE: "v1.0.0"},
+        ),
+        Case(
+            "proxy_ipv6_unavailable",
+            "ProxyUnreachable",
+            "GOPROXY names an IPv6 address on a network without IPv6 (cannot assign requested address)",
+            download,
+            {"GOPROXY": f"http://[::1]:{PORT_CLOSED}"},
+            without_ipv6=True,
+        ),
+        Case(
+            "git_no_space_left",
+            "DiskFull",
+            "a private module cloned by git into a module cache on a 1 MiB tmpfs: git's own message",
+            download,
+            {**private, "GIT_SSH_COMMAND": ok_ssh},
+            requires={BIG_GIT_MODULE: "v1.0.0"},
+            gitconfig=via_ssh,
+            modcache_tmpfs="1m",
+        ),
+        # --- routes: which entry of GOPROXY failed -------------------------------------------------
+        Case(
+            "mirror_missing_module_then_off",
+            "ModuleNotFound",
+            "GOPROXY=mirror,off: the mirror answers 404, so go moves on to off and reports only that",
+            download,
+            {"GOPROXY": f"{goproxy},off"},
+            requires={"example.com/nosuch": "v1.0.0"},
+            reason_without_settings="LookupDisabled",
+        ),
+        Case(
+            "mirror_missing_module_then_direct",
+            "ModuleNotFound",
+            "GOPROXY=mirror,direct without egress: the mirror answers 404, go tries the origin itself and "
+            "reports only that the origin's name does not resolve",
+            download,
+            {"GOPROXY": f"{goproxy},direct"},
+            requires={"example.com/nosuch": "v1.0.0"},
+            reason_without_settings="DNSResolutionFailed",
+        ),
+        Case(
+            "proxy_refused_then_direct",
+            "DNSResolutionFailed",
+            "GOPROXY=refused|direct without egress: the proxy refuses, go tries the origin, whose name does "
+            "not resolve; only that is reported",
+            download,
+            {"GOPROXY": f"http://goproxy.{DOMAIN}:{PORT_CLOSED}|direct"},
+            requires={"example.com/nosuch": "v1.0.0"},
+        ),
+        # --- failures that are not downloads (a network error of the build's own tests) ------------
+        Case(
+            "go_test_database_refused",
+            "Unknown",
+            "go test: the test dials its database on 127.0.0.1:5432, where nothing listens",
+            ["go", "test", "./..."],
+            {"GOPROXY": goproxy},
+            files={"db_test.go": DB_TEST},
+        ),
+        Case(
+            "go_test_assertion_failed",
+            "Unknown",
+            "go test: an assertion fails",
+            ["go", "test", "./..."],
+            {"GOPROXY": goproxy},
+            files={"add_test.go": ADD_TEST},
+        ),
+        Case(
+            "compile_error",
+            "Unknown",
+            "go build: the code does not compile",
+            build,
+            {"GOPROXY": goproxy},
+            files={"broken.go": "package main\n\nvar _ = hello.Greet()\n"},
+        ),
+    ]
+
+
+DB_TEST = """package main
+
+import (
+	"net"
+	"testing"
+)
+
+func TestDatabase(t *testing.T) {
+	conn, err := net.Dial("tcp", "127.0.0.1:5432")
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn.Close()
+}
+"""
+
+ADD_TEST = """package main
+
+import "testing"
+
+func TestAdd(t *testing.T) {
+	if got := 1 + 1; got != 3 {
+		t.Errorf("got %d, want 3", got)
+	}
+}
+"""
+
+
+def tool_cases(m: Material) -> list[Case]:
+    """git and ssh on their own (a clone step, `go get` in GOPATH mode, a CI checkout): their own words."""
+    git_env = {"GIT_SSL_CAINFO": str(m.ca_cert)}
+    ls_remote = ["git", "ls-remote"]
+    return [
+        Case(
+            "git_ls_remote_https_credentials",
+            "AuthenticationFailed",
+            "git over HTTPS: the server answers 401 and GIT_TERMINAL_PROMPT=0",
+            [*ls_remote, f"https://git.{DOMAIN}/team/secret.git"],
+            git_env,
+            tool="git",
+        ),
+        Case(
+            "git_ls_remote_self_signed",
+            "CertificateUntrusted",
+            "git over HTTPS to a server with a self-signed certificate",
+            [*ls_remote, f"https://selfsigned.{DOMAIN}:{PORT_SELF_SIGNED}/team/lib.git"],
+            git_env,
+            tool="git",
+        ),
+        Case(
+            "git_ls_remote_proxy_407",
+            "HTTPProxyError",
+            "git over HTTPS through a corporate proxy that wants credentials (407)",
+            [*ls_remote, f"https://git.{DOMAIN}/team/lib.git"],
+            {**git_env, "HTTPS_PROXY": f"http://proxy.{DOMAIN}:{PORT_AUTH_PROXY}"},
+            tool="git",
+        ),
+        Case(
+            "git_ls_remote_dns",
+            "DNSResolutionFailed",
+            "git over HTTPS to a host name that does not exist",
+            [*ls_remote, "https://git.nonexistent.invalid/team/lib.git"],
+            git_env,
+            tool="git",
+        ),
+        Case(
+            "git_ls_remote_refused",
+            "ProxyUnreachable",
+            "git over HTTPS to a port where nothing listens",
+            [*ls_remote, f"https://git.{DOMAIN}:{PORT_CLOSED}/team/lib.git"],
+            git_env,
+            tool="git",
+        ),
+        Case(
+            "git_ls_remote_403",
+            "AuthenticationFailed",
+            "git over HTTPS: the server answers 403",
+            [*ls_remote, f"https://artifactory.{DOMAIN}/team/lib.git"],
+            git_env,
+            tool="git",
+        ),
+        Case(
+            "git_ls_remote_404",
+            "ModuleNotFound",
+            "git over HTTPS: the repository does not exist (404)",
+            [*ls_remote, f"https://goproxy.{DOMAIN}/team/nosuch.git"],
+            git_env,
+            tool="git",
+        ),
+        Case(
+            "git_ls_remote_ssh_changed_host_key",
+            "HostKeyVerificationFailed",
+            "git over ssh: known_hosts holds another key for the host",
+            [*ls_remote, f"ssh://root@git.{DOMAIN}{GIT_ROOT}/team/lib.git"],
+            {"GIT_SSH_COMMAND": ssh_command(m.client_key, m.known_hosts_changed)},
+            tool="git",
+        ),
+        Case(
+            "git_ls_remote_ssh_wrong_key",
+            "AuthenticationFailed",
+            "git over ssh: the server refuses the key",
+            [*ls_remote, f"ssh://root@git.{DOMAIN}{GIT_ROOT}/team/lib.git"],
+            {"GIT_SSH_COMMAND": ssh_command(m.wrong_key, m.known_hosts)},
+            tool="git",
+        ),
+        Case(
+            "git_clone_no_space_left",
+            "DiskFull",
+            "git clone of a 4 MiB repository onto a 1 MiB tmpfs",
+            [
+                "git",
+                "clone",
+                "-q",
+                f"ssh://root@git.{DOMAIN}{GIT_ROOT}/team/big.git",
+                str(GOPATH / "pkg/mod/big"),
+            ],
+            {"GIT_SSH_COMMAND": ssh_command(m.client_key, m.known_hosts)},
+            modcache_tmpfs="1m",
+            tool="git",
+        ),
+        Case(
+            "ssh_unresolved_host",
+            "DNSResolutionFailed",
+            "ssh to a host name that does not exist",
+            [*ssh_command(m.client_key, m.known_hosts).split(), "root@git.nonexistent.invalid", "true"],
+            {},
+            tool="ssh",
+        ),
+        Case(
+            "ssh_refused",
+            "ProxyUnreachable",
+            "ssh to a port where nothing listens",
+            [
+                *ssh_command(m.client_key, m.known_hosts).split(),
+                "-p",
+                str(PORT_CLOSED),
+                f"root@git.{DOMAIN}",
+                "true",
+            ],
+            {},
+            tool="ssh",
+        ),
     ]
 
 
@@ -1043,8 +1516,8 @@ def wipe(path: Path) -> None:
     shutil.rmtree(path, onerror=lambda func, p, exc: make_writable(func, p, exc[1]))
 
 
-def go_mod_text(requires: dict[str, str]) -> str:
-    lines = ["module example.com/app", "", "go 1.22", ""]
+def go_mod_text(requires: dict[str, str], *, go_directive: str = GO_DIRECTIVE) -> str:
+    lines = ["module example.com/app", "", f"go {go_directive}", ""]
     if requires:
         lines.append("require (")
         lines += [f"\t{mod} {ver}" for mod, ver in requires.items()]
@@ -1052,23 +1525,60 @@ def go_mod_text(requires: dict[str, str]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def main_go_text(requires: dict[str, str] | None) -> str:
-    imports = "\n".join(f'\t_ "{mod}"' for mod in (requires or {}))
+def main_go_text(requires: dict[str, str] | None, *, imports: list[str] | None = None) -> str:
+    packages = list(requires or {}) if imports is None else imports
+    lines = "\n".join(f'\t_ "{mod}"' for mod in packages)
     return (
-        f"package main\n\nimport (\n{imports}\n)\n\nfunc main() {{}}\n"
-        if imports
+        f"package main\n\nimport (\n{lines}\n)\n\nfunc main() {{}}\n"
+        if lines
         else ("package main\n\nfunc main() {}\n")
     )
 
 
-def base_env(ca_cert: Path | None = None) -> dict[str, str]:
-    """The environment of every run: fresh, isolated Go dirs; the corporate CA trusted (as a cluster
-    with spec.caBundle would have it), so only the cases about certificates fail on TLS."""
+#: Where the Go toolchains other than the installed one are kept (fetched once, before isolation).
+TOOLCHAINS = (
+    Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "gobuild-operator" / "toolchains"
+)
+
+
+def installed_go() -> Path:
     go = shutil.which("go")
     if go is None:
         sys.exit("record_go_failures: `go` is not on PATH")
+    return Path(go)
+
+
+def toolchain_go(version: str) -> Path:
+    """The go binary of `version` (e.g. go1.21.13): the installed one, or a golang.org/toolchain module
+    in TOOLCHAINS (see fetch_toolchains)."""
+    if version in ("", "local"):
+        return installed_go()
+    return TOOLCHAINS / "golang.org" / f"toolchain@v0.0.1-{version}.linux-amd64" / "bin" / "go"
+
+
+def fetch_toolchains(versions: list[str]) -> None:
+    """Fetch the Go toolchains asked for from the Go module proxy, as the go command does for
+    GOTOOLCHAIN (outside the private namespace; once: they are kept in TOOLCHAINS)."""
+    for version in versions:
+        if version in ("", "local") or toolchain_go(version).exists():
+            continue
+        print(f"fetching the {version} toolchain (golang.org/toolchain) into {TOOLCHAINS}", flush=True)
+        env = {**os.environ, "GOMODCACHE": str(TOOLCHAINS), "GOTOOLCHAIN": version, "GOFLAGS": "-mod=mod"}
+        subprocess.run([str(installed_go()), "version"], env=env, check=True, timeout=600, cwd="/")
+
+
+def go_version_of(go: Path) -> str:
+    """`go version` of that binary, e.g. go1.21.13."""
+    out = run([str(go), "version"], env={"GOTOOLCHAIN": "local", "HOME": str(HOME), "PATH": "/usr/bin:/bin"})
+    return out.stdout.split()[2]
+
+
+def base_env(ca_cert: Path | None = None, *, go: Path | None = None) -> dict[str, str]:
+    """The environment of every run: fresh, isolated Go dirs; the corporate CA trusted (as a cluster
+    with spec.caBundle would have it), so only the cases about certificates fail on TLS."""
+    go = go or installed_go()
     path = os.pathsep.join(
-        [str(Path(go).parent), "/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"]
+        [str(go.parent), "/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"]
     )
     return {
         "PATH": path,
@@ -1090,6 +1600,11 @@ def base_env(ca_cert: Path | None = None) -> dict[str, str]:
     } | ({"SSL_CERT_FILE": str(ca_cert), "GIT_SSL_CAINFO": str(ca_cert)} if ca_cert else {})
 
 
+#: The Go settings of a case's environment that the operator reads from a container (what the
+#: tests pass to the classifier as `injected`).
+GO_SETTINGS = ("GOPROXY", "GOSUMDB", "GOPRIVATE", "GONOPROXY", "GONOSUMDB", "GOFLAGS")
+
+
 @dataclasses.dataclass(frozen=True)
 class Recorded:
     output: str
@@ -1097,27 +1612,37 @@ class Recorded:
     seconds: float
 
 
-def run_case(case: Case, ca_cert: Path) -> Recorded:
+def run_case(case: Case, ca_cert: Path, *, go: Path) -> Recorded:
     for path in (GOPATH, GOCACHE.parent, HOME, WORKSPACE):
         wipe(path)
         path.mkdir(parents=True)
+    modcache = GOPATH / "pkg" / "mod"
     if case.modcache_tmpfs:
-        modcache = GOPATH / "pkg" / "mod"
         modcache.mkdir(parents=True)
-        run(["mount", "-t", "tmpfs", "-o", f"size={case.modcache_tmpfs}", "tmpfs", str(modcache)])
-    if case.requires is not None:
-        (WORKSPACE / "go.mod").write_text(go_mod_text(case.requires))
-    (WORKSPACE / "main.go").write_text(main_go_text(case.requires))
-    if case.go_sum:
-        (WORKSPACE / "go.sum").write_text(case.go_sum)
+        options = f"size={case.modcache_tmpfs}" + (",ro" if case.modcache_read_only else "")
+        run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(modcache)])
+    module_dir = GOPATH if case.in_gopath else WORKSPACE
+    if case.tool == "go":
+        if case.requires is not None:
+            (module_dir / "go.mod").write_text(go_mod_text(case.requires, go_directive=case.go_directive))
+        (module_dir / "main.go").write_text(main_go_text(case.requires, imports=case.imports))
+        if case.go_sum:
+            (module_dir / "go.sum").write_text(case.go_sum)
+        for name, text in case.files.items():
+            (module_dir / name).parent.mkdir(parents=True, exist_ok=True)
+            (module_dir / name).write_text(text)
     (HOME / ".gitconfig").write_text(case.gitconfig)
-    env = {**base_env(ca_cert), **case.env}
+    env = {**base_env(ca_cert, go=go), **case.env}
+    if case.without_git:
+        env["PATH"] = str(go.parent)
     env = {k: v for k, v in env.items() if v != ""}
+    if case.without_ipv6:
+        run(["sysctl", "-qw", "net.ipv6.conf.lo.disable_ipv6=1"])
     start = time.monotonic()
     try:
         proc = subprocess.run(
             case.command,
-            cwd=WORKSPACE,
+            cwd=module_dir,
             env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -1129,12 +1654,25 @@ def run_case(case: Case, ca_cert: Path) -> Recorded:
         output, code = (exc.stdout or b"").decode("utf-8", "replace"), -1
     finally:
         if case.modcache_tmpfs:
-            subprocess.run(["umount", "-l", str(GOPATH / "pkg" / "mod")], check=False)
+            subprocess.run(["umount", "-l", str(modcache)], check=False)
+        if case.without_ipv6:
+            subprocess.run(["sysctl", "-qw", "net.ipv6.conf.lo.disable_ipv6=0"], check=False)
     return Recorded(output=output, exit_code=code, seconds=round(time.monotonic() - start, 1))
 
 
-def record(out: Path, only: set[str]) -> int:
-    go_version = run(["go", "version"], env=base_env()).stdout.strip()
+def case_key(name: str, version: str, primary: str) -> str:
+    """The fixture's name: the case itself for the primary Go version (and git/ssh on their own),
+    VERSION/case for the others."""
+    return name if version == primary else f"{version}/{name}"
+
+
+def record(out: Path, only: set[str], versions: list[str]) -> int:
+    gos = {version: toolchain_go(version) for version in versions}
+    missing = [version for version, go in gos.items() if not go.exists()]
+    if missing:
+        sys.exit(f"record_go_failures: no toolchain for {', '.join(missing)} (fetch_toolchains did not run?)")
+    named = {version: go_version_of(go) for version, go in gos.items()}
+    primary = named[versions[0]]
     git_version = run(["git", "--version"]).stdout.strip()
     ssh_version = run(["ssh", "-V"]).stderr.strip()
     out.mkdir(parents=True, exist_ok=True)
@@ -1147,34 +1685,60 @@ def record(out: Path, only: set[str]) -> int:
         unknown = only - {c.name for c in cases}
         if unknown:
             sys.exit(f"record_go_failures: no such case: {', '.join(sorted(unknown))}")
-        for case in cases:
-            if only and case.name not in only:
-                continue
-            result = run_case(case, material.ca_cert)
-            ok = result.exit_code != 0 and result.output.strip() != ""
-            status = "ok" if ok else "DID NOT FAIL AS EXPECTED"
-            print(
-                f"{case.name:40} {case.reason:26} exit={result.exit_code:<4} {result.seconds:5.1f}s  {status}"
-            )
-            if not ok:
-                failures += 1
-                print(result.output, file=sys.stderr)
-                continue
-            (out / f"{case.name}.txt").write_text(result.output)
-            cases_out[case.name] = {
-                "reason": case.reason,
-                "how": case.how,
-                "command": shlex.join(case.command),
-                "env": {k: v for k, v in case.env.items() if v != ""},
-                "go_mod_requires": case.requires,
-                "exit_code": result.exit_code,
-                "go_version": go_version,
-                "provoked": case.provoked,
-            }
+        for version in versions:
+            go, go_version = gos[version], named[version]
+            for case in cases:
+                if (only and case.name not in only) or (case.tool != "go" and version != versions[0]):
+                    continue
+                key = case_key(case.name, go_version if case.tool == "go" else primary, primary)
+                result = run_case(case, material.ca_cert, go=go)
+                ok = result.exit_code != 0 and result.output.strip() != ""
+                status = "ok" if ok else "DID NOT FAIL AS EXPECTED"
+                print(
+                    f"{key:50} {case.reason:26} exit={result.exit_code:<4} {result.seconds:5.1f}s  {status}",
+                    flush=True,
+                )
+                if not ok:
+                    failures += 1
+                    print(result.output, file=sys.stderr)
+                    continue
+                (out / f"{key}.txt").parent.mkdir(parents=True, exist_ok=True)
+                (out / f"{key}.txt").write_text(result.output)
+                env = {k: v for k, v in case.env.items() if v != ""}
+                entry: dict[str, Any] = {
+                    "reason": case.reason,
+                    "how": case.how,
+                    "command": shlex.join(case.command),
+                    "env": env,
+                    "exit_code": result.exit_code,
+                    "provoked": case.provoked,
+                }
+                if case.tool == "go":
+                    entry |= {
+                        "go_mod_requires": case.requires,
+                        "go_version": f"go version {go_version} linux/amd64",
+                        # the Go settings the build ran with, as the operator reads them from a container
+                        "injected": {
+                            name: value
+                            for name, value in {**base_env(go=go), **case.env}.items()
+                            if name in GO_SETTINGS and value != ""
+                        },
+                    }
+                else:
+                    entry["tool"] = git_version if case.tool == "git" else ssh_version
+                if case.reason_without_settings:
+                    entry["reason_without_settings"] = case.reason_without_settings
+                cases_out[key] = entry
     manifest = {
         "generator": "scripts/record_go_failures.py",
-        "regenerate": "sudo .venv/bin/python scripts/record_go_failures.py",
-        "tools": {"go": go_version, "git": git_version, "ssh": ssh_version},
+        "regenerate": "sudo .venv/bin/python scripts/record_go_failures.py"
+        + "".join(f" --go {version}" for version in versions if version != "local"),
+        "tools": {
+            "go": f"go version {primary} linux/amd64",
+            "go_versions": sorted({*named.values(), *manifest.get("tools", {}).get("go_versions", [])}),
+            "git": git_version,
+            "ssh": ssh_version,
+        },
         "isolation": "private network namespace (loopback only), local DNS for *.corp.invalid, tmpfs /srv",
         "cases": dict(sorted(cases_out.items())),
     }
@@ -1189,11 +1753,21 @@ def main(argv: list[str] | None = None) -> int:
         "--out", type=Path, default=DEFAULT_OUT, help="fixture directory (default: %(default)s)"
     )
     parser.add_argument("--only", action="append", default=[], metavar="CASE", help="record only this case")
+    parser.add_argument(
+        "--go",
+        action="append",
+        default=[],
+        metavar="VERSION",
+        help="also record with this Go toolchain (e.g. go1.21.13; fetched from the Go module proxy "
+        "once); the installed go is always the first, and its fixtures have no VERSION/ prefix",
+    )
     args = parser.parse_args(args_list)
+    versions = ["local", *[v for v in args.go if v != "local"]]
     if os.environ.get(IN_NAMESPACE_MARKER) != "1":
+        fetch_toolchains(versions)
         reexec_in_namespace(args_list)
     prepare_namespace()
-    return record(args.out.resolve(), set(args.only))
+    return record(args.out.resolve(), set(args.only), versions)
 
 
 if __name__ == "__main__":

@@ -8,10 +8,10 @@ and GOFLAGS that run code, refused unless the admin allows them) is applied in t
 a refused config is "invalid" for selection, injection and the status alike.
 
 Plain data and dicts, no I/O and no locks. kopf's event loop writes; the admission thread
-(handlers/webhook.py) only reads, through `specs()` and `namespace_labels()`, which hand out
-mappings that are never changed after they are published: a write builds a new one and swaps it
-in with one dict assignment (atomic under the GIL), so a reader sees the old view or the new one,
-never half of a change.
+(handlers/webhook.py) only reads, through `specs()`, `namespace_labels()` and `probe_health()`,
+which hand out mappings that are never changed after they are published: a write builds a new one
+and swaps it in with one dict assignment (atomic under the GIL), so a reader sees the old view or
+the new one, never half of a change.
 """
 
 from __future__ import annotations
@@ -20,11 +20,12 @@ import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Final
 
 from gobuild_operator.api import policy as policies
 from gobuild_operator.api.fields import MAX_NAME_LENGTH, NAME_TOO_LONG, SpecError
 from gobuild_operator.api.policy import Policy
+from gobuild_operator.api.reasons import ReasonName
 from gobuild_operator.api.spec import GoBuildConfigSpec, parse_spec
 
 Key = tuple[str, str]  # (namespace, name)
@@ -93,6 +94,52 @@ def _key(body: Mapping[str, Any]) -> Key:
 _NOTHING: Mapping[str, Any] = MappingProxyType({})
 
 
+@dataclass(frozen=True)
+class ProbeHealth:
+    """What the latest probe round of a config found failing, as its status says (status.proxies and
+    ProxiesReachable, written by the leader): every replica's webhook reads it from its own watch, to
+    warn whoever creates a build that will fail at go mod download."""
+
+    #: (url, error) of each goproxy URL whose probe failed.
+    failing: tuple[tuple[str, str], ...]
+    #: Whether builds cannot get past them (go stops at an unreachable proxy without OnAnyError).
+    blocking: bool
+    #: When the round ran (RFC 3339).
+    time: str
+
+
+#: ProxiesReachable's reason when builds cannot get past a failing proxy (core/status/health.py).
+_BLOCKING: Final = ReasonName.ProxyUnreachable.value
+
+
+def _probe_health(body: Mapping[str, Any]) -> ProbeHealth | None:
+    """The failed probes in a config's status, if its ProxiesReachable is of the current spec."""
+    status = body.get("status") or {}
+    generation = int((body.get("metadata") or {}).get("generation") or 0)
+    reachable = next(
+        (
+            c
+            for c in status.get("conditions") or []
+            if isinstance(c, Mapping) and c.get("type") == "ProxiesReachable"
+        ),
+        None,
+    )
+    if reachable is None or reachable.get("status") != "False":
+        return None
+    if reachable.get("observedGeneration") not in (None, generation):
+        return None  # probes of an older spec
+    failing = [
+        p for p in status.get("proxies") or [] if isinstance(p, Mapping) and p.get("reachable") is False
+    ]
+    if not failing:
+        return None
+    return ProbeHealth(
+        failing=tuple((str(p.get("url") or ""), str(p.get("error") or "")) for p in failing),
+        blocking=reachable.get("reason") == _BLOCKING,
+        time=str(failing[0].get("lastProbeTime") or ""),
+    )
+
+
 class Store:
     def __init__(self, *, policy: Policy | None = None) -> None:
         self._policy = policy if policy is not None else Policy()
@@ -105,6 +152,8 @@ class Store:
         self.synced = False
         #: Set by every change, for `wait_until_holds` (on the event loop that feeds the store).
         self._changed = asyncio.Event()
+        #: (namespace, name) -> the failing probes its status shows; replaced (never changed) on a change.
+        self._probes: Mapping[Key, ProbeHealth] = MappingProxyType({})
 
     def holds(self, configs: set[Key], namespaces: set[str]) -> bool:
         """Whether these configs and namespaces have all arrived from the watches."""
@@ -138,6 +187,7 @@ class Store:
         self._configs[info.key] = info
         if old is None or old.spec is not info.spec:
             self._publish(info.namespace)
+        self._set_probe_health(info.key, _probe_health(body))
         self._touch()
         return info, old
 
@@ -147,6 +197,7 @@ class Store:
         return _info(body, self._configs.get(_key(body)), self._policy)
 
     def remove_config(self, namespace: str, name: str) -> ConfigInfo | None:
+        self._set_probe_health((namespace, name), None)
         removed = self._configs.pop((namespace, name), None)
         self._publish(namespace)
         self._touch()
@@ -173,6 +224,20 @@ class Store:
 
     def namespaces_with_configs(self) -> set[str]:
         return {ns for ns, _ in self._configs}
+
+    # --- probe health ---------------------------------------------------------------------------
+
+    def _set_probe_health(self, key: Key, health: ProbeHealth | None) -> None:
+        if self._probes.get(key) == health:
+            return
+        probes = {k: v for k, v in self._probes.items() if k != key}
+        if health is not None:
+            probes[key] = health
+        self._probes = MappingProxyType(probes)
+
+    def probe_health(self, namespace: str, name: str) -> ProbeHealth | None:
+        """The failing probes of a config's latest round, or None (safe to read from another thread)."""
+        return self._probes.get((namespace, name))
 
     # --- namespace labels -----------------------------------------------------------------------
 

@@ -398,10 +398,19 @@ def test_printer_columns_show_status(kubectl: Kubectl, namespace: str, no_operat
     )
 
     table = kubectl("get", "gbc", "shown", "-n", namespace, "-o", "wide").stdout.splitlines()
-    assert table[0].split() == ["NAME", "PROXY", "READY", "FAILED", "AGE", "REASON", "DEFAULT"]
+    assert table[0].split() == [
+        "NAME",
+        "PROXY",
+        "READY",
+        "FAILED",
+        "REASON",
+        "AGE",
+        "LAST-FAILURE",
+        "DEFAULT",
+    ]
     row = table[1].split()
-    assert row[:4] == ["shown", "https://goproxy.cn,direct", "False", "2"]
-    assert row[5:] == ["SecretNotFound", "false"]
+    assert row[:5] == ["shown", "https://goproxy.cn,direct", "False", "2", "SecretNotFound"]
+    assert row[6:] == ["ProxyUnreachable", "false"]
 
 
 def test_category_lists_gobuildconfigs(kubectl: Kubectl, namespace: str) -> None:

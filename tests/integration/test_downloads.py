@@ -152,7 +152,7 @@ def test_a_failed_build_shows_its_reason_and_remedy(
     )
 
     table = cluster.kubectl("get", "gbc", "go", "-n", namespace).stdout.splitlines()
-    assert table[0].split() == ["NAME", "PROXY", "READY", "FAILED", "AGE"]
+    assert table[0].split() == ["NAME", "PROXY", "READY", "FAILED", "REASON", "AGE"]
     row = table[1].split()
     assert (row[0], row[1], row[3]) == ("go", "https://goproxy.corp.invalid,direct", "1")
 

@@ -63,16 +63,20 @@ def test_probes_tell_a_reachable_proxy_from_a_refused_one(
     assert goproxy.paths == ["/golang.org/x/mod/@v/list"]
 
     reachable = condition(cluster, namespace, "ProxiesReachable")
-    assert (reachable["status"], reachable["reason"]) == ("False", "ProxyUnreachable")
+    assert (reachable["status"], reachable["reason"]) == ("False", "PartlyUnreachable"), (
+        "go gets modules from the proxy before the refused one"
+    )
     assert f"{refused} unreachable: {COULD_NOT_CONNECT}" in reachable["message"]
     assert reachable["message"] in describe(cluster, namespace)
     assert condition(cluster, namespace, "Ready")["status"] == "True", (
         "a proxy with a fallback does not gate Ready"
     )
     wait_for(
-        lambda: [e for e in events(cluster, namespace, "GoBuildConfig") if e["reason"] == "ProxyUnreachable"],
+        lambda: [
+            e for e in events(cluster, namespace, "GoBuildConfig") if e["reason"] == "PartlyUnreachable"
+        ],
         timeout=PROMPT,
-        what="a ProxyUnreachable Event",
+        what="a PartlyUnreachable Event",
     )
 
 

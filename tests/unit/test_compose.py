@@ -65,7 +65,9 @@ def test_findings_and_spec_make_one_ready_whatever_their_order() -> None:
     assert [p.url for p in a.proxies] == ["https://goproxy.corp"]
     ready = cond.get_condition(a.conditions, cond.READY)
     assert ready is not None
-    assert ready.status == "True", "a proxy down does not gate Ready"
+    assert (ready.status, ready.reason) == ("False", "ProxyUnreachable"), (
+        "builds cannot get past the only proxy: the config is not Ready"
+    )
 
 
 def test_a_status_write_removes_what_the_new_status_no_longer_has() -> None:

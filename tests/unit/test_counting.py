@@ -141,9 +141,13 @@ def test_a_failed_pod_is_classified_from_its_termination_message() -> None:
     assert obs.failure is not None
     assert (obs.stage, obs.failure.reason, obs.failure.container) == ("failed", "ModuleNotFound", "build")
     assert "spec.goprivate" in obs.failure.remedy
-    assert "goproxy.corp.invalid" not in str(obs.failure.model_dump()), (
-        "the evidence line stays out of status"
+    assert (obs.failure.module, obs.failure.host, obs.failure.route) == (
+        "example.com/nosuch",
+        "goproxy.corp.invalid",
+        "proxy",
     )
+    first_line = log.splitlines()[0]
+    assert first_line not in str(obs.failure.model_dump()), "the evidence line stays out of status"
 
 
 @pytest.mark.parametrize(

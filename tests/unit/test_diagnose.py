@@ -8,9 +8,7 @@ CI systems and image builders print them, with later errors that are consequence
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Callable
-from pathlib import Path
 
 import pytest
 
@@ -19,18 +17,17 @@ from gobuild_operator.core.diagnosis.diagnose import (
     REASONS,
     UNKNOWN,
     Diagnosis,
-    GoSettings,
     diagnose,
     explain,
     strip_ci_prefix,
 )
+from support.gofailures import Recorded, all_recorded, go_versions
+from support.gofailures import recorded as fixture
 
-ROOT = Path(__file__).resolve().parents[2]
-FIXTURES = ROOT / "tests" / "fixtures" / "gofailures"
-MANIFEST: dict[str, dict[str, object]] = json.loads((FIXTURES / "manifest.json").read_text(encoding="utf-8"))[
-    "cases"
-]
-CASES = sorted(MANIFEST)
+RECORDED = all_recorded()
+CASES = [r.case for r in RECORDED]
+#: The installed Go's fixtures (no version prefix), which the wrappers below wrap.
+PRIMARY = [r for r in RECORDED if "/" not in r.case]
 
 SPEC_REASONS = [  # SPEC.md "Download failure reasons", in its order
     *("ProxyUnreachable", "DNSResolutionFailed", "HTTPProxyError", "TLSHandshakeTimeout"),
@@ -42,17 +39,12 @@ SPEC_REASONS = [  # SPEC.md "Download failure reasons", in its order
 
 
 def recorded(case: str) -> str:
-    return (FIXTURES / f"{case}.txt").read_text(encoding="utf-8")
+    return fixture(case).text
 
 
-def expected_reason(case: str) -> str:
-    return str(MANIFEST[case]["reason"])
-
-
-def settings_of(case: str) -> GoSettings | None:
-    """The Go settings a recorded build was given (builder cases record them as `injected`)."""
-    injected = MANIFEST[case].get("injected")
-    return GoSettings.from_env(injected) if isinstance(injected, dict) else None
+def classify(r: Recorded, text: str | None = None) -> Diagnosis:
+    """As the operator classifies it: with the Go settings the run had and what ran go."""
+    return diagnose(r.text if text is None else text, settings=r.settings, workload=r.workload)
 
 
 def raw_lines(text: str) -> set[str]:
@@ -218,46 +210,86 @@ WRAPPERS: dict[str, Callable[[str], str]] = {
     "then_go_sum_complaint": then_go_sum_complaint,
 }
 
+
+def tput_sgr0(raw: str) -> str:
+    """Colours reset with `tput sgr0`, which also prints ESC ( B (a charset designation)."""
+    return "".join(f"\x1b[1m\x1b[31m{line}\x1b(B\x1b[m\n" for line in _lines(raw))
+
+
+def jenkins(raw: str) -> str:
+    return (
+        "[Pipeline] sh\n"
+        + "".join(f"[2024-05-01T12:34:56.789Z] {line}\n" for line in _lines(raw))
+        + "[Pipeline] }\n"
+    )
+
+
+def azure(raw: str) -> str:
+    stamp = "2024-05-01T12:34:56.1234567Z "
+    return (
+        f"{stamp}##[section]Starting: go mod download\n"
+        + "".join(f"{stamp}{line}\n" for line in _lines(raw))
+        + f"{stamp}##[error]Bash exited with code '1'.\n"
+    )
+
+
+WRAPPERS["tput_sgr0"] = tput_sgr0
+WRAPPERS["jenkins"] = jenkins
+WRAPPERS["azure"] = azure
+
+#: Wrappers that add a later failure of their own: a log without a failure then is not Unknown.
+ADDS_A_FAILURE = {"then_offline_retry", "then_go_sum_complaint"}
 # "lookup disabled" is the weakest reason by design: a go.sum complaint after it outranks it.
 NOT_APPLICABLE = {("then_go_sum_complaint", "LookupDisabled")}
 
 WRAPPED = [
-    pytest.param(case, wrapper, id=f"{case}-{wrapper}")
-    for case in CASES
+    pytest.param(r, wrapper, id=f"{r.case}-{wrapper}")
+    for r in PRIMARY
     for wrapper in WRAPPERS
-    if (wrapper, expected_reason(case)) not in NOT_APPLICABLE
+    if (wrapper, r.reason) not in NOT_APPLICABLE and not (r.reason == UNKNOWN and wrapper in ADDS_A_FAILURE)
 ]
 
 
 def test_every_reason_is_recorded_from_a_real_failure() -> None:
-    recorded_reasons = {expected_reason(case) for case in CASES}
-    assert recorded_reasons == set(REASONS) - {UNKNOWN}
+    recorded_reasons = {r.reason for r in RECORDED}
+    assert recorded_reasons == set(REASONS), set(REASONS) - recorded_reasons
 
 
-def test_reasons_are_the_specs() -> None:
-    """The registry holds exactly the SPEC's reasons (in its own order: the classifier's precedence)."""
-    assert sorted(REASONS) == sorted(SPEC_REASONS)
-    assert len(REASONS) == len(SPEC_REASONS)
+def test_fixtures_come_from_at_least_three_go_versions_and_from_git_ssh_and_builders() -> None:
+    assert len(go_versions()) >= 3, go_versions()
+    origins = {r.origin.split()[0] for r in RECORDED}
+    assert {"git", "buildkit", "buildah"} <= origins
+    assert any(origin.startswith("OpenSSH_") for origin in origins)
+
+
+def test_the_spec_s_reasons_are_all_there() -> None:
+    """The registry holds every SPEC reason (and more; in its own order: the classifier's precedence)."""
+    assert set(SPEC_REASONS) <= set(REASONS)
     assert REASONS[-1] == UNKNOWN
 
 
-@pytest.mark.parametrize("case", CASES)
-def test_recorded_failure(case: str) -> None:
-    raw = recorded(case)
-    got = diagnose(raw, settings=settings_of(case))
-    assert got.reason == expected_reason(case), got.evidence
+@pytest.mark.parametrize("r", RECORDED, ids=CASES)
+def test_recorded_failure(r: Recorded) -> None:
+    got = classify(r)
+    assert got.reason == r.reason, got.evidence
+    if r.reason == UNKNOWN:
+        assert got == explain(UNKNOWN)
+        return
     assert got.evidence, "a diagnosed reason always shows the line it matched"
-    assert got.evidence in raw_lines(raw)
+    assert got.evidence in raw_lines(r.text)
 
 
-@pytest.mark.parametrize(("case", "wrapper"), WRAPPED)
-def test_recorded_failure_in_ci_noise(case: str, wrapper: str) -> None:
-    raw, settings = recorded(case), settings_of(case)
-    got = diagnose(WRAPPERS[wrapper](raw), settings=settings)
-    assert got.reason == expected_reason(case), got.evidence
-    assert got.evidence == diagnose(raw, settings=settings).evidence, (
-        "the evidence is the tool's line, without CI prefixes"
-    )
+@pytest.mark.parametrize("r", [r for r in RECORDED if not r.builder], ids=lambda r: r.case)
+def test_recorded_failure_without_the_settings(r: Recorded) -> None:
+    """The log alone (diagnose without --config): what the route would change is not known."""
+    assert diagnose(r.text).reason == r.reason_without_settings
+
+
+@pytest.mark.parametrize(("r", "wrapper"), WRAPPED)
+def test_recorded_failure_in_ci_noise(r: Recorded, wrapper: str) -> None:
+    got = classify(r, WRAPPERS[wrapper](r.text))
+    assert got.reason == r.reason, got.evidence
+    assert got.evidence == classify(r).evidence, "the evidence is the tool's line, without CI prefixes"
 
 
 # --- precedence: the first root cause, not the last echo of it ----------------------------------
@@ -291,223 +323,69 @@ def test_precedence_between_recorded_failures(first: str, then: str, reason: str
     assert diagnose(recorded(first) + recorded(then)).reason == reason
 
 
-# --- messages of other Go versions, git and ssh (transcribed, not recorded here) ----------------
-
-OTHER_VERSIONS = [
-    # Go <= 1.13: no quotes around the URL, no "tls: failed to verify certificate:" prefix.
-    (
-        "go: github.com/pkg/errors@v0.9.1: Get https://proxy.golang.org/github.com/pkg/errors/@v/v0.9.1.mod: "
-        "x509: certificate signed by unknown authority",
-        "CertificateUntrusted",
-    ),
-    # Go 1.14 to 1.19: quoted URL, still no tls: prefix.
-    (
-        "go: github.com/pkg/errors@v0.9.1: "
-        'Get "https://proxy.golang.org/github.com/pkg/errors/@v/v0.9.1.mod": '
-        "x509: certificate signed by unknown authority",
-        "CertificateUntrusted",
-    ),
-    (
-        'go: example.com/x@v1.0.0: Get "https://goproxy.corp.example/example.com/x/@v/v1.0.0.mod": '
-        "x509: certificate has expired or is not yet valid: current time 2024-05-01T10:00:00Z is after "
-        "2024-04-30T23:59:59Z",
-        "CertificateUntrusted",
-    ),
-    # Go 1.12/1.13 proxy errors.
-    (
-        "go: finding github.com/corp/tool v1.2.0\ngo: github.com/corp/tool@v1.2.0: unexpected status "
-        "(https://proxy.golang.org/github.com/corp/tool/@v/v1.2.0.info): 410 Gone",
-        "ModuleNotFound",
-    ),
-    (
-        "go: github.com/corp/tool@v1.2.0: unexpected status "
-        "(https://athens.corp.example/github.com/corp/tool/@v/v1.2.0.info): 503 Service Unavailable",
-        "ProxyServerError",
-    ),
-    # Go <= 1.15 outside a module.
-    ("go: cannot find main module; see 'go help modules'", "NoGoMod"),
-    # Go 1.15 and 1.16 read-only go.sum.
-    ("go: updates to go.sum needed, disabled by -mod=readonly", "MissingGoSum"),
-    (
-        "go: github.com/pkg/errors@v0.9.1: missing go.sum entry; to add it:\n"
-        "\tgo mod download github.com/pkg/errors",
-        "MissingGoSum",
-    ),
-    (
-        "main.go:5:2: no required module provides package example.com/x: go.mod file not found in current "
-        "directory or any parent directory; see 'go help modules'",
-        "NoGoMod",
-    ),
-    ("go: github.com/pkg/errors@v0.9.9: invalid version: unknown revision v0.9.9", "UnknownRevision"),
-    (
-        "go: example.com/x@v1.0.0: invalid version: git fetch -f origin refs/heads/*:refs/heads/* "
-        "refs/tags/*:refs/tags/* in /go/pkg/mod/cache/vcs/4f1e: exit status 128:\n"
-        "\tfatal: couldn't find remote ref refs/tags/v1.0.0",
-        "UnknownRevision",
-    ),
-    # proxy.golang.org on a private module, Go 1.14+ single-line server response.
-    (
-        "go: github.com/corp/private@v0.1.0: reading "
-        "https://proxy.golang.org/github.com/corp/private/@v/v0.1.0.mod: 410 Gone\n"
-        "\tserver response: not found: github.com/corp/private@v0.1.0: invalid version: git fetch -f origin "
-        "refs/heads/*:refs/heads/* refs/tags/*:refs/tags/* in /tmp/gopath/pkg/mod/cache/vcs/abc: exit "
-        "status 128:\n\tfatal: could not read Username for 'https://github.com': terminal prompts disabled",
-        "ModuleNotFound",
-    ),
-    # proxy.golang.org on a domain that does not exist: the DNS failure is the proxy's, not ours.
-    (
-        "go: example.com/x@v1.0.0: reading https://proxy.golang.org/example.com/x/@v/v1.0.0.info: "
-        "404 Not Found\n"
-        '\tserver response: not found: example.com/x@v1.0.0: unrecognized import path "example.com/x": '
-        'https fetch: Get "https://example.com/x?go-get=1": dial tcp: lookup example.com on 8.8.8.8:53: '
-        "no such host",
-        "ModuleNotFound",
-    ),
-    # An Athens proxy failing upstream: its story is a server error, not our network problem.
-    (
-        "go: example.com/x@v1.0.0: reading https://athens.corp.example/example.com/x/@v/v1.0.0.info: 500 "
-        "Internal Server Error\n\tserver response: "
-        'Get "https://proxy.golang.org/example.com/x/@v/v1.0.0.info": '
-        "dial tcp 142.250.74.113:443: connect: connection refused",
-        "ProxyServerError",
-    ),
-    (
-        "go: verifying module: example.com/x@v1.0.0: Get https://sum.golang.org/lookup/example.com/x@v1.0.0: "
-        "dial tcp: lookup sum.golang.org on 10.96.0.10:53: "
-        "read udp 10.244.1.5:40211->10.96.0.10:53: i/o timeout",
-        "SumDBUnreachable",
-    ),
-    (
-        "verifying git.corp.example/team/lib@v1.2.0/go.mod: git.corp.example/team/lib@v1.2.0/go.mod: reading "
-        "https://sum.golang.org/lookup/git.corp.example/team/lib@v1.2.0: 404 Not Found\n\tserver response:\n"
-        "\tnot found: git.corp.example/team/lib@v1.2.0: unrecognized import path",
-        "SumDBUnreachable",
-    ),
-    (
-        'go: example.com/x@v1.0.0: Get "https://proxy.golang.org/example.com/x/@v/v1.0.0.mod": dial tcp: '
-        "lookup proxy.golang.org on 10.96.0.10:53: read udp 10.244.1.5:40211->10.96.0.10:53: i/o timeout",
-        "DNSResolutionFailed",
-    ),
-    (
-        'go: example.com/x@v1.0.0: Get "https://proxy.golang.org/example.com/x/@v/v1.0.0.mod": dial tcp '
-        "142.250.74.113:443: i/o timeout",
-        "ProxyUnreachable",
-    ),
-    (
-        'go: example.com/x@v1.0.0: Get "https://proxy.golang.org/example.com/x/@v/v1.0.0.mod": net/http: '
-        "request canceled while waiting for connection (Client.Timeout exceeded while awaiting headers)",
-        "ProxyUnreachable",
-    ),
-    (
-        "go: example.com/x@v1.0.0: reading https://goproxy.io/example.com/x/@v/v1.0.0.mod: "
-        "429 Too Many Requests",
-        "ProxyServerError",
-    ),
-    (
-        "go: example.com/x@v1.0.0: verifying module: checksum mismatch\n\tdownloaded: h1:abc=\n"
-        "\tsum.golang.org: h1:def=\n\nSECURITY ERROR\nThis download does NOT match the one reported by the "
-        "checksum server.",
-        "ChecksumMismatch",
-    ),
-    (
-        "main.go:4:2: cannot find module providing package example.com/x: "
-        "import lookup disabled by -mod=vendor",
-        "LookupDisabled",
-    ),
-    # git and ssh on their own (fetches through `go get` in GOPATH mode, or a clone step).
-    (
-        "fatal: unable to access 'https://git.corp.example/team/lib/': "
-        "SSL certificate problem: unable to get local issuer certificate",
-        "CertificateUntrusted",
-    ),
-    (
-        "fatal: unable to access 'https://github.com/corp/lib/': "
-        "Received HTTP code 407 from proxy after CONNECT",
-        "HTTPProxyError",
-    ),
-    (
-        "fatal: unable to access 'https://github.com/corp/lib/': Could not resolve host: github.com",
-        "DNSResolutionFailed",
-    ),
-    (
-        "fatal: unable to access 'https://github.com/corp/lib/': "
-        "Failed to connect to github.com port 443 after 130 ms: Couldn't connect to server",
-        "ProxyUnreachable",
-    ),
-    ("ssh: Could not resolve hostname git.corp.example: Name or service not known", "DNSResolutionFailed"),
-    ("ERROR: Repository not found.\nfatal: Could not read from remote repository.", "ModuleNotFound"),
-    (
-        "remote: HTTP Basic: Access denied\nfatal: Authentication failed for 'https://gitlab.com/corp/x.git/'",
-        "AuthenticationFailed",
-    ),
-    (
-        "fatal: unable to access 'https://github.com/corp/x/': The requested URL returned error: 403",
-        "AuthenticationFailed",
-    ),
-    ("fatal: repository 'https://github.com/corp/nosuch/' not found", "ModuleNotFound"),
-    # Seen from go 1.26 in tests/e2e/test_injected_pods.py (known_hosts holding another key): for a
-    # `.git` path go hides git's error and prints only this.
-    (
-        "go: git.corp.example/srv/git/team/secretlib.git@v1.0.0: no secure protocol found for repository",
-        "AuthenticationFailed",
-    ),
-    (
-        "go: RLock /nfs/gomodcache/cache/download/example.com/x/@v/list.lock: no locks available",
-        "CacheLockFailed",
-    ),
-    ("write /go/pkg/mod/cache/download/example.com/x/@v/v1.0.0.zip123.tmp: disk quota exceeded", "DiskFull"),
-]
-
-
-@pytest.mark.parametrize(
-    ("log", "reason"), [pytest.param(log, r, id=f"{r}-{i}") for i, (log, r) in enumerate(OTHER_VERSIONS)]
-)
-def test_messages_of_other_versions_and_tools(log: str, reason: str) -> None:
-    got = diagnose(log)
-    assert got.reason == reason, got.evidence
-    assert got.evidence in raw_lines(log)
-
-
 # --- edge cases ---------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("log", [pytest.param("", id="empty"), pytest.param("\n\n   \n", id="blank")])
+def test_an_empty_log_is_unknown(log: str) -> None:
+    assert diagnose(log) == explain(UNKNOWN)
+
+
 @pytest.mark.parametrize(
-    "log",
+    "escape",
     [
-        pytest.param("", id="empty"),
-        pytest.param("\n\n   \n", id="blank"),
-        pytest.param(
-            "go: downloading example.com/hello v1.0.0\nok  \texample.com/app\t0.012s\n"
-            "--- FAIL: TestAdd (0.00s)\n"
-            "    add_test.go:12: got 1, want 2\nFAIL\nexit status 1\nFAIL\texample.com/app/add\t0.004s\n",
-            id="failing-tests-not-downloads",
-        ),
-        pytest.param("# example.com/app\n./main.go:5:2: undefined: hello.Greet\n", id="compile-error"),
-        pytest.param("Cloning into 'app'...\nremote: Enumerating objects: 3, done.\n", id="only-noise"),
-        pytest.param(
-            "Error: ENOSPC: System limit for number of file watchers reached, watch '/src'\n",
-            id="errno-name-from-another-tool",
-        ),
+        pytest.param(("\x1b[31;1m", "\x1b[0m"), id="sgr"),
+        pytest.param(("\x1b[1m", "\x1b(B\x1b[m"), id="tput-sgr0-charset"),
+        pytest.param(("\x1b]0;build\x07", "\x1b[K"), id="title-and-erase"),
+        pytest.param(("\x1b7", "\x1b8"), id="save-restore-cursor"),
     ],
 )
-def test_logs_without_a_download_failure_are_unknown(log: str) -> None:
-    got = diagnose(log)
-    assert got == explain(UNKNOWN)
-    assert got.evidence == ""
-
-
-def test_evidence_is_plain_text_without_colour_codes() -> None:
+def test_evidence_is_plain_text_without_terminal_escapes(escape: tuple[str, str]) -> None:
     log = recorded("proxy_connection_refused").rstrip("\n")
-    got = diagnose(f"\x1b[31;1m{log}\x1b[0m\n")
+    got = diagnose(f"{escape[0]}{log}{escape[1]}\n")
     assert got.reason == "ProxyUnreachable"
     assert got.evidence == log
 
 
-def test_evidence_of_a_huge_line_is_bounded() -> None:
-    line = "go: example.com/x@v1.0.0: " + "x" * 20_000 + ": no space left on device"
-    got = diagnose(line)
-    assert got.reason == "DiskFull"
+@pytest.mark.parametrize(
+    ("case", "span"),
+    [
+        pytest.param("disk_full", "no space left on device", id="disk-full"),
+        pytest.param("proxy_connection_refused", "connection refused", id="refused"),
+        pytest.param("git_ssh_unknown_host_key", "host key is known for", id="ssh"),
+    ],
+)
+def test_the_evidence_of_a_match_at_the_end_of_a_long_line_is_the_match(case: str, span: str) -> None:
+    line = next(line for line in recorded(case).splitlines() if span in line)
+    got = diagnose("x" * 1_000_000 + " " + line + "\n")
+    assert got.reason == fixture(case).reason
+    assert span in got.evidence
     assert len(got.evidence) <= MAX_EVIDENCE
+
+
+@pytest.mark.parametrize("size", [1, 7, 64, 4096, 1 << 20], ids=lambda size: f"pieces-of-{size}")
+def test_a_log_read_in_pieces_classifies_as_a_whole(size: int) -> None:
+    """`diagnose` streams: the pieces a reader hands over may cut lines, escapes and CRLFs anywhere."""
+    log = gitlab_ansi(shell_trace(recorded("proxy_404_origin_credentials"))) + crlf(recorded("goproxy_off"))
+    pieces = [log[i : i + size] for i in range(0, len(log), size)]
+    r = fixture("proxy_404_origin_credentials")
+    assert diagnose(pieces, settings=r.settings) == diagnose(log, settings=r.settings)
+    assert diagnose(pieces).reason == "AuthenticationFailed"
+
+
+@pytest.mark.timeout(120)
+def test_a_log_longer_than_a_block_with_its_failure_at_any_distance() -> None:
+    noise = "".join(f"go: downloading example.com/m{i} v1.0.{i}\n" for i in range(60_000))  # ~2.4 MB
+    line = "x" * 3_000_000  # one line longer than the classifier's blocks
+    logs = [
+        (noise + recorded("proxy_dial_timeout"), "ProxyUnreachable"),
+        (line + "\n" + noise + recorded("disk_full"), "DiskFull"),
+        (recorded("proxy_404") + line + "\n" + noise, "ModuleNotFound"),
+    ]
+    for log, reason in logs:
+        got = diagnose(log)
+        assert got.reason == reason
+        assert got.evidence in raw_lines(log)
 
 
 @pytest.mark.timeout(60)  # a backtracking pattern would hang here; speed itself is `make bench`'s business
@@ -545,6 +423,9 @@ def test_to_dict_has_the_keys_of_the_json_contract() -> None:
         "remedy": d.remedy,
         "evidence": "No ED25519 host key is known for git.corp.invalid "
         "and you have requested strict checking.",
+        "module": "git.corp.invalid/team/lib",
+        "host": "git.corp.invalid",
+        "route": "vcs",
     }
 
 

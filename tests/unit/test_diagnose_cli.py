@@ -42,7 +42,7 @@ def test_file_as_json(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.Mo
     assert code == 0
     assert err == ""
     result = json.loads(out)
-    assert set(result) == {"reason", "summary", "remedy", "evidence"}
+    assert set(result) == {"reason", "summary", "remedy", "evidence", "module", "host", "route"}
     assert result["reason"] == "AuthenticationFailed"
     assert result["evidence"] == "root@git.corp.invalid: Permission denied (publickey)."
     assert "spec.privateModules.ssh.secretName" in result["remedy"]
@@ -53,13 +53,13 @@ def test_file_as_text_is_the_default(
 ) -> None:
     code, out, _ = run_main([str(FIXTURES / "proxy_tls_handshake_timeout.txt")], capsys, monkeypatch)
     assert code == 0
-    lines = out.splitlines()
-    assert lines[0] == "reason:   TLSHandshakeTimeout"
-    assert lines[1].startswith("summary:  ")
-    assert lines[2].startswith("evidence: ")
-    assert lines[2].endswith("net/http: TLS handshake timeout")
-    assert lines[3].startswith("remedy:   ")
-    assert "spec.corporateProxy.httpsProxy" in lines[3]
+    lines = dict(line.split(":", 1) for line in out.splitlines())
+    assert list(lines) == ["reason", "summary", "module", "host", "evidence", "remedy"]
+    assert lines["reason"] == "   TLSHandshakeTimeout"
+    assert lines["module"] == "   example.com/hello"
+    assert lines["host"] == "     slow.corp.invalid:9443 (proxy)"
+    assert lines["evidence"].endswith("net/http: TLS handshake timeout")
+    assert "spec.corporateProxy.httpsProxy" in lines["remedy"]
 
 
 @pytest.mark.parametrize("argv", [pytest.param(["-"], id="dash"), pytest.param([], id="no-argument")])
@@ -87,7 +87,7 @@ def test_unknown_exits_1(capsys: pytest.CaptureFixture[str], monkeypatch: pytest
     )
     result = json.loads(out)
     assert code == 1
-    assert set(result) == {"reason", "summary", "remedy", "evidence"}
+    assert set(result) == {"reason", "summary", "remedy", "evidence", "module", "host", "route"}
     assert result["reason"] == "Unknown"
     assert result["evidence"] == ""
 

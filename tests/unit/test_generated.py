@@ -10,6 +10,7 @@ applies before it accepts a CRD.
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -37,9 +38,7 @@ def test_drift_is_detected(tmp_path: Path) -> None:
     for path, text in generate.outputs(ROOT).items():
         (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / path).write_text(text, encoding="utf-8")
-    (tmp_path / generate.FIXTURES).mkdir(parents=True)
-    for fixture in (ROOT / generate.FIXTURES).iterdir():
-        (tmp_path / generate.FIXTURES / fixture.name).write_bytes(fixture.read_bytes())
+    shutil.copytree(ROOT / generate.FIXTURES, tmp_path / generate.FIXTURES)
     assert generate.stale(tmp_path) == []
     crd_file = tmp_path / generate.CRD_FILE
     crd_file.write_text(crd_file.read_text().replace("default: OnNotFound", "default: OnAnyError"))

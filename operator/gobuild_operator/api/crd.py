@@ -46,13 +46,19 @@ PRINTER_COLUMNS: tuple[dict[str, Any], ...] = (
         "description": "Module downloads that failed in injected Pods.",
         "jsonPath": ".status.downloads.failed",
     },
-    {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
     {
         "name": "Reason",
         "type": "string",
-        "priority": 1,
-        "description": "Why the config is (not) Ready.",
+        "description": "Why the config is (not) Ready, e.g. ProxyUnreachable.",
         "jsonPath": '.status.conditions[?(@.type=="Ready")].reason',
+    },
+    {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
+    {
+        "name": "Last-Failure",
+        "type": "string",
+        "priority": 1,
+        "description": "The reason of the latest failed build.",
+        "jsonPath": ".status.downloads.lastFailure.reason",
     },
     {
         "name": "Default",

@@ -110,6 +110,26 @@ class Failure(StatusModel):
     ] = "Unknown"
     summary: Annotated[str, Field(description="What went wrong, in one line.")] = ""
     remedy: Annotated[str, Field(description="The GoBuildConfig field or build change that fixes it.")] = ""
+    module: Annotated[
+        str, Field(max_length=1024, description="The module whose download failed, when the log names it.")
+    ] = ""
+    host: Annotated[
+        str,
+        Field(
+            max_length=1024,
+            description="The server the failed request went to (proxy, checksum database or repository).",
+        ),
+    ] = ""
+    route: Annotated[
+        Literal["", "proxy", "sumdb", "direct", "vcs", "off"],
+        Field(
+            description=(
+                "Which way the failed request went: proxy (a goproxy entry), sumdb (the checksum "
+                "database), direct (go from the module's origin), vcs (git or ssh), off (GOPROXY=off); "
+                "empty when unknown."
+            )
+        ),
+    ] = ""
     time: Annotated[Time, Field(description="When the failure was recorded.")] = ""
 
 

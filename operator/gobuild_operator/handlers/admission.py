@@ -33,6 +33,7 @@ from gobuild_operator.core.injection.budget import Budget, OverBudget
 from gobuild_operator.core.injection.inject import Injection, PlanCache, inject
 from gobuild_operator.core.injection.patch import json_patch
 from gobuild_operator.metrics import Metrics
+from gobuild_operator.redact import redact_text
 from gobuild_operator.settings import Settings
 from gobuild_operator.store import Store
 
@@ -144,6 +145,8 @@ class Admission:
                 budget=budget,
             )
             warnings.extend(result.warnings)
+            if result.outcome == "injected" and result.config:
+                warnings.extend(probe_warnings(self._store, namespace, result.config))
             outcome = result.outcome
             if result.obj is not None and isinstance(obj, Mapping):
                 size = len(orjson.dumps(result.obj))
@@ -196,6 +199,23 @@ class Admission:
     def _count(self, kind: str, outcome: str, started: float) -> None:
         self._metrics.admission_requests.labels(kind=kind, outcome=outcome).inc()
         self._metrics.admission_seconds.labels(kind=kind).observe(self._clock() - started)
+
+
+def probe_warnings(store: Store, namespace: str, config: str) -> list[str]:
+    """What the latest probes of the config found failing, for whoever creates a build with it: a
+    build that cannot get past a failing proxy fails at go mod download, minutes later."""
+    health = store.probe_health(namespace, config)
+    if health is None:
+        return []
+    failed = "; ".join(f"{url}: {error}" for url, error in health.failing)
+    if health.blocking:
+        effect = (
+            "builds fail at go mod download until it answers (kubectl get gbc "
+            f"{config} -o yaml shows status.proxies; fix spec.goproxy or set spec.proxyFallback: OnAnyError)"
+        )
+    else:
+        effect = "go moves on past it to the next spec.goproxy entry, so builds depend on that one"
+    return [redact_text(f"{config}: the GOPROXY probe at {health.time} failed: {failed}; {effect}")]
 
 
 def answer(uid: str, *, patch: list[dict[str, Any]] | None, warnings: list[str]) -> bytes:

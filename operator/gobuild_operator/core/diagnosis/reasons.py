@@ -26,7 +26,13 @@ request then ran into (no DNS answer outside the cluster, a firewall, a 404 for 
 A rule has anchors, literal strings of which a matching line holds one (candidate lines are found
 with str.find, fast on multi-megabyte logs), and optionally a pattern that must match on the
 anchor's line (it never crosses a newline). `in_proxy_detail` lets a rule match text a module proxy
-sent back ("server response:"), which otherwise is never read as this build's own failure.
+sent back ("server response:"), which otherwise is never read as this build's own failure: there it
+is the proxy's failure to read the module's origin. `request` rules (network, TLS, DNS) only count on
+lines that belong to a module download (see `Rule`).
+
+Where the Go settings of the build are known, the route a failed request took can change the reason
+(core/diagnosis/diagnose.py, "routes"): with GOPROXY="mirror,off" go reports "lookup disabled by
+GOPROXY=off" only after the mirror answered 404/410, so the mirror lacks the module (ModuleNotFound).
 
 Pure data: no I/O.
 """
@@ -41,11 +47,17 @@ from gobuild_operator.api.reasons import NAMES, ReasonName
 
 @dataclass(frozen=True)
 class Rule:
-    """Lines holding one of `anchors` (and matching `pattern`, when given) show the reason."""
+    """Lines holding one of `anchors` (and matching `pattern`, when given) show the reason.
+
+    `request`: the line must belong to a module download (go's module proxy, checksum database or
+    go-get request, or git/ssh reaching a repository); a network error of anything else (a test
+    dialing its database) is not a download failure.
+    """
 
     anchors: tuple[str, ...]
     pattern: str | None = None
     in_proxy_detail: bool = False
+    request: bool = False
 
 
 @dataclass(frozen=True)
@@ -81,8 +93,9 @@ REGISTRY: Final[tuple[Reason, ...]] = (
             "Give the cache room: raise spec.cache.size (or use a larger spec.cache.existingClaim) and "
             "clean old modules from it; without a shared cache, raise the Pod's ephemeral-storage."
         ),
-        # go prints strerror text; bare errno names (ENOSPC) also come from unrelated tools.
-        rules=(Rule(("no space left on device", "isk quota exceeded")),),
+        # Bare errno names (ENOSPC) also come from unrelated tools: only strerror text counts.
+        # go prints strerror text, git capitalises it ("No space left on device").
+        rules=(Rule(("o space left on device", "isk quota exceeded")),),
     ),
     Reason(
         ReasonName.CacheLockFailed,
@@ -101,6 +114,27 @@ REGISTRY: Final[tuple[Reason, ...]] = (
             Rule(
                 ("ock /",),
                 r"\b(?:RLock|Lock|Unlock) /\S+: (?:function not implemented|operation not supported)",
+            ),
+        ),
+    ),
+    Reason(
+        ReasonName.CacheNotWritable,
+        tier=0,
+        summary=(
+            "go could not write to the module cache (or the build cache): it is mounted read-only or "
+            "belongs to another user."
+        ),
+        remedy=(
+            "Give go a writable GOMODCACHE (spec.cache.mountPath): a volume mounted read-write and "
+            "writable for the user the build runs as (fsGroup), since go writes lock and download files "
+            "even for modules it already has; a cache meant to be read only belongs behind a GOPROXY "
+            "(spec.goproxy), not in GOMODCACHE."
+        ),
+        rules=(
+            Rule(
+                ("read-only file system", "permission denied"),
+                r"(?:cache|pkg/mod)\S*: (?:read-only file system|permission denied)"
+                r"|(?:module|build) cache\b.*?(?:read-only file system|permission denied)",
             ),
         ),
     ),
@@ -136,13 +170,14 @@ REGISTRY: Final[tuple[Reason, ...]] = (
             "spec.corporateProxy.noProxy."
         ),
         rules=(
-            Rule(("proxyconnect ",)),
+            Rule(("proxyconnect ",), request=True),
             # A CONNECT the proxy refuses: go prints the bare status text, without a code.
             Rule(
                 ('Get "https://', "Get https://"),
                 r'Get "?https://[^"\s]+"?: ' + _HTTP_STATUS_TEXT + r"[ \t\r]*$",
+                request=True,
             ),
-            Rule((": 407 ",), r"reading https?://\S+: 407 "),
+            Rule((": 407 ",), r"reading https?://\S+: 407 ", request=True),
             Rule(
                 (
                     "from proxy after CONNECT",
@@ -151,7 +186,8 @@ REGISTRY: Final[tuple[Reason, ...]] = (
                     "Could not resolve proxy",
                     "Failed to connect to proxy",
                     "Unable to connect to proxy",
-                )
+                ),
+                request=True,
             ),
         ),
     ),
@@ -176,14 +212,35 @@ REGISTRY: Final[tuple[Reason, ...]] = (
                     "SSL certificate problem",
                     "server certificate verification failed",
                     "certificate verify failed",
-                )
+                ),
+                request=True,
+            ),
+        ),
+    ),
+    Reason(
+        ReasonName.SumDBModuleNotFound,
+        tier=1,
+        summary=(
+            "The checksum database does not know the module (404/410): it could not fetch it from its "
+            "origin, as for a private module."
+        ),
+        remedy=(
+            "List the module's path prefix in spec.goprivate (or spec.gonosumdb when it may still come "
+            "through the proxy), so go does not look a private module up in the public checksum "
+            "database; a module that is public must exist at the version go.mod asks for."
+        ),
+        rules=(
+            Rule(
+                ("/lookup/",),
+                r'verifying [^\n]*?reading https?://[^\s"]+/lookup/\S+: (?:404|410) ',
+                request=True,
             ),
         ),
     ),
     Reason(
         ReasonName.SumDBUnreachable,
         tier=1,
-        summary="The checksum database (GOSUMDB) could not be reached, or does not know the module.",
+        summary="The checksum database (GOSUMDB) could not be reached, or failed.",
         remedy=(
             'Point spec.gosumdb at a checksum database the cluster can reach (e.g. "sum.golang.org '
             'https://<your proxy>/sumdb/sum.golang.org"); list private modules in spec.goprivate or '
@@ -194,6 +251,7 @@ REGISTRY: Final[tuple[Reason, ...]] = (
             Rule(
                 ("/lookup/", "/tile/", "/latest"),
                 r'verifying [^\n]*?(?:Get "?|reading )https?://[^\s"]+/(?:lookup|tile|latest)\b',
+                request=True,
             ),
         ),
     ),
@@ -208,7 +266,7 @@ REGISTRY: Final[tuple[Reason, ...]] = (
             "Send egress through the corporate proxy with spec.corporateProxy.httpsProxy, or list a "
             "reachable mirror in spec.goproxy with spec.proxyFallback: OnAnyError."
         ),
-        rules=(Rule(("TLS handshake timeout", "SSL connection timeout")),),
+        rules=(Rule(("TLS handshake timeout", "SSL connection timeout"), request=True),),
     ),
     Reason(
         ReasonName.DNSResolutionFailed,
@@ -222,7 +280,7 @@ REGISTRY: Final[tuple[Reason, ...]] = (
             "the proxy resolves them."
         ),
         rules=(
-            Rule((": lookup ",), r"dial (?:tcp|udp)[46]?: lookup \S"),
+            Rule((": lookup ",), r"dial (?:tcp|udp)[46]?: lookup \S", request=True),
             Rule(
                 (
                     "no such host",
@@ -231,7 +289,8 @@ REGISTRY: Final[tuple[Reason, ...]] = (
                     "Temporary failure in name resolution",
                     "Name or service not known",
                     "nodename nor servname provided",
-                )
+                ),
+                request=True,
             ),
         ),
     ),
@@ -297,7 +356,9 @@ REGISTRY: Final[tuple[Reason, ...]] = (
                     # go 1.26 for a `.git` module path: it tried each scheme with git and hides git's
                     # own error (key refused, unknown host key, untrusted certificate) unless run with -x.
                     "no secure protocol found for repository",
-                )
+                ),
+                # A proxy's server response saying so: the proxy could not read the origin.
+                in_proxy_detail=True,
             ),
             Rule(("The requested URL returned error: 40",), r"returned error: 40[13]\b"),
             Rule((": 401 ", ": 403 "), r"(?:reading \S+|unexpected status \(\S+\)): 40[13] "),
@@ -318,14 +379,22 @@ REGISTRY: Final[tuple[Reason, ...]] = (
         rules=(
             Rule(
                 ("dial tcp", "dial udp"),
-                r"dial (?:tcp|udp)[46]? \S+: (?:connect: )?"
+                r"dial (?:tcp|udp)[46]?(?: \S+)?: (?:connect: )?"
                 r"(?:connection refused|i/o timeout|no route to host|network is unreachable|"
-                r"connection timed out)",
+                r"connection timed out|cannot assign requested address)",
+                request=True,
             ),
             Rule(
                 ("ssh: connect to host ",),
                 r"ssh: connect to host \S+ port \d+: (?:Connection refused|Connection timed out|"
                 r"Operation timed out|No route to host|Network is unreachable)",
+                request=True,
+            ),
+            # The server took the connection and closed it without an answer.
+            Rule(
+                (": EOF", ": unexpected EOF"),
+                r'"?https?://[^\s"]+"?: (?:unexpected )?EOF[ \t\r]*$',
+                request=True,
             ),
             Rule(
                 (
@@ -336,14 +405,36 @@ REGISTRY: Final[tuple[Reason, ...]] = (
                     "Client.Timeout exceeded while awaiting headers",
                     "timeout awaiting response headers",
                     "first record does not look like a TLS handshake",
-                )
+                ),
+                request=True,
             ),
+        ),
+    ),
+    Reason(
+        ReasonName.ProxyInvalidResponse,
+        tier=1,
+        summary=(
+            "The module proxy answered 200 with something that is not a module file (an HTML sign-in "
+            "page, a gateway's error page): go could not parse it."
+        ),
+        remedy=(
+            "Point spec.goproxy at the proxy's GOPROXY endpoint itself (the URL path ends where "
+            "<module>/@v/list follows), reachable without an interactive sign-in: a proxy behind single "
+            "sign-on needs a token in spec.privateModules.netrc.secretName, or an exemption for builds."
+        ),
+        rules=(
+            Rule(("invalid response from proxy",)),
+            Rule(("parsing go.mod: missing module line", "not a valid zip file")),
+            Rule(("parsing go.mod:",), r"@\S+: parsing go.mod:.*(?:unknown directive|unexpected)"),
         ),
     ),
     Reason(
         ReasonName.ProxyServerError,
         tier=1,
-        summary="The module proxy answered with a server error (5xx) or another unexpected status.",
+        summary=(
+            "The module proxy failed the request: a server error (5xx) or an answer go cannot use "
+            "(400, 429, ...)."
+        ),
         remedy=(
             "The proxy is failing: check it, or add a second proxy to spec.goproxy with "
             "spec.proxyFallback: OnAnyError so go falls through to it on any error."
@@ -372,6 +463,49 @@ REGISTRY: Final[tuple[Reason, ...]] = (
         rules=(Rule(("checksum mismatch", "SECURITY ERROR")),),
     ),
     Reason(
+        ReasonName.VCSCommandMissing,
+        tier=1,
+        summary=(
+            "go had to fetch a module from its repository itself, and the build image has no git (or the "
+            "version control tool the repository needs)."
+        ),
+        remedy=(
+            "Build change: install git in the build image (e.g. `apk add git`, `apt-get install git`); "
+            "or let the module come through a proxy: public modules from spec.goproxy without `direct`, "
+            "private ones need git and spec.privateModules."
+        ),
+        rules=(
+            Rule(
+                (
+                    'exec: "git": executable file not found',
+                    "missing Git command",
+                    'exec: "hg": executable file not found',
+                    "missing Mercurial command",
+                    'exec: "svn": executable file not found',
+                    'exec: "bzr": executable file not found',
+                    'exec: "fossil": executable file not found',
+                    "git: not found",
+                    "git: command not found",
+                )
+            ),
+        ),
+    ),
+    Reason(
+        ReasonName.ToolchainNotAvailable,
+        tier=1,
+        summary=(
+            "go.mod's go or toolchain line asks for a newer Go than the build has, and go may not or "
+            "cannot get it (GOTOOLCHAIN=local, or no such toolchain)."
+        ),
+        remedy=(
+            "Build change: build with an image of the Go the go/toolchain line asks for (e.g. FROM "
+            "golang:<that version>), or let go download it: GOTOOLCHAIN=auto through a spec.goproxy that "
+            'serves golang.org/toolchain (golang images set GOTOOLCHAIN=local); "toolchain not '
+            'available" means no such Go release exists: check the version in go.mod.'
+        ),
+        rules=(Rule(("toolchain not available", "; GOTOOLCHAIN=")),),
+    ),
+    Reason(
         ReasonName.UnknownRevision,
         tier=2,
         summary="The module exists but the requested version, tag, branch or commit does not.",
@@ -387,6 +521,19 @@ REGISTRY: Final[tuple[Reason, ...]] = (
             ),
             Rule(("reference is not a tree", "did not match any file(s) known to git")),
         ),
+    ),
+    Reason(
+        ReasonName.ModulePathMismatch,
+        tier=2,
+        summary=(
+            "A module's go.mod declares another path than the one it was required as (a renamed module, "
+            "a fork, or a case mismatch)."
+        ),
+        remedy=(
+            "Build change: require and import the module by the path its go.mod declares; a fork used "
+            "under the original path needs `replace ORIGINAL => FORK VERSION` in go.mod."
+        ),
+        rules=(Rule(("module declares its path as",)),),
     ),
     Reason(
         ReasonName.ModuleNotFound,
@@ -413,6 +560,17 @@ REGISTRY: Final[tuple[Reason, ...]] = (
         ),
     ),
     Reason(
+        ReasonName.GoModInGoPath,
+        tier=4,
+        summary="The module sits in GOPATH itself, where go ignores (or refuses) its go.mod.",
+        remedy=(
+            "Build change: build the module outside GOPATH, e.g. `WORKDIR /src` before copying go.mod in a "
+            "Dockerfile (golang images use GOPATH=/go as their working directory), or the container's "
+            "workingDir."
+        ),
+        rules=(Rule(("ignoring go.mod in $GOPATH", "$GOPATH/go.mod exists but should not")),),
+    ),
+    Reason(
         ReasonName.NoGoMod,
         # Before MissingGoSum: "no required module provides package X: go.mod file not found" is this.
         tier=4,
@@ -435,6 +593,37 @@ REGISTRY: Final[tuple[Reason, ...]] = (
         ),
     ),
     Reason(
+        ReasonName.InconsistentVendoring,
+        tier=4,
+        summary="vendor/modules.txt does not match go.mod, and go builds from vendor/.",
+        remedy=(
+            "Build change: run `go mod vendor` and commit vendor/; or build without it with "
+            'spec.goflags: ["-mod=mod"] (or -mod=readonly), which downloads the modules instead.'
+        ),
+        rules=(Rule(("inconsistent vendoring",)),),
+    ),
+    Reason(
+        ReasonName.GoModUpdateNeeded,
+        tier=4,
+        summary=(
+            "go.mod does not list what the code needs (a missing requirement, or a version a dependency "
+            "needs), and the build may not update it (-mod=readonly)."
+        ),
+        remedy=(
+            "Build change: run `go mod tidy` and commit go.mod and go.sum; or let the build update them "
+            'with spec.goflags: ["-mod=mod"].'
+        ),
+        rules=(
+            Rule(
+                (
+                    "updates to go.mod needed",
+                    "no required module provides package",
+                    "import lookup disabled by -mod=readonly",
+                )
+            ),
+        ),
+    ),
+    Reason(
         ReasonName.MissingGoSum,
         tier=4,
         summary=(
@@ -444,16 +633,7 @@ REGISTRY: Final[tuple[Reason, ...]] = (
             "Build change: run `go mod tidy` and commit go.mod and go.sum; or let the build update them "
             'with spec.goflags: ["-mod=mod"].'
         ),
-        rules=(
-            Rule(
-                (
-                    "missing go.sum entry",
-                    "updates to go.mod needed",
-                    "updates to go.sum needed",
-                    "no required module provides package",
-                )
-            ),
-        ),
+        rules=(Rule(("missing go.sum entry", "updates to go.sum needed")),),
     ),
     Reason(
         ReasonName.LookupDisabled,

@@ -101,9 +101,12 @@ def with_findings(
     conditions = health.initial_downloads_condition(
         conditions, enabled=spec.reporting.enabled, generation=generation, now=now
     )
+    proxies = [result.to_status() for result in findings.results]
+    last_failure = status.downloads.last_failure if status.downloads is not None else None
+    conditions = health.consistent_proxies(conditions, proxies, last_failure, generation=generation, now=now)
     return status.model_copy(
         update={
-            "proxies": [result.to_status() for result in findings.results],
+            "proxies": proxies,
             "cache": cache,
             "conditions": cond.with_ready(conditions, generation=generation, now=now),
         }

@@ -24,9 +24,13 @@ CACHE_READY = "CacheReady"
 DOWNLOADS_HEALTHY = "DownloadsHealthy"
 SPEC_VALID = "SpecValid"
 
-#: Conditions whose False makes the config not Ready. Proxies and download health are
-#: reported but do not gate Ready: a proxy list with a working fallback still serves builds.
+#: Conditions whose False makes the config not Ready. Download health is reported but does not
+#: gate Ready, and ProxiesReachable only when builds cannot get past a failing proxy (its reasons in
+#: BLOCKING_PROXY_REASONS): a proxy list with a working fallback still serves builds.
 READY_GATES = (SPEC_VALID, SECRETS_RESOLVED, CACHE_READY)
+#: ProxiesReachable reasons that stop builds: a proxy go cannot move past fails its probe, or the
+#: builds cannot reach one the probe reaches (core/status/health.py).
+BLOCKING_PROXY_REASONS = ("ProxyUnreachable", "UnreachableFromBuilds")
 #: The order conditions appear in, so `kubectl describe` reads the same every time.
 ORDER = (READY, SPEC_VALID, PROXIES_REACHABLE, SECRETS_RESOLVED, CACHE_READY, DOWNLOADS_HEALTHY)
 
@@ -91,6 +95,9 @@ def with_ready(conditions: Sequence[Condition], *, generation: int | None, now: 
     """Recompute `Ready` from the gating conditions."""
     ready = setter(conditions, READY, generation=generation, now=now)
     failing = [c for t in READY_GATES if (c := get_condition(conditions, t)) and c.status == "False"]
+    proxies = get_condition(conditions, PROXIES_REACHABLE)
+    if proxies is not None and proxies.status == "False" and proxies.reason in BLOCKING_PROXY_REASONS:
+        failing.append(proxies)
     if failing:
         first = failing[0]
         return ready("False", first.reason or first.type, f"{first.type}: {first.message}")

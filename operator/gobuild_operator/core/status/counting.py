@@ -60,7 +60,16 @@ from typing import Any, Final
 from gobuild_operator.api.reasons import UNKNOWN
 from gobuild_operator.api.status import Condition, Downloads, Failure, GoBuildConfigStatus, PendingEntry
 from gobuild_operator.core.status import conditions as cond
-from gobuild_operator.core.status.observe import FAILED, INJECTED, MISSED, SUCCEEDED, Observation, level
+from gobuild_operator.core.status import health
+from gobuild_operator.core.status.observe import (
+    FAILED,
+    INJECTED,
+    MISSED,
+    SUCCEEDED,
+    Observation,
+    about,
+    level,
+)
 from gobuild_operator.timeutil import parse_rfc3339
 
 #: status.downloads.recentFailures keeps this many, newest first (SPEC).
@@ -177,6 +186,9 @@ def apply_batch(
             mark[uid] = Observation(uid=uid, pod=pod, stage=INJECTED)
     conditions = downloads_condition(counted, conditions=status.conditions, generation=generation, now=now)
     if conditions is not status.conditions:
+        conditions = health.consistent_proxies(
+            conditions, status.proxies, tally.last_failure, generation=generation, now=now
+        )
         conditions = cond.with_ready(conditions, generation=generation, now=now)
     new = status.model_copy(update={"downloads": tally.write(), "conditions": conditions})
     return BatchResult(status=new, counted=tuple(counted), to_mark=tuple(mark.values()))
@@ -241,7 +253,7 @@ def downloads_condition(
             f"{where} failed, but its log shows no known module download failure",
         )
     return set_downloads_healthy(
-        "False", failure.reason, f"{where} failed: {failure.summary} Remedy: {failure.remedy}"
+        "False", failure.reason, f"{where} failed{about(failure)}: {failure.summary} Remedy: {failure.remedy}"
     )
 
 

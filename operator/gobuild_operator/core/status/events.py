@@ -12,7 +12,7 @@ from typing import Final, Literal
 
 from gobuild_operator.api.status import Condition, Failure
 from gobuild_operator.core.status import conditions as cond
-from gobuild_operator.core.status.observe import FAILED, MISSED, Observation
+from gobuild_operator.core.status.observe import FAILED, MISSED, Observation, about
 
 
 @dataclass(frozen=True)
@@ -61,7 +61,9 @@ def pod_event(obs: Observation, *, config: str) -> EventText | None:
         return None
     f = obs.failure
     where = f"container {f.container}" if f.container else "the Pod"
-    return EventText("Warning", f.reason, f"{where}: {f.summary} Remedy: {f.remedy} (GoBuildConfig {config})")
+    return EventText(
+        "Warning", f.reason, f"{where}{about(f)}: {f.summary} Remedy: {f.remedy} (GoBuildConfig {config})"
+    )
 
 
 def config_events(counted: Iterable[Observation]) -> list[EventText]:
@@ -78,7 +80,11 @@ def config_events(counted: Iterable[Observation]) -> list[EventText]:
         first = failures[0]
         pods = _names([f.pod for f in failures])
         events.append(
-            EventText("Warning", reason, f"build failed in {pods}: {first.summary} Remedy: {first.remedy}")
+            EventText(
+                "Warning",
+                reason,
+                f"build failed in {pods}{about(first)}: {first.summary} Remedy: {first.remedy}",
+            )
         )
     if missed:
         events.append(

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 from gobuild_operator import constants as c
 from gobuild_operator.api.spec import GoBuildConfigSpec
-from gobuild_operator.api.status import CacheStatus, Condition, ProxyStatus
+from gobuild_operator.api.status import CacheStatus, Condition, Failure, ProxyStatus
 from gobuild_operator.core.injection.plan import cache_claim_name, cache_service_name
 from gobuild_operator.core.status import conditions as cond
 from gobuild_operator.core.status import reach
@@ -175,12 +175,97 @@ def proxies_condition(
             "True", "Reachable", f"answered the probe for {spec.reporting.probe_module}: {listed}"
         )
     message = "; ".join(f"{r.url} unreachable: {r.error}" for r in down)
-    if spec.proxy_fallback == "OnNotFound" and len(spec.goproxy) > 1:
+    blocked = blocking_probes(spec, results)
+    if blocked and spec.proxy_fallback == "OnNotFound" and len(spec.goproxy) > 1:
         message += (
             ". With spec.proxyFallback OnNotFound go does not move past an unreachable proxy: set "
             "spec.proxyFallback: OnAnyError or remove it from spec.goproxy"
         )
-    return set_proxies_reachable("False", "ProxyUnreachable", message)
+    if not blocked:
+        message += (
+            ". Builds are not stopped by it: go gets modules from an entry before it, or moves on past it "
+            "(spec.proxyFallback: OnAnyError) and then depends on the next entry"
+        )
+        return set_proxies_reachable("False", PARTLY_UNREACHABLE, message)
+    return set_proxies_reachable("False", "ProxyUnreachable", message + ": builds fail at go mod download")
+
+
+#: ProxiesReachable's reason when a proxy is down but builds are not stopped by it.
+PARTLY_UNREACHABLE: Final = "PartlyUnreachable"
+#: ProxiesReachable's reason when the probes reach a proxy that the latest failed build could not.
+UNREACHABLE_FROM_BUILDS: Final = "UnreachableFromBuilds"
+#: Download failures of a request that never reached the server.
+_UNREACHED: Final = frozenset({"ProxyUnreachable", "DNSResolutionFailed", "TLSHandshakeTimeout"})
+
+
+def blocking_probes(spec: GoBuildConfigSpec, results: Sequence[ProbeResult]) -> list[ProbeResult]:
+    """The failed probes builds cannot get past: go walks spec.goproxy in order and stops at an
+    unreachable proxy unless spec.proxyFallback is OnAnyError and an entry follows (direct, off and
+    file:// end the walk; so does a proxy that answers). Empty when builds are not stopped by one."""
+    by_url = {r.url: r for r in results}
+    entries = list(spec.goproxy)
+    for index, entry in enumerate(entries):
+        result = by_url.get(redact_url(entry))
+        if entry in ("direct", "off") or result is None or result.reachable is None:
+            return []
+        if result.reachable:
+            return []
+        if spec.proxy_fallback == "OnAnyError" and index + 1 < len(entries):
+            continue
+        return [by_url[redact_url(e)] for e in entries[: index + 1] if redact_url(e) in by_url]
+    return []
+
+
+def consistent_proxies(
+    conditions: Sequence[Condition],
+    proxies: Sequence[ProxyStatus],
+    last_failure: Failure | None,
+    *,
+    generation: int | None,
+    now: str,
+) -> Conditions:
+    """ProxiesReachable that never contradicts DownloadsHealthy: when the latest finished build could
+    not reach a proxy of the config (the failure's host, on the proxy route) that the operator's probe
+    reaches, the builds' network path differs (a NetworkPolicy, an egress firewall): ProxiesReachable
+    turns False (UnreachableFromBuilds), and back to the probes' verdict once builds succeed."""
+    current = cond.get_condition(conditions, cond.PROXIES_REACHABLE)
+    downloads = cond.get_condition(conditions, cond.DOWNLOADS_HEALTHY)
+    if current is None:
+        return list(conditions)
+    set_proxies = cond.setter(conditions, cond.PROXIES_REACHABLE, generation=generation, now=now)
+    probed = {redact_url(p.url): p for p in proxies if p.reachable is not None}
+    failure = last_failure
+    contradicts = (
+        downloads is not None
+        and downloads.status == "False"
+        and failure is not None
+        and failure.route == "proxy"
+        and failure.reason in _UNREACHED
+        and any(p.reachable and _host(url) == failure.host for url, p in probed.items())
+    )
+    if contradicts and current.status == "True" and failure is not None:
+        return set_proxies(
+            "False",
+            UNREACHABLE_FROM_BUILDS,
+            f"the operator's probe reaches {failure.host}, but the build of Pod {failure.pod} could not "
+            f"({failure.reason}): the builds' network path differs from the operator's (a NetworkPolicy, "
+            "an egress firewall, or a corporate proxy only the builds use); see DownloadsHealthy",
+        )
+    if current.reason == UNREACHABLE_FROM_BUILDS and not contradicts:
+        if probed and all(p.reachable for p in probed.values()):
+            listed = ", ".join(f"{url} ({p.latency_ms} ms)" for url, p in probed.items())
+            return set_proxies("True", "Reachable", f"answered the latest probe: {listed}")
+        return set_proxies("Unknown", "Checking", "waiting for the next probe of spec.goproxy")
+    return list(conditions)
+
+
+def _host(url: str) -> str:
+    parts = urlsplit(url)
+    host = parts.netloc.rsplit("@", 1)[-1].lower()
+    for scheme, port in (("http", ":80"), ("https", ":443")):
+        if parts.scheme == scheme and host.endswith(port):
+            host = host[: -len(port)]
+    return host
 
 
 # --- referenced Secrets and ConfigMaps --------------------------------------------------------

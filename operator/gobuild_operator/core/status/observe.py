@@ -20,8 +20,17 @@ from typing import Any, Final, Literal
 
 from gobuild_operator import constants as c
 from gobuild_operator.api.status import Failure
-from gobuild_operator.core.diagnosis.diagnose import Diagnosis, GoSettings, diagnose
+from gobuild_operator.core.diagnosis.diagnose import (
+    IMAGE_BUILD,
+    POD,
+    Diagnosis,
+    GoSettings,
+    Workload,
+    diagnose,
+)
+from gobuild_operator.core.imagebuilds.arguments import CA_PATH
 from gobuild_operator.core.imagebuilds.recognition import recognise
+from gobuild_operator.redact import redact_text
 
 Stage = Literal["injected", "succeeded", "failed", "missed"]
 INJECTED: Final = "injected"
@@ -30,6 +39,12 @@ FAILED: Final = "failed"
 MISSED: Final = "missed"
 
 _LEVEL: Final[Mapping[str, int]] = {INJECTED: 1, SUCCEEDED: 2, FAILED: 2, MISSED: 2}
+
+#: Failure.route values (api/status.py).
+ROUTES: Final = frozenset({"proxy", "sumdb", "direct", "vcs", "off"})
+#: Bounds on what a failure carries from a log into the status.
+MAX_NAME: Final = 1024
+MAX_REMEDY: Final = 4096
 
 
 def level(stage: str | None) -> int:
@@ -129,28 +144,52 @@ def failed_container(pod: Mapping[str, Any]) -> tuple[str, str]:
 
 
 def container_settings(pod: Mapping[str, Any], container: str) -> GoSettings | None:
-    """The Go settings an image builder container `container` gave its build: the plain values of
-    its env in the Pod spec (valueFrom cannot be read here), overridden by build arguments with a
-    value on its command line (`--opt build-arg:NAME=VALUE`, `--build-arg NAME=VALUE`: what an image
-    build's RUN steps get, the injected ones or the workload's own); None when there is no GOPROXY
-    value, or when the container is not a builder (go then reads the injected env itself, and a log
-    naming another proxy has another cause than a Dockerfile without ARG lines)."""
+    """The Go settings container `container` ran go with: the plain values of its env in the Pod spec
+    (valueFrom cannot be read here; the injected ones or the workload's own), and for an image
+    builder overridden by build arguments with a value on its command line (`--opt
+    build-arg:NAME=VALUE`, `--build-arg NAME=VALUE`: what an image build's RUN steps get). None when
+    there is no GOPROXY value."""
+    ctr = _container(pod, container)
+    if ctr is None:
+        return None
+    env = {
+        str(var.get("name")): str(var.get("value"))
+        for var in ctr.get("env") or []
+        if isinstance(var, Mapping) and isinstance(var.get("value"), str)
+    }
+    if recognise(ctr) is not None:
+        env |= _build_arg_values(_words(ctr))
+    return GoSettings.from_env(env)
+
+
+def container_workload(pod: Mapping[str, Any], container: str) -> Workload:
+    """Whether the container runs an image builder (go then runs in its RUN steps, with what the
+    Dockerfile passes on), and the build secret id its caBundle travels under."""
+    ctr = _container(pod, container)
+    if ctr is None or recognise(ctr) is None:
+        return POD
+    words = _words(ctr)
+    for index, word in enumerate(words):
+        value = words[index + 1] if word == "--secret" and index + 1 < len(words) else ""
+        if word.startswith("--secret="):
+            value = word.removeprefix("--secret=")
+        fields = dict(part.partition("=")[::2] for part in value.split(",") if "=" in part)
+        if fields.get("src") == CA_PATH and fields.get("id"):
+            return Workload(image_build=True, ca_secret_id=fields["id"])
+    return IMAGE_BUILD
+
+
+def _container(pod: Mapping[str, Any], container: str) -> Mapping[str, Any] | None:
     spec = pod.get("spec") or {}
     for key in ("initContainers", "containers"):
         for ctr in spec.get(key) or []:
             if isinstance(ctr, Mapping) and ctr.get("name") == container:
-                if recognise(ctr) is None:
-                    return None
-                env = {
-                    str(var.get("name")): str(var.get("value"))
-                    for var in ctr.get("env") or []
-                    if isinstance(var, Mapping) and isinstance(var.get("value"), str)
-                }
-                words = [
-                    w for w in [*(ctr.get("command") or []), *(ctr.get("args") or [])] if isinstance(w, str)
-                ]
-                return GoSettings.from_env({**env, **_build_arg_values(words)})
+                return ctr
     return None
+
+
+def _words(ctr: Mapping[str, Any]) -> list[str]:
+    return [w for w in [*(ctr.get("command") or []), *(ctr.get("args") or [])] if isinstance(w, str)]
 
 
 def _build_arg_values(words: list[str]) -> dict[str, str]:
@@ -178,15 +217,31 @@ def _build_arg_values(words: list[str]) -> dict[str, str]:
 def classify(pod: Mapping[str, Any], *, now: str) -> Failure:
     name = str((pod.get("metadata") or {}).get("name") or "")
     container, message = failed_container(pod)
-    diagnosis: Diagnosis = diagnose(message, settings=container_settings(pod, container))
+    diagnosis: Diagnosis = diagnose(
+        message, settings=container_settings(pod, container), workload=container_workload(pod, container)
+    )
     return Failure(
         pod=name,
         container=container,
         reason=diagnosis.reason,
         summary=diagnosis.summary,
-        remedy=diagnosis.remedy,
+        remedy=redact_text(diagnosis.remedy)[:MAX_REMEDY],
+        module=diagnosis.module[:MAX_NAME],
+        host=redact_text(diagnosis.host)[:MAX_NAME],
+        route=diagnosis.route if diagnosis.route in ROUTES else "",
         time=now,
     )
+
+
+def about(failure: Failure) -> str:
+    """What a failure was about, for messages: " fetching MODULE from HOST (ROUTE)", or ""."""
+    words = ""
+    if failure.module:
+        words += f" fetching {failure.module}"
+    if failure.host:
+        via = {"proxy": "the proxy ", "sumdb": "the checksum database ", "direct": "its origin "}
+        words += f" from {via.get(failure.route, '')}{failure.host}"
+    return words
 
 
 def observe(pod: Mapping[str, Any], *, known: int, now: str) -> Observation | None:
