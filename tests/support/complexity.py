@@ -19,7 +19,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from gobuild_operator.core.diagnosis.diagnose import diagnose
+from gobuild_operator.core.diagnosis.diagnose import GoSettings, diagnose
+from gobuild_operator.core.dockercheck.check import check
+from gobuild_operator.core.dockercheck.findings import Context
 from gobuild_operator.core.status.missed import missed_config
 from gobuild_operator.handlers.admission import Admission
 from gobuild_operator.metrics import Metrics
@@ -131,6 +133,51 @@ def _many_containers(size: int) -> dict[str, Any]:
     return pod
 
 
+def _dockerfile(make: Callable[[int], str]) -> Callable[[int], Callable[[], object]]:
+    """`check` on a Dockerfile of about `size` bytes (its context: go.mod and go.sum)."""
+
+    def prepare(size: int) -> Callable[[], object]:
+        text = make(size)
+        context = Context(files=frozenset({"go.mod", "go.sum", "main.go"}), go_mods={"go.mod": "go 1.22\n"})
+        return lambda: check(text, context=context)
+
+    return prepare
+
+
+def _one_word(size: int) -> str:
+    return "FROM golang:1.26\nWORKDIR /src\nCOPY go.mod go.sum ./\nRUN echo " + _repeat("a", size) + "\n"
+
+
+def _many_runs(size: int) -> str:
+    return "FROM golang:1.26\nWORKDIR /src\nCOPY go.mod go.sum ./\n" + "RUN go mod download\n" * (size // 20)
+
+
+def _many_stages(size: int) -> str:
+    stage = "FROM golang:1.26 AS s{i}\nCOPY --from=s{j} /src /src\nRUN go build ./...\n"
+    return "FROM golang:1.26 AS s0\nWORKDIR /src\nCOPY go.mod go.sum ./\n" + "".join(
+        stage.format(i=i, j=i - 1) for i in range(1, size // 60)
+    )
+
+
+def _many_flags(size: int) -> str:
+    return (
+        "FROM golang:1.26\nRUN "
+        + "--mount=type=cache,target=/go/pkg/mod " * (size // 40)
+        + "go mod download\n"
+    )
+
+
+def _routed_diagnosis(word: str) -> Callable[[int], Callable[[], object]]:
+    """diagnose with the Go settings known (routes read, requests compared)."""
+    settings = GoSettings(goproxy="https://goproxy.corp,direct", goprivate="git.corp/*")
+
+    def prepare(size: int) -> Callable[[], object]:
+        text = _repeat(word, size)
+        return lambda: diagnose(text, settings=settings)
+
+    return prepare
+
+
 @dataclass(frozen=True)
 class EntryPoint:
     name: str
@@ -165,6 +212,17 @@ ENTRY_POINTS: tuple[EntryPoint, ...] = (
     EntryPoint("diagnosis: one long line", _text(diagnose, "a")),
     EntryPoint("diagnosis: empty lines", _text(diagnose, "\n")),
     EntryPoint("diagnosis: go: lines", _text(diagnose, "go: a\n")),
+    EntryPoint(
+        "diagnosis: request lines with routes", _routed_diagnosis("go: a@v1: Get https://x/a/@v/v1.mod\n")
+    ),
+    EntryPoint(
+        "diagnosis: server response lines", _text(diagnose, "\tserver response: not found\n\t\tfatal: x\n")
+    ),
+    EntryPoint("diagnosis: one long line of anchors", _text(diagnose, "dial tcp ")),
+    EntryPoint("check: one long word", _dockerfile(_one_word)),
+    EntryPoint("check: many RUNs", _dockerfile(_many_runs)),
+    EntryPoint("check: many stages", _dockerfile(_many_stages)),
+    EntryPoint("check: many RUN flags", _dockerfile(_many_flags)),
 )
 
 
