@@ -70,7 +70,7 @@ async def _dry_run(api: ApiClient, namespace: str, obj: Mapping[str, Any]) -> Dr
         "POST",
         query_params=[("dryRun", "All"), ("fieldManager", FIELD_MANAGER)],
         header_params={"Content-Type": "application/json", "Accept": "application/json"},
-        body=orjson.dumps(dict(obj)).decode(),
+        body=dict(obj),  # the client encodes it as JSON (a str would be sent as a JSON string)
         auth_settings=["BearerToken"],
         _preload_content=False,
     )
