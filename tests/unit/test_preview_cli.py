@@ -311,3 +311,15 @@ def test_a_config_file_must_be_spelled_as_a_path_and_a_file_is_not_for_the_serve
     code, _, err = _run(capsys, "-f", path, "--config", str(tmp_path / "missing.yaml"))
     assert code == 2
     assert "cannot read config" in err
+
+
+def test_without_a_config_file_or_a_cluster_it_says_how_to_preview_offline(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "no-kubeconfig"))
+    monkeypatch.setenv("HOME", str(tmp_path))
+    code, out, err = _run(capsys, "-f", str(_write(tmp_path, _workload("Pod"))))
+    assert (code, out) == (2, "")
+    assert err.startswith("python -m gobuild_operator preview: error: cannot reach the cluster: ")
+    assert err.endswith("give --config ./FILE to preview offline\n")

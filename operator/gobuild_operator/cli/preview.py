@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -320,6 +321,8 @@ def preview_server(
         from gobuild_operator.k8s import dryrun
     except ImportError as exc:  # pragma: no cover - the kubernetes client is a dependency
         raise UsageError(f"cannot reach the cluster: {exc}") from None
+    # The client logs "Config not found" once per lookup; the error below says it once, with the way out.
+    logging.getLogger("kubernetes_asyncio").setLevel(logging.ERROR)
     if expected is not None:
         load_config(expected, namespace)  # a NAME that does not exist is a usage error, as in check
     handled = [doc for doc in documents if doc.kind in KINDS]
