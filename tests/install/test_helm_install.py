@@ -186,6 +186,26 @@ def test_the_charts_role_reads_no_secret_and_may_only_annotate_pods(installed: C
     assert marked.returncode == 0, marked.stderr
 
 
+def test_only_the_operator_marks_a_pod_as_counted(installed: Cluster) -> None:
+    """The author of a build can neither hide its outcome (create the Pod already marked counted)
+    nor have it counted again (remove the mark): the chart's pod-markers policy."""
+    refused = "only gobuild-operator writes the gobuild.dev/recorded annotation"
+    forged = _pod("forged-marker")
+    forged["metadata"]["annotations"]["gobuild.dev/recorded"] = "forged"
+    created = installed.kubectl("create", "-n", "builds", "-f", "-", input=json.dumps(forged), check=False)
+    assert created.returncode != 0
+    assert refused in created.stderr
+    _create_pods(installed, "builds", ["marker-target"])
+    installed.kubectl(
+        "annotate", "pod", "marker-target", "-n", "builds", f"--as={SA}", "gobuild.dev/recorded=1"
+    )
+    unmarked = installed.kubectl(
+        "annotate", "pod", "marker-target", "-n", "builds", "gobuild.dev/recorded-", check=False
+    )
+    assert unmarked.returncode != 0
+    assert refused in unmarked.stderr
+
+
 # --- availability ---------------------------------------------------------------------------------
 
 

@@ -64,7 +64,13 @@ def chart_rbac(*, fullname: str, namespace: str, read_secrets: bool) -> list[dic
         "ValidatingAdmissionPolicy",
         "ValidatingAdmissionPolicyBinding",
     }
-    return [doc for doc in yaml.safe_load_all(rendered) if doc and doc["kind"] in kinds]
+    # pod-markers guards the recorded marker against everyone but this account: here it would
+    # refuse the session's operator (another account) its markers; tests/install covers it.
+    return [
+        doc
+        for doc in yaml.safe_load_all(rendered)
+        if doc and doc["kind"] in kinds and not doc["metadata"]["name"].endswith("-pod-markers")
+    ]
 
 
 def chart_image() -> str:
@@ -105,7 +111,8 @@ def restricted(cluster: Cluster, tmp_path: Path, request: pytest.FixtureRequest)
         for name in (fullname, f"{fullname}-local"):
             cluster.kubectl("delete", kind, name, "--wait=false", check=False)
     for kind in ("validatingadmissionpolicybinding", "validatingadmissionpolicy"):
-        for name in (f"{fullname}-pod-writes", f"{fullname}-cache-writes"):
+        for policy in ("pod-writes", "cache-writes", "namespace-writes", "webhook-writes"):
+            name = f"{fullname}-{policy}"
             cluster.kubectl("delete", kind, name, "--wait=false", check=False)
     cluster.kubectl("delete", "namespace", home, "--wait=false", check=False)
 
@@ -176,8 +183,15 @@ def test_the_charts_rbac_is_enough(
     # The Proxy cache: created as the chart's ServiceAccount, within what cache-writes allows.
     for kind in ("configmap", "service", "deployment", "poddisruptionbudget"):
         made = wait_for(
-            lambda kind=kind: cluster.kubectl(
-                "get", kind, "go-gomodcache", "-n", namespace, "-o", "json", check=False
+            lambda kind=kind: (
+                got
+                if (
+                    got := cluster.kubectl(
+                        "get", kind, "go-gomodcache", "-n", namespace, "-o", "json", check=False
+                    )
+                ).returncode
+                == 0
+                else None
             ),  # type: ignore[misc]
             timeout=10,
             what=f"the cache's {kind}",
@@ -249,10 +263,82 @@ def test_the_operators_account_can_run_nothing_but_module_caches(
         return result.stderr if result.returncode else ""
 
     assert as_operator(deployment("x-gomodcache", chart_image())) == ""
-    assert "must run the operator's own image" in as_operator(deployment("x-gomodcache", "busybox"))
+    other_image = deployment("x-gomodcache", "busybox")
+    wait_for(
+        lambda: "must run the operator's own image" in as_operator(other_image),
+        timeout=30,
+        what="the chart's cache-writes policy to be in force",
+    )
     host = deployment("x-gomodcache", chart_image(), volumes=[{"name": "h", "hostPath": {"path": "/"}}])
     assert "host access" in as_operator(host)
     other = deployment("web", chart_image())
     assert "only write the objects of a GoBuildConfig's module cache" in as_operator(other)
     config_map = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "coredns"}, "data": {}}
     assert "only write the objects" in as_operator(config_map)
+
+
+def test_the_operators_account_may_change_one_namespace_label_and_its_webhooks_ca_only(
+    cluster: Cluster, namespace: str, restricted: Restricted
+) -> None:
+    """RBAC lets it patch any namespace and its webhook configuration; the chart's namespace-writes
+    and webhook-writes policies keep that to the gobuild.dev/configs label and the caBundle."""
+
+    def as_operator(*args: str, input: str | None = None) -> str:
+        result = cluster.kubectl(
+            f"--kubeconfig={restricted.kubeconfig}", *args, "--dry-run=server", input=input, check=False
+        )
+        return result.stderr if result.returncode else ""
+
+    label_refused = "may only change the gobuild.dev/configs label of a namespace"
+    privileged = ("label", "namespace", "kube-system", "pod-security.kubernetes.io/enforce=privileged")
+    wait_for(lambda: label_refused in as_operator(*privileged), timeout=30, what="the policy to be in force")
+    assert as_operator("label", "namespace", namespace, "gobuild.dev/configs=selected") == ""
+    assert label_refused in as_operator("label", "namespace", namespace, "team=else")
+    assert label_refused in as_operator(
+        "annotate", "namespace", namespace, "scheduler.alpha.kubernetes.io/x=y"
+    )
+
+    # The configuration the chart creates (same name), with one webhook the API server never calls.
+    webhook = {
+        "name": "pods.gobuild.dev",
+        "admissionReviewVersions": ["v1"],
+        "sideEffects": "None",
+        "failurePolicy": "Ignore",
+        "namespaceSelector": {"matchLabels": {"gobuild.dev/rbac-test": "nothing-matches"}},
+        "clientConfig": {"url": "https://127.0.0.1:9/mutate"},
+        "rules": [
+            {"apiGroups": [""], "apiVersions": ["v1"], "operations": ["CREATE"], "resources": ["pods"]}
+        ],
+    }
+    configuration = {
+        "apiVersion": "admissionregistration.k8s.io/v1",
+        "kind": "MutatingWebhookConfiguration",
+        "metadata": {"name": restricted.fullname},
+        "webhooks": [webhook],
+    }
+    cluster.kubectl("apply", "-f", "-", input=json.dumps(configuration))
+    try:
+
+        def patched(*ops: dict[str, Any]) -> str:
+            return as_operator(
+                "patch",
+                "mutatingwebhookconfiguration",
+                restricted.fullname,
+                "--type=json",
+                "-p",
+                json.dumps(ops),
+            )
+
+        ca = {"op": "add", "path": "/webhooks/0/clientConfig/caBundle", "value": "Y2E="}
+        refused = "may only change the caBundle of its webhook configuration"
+        fail_closed = {"op": "replace", "path": "/webhooks/0/failurePolicy", "value": "Fail"}
+        wait_for(lambda: refused in patched(ca, fail_closed), timeout=30, what="the policy to be in force")
+        assert patched(ca) == ""
+        assert refused in patched({"op": "remove", "path": "/webhooks/0/namespaceSelector/matchLabels"})
+        secrets = {"op": "add", "path": "/webhooks/0/rules/0/resources/-", "value": "secrets"}
+        assert refused in patched(secrets)
+        url = {"op": "replace", "path": "/webhooks/0/clientConfig/url", "value": "https://10.0.0.1/x"}
+        assert refused in patched(url)
+        assert refused in patched({"op": "add", "path": "/metadata/labels", "value": {"a": "b"}})
+    finally:
+        cluster.kubectl("delete", "mutatingwebhookconfiguration", restricted.fullname, check=False)
