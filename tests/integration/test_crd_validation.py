@@ -123,12 +123,7 @@ def test_defaults_are_stored(kubectl: Kubectl, namespace: str) -> None:
         "overrideEnv": False,
         "goproxy": ["https://proxy.golang.org", "direct"],
         "proxyFallback": "OnNotFound",
-        "cache": {
-            "enabled": False,
-            "accessModes": ["ReadWriteMany"],
-            "mountPath": "/go/pkg/mod",
-            "buildCache": False,
-        },
+        "cache": {"enabled": False, "mode": "Proxy", "mountPath": "/go/pkg/mod", "buildCache": False},
         "reporting": {"enabled": True, "probeIntervalSeconds": 300, "probeModule": "golang.org/x/mod"},
         "imageBuilds": {
             "enabled": True,

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import IO
 
 from localcluster.cluster import free_port
+from localcluster.operator_image import image_ref
 from support.waiting import wait_for
 
 
@@ -63,6 +64,10 @@ class OperatorProcess:
                 # A killed operator's Lease must not keep its successor waiting long in tests.
                 "--leader-election-lease-duration=4",
                 "--leader-election-retry-period=0.5",
+                # The module caches of configs run the operator's image, as installed by the chart;
+                # tests that need a cache to serve import it (tests/e2e/test_module_cache.py).
+                f"--cache-image={image_ref()}",
+                "--cache-image-pull-policy=Never",
                 *(["--verbose"] if self.verbose else []),
                 *self.extra_args,
             ],

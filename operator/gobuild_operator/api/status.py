@@ -72,8 +72,8 @@ class ProxyStatus(StatusModel):
 class CacheStatus(StatusModel):
     mode: Annotated[str, Field(description="Proxy or SharedVolume (spec.cache.mode).")] = ""
     url: Annotated[
-        str, Field(description="Proxy: where builds reach the cache (the first GOPROXY entry).")
-    ] = ""
+        str | None, Field(description="Proxy: where builds reach the cache (the first GOPROXY entry).")
+    ] = None
     available: Annotated[
         bool | None, Field(description="Proxy: whether the cache's Pod is ready to serve.")
     ] = None

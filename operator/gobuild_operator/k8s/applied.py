@@ -39,7 +39,9 @@ async def apply(api: client.ApiClient, obj: Mapping[str, Any]) -> None:
         "PATCH",
         query_params=[("fieldManager", FIELD_MANAGER), ("force", "true")],
         header_params={"Content-Type": "application/apply-patch+yaml", "Accept": "application/json"},
-        body=orjson.dumps(dict(obj)).decode(),
+        # The client JSON-encodes the body for this content type itself (YAML is a superset of
+        # JSON); plain JSON types, whatever mappings `obj` is made of.
+        body=orjson.loads(orjson.dumps(dict(obj))),
         auth_settings=["BearerToken"],
         _preload_content=False,
     )
