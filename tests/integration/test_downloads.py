@@ -28,6 +28,10 @@ from support.waiting import wait_for
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "gofailures"
 MODULE_NOT_FOUND_LOG = (FIXTURES / "proxy_404.txt").read_text()
 HOST_KEY_LOG = (FIXTURES / "git_ssh_unknown_host_key.txt").read_text()
+#: The host of the private module in HOST_KEY_LOG: configs list it in goprivate, so its failure is
+#: read on the private route (with the module outside GOPRIVATE, go reached git only because no proxy
+#: had it, and that is what diagnosis says).
+PRIVATE_HOST = "git.corp.invalid"
 
 #: The contract: a finished Pod shows on its GoBuildConfig within this many seconds.
 PROMPT = 2.0
@@ -178,7 +182,7 @@ def test_a_succeeded_build_counts_as_succeeded(
 def test_describe_shows_the_download_condition(
     cluster: Cluster, api: client.ApiClient, namespace: str, operator: OperatorProcess
 ) -> None:
-    make_config(cluster, namespace)
+    make_config(cluster, namespace, goprivate=[PRIVATE_HOST])  # else go reached ssh because no proxy had it
     create_injected_pod(api, namespace, "build-ssh")
     finish_pod(api, namespace, "build-ssh", exit_code=1, message=HOST_KEY_LOG)
     wait_downloads(cluster, namespace, lambda d: d.get("failed") == 1, what="the failure to be counted")
@@ -196,7 +200,7 @@ def test_describe_shows_the_download_condition(
 def test_restarts_and_crashes_neither_lose_nor_double_count(
     cluster: Cluster, api: client.ApiClient, namespace: str, operator: OperatorProcess
 ) -> None:
-    make_config(cluster, namespace)
+    make_config(cluster, namespace, goprivate=[PRIVATE_HOST])
     for name in ("a", "b", "c"):
         create_injected_pod(api, namespace, name)
     finish_pod(api, namespace, "a", exit_code=1, message=MODULE_NOT_FOUND_LOG)
