@@ -57,7 +57,16 @@ def _print_usage_hint(state_dir: Path) -> None:
     )
 
 
-def _print_try_hint(kubeconfig: Path) -> None:
+def _print_try_hint(kubeconfig: Path, prometheus_url: str | None = None, *, follows: bool = True) -> None:
+    if prometheus_url:
+        print(
+            f"Prometheus (the chart's scrape configuration and alerts): {prometheus_url}\n"
+            f"  curl -s '{prometheus_url}/api/v1/alerts'\n"
+            f"  curl -s '{prometheus_url}/api/v1/query' --data-urlencode "
+            "'query=sum by (namespace, outcome) (gobuild_download_outcomes_total)'\n"
+            "  docs/monitoring.md: every metric, alert and dashboard panel\n",
+            flush=True,
+        )
     print(
         "gobuild-operator is installed (helm release gobuild-operator in namespace gobuild-system).\n"
         "Try the quick start from another terminal:\n"
@@ -65,7 +74,7 @@ def _print_try_hint(kubeconfig: Path) -> None:
         "  kubectl apply -f examples/quickstart.yaml\n"
         "  kubectl -n builds wait --for=condition=complete job/build --timeout=180s\n"
         "  kubectl -n builds get gbc\n"
-        "Following the operator's log here; Ctrl-C stops everything.\n",
+        + ("Following the operator's log here; Ctrl-C stops everything.\n" if follows else ""),
         flush=True,
     )
 
@@ -76,8 +85,22 @@ def cmd_install(args: argparse.Namespace) -> int:
 
     kubeconfig = Path(os.environ.get("KUBECONFIG") or Path.home() / ".kube" / "config")
     local = args.state_dir if (args.state_dir / "kubeconfig").resolve() == kubeconfig.resolve() else None
-    install(kubeconfig, state_dir=local)
-    _print_try_hint(kubeconfig)
+    prometheus_url = install(kubeconfig, state_dir=local, with_monitoring=args.with_monitoring)
+    _print_try_hint(kubeconfig, prometheus_url)
+    return 0
+
+
+def cmd_monitoring(args: argparse.Namespace) -> int:
+    """Prometheus in the running local cluster: the chart (re)installed with its Prometheus
+    configuration, then Prometheus reading it."""
+    from localcluster.install import install
+
+    kubeconfig = (args.state_dir / "kubeconfig").resolve()
+    if not (_alive(args.state_dir / PID_FILE) and (args.state_dir / READY_FILE).exists()):
+        print(f"no local cluster is running in {args.state_dir}: make cluster-up first", file=sys.stderr)
+        return 1
+    prometheus_url = install(kubeconfig, state_dir=args.state_dir, with_monitoring=True)
+    _print_try_hint(kubeconfig, prometheus_url, follows=False)
     return 0
 
 
@@ -261,6 +284,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         print("run needs a command after --", file=sys.stderr)
         return 2
     cluster: LocalCluster | None = None
+    prometheus_url: str | None = None
     if _alive(state_dir / PID_FILE) and (state_dir / READY_FILE).exists():
         print(f"using the running local cluster in {state_dir}")
     else:
@@ -276,10 +300,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         if args.install:
             from localcluster.install import install
 
-            install(kubeconfig, state_dir=state_dir)
+            prometheus_url = install(kubeconfig, state_dir=state_dir, with_monitoring=args.with_monitoring)
         _print_usage_hint(state_dir)
         if args.install:
-            _print_try_hint(kubeconfig)
+            _print_try_hint(kubeconfig, prometheus_url)
         env = {**os.environ, "KUBECONFIG": str(kubeconfig)}
         child = subprocess.Popen(command, env=env)
         return child.wait()
@@ -343,10 +367,15 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.set_defaults(fn=cmd_install)
     p.add_argument("--state-dir", type=Path, default=Path(".cluster"))
+    p.add_argument("--with-monitoring", action="store_true", help="also Prometheus, with the chart's alerts")
+    p = sub.add_parser("monitoring", help="Prometheus in the running local cluster, with the chart's alerts")
+    p.set_defaults(fn=cmd_monitoring)
+    p.add_argument("--state-dir", type=Path, default=Path(".cluster"))
     p = sub.add_parser("run")
     p.set_defaults(fn=cmd_run)
     p.add_argument("--state-dir", type=Path, default=Path(".cluster"))
     p.add_argument("--install", action="store_true", help="install the operator (image + chart) before CMD")
+    p.add_argument("--with-monitoring", action="store_true", help="with --install: also Prometheus")
     p.add_argument("--no-node", action="store_true", help="the control plane alone (Pods stay Pending)")
     p.add_argument("--nodes", type=_node_count, default=1, help="how many nodes (default 1)")
     p.add_argument("command", nargs=argparse.REMAINDER)
