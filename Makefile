@@ -13,7 +13,7 @@ export GOTOOLCHAIN := local
 OPERATOR_ARGS ?= --register-webhook --webhook-addr=127.0.0.1 --webhook-host=127.0.0.1 --webhook-port=9443 \
   --metrics-addr=127.0.0.1 --metrics-port=8080 --probe-hosts=127.0.0.0/8,10.0.0.0/8,172.16.0.0/12,localhost
 
-.PHONY: help prereqs venv setup binaries images image cluster-up cluster-down run run-local monitoring lint unit fuzz integration lifecycle install-test e2e e2e-setup test bench clean generate
+.PHONY: help prereqs venv setup binaries images image cluster-up cluster-down run run-local monitoring lint unit fuzz integration lifecycle install-test e2e e2e-setup test bench bench-cache clean generate
 
 # WITH_MONITORING=1: `make run` also builds Prometheus and runs it in the local cluster, scraping
 # the operator and evaluating the chart's alerts (docs/monitoring.md).
@@ -151,8 +151,16 @@ BENCH_ARGS ?= --repeat 2 --decompose
 
 bench: binaries
 	$(PY) bench/complexity.py
+	$(PY) bench/diagnosis.py
 	$(PY) bench/admission.py $(BENCH_ARGS)
 	$(PY) bench/status_burst.py --pods 1000
+
+# go mod download of a large real graph through the module cache, beside the static mirror it
+# reads (the floor) and nginx proxy_cache where nginx is installed (docs/cache.md#the-numbers).
+# The first run downloads the graph once from the Go module proxy; later runs are offline.
+BENCH_CACHE_ARGS ?= --repeat 3 --concurrency 20
+bench-cache: venv
+	$(PY) bench/cache.py $(BENCH_CACHE_ARGS) $(if $(wildcard /usr/sbin/nginx),,--skip-nginx)
 
 clean:
 	-$(PY) -m localcluster down --state-dir .cluster
