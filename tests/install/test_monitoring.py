@@ -271,19 +271,22 @@ def scenario(cluster: Cluster) -> Iterator[Scenario]:
 def test_prometheus_scrapes_every_replica_and_the_cache_through_the_charts_configuration(
     scenario: Scenario,
 ) -> None:
-    def up() -> dict[str, list[str]]:
+    def up() -> dict[tuple[str, str, str], list[str]]:
+        """Targets' health by job, namespace and config (caches of other tests' configs count apart)."""
         targets = prometheus.get(scenario.prometheus, "/api/v1/targets")["data"]["activeTargets"]
-        found: dict[str, list[str]] = {}
+        found: dict[tuple[str, str, str], list[str]] = {}
         for target in targets:
-            found.setdefault(target["labels"]["job"], []).append(target["health"])
+            labels = target["labels"]
+            key = (labels["job"], labels.get("namespace", ""), labels.get("config", ""))
+            found.setdefault(key, []).append(target["health"])
         return found
 
     wait_for(
-        lambda: up().get("gobuild-operator-metrics") == ["up", "up"],
+        lambda: up().get(("gobuild-operator-metrics", NS, "")) == ["up", "up"],
         timeout=60,
         what="both operator replicas scraped",
     )
-    assert up().get("gomodcache") == ["up"]
+    assert up().get(("gomodcache", scenario.namespace, "cached")) == ["up"]
 
 
 def _returns_data(scenario: Scenario, expr: str) -> list[dict[str, Any]]:
