@@ -407,7 +407,7 @@ def test_check_names_the_missing_arg_before_the_build(builds: Builds) -> None:
     download = 1 + next(i for i, line in enumerate(dockerfile) if line.startswith("RUN --mount"))
     lines = [line for line in missing.stdout.splitlines() if "GoSettingNotDeclared: GOPROXY" in line]
     assert lines, missing.stdout
-    assert lines[0].startswith(f"Dockerfile:{download}: GoSettingNotDeclared: GOPROXY"), lines[0]
+    assert lines[0].startswith(f"Dockerfile:{download}: error GB201 GoSettingNotDeclared: GOPROXY"), lines[0]
     assert "Fix: `ARG GOPROXY`" in lines[0]
 
 

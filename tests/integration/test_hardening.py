@@ -288,12 +288,12 @@ def test_a_config_cannot_pull_a_workloads_secret_into_its_values(
         namespace,
         "corp",
         goproxy=["https://goproxy.corp/$(CI_TOKEN)", "direct"],
-        env=[{"name": "BUILD_NOTE", "value": "token=$(CI_TOKEN) cost=$$5"}],
+        env=[{"name": "GODEBUG", "value": "token=$(CI_TOKEN) cost=$$5"}],  # a name the allow list has
     )
     container = {
         "name": "build",
         "image": image,
-        "command": ["sh", "-c", 'printf "%s\\n%s\\n" "$BUILD_NOTE" "$GOPROXY"'],
+        "command": ["sh", "-c", 'printf "%s\\n%s\\n" "$GODEBUG" "$GOPROXY"'],
         "env": [{"name": "CI_TOKEN", "valueFrom": {"secretKeyRef": {"name": "ci", "key": "token"}}}],
     }
     pod = {
@@ -453,7 +453,8 @@ def pods_frozen(cluster: Cluster, namespace: str) -> Iterator[None]:
 
 def _cleanup_failures(operator: OperatorProcess) -> int:
     log = operator.log()
-    return log.count("could not mark Pod") + log.count("could not settle pending Pod")
+    refused = "the gobuild.dev/recorded annotation was refused"  # by the API server: tried again
+    return log.count("could not mark Pod") + log.count("could not settle pending Pod") + log.count(refused)
 
 
 def test_pending_entries_and_pod_markers_are_cleaned_up_without_another_write(
