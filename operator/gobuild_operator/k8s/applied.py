@@ -52,9 +52,23 @@ async def apply(api: client.ApiClient, obj: Mapping[str, Any]) -> None:
 
 async def read(api: client.ApiClient, *, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
     """The object as the API serves it, or None when it does not exist."""
+    body = await _call(api, "GET", _path(kind, namespace, name))
+    if body is None:
+        return None
+    found: dict[str, Any] = orjson.loads(body)
+    return found
+
+
+async def delete(api: client.ApiClient, *, kind: str, namespace: str, name: str) -> bool:
+    """Delete the object if it is there; True when something was deleted."""
+    return await _call(api, "DELETE", _path(kind, namespace, name)) is not None
+
+
+async def _call(api: client.ApiClient, method: str, path: str) -> bytes | None:
+    """The response body of `method` on the object at `path`; None when it does not exist."""
     response = await api.call_api(
-        _path(kind, namespace, name),
-        "GET",
+        path,
+        method,
         header_params={"Accept": "application/json"},
         auth_settings=["BearerToken"],
         _preload_content=False,
@@ -64,22 +78,5 @@ async def read(api: client.ApiClient, *, kind: str, namespace: str, name: str) -
             return None
         if response.status >= 300:
             raise ApiException(status=response.status, reason=response.reason)
-        found: dict[str, Any] = orjson.loads(await response.read())
-        return found
-
-
-async def delete(api: client.ApiClient, *, kind: str, namespace: str, name: str) -> bool:
-    """Delete the object if it is there; True when something was deleted."""
-    response = await api.call_api(
-        _path(kind, namespace, name),
-        "DELETE",
-        header_params={"Accept": "application/json"},
-        auth_settings=["BearerToken"],
-        _preload_content=False,
-    )
-    async with response:
-        if response.status == 404:
-            return False
-        if response.status >= 300:
-            raise ApiException(status=response.status, reason=response.reason)
-        return True
+        body: bytes = await response.read()
+        return body
