@@ -25,7 +25,7 @@ def make_config(cluster: Kubectl, namespace: str, name: str = "go", **spec: Any)
     cluster.kubectl("apply", "-n", namespace, "-f", "-", input=json.dumps(body))
     wait_for(
         lambda: status(cluster, namespace, name).get("observedGeneration"),
-        timeout=15,
+        timeout=30,  # a leader that has just started reconciles every config it finds first
         what=f"GoBuildConfig {name} to be reconciled",
     )
 
