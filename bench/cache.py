@@ -32,6 +32,7 @@ import argparse
 import contextlib
 import os
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -360,6 +361,9 @@ def main() -> None:
     parser.add_argument("--skip-nginx", action="store_true")
     parser.add_argument("--verbose", action="store_true", help="each go run's time on stderr as it ends")
     args = parser.parse_args()
+    # A SIGTERM (a timeout, a wrapper giving up) unwinds like an error, so the finally blocks stop
+    # the mirror, caches and nginx this run started instead of leaving them running.
+    signal.signal(signal.SIGTERM, lambda signum, _frame: sys.exit(128 + signum))
 
     mirror_root, project = ensure_modules()
     small = small_modules(mirror_root, project)
