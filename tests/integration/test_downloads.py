@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime
-import json
 import threading
 import uuid
 from collections.abc import Callable, Iterator
@@ -23,6 +22,7 @@ from conftest import Cluster
 from support.gbc import condition, describe, downloads, events, make_config, metric
 from support.kubelet import NOT_SCHEDULED, finish_pod
 from support.operator_process import OperatorProcess
+from support.podpolicy import refuse_pod_updates
 from support.waiting import wait_for
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "gofailures"
@@ -289,45 +289,13 @@ def markers_refused(cluster: Cluster, namespace: str) -> Iterator[Callable[[], N
     """A ValidatingAdmissionPolicy that refuses the gobuild.dev/recorded annotation on the namespace's
     Pods (as a cluster's own policy might); the fixture's function lifts it."""
     name = f"refuse-recorded-{namespace}"
-    policy = {
-        "apiVersion": "admissionregistration.k8s.io/v1",
-        "kind": "ValidatingAdmissionPolicy",
-        "metadata": {"name": name},
-        "spec": {
-            "failurePolicy": "Fail",
-            "matchConstraints": {
-                "resourceRules": [
-                    {
-                        "apiGroups": [""],
-                        "apiVersions": ["v1"],
-                        "operations": ["UPDATE"],
-                        "resources": ["pods"],
-                    }
-                ]
-            },
-            "validations": [
-                {
-                    "expression": "!has(object.metadata.annotations) || "
-                    "!('gobuild.dev/recorded' in object.metadata.annotations)",
-                    "message": "this cluster does not let anyone annotate Pods",
-                }
-            ],
-        },
-    }
-    binding = {
-        "apiVersion": "admissionregistration.k8s.io/v1",
-        "kind": "ValidatingAdmissionPolicyBinding",
-        "metadata": {"name": name},
-        "spec": {
-            "policyName": name,
-            "validationActions": ["Deny"],
-            "matchResources": {
-                "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": namespace}}
-            },
-        },
-    }
-    cluster.kubectl(
-        "apply", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "List", "items": [policy, binding]})
+    refuse_pod_updates(
+        cluster,
+        name,
+        namespace=namespace,
+        expression="!has(object.metadata.annotations) || "
+        "!('gobuild.dev/recorded' in object.metadata.annotations)",
+        message="this cluster does not let anyone annotate Pods",
     )
 
     def lift() -> None:

@@ -23,6 +23,7 @@ from support.hostile import CREDENTIALS, PROBE_TRICKS, UNUSABLE, USABLE, Refused
 from support.httpserver import LocalHTTPServer
 from support.kubelet import NOT_SCHEDULED, finish_pod
 from support.operator_process import OperatorProcess
+from support.podpolicy import refuse_pod_updates
 from support.waiting import wait_for
 
 SSH_SPEC: dict[str, Any] = {
@@ -386,39 +387,8 @@ def pods_frozen(cluster: Cluster, namespace: str) -> Iterator[None]:
     is another resource, not), as an API server that pauses or refuses writes would: a
     ValidatingAdmissionPolicy, effective once a probe Pod's annotation is refused."""
     name = f"freeze-{namespace}"
-    policy = {
-        "apiVersion": "admissionregistration.k8s.io/v1",
-        "kind": "ValidatingAdmissionPolicy",
-        "metadata": {"name": name},
-        "spec": {
-            "failurePolicy": "Fail",
-            "matchConstraints": {
-                "resourceRules": [
-                    {
-                        "apiGroups": [""],
-                        "apiVersions": ["v1"],
-                        "operations": ["UPDATE"],
-                        "resources": ["pods"],
-                    }
-                ]
-            },
-            "validations": [{"expression": "false", "message": "Pods are frozen", "reason": "Forbidden"}],
-        },
-    }
-    binding = {
-        "apiVersion": "admissionregistration.k8s.io/v1",
-        "kind": "ValidatingAdmissionPolicyBinding",
-        "metadata": {"name": name},
-        "spec": {
-            "policyName": name,
-            "validationActions": ["Deny"],
-            "matchResources": {
-                "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": namespace}}
-            },
-        },
-    }
-    cluster.kubectl(
-        "apply", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "List", "items": [policy, binding]})
+    refuse_pod_updates(
+        cluster, name, namespace=namespace, expression="false", message="Pods are frozen", reason="Forbidden"
     )
     probe = _pod("freeze-probe")
     probe["metadata"]["annotations"] = {}
