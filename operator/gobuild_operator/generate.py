@@ -4,7 +4,7 @@
 - the chart's MutatingWebhookConfiguration template from the one the operator registers itself
   (k8s/webhookconfig.py), with the release's names and values in place of the operator's settings;
 - the field table of README.md from the same model (descriptions and defaults);
-- the reason table of docs/diagnosis.md from the reason registry (core/diagnosis/reasons.py), with the lines
+- the reason table of docs/diagnosis.md from the reason registry (core/diagnosis/reasons/), with the lines
   the classifier finds in the recorded logs of tests/fixtures/gofailures as examples;
 - the allow lists of docs/security.md from the operator's policy (api/policy.py).
 
@@ -28,8 +28,9 @@ import yaml
 
 from gobuild_operator.api import crd, policy
 from gobuild_operator.constants import SYSTEM_NAMESPACES
-from gobuild_operator.core.diagnosis import reasons
-from gobuild_operator.core.diagnosis.diagnose import GoSettings, diagnose
+from gobuild_operator.core.diagnosis.diagnose import diagnose
+from gobuild_operator.core.diagnosis.reasons import registry
+from gobuild_operator.core.diagnosis.routes import GoSettings
 
 CRD_FILE = Path("crds") / "gobuildconfigs.gobuild.dev.yaml"
 #: The chart ships the same CRD (Helm installs crds/ once and never upgrades it; see the README).
@@ -118,7 +119,7 @@ def reason_table(fixtures: Path) -> str:
         "| Reason | Tier | What it means | A line that shows it (recorded) | Remedy |",
         "| --- | --- | --- | --- | --- |",
     ]
-    for entry in reasons.REGISTRY:
+    for entry in registry.REGISTRY:
         lines = "; ".join(_code(line) for line in examples.get(entry.name, [])) or "—"
         tier = "—" if entry.tier is None else str(entry.tier)
         rows.append(

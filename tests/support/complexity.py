@@ -19,7 +19,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from gobuild_operator.core.diagnosis.diagnose import GoSettings, diagnose
+from gobuild_operator.core.diagnosis.diagnose import diagnose
+from gobuild_operator.core.diagnosis.routes import GoSettings
 from gobuild_operator.core.dockercheck.check import check
 from gobuild_operator.core.dockercheck.findings import Context
 from gobuild_operator.core.status.missed import missed_config

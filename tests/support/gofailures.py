@@ -16,7 +16,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from gobuild_operator.core.diagnosis.diagnose import IMAGE_BUILD, POD, GoSettings, Workload
+from gobuild_operator.core.diagnosis.routes import IMAGE_BUILD, POD, GoSettings, Workload
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "gofailures"
 

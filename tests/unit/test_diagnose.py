@@ -12,15 +12,8 @@ from collections.abc import Callable
 
 import pytest
 
-from gobuild_operator.core.diagnosis.diagnose import (
-    MAX_EVIDENCE,
-    REASONS,
-    UNKNOWN,
-    Diagnosis,
-    diagnose,
-    explain,
-    strip_ci_prefix,
-)
+from gobuild_operator.core.diagnosis.diagnose import REASONS, UNKNOWN, Diagnosis, diagnose, explain
+from gobuild_operator.core.diagnosis.lines import MAX_EVIDENCE, strip_ci_prefix
 from support.gofailures import Recorded, all_recorded, go_versions
 from support.gofailures import recorded as fixture
 

@@ -14,7 +14,8 @@ from typing import Any
 
 import pytest
 
-from gobuild_operator.core.diagnosis.diagnose import IMAGE_BUILD, SETTINGS_NOT_PASSED, GoSettings, diagnose
+from gobuild_operator.core.diagnosis.diagnose import SETTINGS_NOT_PASSED, diagnose
+from gobuild_operator.core.diagnosis.routes import IMAGE_BUILD, GoSettings
 from gobuild_operator.core.status import observe
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "gofailures"

@@ -22,7 +22,8 @@ import yaml
 from gobuild_operator.api.spec import parse_spec
 from gobuild_operator.api.status import Downloads, Failure, GoBuildConfigStatus, ProxyStatus
 from gobuild_operator.cli.diagnose import main as diagnose_cli
-from gobuild_operator.core.diagnosis.diagnose import IMAGE_BUILD, POD, GoSettings, diagnose
+from gobuild_operator.core.diagnosis.diagnose import diagnose
+from gobuild_operator.core.diagnosis.routes import IMAGE_BUILD, POD, GoSettings
 from gobuild_operator.core.injection.plan import build_plan
 from gobuild_operator.core.status import conditions as cond
 from gobuild_operator.core.status import counting, health, observe

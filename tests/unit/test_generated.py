@@ -1,7 +1,7 @@
 """What `make generate` writes is what the sources generate, and what it generates is a CRD the API
 server can take.
 
-The model (operator/gobuild_operator/api/) and the reason registry (core/diagnosis/reasons.py) are the
+The model (operator/gobuild_operator/api/) and the reason registry (core/diagnosis/reasons/) are the
 sources; crds/, the README field table and the docs/diagnosis.md reason table are derived. The API
 server itself judges the schema in tests/integration/test_crd_validation.py; here, without a
 cluster: the committed files are up to date, and the generator keeps the rules the API server
@@ -22,7 +22,7 @@ import chartschema
 from gobuild_operator import generate
 from gobuild_operator.api import crd
 from gobuild_operator.api.reasons import NAMES
-from gobuild_operator.core.diagnosis import reasons
+from gobuild_operator.core.diagnosis.reasons import registry
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -113,7 +113,7 @@ def test_spec_node_bounded_for_cel_cost(path: str, node: Schema) -> None:
 
 def test_the_diagnosis_registry_ranks_every_reason_name_once() -> None:
     """The names are the API's (api/reasons.py); the registry that finds them lists each, in order."""
-    assert tuple(entry.name for entry in reasons.REGISTRY) == NAMES
+    assert tuple(entry.name for entry in registry.REGISTRY) == NAMES
 
 
 def test_the_charts_values_schema_is_generated_from_its_values() -> None:

@@ -2,7 +2,7 @@
 
 They are keys of `status.downloads.byReason`, values of a failure's `reason`, metric labels and
 Event reasons, so a name, once released, is never renamed. What each means, how it is found in a
-log and what fixes it is the diagnosis registry's (core/diagnosis/reasons.py), which refers to
+log and what fixes it is the diagnosis registry's (core/diagnosis/reasons/), which refers to
 these names; a test checks that the two list the same reasons.
 """
 

@@ -26,15 +26,8 @@ from typing import BinaryIO, Final
 
 from gobuild_operator.cli.check import ConfigReader, UsageError, load_config
 from gobuild_operator.cli.options import add_config_options
-from gobuild_operator.core.diagnosis.diagnose import (
-    IMAGE_BUILD,
-    POD,
-    UNKNOWN,
-    Diagnosis,
-    GoSettings,
-    Workload,
-    diagnose,
-)
+from gobuild_operator.core.diagnosis.diagnose import UNKNOWN, Diagnosis, diagnose
+from gobuild_operator.core.diagnosis.routes import IMAGE_BUILD, POD, GoSettings, Workload
 from gobuild_operator.core.injection.plan import build_plan
 
 PROG: Final = "python -m gobuild_operator diagnose"

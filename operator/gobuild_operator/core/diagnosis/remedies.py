@@ -1,6 +1,6 @@
 """The remedy of one diagnosis: from the reason, the Go settings, the workload and the evidence.
 
-The registry (reasons.py) holds each reason's general remedy, which is what the docs table shows and
+The registry (reasons/) holds each reason's general remedy, which is what the docs table shows and
 what is said when nothing more is known. Where the log and the settings tell more, the remedy says
 exactly what to change: which proxy lacks which module and why falling back would not help, which
 ARG lines a Dockerfile must declare, that an image build's RUN step needs the CA as a build secret.
@@ -11,14 +11,12 @@ Pure: strings in, a string out.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Final
+from typing import Final
 from urllib.parse import urlsplit
 
 from gobuild_operator.api.reasons import ReasonName
-from gobuild_operator.core.diagnosis import reasons
-
-if TYPE_CHECKING:
-    from gobuild_operator.core.diagnosis.diagnose import Facts, GoSettings, Workload
+from gobuild_operator.core.diagnosis.reasons import registry
+from gobuild_operator.core.diagnosis.routes import Facts, GoSettings, Workload
 
 #: Public module proxies: a private module must never be sent to them.
 PUBLIC_PROXIES: Final = frozenset(
@@ -49,7 +47,7 @@ _SHOWN: Final = {
 
 def remedy_for(reason: str, facts: Facts, *, settings: GoSettings | None, workload: Workload) -> str:
     """What fixes this failure, as exactly as the facts allow (the registry's remedy otherwise)."""
-    general = reasons.reason(reason).remedy
+    general = registry.reason(reason).remedy
     specific = _specific(reason, facts, settings=settings, workload=workload)
     return specific or general
 
@@ -156,11 +154,11 @@ def _unreachable_proxy(reason: str, facts: Facts, settings: GoSettings | None) -
     if reason == ReasonName.DNSResolutionFailed:
         lead += " Check its name in spec.goproxy and the cluster DNS."
     if settings is None:
-        return lead + " " + reasons.reason(reason).remedy
+        return lead + " " + registry.reason(reason).remedy
     entries = settings.entries()
     index = next((i for i, (entry, _) in enumerate(entries) if _host(entry) == host), None)
     if index is None:
-        return lead + " " + reasons.reason(reason).remedy
+        return lead + " " + registry.reason(reason).remedy
     after = entries[index + 1 :]
     if not after:
         return (

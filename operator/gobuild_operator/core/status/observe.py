@@ -20,14 +20,8 @@ from typing import Any, Final, Literal
 
 from gobuild_operator import constants as c
 from gobuild_operator.api.status import Failure
-from gobuild_operator.core.diagnosis.diagnose import (
-    IMAGE_BUILD,
-    POD,
-    Diagnosis,
-    GoSettings,
-    Workload,
-    diagnose,
-)
+from gobuild_operator.core.diagnosis.diagnose import Diagnosis, diagnose
+from gobuild_operator.core.diagnosis.routes import IMAGE_BUILD, POD, GoSettings, Workload
 from gobuild_operator.core.imagebuilds.arguments import CA_PATH
 from gobuild_operator.core.imagebuilds.recognition import recognise
 from gobuild_operator.redact import redact_text
