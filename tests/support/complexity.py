@@ -23,7 +23,7 @@ from gobuild_operator.core.diagnosis.diagnose import diagnose
 from gobuild_operator.core.diagnosis.routes import GoSettings
 from gobuild_operator.core.dockercheck.check import check
 from gobuild_operator.core.dockercheck.findings import Context
-from gobuild_operator.core.status.missed import missed_config
+from gobuild_operator.core.downloads.missed import missed_config
 from gobuild_operator.handlers.admission import Admission
 from gobuild_operator.metrics import Metrics
 from gobuild_operator.redact import redact_text

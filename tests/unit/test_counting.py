@@ -11,9 +11,9 @@ import pytest
 
 from gobuild_operator.api.spec import parse_spec
 from gobuild_operator.api.status import Failure
+from gobuild_operator.core.downloads import counting, events, missed, observe
+from gobuild_operator.core.downloads.observe import Observation
 from gobuild_operator.core.status import conditions as cond
-from gobuild_operator.core.status import counting, events, missed, observe
-from gobuild_operator.core.status.observe import Observation
 from gobuild_operator.k8s.status import dump, read_status
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "gofailures"

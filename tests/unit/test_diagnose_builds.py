@@ -16,7 +16,7 @@ import pytest
 
 from gobuild_operator.core.diagnosis.diagnose import SETTINGS_NOT_PASSED, diagnose
 from gobuild_operator.core.diagnosis.routes import IMAGE_BUILD, GoSettings
-from gobuild_operator.core.status import observe
+from gobuild_operator.core.downloads import observe
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "gofailures"
 MANIFEST: dict[str, dict[str, Any]] = json.loads((FIXTURES / "manifest.json").read_text())["cases"]

@@ -24,11 +24,12 @@ from gobuild_operator.api.status import Downloads, Failure, GoBuildConfigStatus,
 from gobuild_operator.cli.diagnose import main as diagnose_cli
 from gobuild_operator.core.diagnosis.diagnose import diagnose
 from gobuild_operator.core.diagnosis.routes import IMAGE_BUILD, POD, GoSettings
+from gobuild_operator.core.downloads import counting, observe
+from gobuild_operator.core.downloads.events import pod_event
 from gobuild_operator.core.injection.plan import build_plan
 from gobuild_operator.core.status import conditions as cond
-from gobuild_operator.core.status import counting, health, observe
+from gobuild_operator.core.status import health
 from gobuild_operator.core.status.compose import Findings, SpecView, with_findings, with_spec
-from gobuild_operator.core.status.events import pod_event
 from gobuild_operator.handlers.admission import probe_warnings
 from gobuild_operator.store import Store
 from support.gofailures import recorded

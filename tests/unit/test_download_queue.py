@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from gobuild_operator.core.status.observe import Observation
+from gobuild_operator.core.downloads.observe import Observation
 from gobuild_operator.reporting.downloads import _Queue
 
 LATER = 3600.0

@@ -8,9 +8,9 @@ import pytest
 
 from gobuild_operator.api.spec import parse_spec
 from gobuild_operator.api.status import CacheStatus, Condition
+from gobuild_operator.core.downloads.events import transition_events
 from gobuild_operator.core.status import conditions as cond
 from gobuild_operator.core.status import health
-from gobuild_operator.core.status.events import transition_events
 from gobuild_operator.core.status.health import Claim, Lookup, ProbeResult
 
 NOW = "2026-01-02T03:04:05Z"

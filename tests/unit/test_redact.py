@@ -21,9 +21,9 @@ from prometheus_client import generate_latest
 from gobuild_operator.api.blocks import CorporateProxy, Reporting
 from gobuild_operator.api.spec import GoBuildConfigSpec
 from gobuild_operator.api.status import GoBuildConfigStatus
+from gobuild_operator.core.downloads.events import transition_events
 from gobuild_operator.core.status import health
 from gobuild_operator.core.status.compose import Findings, SpecView, with_findings, with_spec
-from gobuild_operator.core.status.events import transition_events
 from gobuild_operator.k8s.status import dump
 from gobuild_operator.metrics import Metrics
 from gobuild_operator.redact import RedactingFilter, has_userinfo, redact_text, redact_url

@@ -17,7 +17,7 @@ from kubernetes_asyncio import client
 from kubernetes_asyncio.client.exceptions import ApiException
 
 from gobuild_operator.constants import FIELD_MANAGER
-from gobuild_operator.core.status.events import EventText
+from gobuild_operator.core.downloads.events import EventText
 from gobuild_operator.redact import redact_text
 
 logger = logging.getLogger(__name__)

@@ -5,11 +5,11 @@ the effective GOPROXY/GOSUMDB, SpecValid), the checks (probes, referenced object
 the download counting (status.downloads, DownloadsHealthy). None of them writes: each hands what
 it found to this writer, which keeps the latest spec view and findings of each config and applies
 every part it holds, plus the counting batch when there is one, to the latest status in one write
-(core/status/compose.py, core/status/counting.py). So every write carries all parts consistently,
+(core/status/compose.py, core/downloads/counting.py). So every write carries all parts consistently,
 Ready is derived from all of them, and the writes of one config never race each other (a lock per
 config; across replicas the resourceVersion guards, k8s/status.py).
 
-It also posts the Events of conditions that changed in a write (core/status/events.py), whichever
+It also posts the Events of conditions that changed in a write (core/downloads/events.py), whichever
 part changed them.
 """
 
@@ -23,11 +23,11 @@ from typing import Any
 
 from gobuild_operator.api.status import GoBuildConfigStatus
 from gobuild_operator.constants import API_VERSION, KIND
-from gobuild_operator.core.status import counting
+from gobuild_operator.core.downloads import counting
+from gobuild_operator.core.downloads.counting import BatchResult
+from gobuild_operator.core.downloads.events import transition_events
+from gobuild_operator.core.downloads.observe import Observation
 from gobuild_operator.core.status.compose import Findings, SpecView, with_findings, with_spec
-from gobuild_operator.core.status.counting import BatchResult
-from gobuild_operator.core.status.events import transition_events
-from gobuild_operator.core.status.observe import Observation
 from gobuild_operator.k8s.client import ApiClient
 from gobuild_operator.k8s.events import ObjectRef, post_event
 from gobuild_operator.k8s.status import update_status

@@ -3,7 +3,7 @@
 Watch events only queue observations in memory (no API call on the event path). Every
 `flush_interval` each GoBuildConfig with queued work gets one status write carrying all of it,
 then its Pods are marked `gobuild.dev/recorded` and Events are posted. The counting protocol that
-makes restarts safe is described in core/status/counting.py; this module runs it:
+makes restarts safe is described in core/downloads/counting.py; this module runs it:
 
 1. status write: counts + `pending` entries, atomically (core.counting.apply_batch, applied by the
    status writer, reconciler/status.py, together with the config's other status parts);
@@ -36,9 +36,9 @@ from typing import Any
 
 from gobuild_operator.api.status import PendingEntry
 from gobuild_operator.constants import ANNOTATION_RECORDED, API_VERSION, KIND, LABEL_CONFIG
-from gobuild_operator.core.status import counting, events, observe
-from gobuild_operator.core.status.counting import BatchResult
-from gobuild_operator.core.status.observe import Observation
+from gobuild_operator.core.downloads import counting, events, observe
+from gobuild_operator.core.downloads.counting import BatchResult
+from gobuild_operator.core.downloads.observe import Observation
 from gobuild_operator.k8s.client import ApiClient
 from gobuild_operator.k8s.events import ObjectRef, post_event
 from gobuild_operator.k8s.metawatch import list_metadata

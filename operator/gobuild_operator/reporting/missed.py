@@ -24,10 +24,10 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from gobuild_operator import constants as c
+from gobuild_operator.core.downloads import observe
+from gobuild_operator.core.downloads.missed import missed_config
 from gobuild_operator.core.injection.budget import Budget, OverBudget
 from gobuild_operator.core.injection.selection import should_inject
-from gobuild_operator.core.status import observe
-from gobuild_operator.core.status.missed import missed_config
 from gobuild_operator.k8s.client import ApiClient, ApiException
 from gobuild_operator.k8s.pods import read_pod
 from gobuild_operator.metrics import Metrics

@@ -4,7 +4,7 @@ The registry (reasons/) holds each reason's general remedy, which is what the do
 what is said when nothing more is known. Where the log and the settings tell more, the remedy says
 exactly what to change: which proxy lacks which module and why falling back would not help, which
 ARG lines a Dockerfile must declare, that an image build's RUN step needs the CA as a build secret.
-The operator (core/status/observe.py) and `diagnose` call the same function, so they say the same.
+The operator (core/downloads/observe.py) and `diagnose` call the same function, so they say the same.
 
 Pure: strings in, a string out.
 """

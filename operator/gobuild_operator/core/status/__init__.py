@@ -1,9 +1,8 @@
-"""Status arithmetic: what a GoBuildConfig's status says, computed from what the operator observed.
+"""What a GoBuildConfig's status says about its config: the conditions, and the parts the operator checks.
 
-`observe` turns a finished injected Pod into an observation (succeeded, failed with a diagnosis,
-or missed: admitted without the injection it asked for, which `missed` decides); `counting` folds
-observations into `status.downloads` exactly once; `health` and `reach` decide what the proxy
-probes may reach and what their results mean; `conditions` keeps metav1.Conditions; `events` says
-which Events a batch of observations and condition changes is worth. No I/O: reporting/ feeds it
-and writes what it returns.
+`conditions` keeps metav1.Conditions and derives Ready; `reach` decides what a GOPROXY probe may ask
+and reach, and `health` what the probes, the referenced Secrets and ConfigMaps and the module cache
+claim mean as conditions and status fields; `compose` makes one status from the spec's part, the
+checks' findings and what the builds did (core/downloads/). No I/O: reporting/ feeds it and the
+reconciler writes what it returns.
 """

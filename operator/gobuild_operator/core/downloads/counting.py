@@ -59,9 +59,7 @@ from typing import Any, Final
 
 from gobuild_operator.api.reasons import UNKNOWN
 from gobuild_operator.api.status import Condition, Downloads, Failure, GoBuildConfigStatus, PendingEntry
-from gobuild_operator.core.status import conditions as cond
-from gobuild_operator.core.status import health
-from gobuild_operator.core.status.observe import (
+from gobuild_operator.core.downloads.observe import (
     FAILED,
     INJECTED,
     MISSED,
@@ -70,6 +68,8 @@ from gobuild_operator.core.status.observe import (
     about,
     level,
 )
+from gobuild_operator.core.status import conditions as cond
+from gobuild_operator.core.status import health
 from gobuild_operator.timeutil import parse_rfc3339
 
 #: status.downloads.recentFailures keeps this many, newest first (SPEC).

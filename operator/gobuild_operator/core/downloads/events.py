@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from typing import Final, Literal
 
 from gobuild_operator.api.status import Condition, Failure
+from gobuild_operator.core.downloads.observe import FAILED, MISSED, Observation, about
 from gobuild_operator.core.status import conditions as cond
-from gobuild_operator.core.status.observe import FAILED, MISSED, Observation, about
 
 
 @dataclass(frozen=True)
