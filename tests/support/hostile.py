@@ -92,6 +92,30 @@ UNUSABLE: dict[str, Refused] = {
     "env-name-newline": Refused(
         {"env": [{"name": "CGO_ENABLED\n", "value": "0"}]}, "spec.env[0].name", "environment variable name"
     ),
+    # The selector's keys and values were checked only by the CRD: the operator selected with them.
+    "selector-key-kubelet-expansion": Refused(
+        {"podSelector": {"matchLabels": {"$(CI_TOKEN)": "build"}}},
+        "spec.podSelector.matchLabels",
+        "label key",
+    ),
+    "selector-value-kubelet-expansion": Refused(
+        {"podSelector": {"matchLabels": {"role": "$(CI_TOKEN)"}}},
+        "spec.podSelector.matchLabels.role",
+        "should match",
+    ),
+    "goprivate-listed-twice": Refused(
+        {"goprivate": ["git.corp.example/*", "git.corp.example/*"]}, "spec.goprivate[1]", "Duplicate value"
+    ),
+    "selector-65-labels": Refused(
+        {"podSelector": {"matchLabels": {f"l{i}": "x" for i in range(65)}}},
+        "spec.podSelector.matchLabels",
+        "must have at most 64 items",
+    ),
+    "selector-expression-key-space": Refused(
+        {"podSelector": {"matchExpressions": [{"key": "build role", "operator": "Exists"}]}},
+        "spec.podSelector.matchExpressions[0].key",
+        "label key",
+    ),
 }
 
 #: The edges of the same fields that builds can use: accepted by both.

@@ -32,6 +32,7 @@ from gobuild_operator.api.fields import (
     cel_matches,
     check_build_id,
     check_env_name,
+    check_label_key,
     check_module_path,
     check_ssh_user,
     unique,
@@ -62,6 +63,7 @@ class LabelSelectorRequirement(SpecModel):
     key: Annotated[
         str,
         Field(min_length=1, max_length=317, description="The label key the requirement applies to."),
+        AfterValidator(check_label_key),
         Rule(
             cel_matches(LABEL_KEY),
             'must be a label key: an optional DNS-subdomain prefix and "/", then a name of at most 63 '
@@ -95,12 +97,13 @@ class LabelSelector(SpecModel):
     crd_schema = {"x-kubernetes-map-type": "atomic"}
 
     match_labels: Annotated[
-        dict[str, LabelValue],
+        dict[Annotated[str, AfterValidator(check_label_key)], LabelValue],
         Field(
+            max_length=64,
             description=(
                 "Labels that must all be present with these values. Same as a matchExpressions entry "
                 "with operator In and a single value."
-            )
+            ),
         ),
         Schema({"maxProperties": 64}),
         Rule(
@@ -187,6 +190,7 @@ class CorporateProxy(SpecModel):
                 "automatically."
             ),
         ),
+        AfterValidator(unique),
         SET,
     ] = ()
 

@@ -83,7 +83,9 @@ LABEL_KEY = (
     r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?"
     r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$"
 )
+_LABEL_KEY = re.compile(LABEL_KEY)
 _LABEL_VALUE = r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$"
+_LABEL_VALUE_RE = re.compile(_LABEL_VALUE)
 #: A BuildKit ssh or secret id: it travels inside CSV flag values (`--secret id=X,src=...`), so no
 #: comma, "=", quote or space.
 BUILD_ID = re.compile(r"^[A-Za-z0-9][-A-Za-z0-9_.]{0,62}$")
@@ -139,6 +141,26 @@ class FieldError(ValueError):
 def _no_space_or_comma(value: str) -> str:
     if not value or any(ch.isspace() or ch == "," for ch in value):
         raise ValueError(f"{value!r} must be non-empty without spaces or commas")
+    return value
+
+
+def check_label_key(value: str) -> str:
+    """A label key as the CRD's rule checks it; the length comes first, so the pattern runs on at
+    most 317 characters of a tenant's text."""
+    if len(value) > 317 or not _LABEL_KEY.fullmatch(value):
+        raise ValueError(
+            f'{value[:80]!r} is not a label key: an optional DNS-subdomain prefix and "/", then a name '
+            'of at most 63 letters, digits, "-", "_" or "." that starts and ends with a letter or digit'
+        )
+    return value
+
+
+def _label_value(value: str) -> str:
+    if not _LABEL_VALUE_RE.fullmatch(value):
+        raise ValueError(
+            f'{value!r} is not a label value: letters, digits, "-", "_" or ".", starting and ending '
+            "with a letter or digit"
+        )
     return value
 
 
@@ -469,7 +491,9 @@ NoProxyEntry = Annotated[
         "!self.matches(r'[\\s,]')", 'must be a single host, domain suffix, IP or CIDR without spaces or ","'
     ),
 ]
-LabelValue = Annotated[str, Field(max_length=63), Schema({"pattern": _LABEL_VALUE})]
+LabelValue = Annotated[
+    str, Field(max_length=63), AfterValidator(_label_value), Schema({"pattern": _LABEL_VALUE})
+]
 AccessMode = Literal["ReadWriteOnce", "ReadOnlyMany", "ReadWriteMany", "ReadWriteOncePod"]
 #: An RFC 3339 time as the API server writes it.
 Time = Annotated[str, DATE_TIME]

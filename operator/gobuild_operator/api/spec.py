@@ -178,6 +178,7 @@ class GoBuildConfigSpec(SpecModel):
                 "privateModules.ssh are added automatically."
             ),
         ),
+        AfterValidator(unique),
         SET,
     ] = ()
     gonoproxy: Annotated[
@@ -189,6 +190,7 @@ class GoBuildConfigSpec(SpecModel):
                 "Absent: go uses goprivate."
             ),
         ),
+        AfterValidator(unique),
         SET,
     ] = ()
     gonosumdb: Annotated[
@@ -200,6 +202,7 @@ class GoBuildConfigSpec(SpecModel):
                 "goprivate."
             ),
         ),
+        AfterValidator(unique),
         SET,
     ] = ()
     goinsecure: Annotated[
@@ -211,6 +214,7 @@ class GoBuildConfigSpec(SpecModel):
                 "unverified certificate. Prefer caBundle for TLS-intercepting proxies."
             ),
         ),
+        AfterValidator(unique),
         SET,
     ] = ()
     goflags: Annotated[
@@ -347,7 +351,11 @@ def parse_spec(spec: Mapping[str, Any]) -> GoBuildConfigSpec:
 
 
 def _describe(detail: ErrorDetails) -> str:
-    path = "spec" + "".join(_path_element(part) for part in detail["loc"])
+    loc = detail["loc"]
+    if loc[-1:] == ("[key]",):
+        # A bad map key: name the map, as the API server does; the message quotes the key.
+        loc = loc[:-2]
+    path = "spec" + "".join(_path_element(part) for part in loc)
     if detail["type"] == "extra_forbidden":
         return f"{path}: unknown field"
     if detail["type"] == "value_error":
