@@ -132,3 +132,23 @@ def test_the_api_server_accepts_every_rendered_object(cluster: Cluster, values: 
         "apply", "--dry-run=server", "-f", "-", input=yaml.safe_dump_all(documents), check=False
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_the_helm_test_account_may_write_only_in_its_own_scratch_namespace() -> None:
+    """`helm test` used to bind a ClusterRole that could create and delete any namespace and create
+    Pods anywhere, for as long as the test ran."""
+    hooks = [
+        doc
+        for doc in _documents(chart.template(values={}, extra=()))
+        if (doc["metadata"].get("annotations") or {}).get("helm.sh/hook") == "test"
+    ]
+    kinds = {doc["kind"] for doc in hooks}
+    assert not kinds & {"ClusterRole", "ClusterRoleBinding"}, kinds
+    (scratch,) = [doc["metadata"]["name"] for doc in hooks if doc["kind"] == "Namespace"]
+    (role,) = [doc for doc in hooks if doc["kind"] == "Role"]
+    (binding,) = [doc for doc in hooks if doc["kind"] == "RoleBinding"]
+    assert role["metadata"]["namespace"] == binding["metadata"]["namespace"] == scratch
+    assert {verb for rule in role["rules"] for verb in rule["verbs"]} <= {"create", "get", "delete"}
+    assert "namespaces" not in {resource for rule in role["rules"] for resource in rule["resources"]}
+    (pod,) = [doc for doc in hooks if doc["kind"] == "Pod"]
+    assert f"--namespace={scratch}" in pod["spec"]["containers"][0]["args"]

@@ -3,7 +3,9 @@
 What the chart's `helm test` runs, and what an admin can run by hand: in a scratch namespace it
 creates a GoBuildConfig and dry-runs an opted-in Pod through the API server, which calls the
 webhook like for any Pod; the test passes when the Pod comes back with the config's GOPROXY. The
-namespace is deleted afterwards. Exit status: 0 injected, 1 not injected in time, 2 an API error.
+namespace is deleted afterwards. With `--namespace NS` it uses that existing namespace instead and
+deletes only its config: the chart's test makes the namespace, so the test's account needs no
+rights outside it. Exit status: 0 injected, 1 not injected in time, 2 an API error.
 """
 
 from __future__ import annotations
@@ -17,7 +19,13 @@ from typing import Any
 
 from gobuild_operator import constants as c
 from gobuild_operator.k8s.client import ApiException, make_api_client
-from gobuild_operator.k8s.selftest import create_config, create_namespace, delete_namespace, dry_run_pod
+from gobuild_operator.k8s.selftest import (
+    create_config,
+    create_namespace,
+    delete_config,
+    delete_namespace,
+    dry_run_pod,
+)
 
 GOPROXY = "https://selftest.gobuild.invalid"
 CONFIG = "selftest"
@@ -40,11 +48,14 @@ def _injected(pod: dict[str, Any]) -> bool:
     return env.get("GOPROXY") == GOPROXY
 
 
-async def run(*, wait: float) -> int:
+async def run(*, wait: float, namespace: str | None = None) -> int:
+    """`namespace`: an existing one to use; None makes (and deletes) a scratch namespace."""
     api = await make_api_client()
-    namespace = f"gobuild-selftest-{secrets.token_hex(4)}"
+    scratch = namespace is None
+    namespace = namespace or f"gobuild-selftest-{secrets.token_hex(4)}"
     try:
-        await create_namespace(api, name=namespace)
+        if scratch:
+            await create_namespace(api, name=namespace)
         # Reporting off: nothing probes the made-up proxy URL.
         spec = {"goproxy": [GOPROXY], "reporting": {"enabled": False}}
         await create_config(api, namespace=namespace, name=CONFIG, spec=spec)
@@ -62,7 +73,10 @@ async def run(*, wait: float) -> int:
         return 2
     finally:
         try:
-            await delete_namespace(api, name=namespace)
+            if scratch:
+                await delete_namespace(api, name=namespace)
+            else:
+                await delete_config(api, namespace=namespace, name=CONFIG)
         finally:
             await api.close()
 
@@ -70,5 +84,8 @@ async def run(*, wait: float) -> int:
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="gobuild-operator selftest", description=__doc__.split("\n\n")[0])
     parser.add_argument("--timeout", type=float, default=60, help="seconds to wait for an injected Pod")
+    parser.add_argument(
+        "--namespace", help="an existing namespace to test in (default: a scratch one, made and deleted)"
+    )
     args = parser.parse_args(argv)
-    return asyncio.run(run(wait=args.timeout))
+    return asyncio.run(run(wait=args.timeout, namespace=args.namespace))

@@ -1,6 +1,6 @@
-"""The API calls of `gobuild-operator selftest` (the chart's `helm test`): a scratch namespace, a
-GoBuildConfig in it, and a Pod created as a server-side dry run, which runs the admission webhooks
-and stores nothing."""
+"""The API calls of `gobuild-operator selftest` (the chart's `helm test`): a scratch namespace (or
+the one the chart made), a GoBuildConfig in it, and a Pod created as a server-side dry run, which
+runs the admission webhooks and stores nothing."""
 
 from __future__ import annotations
 
@@ -30,6 +30,16 @@ async def create_config(api: ApiClient, *, namespace: str, name: str, spec: dict
     await client.CustomObjectsApi(api).create_namespaced_custom_object(
         c.GROUP, c.VERSION, namespace, c.PLURAL, body
     )
+
+
+async def delete_config(api: ApiClient, *, namespace: str, name: str) -> None:
+    try:
+        await client.CustomObjectsApi(api).delete_namespaced_custom_object(
+            c.GROUP, c.VERSION, namespace, c.PLURAL, name
+        )
+    except ApiException as exc:
+        if exc.status != 404:
+            raise
 
 
 async def dry_run_pod(api: ApiClient, *, namespace: str, pod: dict[str, Any]) -> dict[str, Any]:
