@@ -42,6 +42,12 @@ class Metrics:
             ["namespace", "config", "outcome", "reason"],
             registry=r,
         )
+        self.admission_large_waiting = Gauge(
+            "gobuild_admission_large_waiting",
+            "Admission requests over 256 KiB waiting for the large-review lane: large reviews are read "
+            "and decided one at a time, so a few of them cannot starve ordinary ones.",
+            registry=r,
+        )
         self.missed_injections = Counter(
             "gobuild_missed_injections",
             "Pods that asked for injection but were admitted without it.",

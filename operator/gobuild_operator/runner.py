@@ -64,6 +64,7 @@ def run_operator(settings: Settings, *, namespaces: list[str], verbose: bool) ->
         port=hook.port,
         tls=TLSFiles(certfile, keyfile),
         reload_interval=hook.certificate_reload_interval,
+        request_timeout=hook.timeout_seconds,
     )
     if not hook.tls_secret:
         try:

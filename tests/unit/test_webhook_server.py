@@ -22,7 +22,7 @@ from cryptography import x509
 
 from gobuild_operator import pki
 from gobuild_operator.handlers.admission import MAX_REVIEW_BYTES, Admission
-from gobuild_operator.handlers.webhook import TLSFiles, WebhookServer
+from gobuild_operator.handlers.webhook import LARGE_REVIEW_BYTES, TLSFiles, WebhookServer
 from gobuild_operator.metrics import Metrics
 from gobuild_operator.settings import Settings
 from gobuild_operator.store import Store
@@ -160,3 +160,83 @@ def test_a_rotated_certificate_is_served_without_a_restart(served: Served, tmp_p
     wait_for(lambda: "CN=second" in served.common_name(), timeout=5, what="the rotated certificate")
     status, _ = served.post("/inject-pods", json.dumps(_review(POD)).encode())
     assert status == 200
+
+
+# --- the large-review lane: a few large bodies cannot starve ordinary reviews -----------------------
+
+
+def _serve(tmp_path: Path, *, request_timeout: float) -> tuple[WebhookServer, Served]:
+    store = Store()
+    store.put_config(
+        {"metadata": {"namespace": "builds", "name": "go", "uid": "u", "generation": 1}, "spec": {}}
+    )
+    metrics, port = Metrics(), _free_port()
+    server = WebhookServer(
+        admission=Admission(settings=Settings(), store=store, metrics=metrics),
+        addr="127.0.0.1",
+        port=port,
+        tls=_issue(tmp_path, "lane"),
+        request_timeout=request_timeout,
+    )
+    server.start()
+    return server, Served(port, metrics, server)
+
+
+def _open(served: Served, *, length: int, body: bytes) -> ssl.SSLSocket:
+    """A connection that has sent a review's headers claiming `length` bytes, and `body` of them."""
+    raw = socket.create_connection(("127.0.0.1", served.port), timeout=30)
+    tls = served.context.wrap_socket(raw)
+    head = (
+        f"POST /inject-pods HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {length}\r\n\r\n"
+    )
+    tls.sendall(head.encode() + body)
+    return tls
+
+
+def _large_review() -> bytes:
+    pod = json.loads(json.dumps(POD))
+    pod["spec"]["containers"][0]["env"] = [{"name": "BLOB", "value": "x" * (LARGE_REVIEW_BYTES + 10)}]
+    return json.dumps(_review(pod)).encode()
+
+
+def _status_line(tls: ssl.SSLSocket) -> bytes:
+    return tls.recv(64).split(b"\r\n", 1)[0]
+
+
+def _waiting(served: Served) -> float:
+    return served.metrics.registry.get_sample_value("gobuild_admission_large_waiting") or 0.0
+
+
+def test_large_reviews_take_turns_while_ordinary_ones_pass(tmp_path: Path) -> None:
+    server, served = _serve(tmp_path, request_timeout=60)
+    try:
+        stalled = _open(served, length=1_000_000, body=b'{"apiVersion"')  # holds the lane
+        large = _large_review()
+        queued = _open(served, length=len(large), body=large)
+        wait_for(lambda: _waiting(served) == 1, timeout=10, what="the second large review to queue")
+        status, _ = served.post("/inject-pods", json.dumps(_review(POD)).encode())
+        assert status == 200  # answered while both large ones wait
+        stalled.close()  # the lane is free: the queued one is read and answered
+        assert _status_line(queued) == b"HTTP/1.1 200 OK"
+        assert _waiting(served) == 0
+        queued.close()
+    finally:
+        server.stop()
+
+
+def test_a_slow_sender_gives_up_the_lane_when_the_api_server_would_have(tmp_path: Path) -> None:
+    server, served = _serve(tmp_path, request_timeout=0.5)
+    try:
+        stalled = _open(served, length=1_000_000, body=b'{"apiVersion"')
+        large = _large_review()
+        queued = _open(served, length=len(large), body=large)
+        assert _status_line(stalled) == b"HTTP/1.1 503 Service Unavailable"
+        # The queued review waited up to its own timeout, then got the lane or gave up likewise.
+        assert _status_line(queued) in (b"HTTP/1.1 200 OK", b"HTTP/1.1 503 Service Unavailable")
+        after = _open(served, length=len(large), body=large)
+        assert _status_line(after) == b"HTTP/1.1 200 OK"
+        for tls in (stalled, queued, after):
+            tls.close()
+    finally:
+        server.stop()

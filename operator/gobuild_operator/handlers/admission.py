@@ -113,6 +113,10 @@ class Admission:
         self._budget = settings.webhook.admission_budget
         self.plans = PlanCache()
 
+    @property
+    def metrics(self) -> Metrics:
+        return self._metrics
+
     def ready(self) -> bool:
         return self._store.synced
 
