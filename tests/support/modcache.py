@@ -36,7 +36,7 @@ from aiohttp.abc import AbstractResolver, ResolveResult
 from prometheus_client.parser import text_string_to_metric_families
 
 from gobuild_operator.core.modcache.paths import escape
-from gobuild_operator.core.modcache.settings import CacheSettings
+from gobuild_operator.core.proxycache.settings import CacheSettings
 from gobuild_operator.modcache import server
 from support.httpserver import LocalHTTPServer
 from support.waiting import wait_for

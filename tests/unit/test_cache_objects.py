@@ -1,4 +1,4 @@
-"""What the operator runs for a GoBuildConfig's Proxy cache (core/modcache/deployment.py), and how
+"""What the operator runs for a GoBuildConfig's Proxy cache (core/proxycache/deployment.py), and how
 builds and image builders are given it (core/injection)."""
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from gobuild_operator.api.policy import Policy, problems
 from gobuild_operator.api.spec import parse_spec
 from gobuild_operator.core.injection.mutate import mutate
 from gobuild_operator.core.injection.plan import build_plan
-from gobuild_operator.core.modcache.deployment import CacheImage, cache_objects
-from gobuild_operator.core.modcache.settings import CacheSettings
+from gobuild_operator.core.proxycache.deployment import CacheImage, cache_objects
+from gobuild_operator.core.proxycache.settings import CacheSettings
 
 IMAGE = CacheImage("registry.example/gobuild-operator:1.2.3")
 CORP = {

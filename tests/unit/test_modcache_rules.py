@@ -16,8 +16,8 @@ import pytest
 from gobuild_operator.core.modcache import dirhash, policy, sumdb
 from gobuild_operator.core.modcache.paths import Kind, Tile
 from gobuild_operator.core.modcache.patterns import match_prefix_patterns
-from gobuild_operator.core.modcache.settings import CacheSettings, SettingsError, parse_quantity
-from gobuild_operator.core.modcache.upstreams import (
+from gobuild_operator.core.proxycache.settings import CacheSettings, SettingsError, parse_quantity
+from gobuild_operator.core.proxycache.upstreams import (
     Credentials,
     ProxyRules,
     UpstreamConfigError,

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from gobuild_operator.core.modcache.settings import LOG_LEVELS, CacheSettings, SettingsError
+from gobuild_operator.core.proxycache.settings import LOG_LEVELS, CacheSettings, SettingsError
 
 # flag -> (settings field, help); every field of CacheSettings that a flag can set.
 _FLAGS: dict[str, tuple[str, str]] = {

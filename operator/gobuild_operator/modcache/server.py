@@ -28,9 +28,9 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from gobuild_operator.core.modcache import paths
 from gobuild_operator.core.modcache.paths import Kind, Refusal, Target
 from gobuild_operator.core.modcache.policy import Freshness, freshness, max_size, needs_verification
-from gobuild_operator.core.modcache.settings import CacheSettings
 from gobuild_operator.core.modcache.sumdb import SumDBError
-from gobuild_operator.core.modcache.upstreams import Credentials, UpstreamProxy, join, parse_netrc
+from gobuild_operator.core.proxycache.settings import CacheSettings
+from gobuild_operator.core.proxycache.upstreams import Credentials, UpstreamProxy, join, parse_netrc
 from gobuild_operator.modcache.flights import Flights
 from gobuild_operator.modcache.metrics import CacheMetrics
 from gobuild_operator.modcache.store import Store

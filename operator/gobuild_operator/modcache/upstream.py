@@ -21,7 +21,7 @@ import aiohttp
 from aiohttp.abc import AbstractResolver
 
 from gobuild_operator.core.modcache.policy import MAX_NOT_FOUND_BODY, Answer, classify_status, falls_through
-from gobuild_operator.core.modcache.upstreams import (
+from gobuild_operator.core.proxycache.upstreams import (
     Credentials,
     ProxyRules,
     UpstreamProxy,

@@ -2,7 +2,7 @@
 
 - Any cache: the claim `<name>-gomodcache` when the spec wants the operator's own (k8s/claims.py).
 - The Proxy cache: its ConfigMap, Deployment, Service and PodDisruptionBudget
-  (core/modcache/deployment.py), applied server-side, so a changed spec (another GOPROXY list, a
+  (core/proxycache/deployment.py), applied server-side, so a changed spec (another GOPROXY list, a
   netrc Secret) rolls the cache with the new settings; when the config turns the Proxy cache off
   they are deleted (the claim stays: it goes with the config).
 
@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 
 from gobuild_operator.core.injection.plan import cache_service_name
-from gobuild_operator.core.modcache.deployment import CacheImage, cache_objects
+from gobuild_operator.core.proxycache.deployment import CacheImage, cache_objects
 from gobuild_operator.k8s import applied
 from gobuild_operator.k8s.claims import ensure_claim
 from gobuild_operator.k8s.client import ApiClient, ApiException

@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from gobuild_operator.constants import LABEL_CONFIG
-from gobuild_operator.core.modcache.deployment import CacheImage
+from gobuild_operator.core.proxycache.deployment import CacheImage
 from gobuild_operator.k8s.client import ApiClient
 from gobuild_operator.k8s.metawatch import watch_objects
 from gobuild_operator.metrics import Metrics

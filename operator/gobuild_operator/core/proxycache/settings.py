@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gobuild_operator.core.modcache.sumdb import SumDB, SumDBError, parse_gosumdb
-from gobuild_operator.core.modcache.upstreams import (
+from gobuild_operator.core.proxycache.upstreams import (
     ProxyRules,
     UpstreamConfigError,
     UpstreamProxy,
