@@ -13,6 +13,10 @@ Every answer must
 - leave nothing to do on a second admission of the result (reinvocation is a no-op).
 
 `make unit` runs FUZZ_EXAMPLES (default 1,000: about 10 s of CPU) cases; `make fuzz` runs 10,000.
+Then each way a tenant's text reaches admission (support/complexity.py: a long config name, a long
+`sh -c` script, long or many env values, arguments, containers) is sent once at FUZZ_LARGEST bytes
+(128 KiB in `make unit`, 1 MiB in `make fuzz`): the webhook must decide it within its own budget
+(not answer "over budget") and admit it.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gobuild_operator.store import Store
+from support.complexity import ENTRY_POINTS, EntryPoint
 from support.hostile import config_names, hostile_specs, hostile_workloads
 from support.kubelet import container_environment, expand
 from support.podcheck import containers, problems, template
@@ -43,6 +48,9 @@ EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "1000"))
 #: wall time: on a shared machine another process can stall any request; what admission itself
 #: costs is what the workload and the config could drive up.
 BUDGET = float(os.environ.get("FUZZ_BUDGET", "1.0"))
+#: Bytes of hostile text in the largest request of each kind.
+LARGEST = int(os.environ.get("FUZZ_LARGEST", str(128 * 1024)))
+ADMISSION_ENTRIES = [entry for entry in ENTRY_POINTS if entry.name.startswith("admission:")]
 
 Case = tuple[Store, dict[str, dict[str, Any]], str, dict[str, Any], str]
 slowest = {"cpu": 0.0, "wall": 0.0}
@@ -134,6 +142,14 @@ def test_hostile_workloads_and_configs_through_admission(case: Case) -> None:
 
     again, _, _ = admit(store, kind, mutated, operation)
     assert "patch" not in again, "a second admission changed the object again"
+
+
+@pytest.mark.parametrize("entry", ADMISSION_ENTRIES, ids=[entry.name for entry in ADMISSION_ENTRIES])
+def test_the_largest_hostile_text_is_decided_within_the_admission_budget(entry: EntryPoint) -> None:
+    answer = json.loads(entry.prepare(LARGEST)())  # type: ignore[arg-type]
+    response = answer["response"]
+    assert response["allowed"] is True
+    assert not [w for w in response.get("warnings") or [] if "longer than its budget" in w], response["warnings"]
 
 
 def test_the_fuzzer_reached_every_outcome_and_reports_its_slowest_request() -> None:
