@@ -21,8 +21,8 @@ from kubernetes.client.exceptions import ApiException
 from conftest import Cluster
 from gobuild_operator.api.spec import GoBuildConfigSpec
 from gobuild_operator.core.injection.mutate import mutate
-from gobuild_operator.core.injection.plan import build_plan
 from gobuild_operator.core.injection.workload import POD_TEMPLATE_PATH
+from gobuild_operator.core.plan import build_plan
 from support.strategies import specs, workloads
 
 

@@ -22,7 +22,7 @@ from gobuild_operator.api.spec import parse_spec
 from gobuild_operator.core.imagebuilds.arguments import builder_args, image_build_plan
 from gobuild_operator.core.imagebuilds.recognition import recognise
 from gobuild_operator.core.injection.mutate import Mutation, mutate
-from gobuild_operator.core.injection.plan import build_plan
+from gobuild_operator.core.plan import build_plan
 
 CN: dict[str, Any] = {"goproxy": ["https://goproxy.cn", "direct"], "gosumdb": "sum.golang.google.cn"}
 PRIVATE: dict[str, Any] = {

@@ -11,7 +11,7 @@ import pytest
 from gobuild_operator.api.policy import Policy, problems
 from gobuild_operator.api.spec import parse_spec
 from gobuild_operator.core.injection.mutate import mutate
-from gobuild_operator.core.injection.plan import build_plan
+from gobuild_operator.core.plan import build_plan
 from gobuild_operator.core.proxycache.deployment import CacheImage, cache_objects
 from gobuild_operator.core.proxycache.settings import CacheSettings
 

@@ -26,7 +26,7 @@ from gobuild_operator.core.diagnosis.diagnose import diagnose
 from gobuild_operator.core.diagnosis.routes import IMAGE_BUILD, POD, GoSettings
 from gobuild_operator.core.downloads import counting, observe
 from gobuild_operator.core.downloads.events import pod_event
-from gobuild_operator.core.injection.plan import build_plan
+from gobuild_operator.core.plan import build_plan
 from gobuild_operator.core.status import conditions as cond
 from gobuild_operator.core.status import health
 from gobuild_operator.core.status.compose import Findings, SpecView, with_findings, with_spec

@@ -9,7 +9,7 @@ import pytest
 
 from gobuild_operator.api.spec import parse_spec
 from gobuild_operator.core.injection.mutate import Mutation, mutate
-from gobuild_operator.core.injection.plan import build_plan
+from gobuild_operator.core.plan import build_plan
 from support.kubelet import container_environment
 
 GOPROXY = {"name": "GOPROXY", "value": "https://goproxy.cn,direct"}

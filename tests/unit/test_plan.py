@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from gobuild_operator.api.spec import parse_spec
-from gobuild_operator.core.injection.plan import (
+from gobuild_operator.core.plan import (
     InjectionPlan,
     build_plan,
     cache_claim_name,

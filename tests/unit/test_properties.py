@@ -17,9 +17,9 @@ from hypothesis import strategies as st
 from gobuild_operator import constants as c
 from gobuild_operator.api.spec import GoBuildConfigSpec
 from gobuild_operator.core.injection.mutate import Mutation, mutate
-from gobuild_operator.core.injection.plan import build_plan
 from gobuild_operator.core.injection.selection import should_inject
 from gobuild_operator.core.injection.workload import POD_TEMPLATE_PATH
+from gobuild_operator.core.plan import build_plan
 from support.strategies import VOLUME_NAMES, specs, workloads
 
 OURS_METADATA = {

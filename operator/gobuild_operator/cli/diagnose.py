@@ -28,7 +28,7 @@ from gobuild_operator.cli.check import ConfigReader, UsageError, load_config
 from gobuild_operator.cli.options import add_config_options
 from gobuild_operator.core.diagnosis.diagnose import UNKNOWN, Diagnosis, diagnose
 from gobuild_operator.core.diagnosis.routes import IMAGE_BUILD, POD, GoSettings, Workload
-from gobuild_operator.core.injection.plan import build_plan
+from gobuild_operator.core.plan import build_plan
 
 PROG: Final = "python -m gobuild_operator diagnose"
 EXIT_DIAGNOSED: Final = 0

@@ -15,7 +15,7 @@ from kubernetes_asyncio.client.exceptions import ApiException
 
 from gobuild_operator.api.spec import GoBuildConfigSpec
 from gobuild_operator.constants import API_VERSION, FIELD_MANAGER, KIND
-from gobuild_operator.core.injection.plan import cache_claim_name
+from gobuild_operator.core.plan import cache_claim_name
 
 logger = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 
-from gobuild_operator.core.injection.plan import cache_service_name
+from gobuild_operator.core.plan import cache_service_name
 from gobuild_operator.core.proxycache.deployment import CacheImage, cache_objects
 from gobuild_operator.k8s import applied
 from gobuild_operator.k8s.claims import ensure_claim

@@ -11,7 +11,7 @@ from typing import Any, Final, Literal
 from gobuild_operator.api.blocks import ImageBuilds
 from gobuild_operator.api.spec import GoBuildConfigSpec
 from gobuild_operator.core.imagebuilds.arguments import PROXY_VARIABLES
-from gobuild_operator.core.injection.plan import build_plan
+from gobuild_operator.core.plan import build_plan
 
 #: Every reason `check` reports, with what it means (docs/image-builds.md has the table).
 REASONS: Final[Mapping[str, str]] = {

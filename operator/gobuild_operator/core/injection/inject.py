@@ -16,8 +16,8 @@ from gobuild_operator import constants as c
 from gobuild_operator.api.spec import GoBuildConfigSpec
 from gobuild_operator.core.injection.budget import Budget
 from gobuild_operator.core.injection.mutate import mutate
-from gobuild_operator.core.injection.plan import InjectionPlan, build_plan
 from gobuild_operator.core.injection.selection import should_inject
+from gobuild_operator.core.plan import InjectionPlan, build_plan
 from gobuild_operator.redact import redact_text
 
 Outcome = Literal["injected", "skipped", "unchanged"]

@@ -32,13 +32,7 @@ from gobuild_operator.core.imagebuilds.arguments import ImageBuildPlan, builder_
 from gobuild_operator.core.imagebuilds.recognition import recognise
 from gobuild_operator.core.injection import workload
 from gobuild_operator.core.injection.budget import Budget
-from gobuild_operator.core.injection.plan import (
-    EnvVar,
-    GitConfig,
-    InjectionPlan,
-    VolumeMount,
-    kubelet_literal,
-)
+from gobuild_operator.core.plan import EnvVar, GitConfig, InjectionPlan, VolumeMount, kubelet_literal
 
 _GIT_CONFIG_ENTRY = re.compile(r"^GIT_CONFIG_(KEY|VALUE)_([0-9]{1,9})$", re.ASCII)
 #: ASCII digits only: str.isdigit() also accepts "²", which int() refuses.

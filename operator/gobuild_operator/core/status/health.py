@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 from gobuild_operator import constants as c
 from gobuild_operator.api.spec import GoBuildConfigSpec
 from gobuild_operator.api.status import CacheStatus, Condition, Failure, ProxyStatus
-from gobuild_operator.core.injection.plan import cache_claim_name, cache_service_name
+from gobuild_operator.core.plan import cache_claim_name, cache_service_name
 from gobuild_operator.core.status import conditions as cond
 from gobuild_operator.core.status import reach
 from gobuild_operator.redact import has_userinfo, redact_url

@@ -1,8 +1,9 @@
 """Turn a GoBuildConfig spec into what every selected container gets: an InjectionPlan.
 
-The plan is data (env in order, git config entries, volumes, mounts); `mutate` applies it to a pod
-spec. Keeping the two apart lets the webhook, the status (effective GOPROXY/GOSUMDB) and the tests
-share one description of "what an injected workload carries" (SPEC).
+The plan is data (env in order, git config entries, volumes, mounts); core/injection/mutate.py
+applies it to a pod spec. Keeping the two apart lets the webhook, the status (effective
+GOPROXY/GOSUMDB), the Proxy cache's objects (its names and URL), `check` and the tests share one
+description of "what an injected workload carries" (SPEC): so the plan sits below all of them.
 
 Choices that are not obvious from the SPEC, each checked with real tools (git 2.39 with GnuTLS,
 OpenSSL-based curl 7.88, OpenSSH 9.2 against a real sshd, go 1.26) in bubblewrap sandboxes, as
