@@ -1,7 +1,8 @@
-"""python -m gobuild_operator {run,diagnose,check,preview,selftest}: the operator, its log classifier,
-its Dockerfile check, a preview of what the webhook does to a workload, and an end-to-end check of
-injection in a live cluster. `kubectl-gobuild` (the kubectl plugin the package installs) runs the
-commands a workload's author uses from kubectl: `kubectl gobuild preview`."""
+"""python -m gobuild_operator {run,diagnose,check,preview,preflight,selftest}: the operator, its log
+classifier, its Dockerfile check, a preview of what the webhook does to a workload, a preflight of a
+go.mod against a config, and an end-to-end check of injection in a live cluster. `kubectl-gobuild`
+(the kubectl plugin the package installs) runs the commands a workload's author uses from kubectl:
+`kubectl gobuild preview` and `kubectl gobuild preflight`."""
 
 from __future__ import annotations
 
@@ -59,6 +60,7 @@ def _run(args: argparse.Namespace) -> int:
             configuration_name=args.webhook_configuration,
             service_name=args.webhook_service,
             certificate_dir=args.webhook_cert_dir,
+            client_ca=args.webhook_client_ca,
             admission_budget=args.admission_budget,
             timeout_seconds=args.webhook_timeout,
             tls_secret=args.tls_secret,
@@ -92,6 +94,10 @@ def main(argv: list[str] | None = None) -> int:
         from gobuild_operator.cli.preview import main as preview_main
 
         return preview_main(argv[1:])
+    if argv and argv[0] == "preflight":
+        from gobuild_operator.cli.preflight import main as preflight_main
+
+        return preflight_main(argv[1:])
     parser = argparse.ArgumentParser(prog="gobuild-operator", description="Run the gobuild-operator.")
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run the operator and its admission webhook")
@@ -110,6 +116,13 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--webhook-configuration", default="gobuild-operator")
     run.add_argument("--webhook-service", default=None, help="in-cluster: the webhook's Service name")
     run.add_argument("--webhook-cert-dir", type=Path, default=None, help="tls.crt/tls.key/ca.crt to serve")
+    run.add_argument(
+        "--webhook-client-ca",
+        type=Path,
+        default=None,
+        help="serve only callers with a client certificate this CA signed (the API server's, from its "
+        "admission configuration); default: any caller",
+    )
     run.add_argument(
         "--tls-secret",
         default=None,
@@ -229,12 +242,20 @@ def main(argv: list[str] | None = None) -> int:
         help="what the webhook would make of a workload: "
         "preview -f FILE [--config FILE|NAME] [-n NS] [--server] [--patch] [-o yaml|json]",
     )
+    sub.add_parser(
+        "preflight",
+        help="will a go.mod download with a config (real go in a Job opted into it): "
+        "preflight --config NAME [-n NS] [DIR|go.mod] [-o table|json] [--timeout S] [--image IMAGE]",
+    )
     args = parser.parse_args(argv)
     return _run(args)
 
 
 #: kubectl gobuild SUBCOMMAND: the subcommands of the plugin.
-KUBECTL_SUBCOMMANDS = {"preview": "what the webhook would make of a workload, before it is created"}
+KUBECTL_SUBCOMMANDS = {
+    "preview": "what the webhook would make of a workload, before it is created",
+    "preflight": "whether a go.mod will download with a GoBuildConfig, and why not",
+}
 
 
 def kubectl_plugin(argv: list[str] | None = None) -> int:
@@ -244,6 +265,10 @@ def kubectl_plugin(argv: list[str] | None = None) -> int:
         from gobuild_operator.cli.preview import main as preview_main
 
         return preview_main(argv[1:], prog="kubectl gobuild preview")
+    if argv and argv[0] == "preflight":
+        from gobuild_operator.cli.preflight import main as preflight_main
+
+        return preflight_main(argv[1:], prog="kubectl gobuild preflight")
     listed = "".join(f"  {name:<10} {text}\n" for name, text in KUBECTL_SUBCOMMANDS.items())
     usage = f"usage: kubectl gobuild {{{','.join(KUBECTL_SUBCOMMANDS)}}} ...\n\n{listed}"
     asked = bool(argv) and argv[0] in ("-h", "--help", "help")
