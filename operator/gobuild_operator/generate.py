@@ -1,6 +1,6 @@
 """`make generate` (python -m gobuild_operator.generate [--check]): write what derives from the model.
 
-- crds/gobuildconfigs.gobuild.dev.yaml from the API model (crd.py), and the chart's copy of it;
+- crds/gobuildconfigs.gobuild.dev.yaml from the API model (api/crd/schema.py), and the chart's copy of it;
 - the chart's MutatingWebhookConfiguration template from the one the operator registers itself
   (k8s/webhookconfig.py), with the release's names and values in place of the operator's settings;
 - the field table of README.md from the same model (descriptions and defaults);
@@ -26,7 +26,8 @@ from typing import Any
 
 import yaml
 
-from gobuild_operator.api import crd, policy
+from gobuild_operator.api import policy
+from gobuild_operator.api.crd import schema
 from gobuild_operator.constants import SYSTEM_NAMESPACES
 from gobuild_operator.core.diagnosis.diagnose import diagnose
 from gobuild_operator.core.diagnosis.reasons import registry
@@ -47,11 +48,11 @@ EXAMPLES_PER_REASON = 2
 def outputs(root: Path) -> dict[Path, str]:
     """Every generated file (relative to `root`) with the content it must have."""
     return {
-        CRD_FILE: crd.render(),
-        CHART_CRD_FILE: crd.render(),
+        CRD_FILE: schema.render(),
+        CHART_CRD_FILE: schema.render(),
         CHART_WEBHOOK_FILE: chart_webhook_template(),
         README: splice(
-            (root / README).read_text(encoding="utf-8"), "spec-fields", field_table(crd.openapi_schema())
+            (root / README).read_text(encoding="utf-8"), "spec-fields", field_table(schema.openapi_schema())
         ),
         DIAGNOSIS_DOC: splice(
             (root / DIAGNOSIS_DOC).read_text(encoding="utf-8"), "reasons", reason_table(root / FIXTURES)

@@ -25,8 +25,8 @@ from typing import Any, Final
 from gobuild_operator.api import policy as policies
 from gobuild_operator.api.fields import MAX_NAME_LENGTH, NAME_TOO_LONG, SpecError
 from gobuild_operator.api.policy import Policy
-from gobuild_operator.api.reasons import ReasonName
 from gobuild_operator.api.spec import GoBuildConfigSpec, parse_spec
+from gobuild_operator.api.status.reasons import ReasonName
 
 Key = tuple[str, str]  # (namespace, name)
 

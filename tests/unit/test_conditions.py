@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gobuild_operator.api.status import Condition
+from gobuild_operator.api.status.model import Condition
 from gobuild_operator.core.status import conditions as cond
 
 T0, T1 = "2026-01-01T00:00:00Z", "2026-01-01T00:05:00Z"

@@ -20,7 +20,7 @@ import pytest
 import yaml
 
 from gobuild_operator.api.spec import parse_spec
-from gobuild_operator.api.status import Downloads, Failure, GoBuildConfigStatus, ProxyStatus
+from gobuild_operator.api.status.model import Downloads, Failure, GoBuildConfigStatus, ProxyStatus
 from gobuild_operator.cli.diagnose import main as diagnose_cli
 from gobuild_operator.core.diagnosis.diagnose import diagnose
 from gobuild_operator.core.diagnosis.routes import IMAGE_BUILD, POD, GoSettings

@@ -20,8 +20,8 @@ import yaml
 
 import chartschema
 from gobuild_operator import generate
-from gobuild_operator.api import crd
-from gobuild_operator.api.reasons import NAMES
+from gobuild_operator.api.crd import schema
+from gobuild_operator.api.status.reasons import NAMES
 from gobuild_operator.core.diagnosis.reasons import registry
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -47,11 +47,11 @@ def test_drift_is_detected(tmp_path: Path) -> None:
 
 
 def test_the_yaml_is_the_generated_object() -> None:
-    assert yaml.safe_load(crd.render()) == crd.crd()
+    assert yaml.safe_load(schema.render()) == schema.crd()
 
 
 def test_the_failure_reason_enum_is_the_registry() -> None:
-    failure = crd.openapi_schema()["properties"]["status"]["properties"]["downloads"]["properties"]
+    failure = schema.openapi_schema()["properties"]["status"]["properties"]["downloads"]["properties"]
     assert failure["lastFailure"]["properties"]["reason"]["enum"] == list(NAMES)
     assert failure["recentFailures"]["items"]["properties"]["reason"]["enum"] == list(NAMES)
 
@@ -80,7 +80,7 @@ def walk(schema: Schema, path: str = "") -> Iterator[tuple[str, Schema]]:
         yield from walk(schema["additionalProperties"], f"{path}.{{}}")
 
 
-ROOT_SCHEMA = crd.openapi_schema()
+ROOT_SCHEMA = schema.openapi_schema()
 NODES = [(path or "<root>", node) for path, node in walk(ROOT_SCHEMA) if path != "metadata"]
 
 
@@ -112,7 +112,7 @@ def test_spec_node_bounded_for_cel_cost(path: str, node: Schema) -> None:
 
 
 def test_the_diagnosis_registry_ranks_every_reason_name_once() -> None:
-    """The names are the API's (api/reasons.py); the registry that finds them lists each, in order."""
+    """The names are the API's (api/status/reasons.py); the registry that finds them lists each, in order."""
     assert tuple(entry.name for entry in registry.REGISTRY) == NAMES
 
 

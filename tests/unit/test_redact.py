@@ -20,7 +20,7 @@ from prometheus_client import generate_latest
 
 from gobuild_operator.api.blocks import CorporateProxy, Reporting
 from gobuild_operator.api.spec import GoBuildConfigSpec
-from gobuild_operator.api.status import GoBuildConfigStatus
+from gobuild_operator.api.status.model import GoBuildConfigStatus
 from gobuild_operator.core.downloads.events import transition_events
 from gobuild_operator.core.status import health
 from gobuild_operator.core.status.compose import Findings, SpecView, with_findings, with_spec

@@ -4,7 +4,7 @@ The models of api/ are the one source of the GoBuildConfig API: field names, typ
 enums (Literal), bounds (Field(min_length=..., max_length=..., ge=..., le=...)) and descriptions are
 ordinary pydantic, and the operator enforces them when it parses a spec. What the API server needs
 on top (CEL rules, list semantics, formats, the rare default that differs from the model's) is said
-with these markers, next to the field, and crd.py turns all of it into the openAPIV3Schema.
+with these markers, next to the field, and crd/schema.py turns all of it into the openAPIV3Schema.
 
     goproxy: Annotated[tuple[GoproxyEntry, ...], Field(min_length=1, max_length=16), SET] = (...)
 

@@ -16,7 +16,7 @@ from kubernetes_asyncio import client
 from kubernetes_asyncio.client.exceptions import ApiException
 from pydantic import ValidationError
 
-from gobuild_operator.api.status import GoBuildConfigStatus
+from gobuild_operator.api.status.model import GoBuildConfigStatus
 from gobuild_operator.constants import GROUP, PLURAL, VERSION
 
 logger = logging.getLogger(__name__)

@@ -21,7 +21,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from gobuild_operator.api.status import GoBuildConfigStatus
+from gobuild_operator.api.status.model import GoBuildConfigStatus
 from gobuild_operator.constants import API_VERSION, KIND
 from gobuild_operator.core.downloads import counting
 from gobuild_operator.core.downloads.counting import BatchResult

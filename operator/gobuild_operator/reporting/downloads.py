@@ -34,7 +34,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from gobuild_operator.api.status import PendingEntry
+from gobuild_operator.api.status.model import PendingEntry
 from gobuild_operator.constants import ANNOTATION_RECORDED, API_VERSION, KIND, LABEL_CONFIG
 from gobuild_operator.core.downloads import counting, events, observe
 from gobuild_operator.core.downloads.counting import BatchResult

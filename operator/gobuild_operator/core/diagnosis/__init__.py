@@ -1,6 +1,6 @@
 """Diagnosis: a build log in, a reason out, with its summary, remedy and the evidence.
 
-`reasons/` is the registry (names from api/reasons.py; summary, remedy and the log lines that show
+`reasons/` is the registry (names from api/status/reasons.py; summary, remedy and the log lines that show
 each reason, in the classifier's order of precedence); `diagnose` runs it over a log, linear in the
 log's size, reading lines as a terminal shows them (`lines`) and placing a failed request on go's
 route through the build's Go settings (`routes`); `remedies` says what fixes it for this config and

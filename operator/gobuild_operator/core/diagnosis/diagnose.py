@@ -33,7 +33,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Final
 
-from gobuild_operator.api.reasons import NAMES, UNKNOWN, ReasonName
+from gobuild_operator.api.status.reasons import NAMES, UNKNOWN, ReasonName
 from gobuild_operator.core.diagnosis.lines import (
     CONTEXT_LINES,
     WINDOW,

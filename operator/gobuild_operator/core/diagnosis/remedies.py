@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Final
 from urllib.parse import urlsplit
 
-from gobuild_operator.api.reasons import ReasonName
+from gobuild_operator.api.status.reasons import ReasonName
 from gobuild_operator.core.diagnosis.reasons import registry
 from gobuild_operator.core.diagnosis.routes import Facts, GoSettings, Workload
 

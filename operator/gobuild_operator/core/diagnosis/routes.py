@@ -30,7 +30,7 @@ from dataclasses import dataclass, replace
 from typing import Final
 from urllib.parse import urlsplit
 
-from gobuild_operator.api.reasons import ReasonName
+from gobuild_operator.api.status.reasons import ReasonName
 from gobuild_operator.core.diagnosis.lines import (
     PROXY_DETAIL_MARK,
     WINDOW,

@@ -57,8 +57,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Final
 
-from gobuild_operator.api.reasons import UNKNOWN
-from gobuild_operator.api.status import Condition, Downloads, Failure, GoBuildConfigStatus, PendingEntry
+from gobuild_operator.api.status.model import Condition, Downloads, Failure, GoBuildConfigStatus, PendingEntry
+from gobuild_operator.api.status.reasons import UNKNOWN
 from gobuild_operator.core.downloads.observe import (
     FAILED,
     INJECTED,

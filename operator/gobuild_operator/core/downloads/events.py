@@ -10,7 +10,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Final, Literal
 
-from gobuild_operator.api.status import Condition, Failure
+from gobuild_operator.api.status.model import Condition, Failure
 from gobuild_operator.core.downloads.observe import FAILED, MISSED, Observation, about
 from gobuild_operator.core.status import conditions as cond
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Final, Literal
 
 from gobuild_operator import constants as c
-from gobuild_operator.api.status import Failure
+from gobuild_operator.api.status.model import Failure
 from gobuild_operator.core.diagnosis.diagnose import Diagnosis, diagnose
 from gobuild_operator.core.diagnosis.routes import IMAGE_BUILD, POD, GoSettings, Workload
 from gobuild_operator.core.imagebuilds.arguments import CA_PATH
@@ -34,7 +34,7 @@ MISSED: Final = "missed"
 
 _LEVEL: Final[Mapping[str, int]] = {INJECTED: 1, SUCCEEDED: 2, FAILED: 2, MISSED: 2}
 
-#: Failure.route values (api/status.py).
+#: Failure.route values (api/status/model.py).
 ROUTES: Final = frozenset({"proxy", "sumdb", "direct", "vcs", "off"})
 #: Bounds on what a failure carries from a log into the status.
 MAX_NAME: Final = 1024

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from gobuild_operator import constants as c
 from gobuild_operator.api.spec import GoBuildConfigSpec
-from gobuild_operator.api.status import GoBuildConfigStatus
+from gobuild_operator.api.status.model import GoBuildConfigStatus
 from gobuild_operator.core.plan import effective_goproxy, effective_gosumdb
 from gobuild_operator.core.status import conditions as cond
 from gobuild_operator.core.status import health

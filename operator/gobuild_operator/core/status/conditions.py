@@ -1,4 +1,4 @@
-"""metav1.Condition lists (api/status.py `Condition`), updated the way kubebuilder's
+"""metav1.Condition lists (api/status/model.py `Condition`), updated the way kubebuilder's
 meta.SetStatusCondition does.
 
 lastTransitionTime moves only when a condition's status changes, so `kubectl describe` shows
@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Literal
 
-from gobuild_operator.api.status import Condition
+from gobuild_operator.api.status.model import Condition
 
 Status = Literal["True", "False", "Unknown"]
 

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 from gobuild_operator import constants as c
 from gobuild_operator.api.spec import GoBuildConfigSpec
-from gobuild_operator.api.status import CacheStatus, Condition, Failure, ProxyStatus
+from gobuild_operator.api.status.model import CacheStatus, Condition, Failure, ProxyStatus
 from gobuild_operator.core.plan import cache_claim_name, cache_service_name
 from gobuild_operator.core.status import conditions as cond
 from gobuild_operator.core.status import reach

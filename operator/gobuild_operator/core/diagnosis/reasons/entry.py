@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from gobuild_operator.api.reasons import ReasonName
+from gobuild_operator.api.status.reasons import ReasonName
 
 
 @dataclass(frozen=True)

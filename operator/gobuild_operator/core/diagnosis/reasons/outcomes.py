@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from gobuild_operator.api.reasons import ReasonName
+from gobuild_operator.api.status.reasons import ReasonName
 from gobuild_operator.core.diagnosis.reasons.entry import Reason, Rule
 
 OUTCOMES: Final[tuple[Reason, ...]] = (

@@ -42,7 +42,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from gobuild_operator.api.reasons import NAMES
+from gobuild_operator.api.status.reasons import NAMES
 from gobuild_operator.core.diagnosis.reasons.causes import CAUSES
 from gobuild_operator.core.diagnosis.reasons.entry import Reason
 from gobuild_operator.core.diagnosis.reasons.environment import ENVIRONMENT

@@ -1,9 +1,9 @@
-"""The GoBuildConfig CustomResourceDefinition, generated from the API model (the models of this package).
+"""The GoBuildConfig CustomResourceDefinition, generated from the API model (the models of api/).
 
 What controller-gen does for Go operators: walk the typed model and write the openAPIV3Schema, with
 descriptions (Field(description=...), or the docstring of a model used as a list item), defaults
 (the model's, see `_default`), enums (Literal), bounds (pydantic's min/max constraints), required
-fields (fields without a default) and everything the markers in markers.py add (CEL rules, list
+fields (fields without a default) and everything the markers of api/markers.py add (CEL rules, list
 semantics, formats). `make generate` writes the result to crds/; tests/unit/test_generated.py fails
 when the committed file differs.
 
@@ -23,8 +23,8 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
 from gobuild_operator import constants as c
+from gobuild_operator.api.crd.resource import GoBuildConfig
 from gobuild_operator.api.markers import Default, Rule, Schema
-from gobuild_operator.api.resource import GoBuildConfig
 
 #: `kubectl get gbc` (priority 0) and `-o wide` (priority 1); SPEC "Printer columns".
 PRINTER_COLUMNS: tuple[dict[str, Any], ...] = (

@@ -10,7 +10,7 @@ from gobuild_operator import constants as c
 from gobuild_operator.api.fields import MAX_NAME_LENGTH, NAME_TOO_LONG
 from gobuild_operator.api.markers import Default, Rule
 from gobuild_operator.api.spec import GoBuildConfigSpec
-from gobuild_operator.api.status import GoBuildConfigStatus, StatusModel
+from gobuild_operator.api.status.model import GoBuildConfigStatus, StatusModel
 
 
 class GoBuildConfig(StatusModel):

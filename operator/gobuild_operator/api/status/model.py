@@ -12,7 +12,7 @@ from pydantic.alias_generators import to_camel
 
 from gobuild_operator.api.fields import Time
 from gobuild_operator.api.markers import Rule, Schema, map_list
-from gobuild_operator.api.reasons import NAMES as REASON_NAMES
+from gobuild_operator.api.status.reasons import NAMES as REASON_NAMES
 
 # --- status --------------------------------------------------------------------------------------
 
