@@ -19,5 +19,8 @@ Scripts are read through `;`, `&&`, `||`, pipes, `sh -c '...'`, `env`/`time`/`ex
 `NAME=value` assignments and `export`; a `cd` (or `go -C`) before the go command makes the working
 directory unknown, so only "is there a go.mod at all" is checked then.
 
-Pure: the caller reads the Dockerfile, .dockerignore, the context's file list and go.mod texts.
+Reading the inputs is `dockerfile`, `dockerignore` and `scripts`; `check` walks the instructions
+keeping a `build`, whose findings the `rules` add; `findings` holds the reasons, rule codes and the
+settings a check runs with. Pure: the caller reads the Dockerfile, .dockerignore, the context's file
+list and go.mod texts.
 """
