@@ -32,6 +32,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+import yaml
+
 from gobuild_operator import pki
 from localcluster import addons, host
 from localcluster.binaries import CONTROL_PLANE, NODE, LogFn, _stderr, ensure_binaries
@@ -102,6 +104,12 @@ class LocalCluster:
     @property
     def processes(self) -> dict[str, subprocess.Popen[bytes]]:
         return dict(self.supervisor.processes)
+
+    @property
+    def webhook_client_ca(self) -> Path:
+        """The CA (PEM) of the client certificate the API server presents to every webhook: what an
+        operator's --webhook-client-ca (the chart's webhook.clientAuth) trusts."""
+        return self.state_dir / "pki" / "webhook-client-ca.crt"
 
     def start(self, *, timeout: float = 180) -> None:
         started = time.monotonic()
@@ -200,6 +208,7 @@ class LocalCluster:
                 f"--service-cluster-ip-range={service_cidr}",
                 "--allow-privileged=true",
                 "--anonymous-auth=false",
+                f"--admission-control-config-file={self._write_admission_configuration()}",
                 f"--profiling={str(self.profiling).lower()}",
                 "--v=0",
             ],
@@ -235,6 +244,41 @@ class LocalCluster:
                     "--leader-elect=false",
                 ],
             )
+
+    def _write_admission_configuration(self) -> Path:
+        """The API server presents the webhook client certificate to every webhook ("*"), as a
+        cluster admin configures it for webhooks that authenticate their caller (docs/security.md)."""
+        p = self.state_dir / "pki"
+        users = {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "users": [
+                {
+                    "name": "*",
+                    "user": {
+                        "client-certificate": str(p / "webhook-client.crt"),
+                        "client-key": str(p / "webhook-client.key"),
+                    },
+                }
+            ],
+        }
+        kubeconfig = self.state_dir / "webhook-client.kubeconfig"
+        kubeconfig.write_text(yaml.safe_dump(users, sort_keys=False))
+        kubeconfig.chmod(0o600)
+        webhook = {
+            "apiVersion": "apiserver.config.k8s.io/v1",
+            "kind": "WebhookAdmissionConfiguration",
+            "kubeConfigFile": str(kubeconfig),
+        }
+        plugins = ("MutatingAdmissionWebhook", "ValidatingAdmissionWebhook")
+        configuration = {
+            "apiVersion": "apiserver.config.k8s.io/v1",
+            "kind": "AdmissionConfiguration",
+            "plugins": [{"name": name, "configuration": webhook} for name in plugins],
+        }
+        path = self.state_dir / "admission.yaml"
+        path.write_text(yaml.safe_dump(configuration, sort_keys=False))
+        return path
 
     def _component_auth(self, name: str) -> list[str]:
         kubeconfig = self.state_dir / f"{name}.kubeconfig"
@@ -338,6 +382,11 @@ class LocalCluster:
             pki.issue(
                 ca, common_name=node.name, dns_names=(node.name,), ip_addresses=(node.ip,), server=True
             ).write(p, node.serving_pair)
+        # Its own CA: a webhook that trusts it accepts the API server, not every client of the cluster.
+        webhook_ca = pki.make_ca("gobuild-operator local cluster webhook client CA")
+        webhook_ca.write(p, "webhook-client-ca")
+        client = pki.issue(webhook_ca, common_name="kube-apiserver-webhook-client", client=True)
+        client.write(p, "webhook-client")
         private, public = pki.make_service_account_keys()
         (p / "sa.key").write_bytes(private)
         (p / "sa.key").chmod(0o600)

@@ -65,6 +65,7 @@ def run_operator(settings: Settings, *, namespaces: list[str], verbose: bool) ->
         tls=TLSFiles(certfile, keyfile),
         reload_interval=hook.certificate_reload_interval,
         request_timeout=hook.timeout_seconds,
+        client_ca=hook.client_ca,
     )
     if not hook.tls_secret:
         try:

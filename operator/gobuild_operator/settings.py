@@ -33,6 +33,9 @@ class WebhookSettings:
     admission_budget: float = 1.0
     #: Seconds between checks of the certificate files for a rotated certificate.
     certificate_reload_interval: float = 10.0
+    #: Serve only callers with a client certificate this CA (a PEM file) signed: the API server, once
+    #: its admission configuration gives it one (docs/security.md). None: any caller may connect.
+    client_ca: Path | None = None
     #: In-cluster, self-managed TLS: the Secret (in the operator's namespace) that holds the CA and
     #: the serving certificate; the leader creates and renews it, every replica serves from it.
     tls_secret: str | None = None

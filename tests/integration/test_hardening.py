@@ -503,6 +503,50 @@ def test_two_operators_count_once_and_a_stopping_one_removes_nothing(
         operator.restart()
 
 
+def test_with_a_client_ca_the_webhook_answers_the_api_server_and_nobody_else(
+    cluster: Cluster, namespace: str, operator: OperatorProcess, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """The webhook answered anyone on the Pod network with a namespace's injected settings. With
+    --webhook-client-ca (the chart's webhook.clientAuth) it completes TLS only for the certificate the
+    API server presents from its admission configuration (the local cluster gives it one)."""
+    import ssl
+    import urllib.error
+    import urllib.request
+
+    if cluster.local is None:
+        pytest.skip("needs the local cluster's webhook client CA")
+    pki = cluster.local.state_dir / "pki"
+    make_config(cluster, namespace, "corp", goproxy=["direct"])
+    guarded = OperatorProcess(
+        kubeconfig=cluster.kubeconfig,
+        workdir=tmp_path_factory.mktemp("client-ca"),
+        configuration_name=operator.configuration_name,
+        extra_args=(f"--webhook-client-ca={cluster.local.webhook_client_ca}",),
+        client_cert=(pki / "webhook-client.crt", pki / "webhook-client.key"),
+    )
+    operator.stop()
+    try:
+        guarded.start()
+        assert _injected(_create(cluster, namespace, _pod("through-the-api-server")))
+        review = {
+            "apiVersion": "admission.k8s.io/v1",
+            "kind": "AdmissionReview",
+            "request": {"uid": "u", "namespace": namespace, "operation": "CREATE", "object": _pod("x")},
+        }
+        context = ssl.create_default_context()
+        context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+        request = urllib.request.Request(
+            f"https://127.0.0.1:{guarded.webhook_port}/inject-pods",
+            data=json.dumps(review).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        with pytest.raises((urllib.error.URLError, ssl.SSLError, ConnectionError)):
+            urllib.request.urlopen(request, context=context, timeout=10)  # noqa: S310 - loopback
+    finally:
+        guarded.stop()
+        operator.restart()
+
+
 def test_metrics_can_require_authentication(
     cluster: Cluster, namespace: str, tmp_path_factory: pytest.TempPathFactory
 ) -> None:

@@ -27,6 +27,8 @@ class OperatorProcess:
     metrics_port: int = field(default_factory=free_port)
     configuration_name: str = field(default_factory=lambda: f"gobuild-operator-test-{uuid.uuid4().hex[:6]}")
     extra_args: tuple[str, ...] = ()
+    #: (certificate, key) it checks its own webhook with, when the webhook requires a client certificate.
+    client_cert: tuple[Path, Path] | None = None
     #: --verbose (debug logs, one line per admission request); benchmarks turn it off.
     verbose: bool = True
     proc: subprocess.Popen[bytes] | None = None
@@ -88,6 +90,8 @@ class OperatorProcess:
         context = ssl.create_default_context()
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
+        if self.client_cert is not None:
+            context.load_cert_chain(*self.client_cert)
         try:
             with (
                 socket.create_connection(("127.0.0.1", self.webhook_port), timeout=1) as raw,

@@ -240,3 +240,42 @@ def test_a_slow_sender_gives_up_the_lane_when_the_api_server_would_have(tmp_path
             tls.close()
     finally:
         server.stop()
+
+
+# --- client certificates: only the API server gets answers ---------------------------------------
+
+
+def test_with_a_client_ca_only_callers_it_signed_get_an_answer(tmp_path: Path) -> None:
+    """The webhook answered anyone who reached it with a namespace's injected settings; with a
+    client CA, the TLS handshake completes only for a certificate that CA signed."""
+    apiserver_ca, stranger_ca = pki.make_ca("API server's webhook client CA"), pki.make_ca("someone else")
+    apiserver_ca.write(tmp_path, "client-ca")
+    for ca, stem in ((apiserver_ca, "apiserver"), (stranger_ca, "stranger")):
+        pki.issue(ca, common_name=stem, client=True).write(tmp_path, stem)
+    store = Store()
+    store.put_config(
+        {"metadata": {"namespace": "builds", "name": "go", "uid": "u", "generation": 1}, "spec": {}}
+    )
+    port = _free_port()
+    server = WebhookServer(
+        admission=Admission(settings=Settings(), store=store, metrics=Metrics()),
+        addr="127.0.0.1",
+        port=port,
+        tls=_issue(tmp_path, "served"),
+        client_ca=tmp_path / "client-ca.crt",
+    )
+    server.start()
+    try:
+        served = Served(port, Metrics(), server)
+        body = json.dumps(_review(POD)).encode()
+        with pytest.raises((urllib.error.URLError, ssl.SSLError, ConnectionError)):
+            served.post("/inject-pods", body)  # no certificate
+        served.context.load_cert_chain(tmp_path / "stranger.crt", tmp_path / "stranger.key")
+        with pytest.raises((urllib.error.URLError, ssl.SSLError, ConnectionError)):
+            served.post("/inject-pods", body)
+        served.context.load_cert_chain(tmp_path / "apiserver.crt", tmp_path / "apiserver.key")
+        status, answer = served.post("/inject-pods", body)
+        assert status == 200
+        assert json.loads(answer)["response"]["allowed"] is True
+    finally:
+        server.stop()

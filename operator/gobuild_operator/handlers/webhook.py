@@ -23,6 +23,10 @@ with the lane, the large ones queue behind each other (their bytes wait in the k
 of ordinary size is answered as before. A large review not answered within the API server's
 timeout gives up its place, so a slow sender cannot hold the lane.
 
+With a client CA (`--webhook-client-ca`), the handshake completes only for a caller presenting a
+certificate that CA signed: the API server, given one by its admission configuration. Anyone else
+on the Pod network then learns nothing from the webhook (docs/security.md).
+
 The TLS certificate and key are read from files and re-read when either file changes (checked
 every `certificate_reload_interval` seconds), so a rotated certificate is served to new connections
 without a restart; a half-written pair is retried at the next check while the old one keeps serving.
@@ -83,12 +87,14 @@ class WebhookServer:
         tls: TLSFiles,
         reload_interval: float = 10.0,
         request_timeout: float = 5.0,
+        client_ca: Path | None = None,
     ) -> None:
         """`request_timeout`: the API server's (webhook.timeoutSeconds); a large review that has not
         been read and decided by then gives up its place in the lane, as the API server has given up
-        on it."""
+        on it. `client_ca`: complete the TLS handshake only with a client certificate it signed."""
         self._admission = admission
         self._request_timeout = request_timeout
+        self._client_ca = client_ca
         self._addr = addr
         self._port = port
         self._tls = tls
@@ -152,6 +158,9 @@ class WebhookServer:
         self._large_lane = asyncio.Semaphore(1)
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         context.load_cert_chain(self._tls.certfile, self._tls.keyfile)
+        if self._client_ca is not None:
+            context.load_verify_locations(cafile=self._client_ca)
+            context.verify_mode = ssl.CERT_REQUIRED
         app = web.Application(client_max_size=MAX_REVIEW_BYTES)
         for resource, kind in KINDS.items():
             app.router.add_post(f"/inject-{resource}", self._handler(kind))
