@@ -9,7 +9,7 @@ build the operator injects would. Stored in tests/fixtures/preflight/<case>/: th
 go.sum given, env.json (the settings) and job.log (exactly what the script printed).
 
 Regenerate (as root, after `make e2e-setup` recorded the modules):
-    PYTHONPATH=devtools:tests:operator .venv/bin/python scripts/record_preflight.py
+    PYTHONPATH=devtools:tests:operator .venv/bin/python scripts/record_preflight.py [CASE...]
 """
 
 from __future__ import annotations
@@ -50,6 +50,13 @@ def cases(proxy: str) -> dict[str, tuple[str, str, dict[str, str]]]:
         line for line in go_sum.splitlines(True) if not line.startswith("rsc.io/sampler v1.3.0/go.mod")
     )
     newer = go_mod.replace("go 1.22.0", "go 1.99.0")
+    wrong = go_sum.replace(
+        "rsc.io/sampler v1.3.0 h1:7uVkIFmeBqHfdjD+gZwtXXI+RODJ2Wc4O7MPEh/QiW4=",
+        "rsc.io/sampler v1.3.0 h1:AAAAIFmeBqHfdjD+gZwtXXI+RODJ2Wc4O7MPEh/QiW4=",
+    )
+    nothing = "".join(
+        line for line in go_sum.splitlines(True) if not line.startswith("rsc.io/sampler v1.3.0")
+    )
     dead = f"http://127.0.0.1:{refused_port()}"
     return {
         "ok": (go_mod, go_sum, env),
@@ -57,6 +64,8 @@ def cases(proxy: str) -> dict[str, tuple[str, str, dict[str, str]]]:
         "absent_module": (absent, go_sum, env),
         "go_sum_lacks_zip_hash": (go_mod, no_sampler, env),
         "go_sum_lacks_go_mod_hash": (go_mod, no_sampler_mod, env),
+        "go_sum_wrong_hash": (go_mod, wrong, env),
+        "go_sum_lacks_both_hashes": (go_mod, nothing, env),
         "wrong_proxy": (go_mod, go_sum, {**env, "GOPROXY": f"{dead},off"}),
         "go_newer_than_image": (newer, go_sum, {**env, "GOTOOLCHAIN": "auto"}),
         "go_newer_than_image_local": (newer, go_sum, env),
@@ -154,7 +163,7 @@ def record_patterns() -> None:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def record() -> None:
+def record(only: list[str]) -> None:
     from e2e.modules import load
     from e2e.servers import GoProxyServer, ModuleStore
     from gobuild_operator.core.preflight import report
@@ -162,10 +171,13 @@ def record() -> None:
     from gobuild_operator.core.preflight.job import script
 
     subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
-    record_patterns()
+    if not only:
+        record_patterns()
     modules = load()
     with GoProxyServer(ModuleStore(modules.download), host="127.0.0.1") as server:
         for case, (go_mod, go_sum, env) in cases(server.url).items():
+            if only and case not in only:
+                continue
             work = Path(tempfile.mkdtemp(prefix="preflight-"))
             try:
                 mount = work / "mount"
@@ -206,7 +218,7 @@ def record() -> None:
 
 def main() -> None:
     if os.environ.get(MARKER):
-        record()
+        record(sys.argv[1:])  # case names: record only those
         return
     os.execvp(  # noqa: S606 - re-run this script in a network namespace of its own
         "unshare",

@@ -367,3 +367,24 @@ def test_the_job_opts_into_the_config_and_owns_its_config_map() -> None:
     assert owned["metadata"]["ownerReferences"] == [
         {"apiVersion": "batch/v1", "kind": "Job", "name": "gobuild-preflight-abc", "uid": "u-1"}
     ]
+
+
+def test_a_go_sum_lacking_both_hashes_of_a_module_names_both_lines() -> None:
+    report = merged("go_sum_lacks_both_hashes")
+    [row] = [row for row in report.rows if row.outcome.status == FAILED]
+    assert row.route.path == "rsc.io/sampler"
+    assert row.outcome.reason == "MissingGoSum"
+    lines = row.outcome.evidence.removeprefix("go.sum lacks: ").split("; ")
+    assert [line.split()[:2] for line in lines] == [
+        ["rsc.io/sampler", "v1.3.0"],
+        ["rsc.io/sampler", "v1.3.0/go.mod"],
+    ]
+
+
+def test_a_wrong_hash_in_go_sum_is_a_checksum_mismatch_of_that_module_and_of_the_project() -> None:
+    report = merged("go_sum_wrong_hash")
+    [row] = [row for row in report.rows if row.outcome.status == FAILED]
+    assert (row.route.path, row.outcome.reason) == ("rsc.io/sampler", "ChecksumMismatch")
+    assert row.outcome.evidence.startswith("go.sum has h1:AAAA")
+    project = next(c for c in report.checks if c.name == "project")
+    assert project.outcome.reason == "ChecksumMismatch"  # what go itself says in the project

@@ -224,20 +224,20 @@ def _module_outcome(
     if isinstance(error, str) and error:
         return _classified(error, settings, module=route.path)
     key = (route.path, route.version)
+    lacking: list[str] = []
     for name, kind, have in (("Sum", "", gosum.zips.get(key)), ("GoModSum", "/go.mod", gosum.mods.get(key))):
         computed = got.get(name)
         if not isinstance(computed, str) or not computed:
             continue
         line = f"{route.path} {route.version}{kind} {computed}"
-        if have is None:
-            return _explained(MISSING_GO_SUM, route, settings, evidence=f"go.sum lacks: {line}")
-        if have != computed:
+        if have is not None and have != computed:
             return _explained(
-                CHECKSUM_MISMATCH,
-                route,
-                settings,
-                evidence=f"go.sum has {have}, the download is {line}",
+                CHECKSUM_MISMATCH, route, settings, evidence=f"go.sum has {have}, the download is {line}"
             )
+        if have is None:
+            lacking.append(line)
+    if lacking:
+        return _explained(MISSING_GO_SUM, route, settings, evidence="go.sum lacks: " + "; ".join(lacking))
     return Outcome(OK)
 
 
