@@ -4,7 +4,9 @@
 - The Proxy cache: its ConfigMap, Deployment, Service and PodDisruptionBudget
   (core/proxycache/deployment.py), applied server-side, so a changed spec (another GOPROXY list, a
   netrc Secret) rolls the cache with the new settings; when the config turns the Proxy cache off
-  they are deleted (the claim stays: it goes with the config).
+  they are deleted (the claim stays: it goes with the config). A config found without them is
+  remembered, so the reconciles of configs that never ran a Proxy cache do not read four objects
+  each time.
 
 Called when the spec is reconciled (handlers/gobuildconfigs.py) and when the checks find something
 missing (reporting/checker.py): the checks observe, this makes it so.
@@ -28,6 +30,8 @@ class CacheObjects:
     def __init__(self, *, api: ApiClient, image: CacheImage | None) -> None:
         self._api = api
         self._image = image
+        #: uids of configs whose Proxy-cache objects are known to be gone (checked since we started).
+        self._without_proxy: set[str] = set()
 
     async def ensure(self, info: ConfigInfo) -> str:
         """Create or update what the config's cache needs, remove what it no longer needs; "" or
@@ -41,8 +45,11 @@ class CacheObjects:
         if error:
             return error
         if not spec.cache.proxy:
-            await self._remove_proxy(info)
+            if info.uid not in self._without_proxy:
+                await self._remove_proxy(info)
+                self._without_proxy.add(info.uid)
             return ""
+        self._without_proxy.discard(info.uid)
         if self._image is None:
             return "the operator was started without --cache-image, so it cannot run the Proxy cache"
         try:
