@@ -450,3 +450,77 @@ def test_without_the_arg_the_build_fails_and_the_config_says_why(
 
     assert diagnose("--config", CONFIG, "-n", builds.ns.name)["reason"] == "BuildSettingsNotPassed"
     assert diagnose()["reason"] == "DNSResolutionFailed"
+
+
+# ------------------------------------------------------------------- image builds through the cache
+
+#: A public-only project whose Dockerfile downloads with no BuildKit cache mount: every build of it
+#: downloads every module again, so only the module cache can spare the upstream.
+CACHED_DOCKERFILE = """\
+FROM golang:1.26
+ARG GOPROXY GOSUMDB GOFLAGS
+WORKDIR /src
+COPY go.mod go.sum ./
+RUN go mod download
+COPY . .
+RUN CGO_ENABLED=0 go build -o /usr/local/bin/app .
+"""
+
+
+@pytest.mark.timeout(1500)  # the cache's first start and two cold BuildKit builds
+def test_a_second_image_build_through_the_cache_asks_the_upstream_nothing(
+    cluster: Cluster,
+    builder_images: BuilderImages,
+    go_modules: ModuleSet,
+    server_address: str,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """The GOPROXY build argument carries the config's module cache into `RUN go mod download`: the
+    first image build's modules are fetched by the cache, and a second build of the same project
+    (fresh BuildKit state, nothing cached in the builder) is served by the cache alone. The builder
+    container gets no cache volume: it would not use it, and an untrusted Dockerfile could write it."""
+    from localcluster.operator_image import ensure_operator_image
+
+    from .test_module_cache import cache_pod_ip
+
+    assert cluster.local is not None  # builder_images skips otherwise
+    cluster.local.import_images([ensure_operator_image().path])  # the cache runs the operator's image
+    consumer = go_modules.copy_consumer(tmp_path_factory.mktemp("cached-consumer"))
+    files = {
+        "Dockerfile": CACHED_DOCKERFILE,
+        **{name: (consumer / name).read_text() for name in ("go.mod", "go.sum", "main.go")},
+    }
+    with (
+        GoProxyServer(ModuleStore(go_modules.download), host=server_address) as upstream,
+        fresh_namespace(cluster.kubectl, "e2e-buildkit-cache") as ns,
+    ):
+        ns.apply_config(CONFIG, {"goproxy": [upstream.url], "gosumdb": "off", "cache": {"enabled": True}})
+        cache_ip = cache_pod_ip(ns, CONFIG)
+        ns.create_config_map("project", files)
+
+        def build(name: str) -> Finished:
+            out = tmp_path_factory.mktemp(name)
+            pod = buildkit_pod(
+                name, images=builder_images, project="project", out=out, host_ip=server_address
+            )
+            stored, _ = ns.create_pod(pod)
+            (builder,) = (c for c in stored["spec"]["containers"] if c["name"] == "build")
+            cache_url = f"http://{CONFIG}-gomodcache.{ns.name}.svc.cluster.local:8080"
+            assert f"build-arg:GOPROXY={cache_url}|{upstream.url}" in builder["args"]
+            assert not [v for v in stored["spec"].get("volumes") or [] if "persistentVolumeClaim" in v]
+            assert not {"GOMODCACHE", "GOCACHE"} & {e["name"] for e in builder.get("env") or []}
+            done = ns.wait_finished(name, timeout=BUILD_TIMEOUT)
+            (out / "build.log").write_text(done.logs)
+            (out / "image.tar").unlink(missing_ok=True)
+            assert done.phase == "Succeeded", str(done)[-6000:]
+            return done
+
+        first = build("through-cache-first")
+        assert upstream.requests_from(pod_ip(first)) == []  # the build asked the cache only
+        fetched = [r.path for r in upstream.requests_from(cache_ip)]
+        assert sum(path.endswith(".zip") for path in fetched) == 5, fetched  # the consumer's five modules
+        upstream.reset()
+
+        second = build("through-cache-second")
+        assert "go mod download" in second.logs  # it really ran the download step again
+        assert upstream.requests_from(cache_ip) + upstream.requests_from(pod_ip(second)) == []
