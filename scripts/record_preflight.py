@@ -22,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 OUT = REPO / "tests" / "fixtures" / "preflight"
@@ -163,19 +164,77 @@ def record_patterns() -> None:
         shutil.rmtree(work, ignore_errors=True)
 
 
+def ssh_cases(proxy: str, git: Any, keep: Path) -> dict[str, tuple[str, str, dict[str, str]]]:
+    """A private module over SSH (the e2e sshd on loopback; module path 127.0.0.1/srv/git/...), with
+    the right known_hosts and with one that lacks the server: what the webhook's ssh settings do."""
+    module = git.repos.modules["secretlib"]
+    key = keep / "id_ed25519"
+    key.write_bytes(git.client_private_key)
+    key.chmod(0o600)
+    right, wrong = keep / "known_hosts", keep / "known_hosts_other"
+    right.write_text(git.known_hosts_line)
+    wrong.write_text(f"[192.0.2.1]:22 {git.host_public_key}\n")
+    base = {
+        "GOPROXY": f"{proxy},off",
+        "GOSUMDB": "off",
+        "GOFLAGS": "-mod=readonly",
+        "GOTOOLCHAIN": "local",
+        "GOPRIVATE": "127.0.0.1",
+        "GIT_TERMINAL_PROMPT": "0",
+        "GIT_CONFIG_NOSYSTEM": "1",
+        **git.rewrite_env(),
+    }
+    fetch = subprocess.run(
+        ["go", "mod", "download", "-json", f"{module.path}@{module.version}"],
+        cwd=keep,
+        env={
+            **os.environ,
+            **base,
+            "GOPROXY": "direct",
+            "GOMODCACHE": str(keep / "modcache"),
+            "GOENV": "off",
+            "GIT_SSH_COMMAND": git.ssh_command(key=key, known_hosts=right),
+        },
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    got = json.loads(fetch.stdout)
+    line = f"{module.path} {module.version}"
+    go_mod = (CONSUMER / "go.mod").read_text().replace("require (\n", f"require (\n\t{line}\n", 1)
+    go_sum = (CONSUMER / "go.sum").read_text() + f"{line} {got['Sum']}\n{line}/go.mod {got['GoModSum']}\n"
+    return {
+        "ssh_ok": (go_mod, go_sum, {**base, "GIT_SSH_COMMAND": git.ssh_command(key=key, known_hosts=right)}),
+        "ssh_unknown_host_key": (
+            go_mod,
+            go_sum,
+            {**base, "GIT_SSH_COMMAND": git.ssh_command(key=key, known_hosts=wrong)},
+        ),
+    }
+
+
 def record(only: list[str]) -> None:
     from e2e.modules import load
-    from e2e.servers import GoProxyServer, ModuleStore
+    from e2e.servers import GoProxyServer, ModuleStore, SshGitServer, build_private_repos
     from gobuild_operator.core.preflight import report
-    from gobuild_operator.core.preflight.gomod import parse_go_mod
+    from gobuild_operator.core.preflight.gomod import parse_go_mod, parse_go_sum
     from gobuild_operator.core.preflight.job import script
+    from gobuild_operator.core.preflight.routes import Credentials, GoEnv
 
     subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
     if not only:
         record_patterns()
     modules = load()
-    with GoProxyServer(ModuleStore(modules.download), host="127.0.0.1") as server:
-        for case, (go_mod, go_sum, env) in cases(server.url).items():
+    keep = Path(tempfile.mkdtemp(prefix="preflight-ssh-"))
+    with (
+        GoProxyServer(ModuleStore(modules.download), host="127.0.0.1") as server,
+        SshGitServer(
+            build_private_repos(keep / "repos", host="127.0.0.1/srv/git"), keep / "sshd", host="127.0.0.1"
+        ) as git,
+    ):
+        all_cases = cases(server.url) | ssh_cases(server.url, git, keep)
+        for case, (go_mod, go_sum, env) in all_cases.items():
             if only and case not in only:
                 continue
             work = Path(tempfile.mkdtemp(prefix="preflight-"))
@@ -184,8 +243,14 @@ def record(only: list[str]) -> None:
                 mount.mkdir()
                 (mount / "go.mod").write_text(go_mod)
                 (mount / "go.sum").write_text(go_sum)
-                wanted = report.downloads(parse_go_mod(go_mod))
+                parsed = parse_go_mod(go_mod)
+                wanted = report.downloads(parsed)
                 (mount / "modules").write_text("\n".join(wanted) + "\n")
+                planned = report.plan(
+                    parsed, parse_go_sum(go_sum), env=GoEnv.from_env(env), credentials=Credentials()
+                )
+                probes = report.git_probes(planned)
+                (mount / "repos").write_text("".join(f"{module} {url}\n" for module, url in probes))
                 run_env = {
                     "PATH": f"{Path(shutil.which('go') or '/usr/local/go/bin/go').parent}:/usr/bin:/bin",
                     "HOME": str(work / "home"),
@@ -214,6 +279,8 @@ def record(only: list[str]) -> None:
             finally:
                 subprocess.run(["chmod", "-R", "u+w", str(work)], check=False)
                 shutil.rmtree(work, ignore_errors=True)
+    subprocess.run(["chmod", "-R", "u+w", str(keep)], check=False)
+    shutil.rmtree(keep, ignore_errors=True)
 
 
 def main() -> None:

@@ -7,6 +7,13 @@ checksum database is off, so nothing is asked of a public name (the node's Pods 
 this machine anyway). Each case is what the issue names: everything right exits 0 and leaves
 nothing behind; a module the proxy lacks, an incomplete go.sum, an unreachable proxy and a go line
 newer than the image each exit 1 naming the module (or the project), the route and the remedy.
+
+A private module over SSH comes from the e2e sshd on this machine, named by its address
+(`ADDRESS/srv/git/team/secretlib.git`: a module path's first element may be an IPv4 address, so
+no name has to be mapped into the Pod), with the config's privateModules.ssh; with the right
+known_hosts it downloads, with a known_hosts that lacks the server's key it fails on the direct
+route with HostKeyVerificationFailed (go's own message says only "no secure protocol found"; the
+Job's `git ls-remote` of the repository says why).
 """
 
 from __future__ import annotations
@@ -25,7 +32,7 @@ import pytest
 from conftest import Cluster
 
 from .modules import ModuleSet
-from .servers import GoProxyServer, ModuleStore
+from .servers import GoProxyServer, ModuleStore, PrivateModule, SshGitServer, build_private_repos
 from .stored import Namespace, fresh_namespace
 
 pytestmark = pytest.mark.usefixtures("operator")
@@ -51,6 +58,62 @@ def ns(
         namespace.apply_config("corp", {"goproxy": [proxy.url, "off"], "gosumdb": "off"})
         namespace.apply_config("dead", {"goproxy": [dead, "off"], "gosumdb": "off"})
         yield namespace
+
+
+@pytest.fixture(scope="module")
+def git_server(server_address: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SshGitServer]:
+    from .conftest import require_sshd
+
+    require_sshd()
+    repos = build_private_repos(tmp_path_factory.mktemp("preflight-repos"), host=f"{server_address}/srv/git")
+    with SshGitServer(repos, tmp_path_factory.mktemp("preflight-sshd"), host=server_address) as server:
+        yield server
+
+
+def secretlib_sums(server: SshGitServer, tmp_path: Path) -> str:
+    """secretlib's go.sum lines, from the host's go fetching it from the sshd (GOPROXY=direct)."""
+    module = server.repos.modules["secretlib"]
+    key = tmp_path / "id_ed25519"
+    key.write_bytes(server.client_private_key)
+    key.chmod(0o600)
+    known = tmp_path / "known_hosts"
+    known.write_text(server.known_hosts_line)
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/local/go/bin:/usr/bin:/bin"),
+        "HOME": str(tmp_path),
+        "GOMODCACHE": str(tmp_path / "gomodcache"),
+        "GOCACHE": str(tmp_path / "gocache"),
+        "GOTOOLCHAIN": "local",
+        "GOSUMDB": "off",
+        "GOPROXY": "direct",
+        "GOPRIVATE": server.host,
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "GIT_TERMINAL_PROMPT": "0",
+        "GIT_SSH_COMMAND": server.ssh_command(key=key, known_hosts=known),
+        **server.rewrite_env(),
+    }
+    done = subprocess.run(
+        ["go", "mod", "download", "-json", f"{module.path}@{module.version}"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    got = json.loads(done.stdout)
+    subprocess.run(["chmod", "-R", "u+w", str(tmp_path / "gomodcache")], check=False)
+    line = f"{module.path} {module.version}"
+    return f"{line} {got['Sum']}\n{line}/go.mod {got['GoModSum']}\n"
+
+
+def with_secretlib(project: Path, module: PrivateModule, sums: str) -> None:
+    go_mod = project / "go.mod"
+    go_mod.write_text(
+        go_mod.read_text().replace("require (\n", f"require (\n\t{module.path} {module.version}\n", 1)
+    )
+    (project / "go.sum").write_text((project / "go.sum").read_text() + sums)
 
 
 def preflight(cluster: Cluster, ns: Namespace, project: Path, *args: str) -> tuple[int, str, str]:
@@ -186,3 +249,82 @@ def test_a_go_line_newer_than_the_image_fails_the_project(
     assert project["reason"] == "ToolchainNotAvailable"
     assert answer["goVersion"].startswith("go1.26.")
     assert "golang:<that version>" in project["remedy"]
+
+
+@pytest.mark.timeout(600)
+@pytest.mark.parametrize("known_hosts", ["right", "without-the-server"])
+def test_a_private_module_over_ssh_takes_the_direct_route_with_the_configs_key(
+    known_hosts: str,
+    cluster: Cluster,
+    ns: Namespace,
+    proxy: GoProxyServer,
+    git_server: SshGitServer,
+    consumer_project: Path,
+    tmp_path: Path,
+) -> None:
+    module = git_server.repos.modules["secretlib"]
+    with_secretlib(consumer_project, module, secretlib_sums(git_server, tmp_path))
+    config = f"ssh-{known_hosts}"
+    data = git_server.secret_data()
+    if known_hosts != "right":  # a known_hosts with another server's line only
+        data["known_hosts"] = b"[192.0.2.1]:22 " + git_server.host_public_key.encode() + b"\n"
+    ns.create_secret(config, data, type="kubernetes.io/ssh-auth")
+    host = f"{git_server.host}:{git_server.port}"
+    ns.apply_config(
+        config,
+        {
+            "goproxy": [proxy.url, "off"],
+            "gosumdb": "off",
+            "privateModules": {"ssh": {"secretName": config, "hosts": [host]}},
+        },
+    )
+
+    code, answer = report(cluster, ns, consumer_project, config=config)
+
+    row = rows(answer)[module.path]
+    assert (row["route"], row["via"], row["noproxy"], row["credential"]) == (
+        "direct",
+        "direct",
+        f"GOPRIVATE={git_server.host}",
+        f"ssh {host}",
+    )
+    public = [r for m, r in rows(answer).items() if m != module.path]
+    assert {(r["route"], r["outcome"]) for r in public} == {("proxy", "ok")}
+    if known_hosts == "right":
+        assert code == 0, row
+        assert row["outcome"] == "ok"
+    else:
+        assert code == 1
+        # go says only "no secure protocol found" (test_injected_pods.py); the Job's git ls-remote
+        # of the same repository, through the same rewrite and key, says why
+        assert (row["outcome"], row["reason"]) == ("failed", "HostKeyVerificationFailed")
+        assert "host key" in row["evidence"]
+        assert "spec.privateModules.ssh.knownHostsKey" in row["remedy"]
+
+
+@pytest.mark.timeout(600)
+def test_a_missing_netrc_secret_is_found_before_the_deadline_naming_the_field(
+    cluster: Cluster, ns: Namespace, proxy: GoProxyServer, consumer_project: Path
+) -> None:
+    ns.apply_config(
+        "no-netrc",
+        {
+            "goproxy": [proxy.url, "off"],
+            "gosumdb": "off",
+            "privateModules": {"netrc": {"secretName": "absent-tokens"}},
+        },
+    )
+
+    code, out, err = preflight(
+        cluster, ns, consumer_project, "--config", "no-netrc", "-o", "json", "--timeout", "240"
+    )
+
+    assert code == 1, err
+    answer = json.loads(out)
+    [pod] = answer["checks"]
+    assert (pod["check"], pod["outcome"]) == ("pod", "failed")
+    assert 'secret "absent-tokens" not found' in pod["evidence"]
+    assert "spec.privateModules.netrc.secretName" in pod["remedy"]
+    assert {r["outcome"] for r in answer["modules"]} == {"not checked"}
+    assert {r["credential"] for r in answer["modules"]} == {f"netrc {proxy.url.split('//')[1].split(':')[0]}"}
+    assert left_behind(ns) == []

@@ -23,8 +23,11 @@ from gobuild_operator.core.preflight.report import (
     Report,
     downloads,
     from_spec,
+    git_probes,
     merge,
+    not_started,
     plan,
+    repository,
 )
 from gobuild_operator.core.preflight.routes import Credentials, GoEnv, route_for
 
@@ -388,3 +391,79 @@ def test_a_wrong_hash_in_go_sum_is_a_checksum_mismatch_of_that_module_and_of_the
     assert row.outcome.evidence.startswith("go.sum has h1:AAAA")
     project = next(c for c in report.checks if c.name == "project")
     assert project.outcome.reason == "ChecksumMismatch"  # what go itself says in the project
+
+
+#: What the kubelet said (FailedMount) for the preflight Pod of a config whose netrc Secret does not
+#: exist, as tests/e2e/test_preflight.py saw it on the node.
+FAILED_MOUNT = 'MountVolume.SetUp failed for volume "gobuild-netrc" : secret "absent-tokens" not found'
+
+
+@pytest.mark.parametrize(
+    ("message", "field"),
+    [
+        (FAILED_MOUNT, "spec.privateModules.netrc.secretName"),
+        (FAILED_MOUNT.replace("gobuild-netrc", "gobuild-ssh"), "spec.privateModules.ssh.secretName"),
+        ("ErrImagePull: rpc error: code = NotFound", "--image"),
+    ],
+    ids=["netrc", "ssh", "image"],
+)
+def test_a_pod_that_never_starts_names_what_in_the_config_to_fix(message: str, field: str) -> None:
+    folder = FIXTURES / "ok"
+    planned = plan(
+        parse_go_mod((folder / "go.mod").read_text()),
+        parse_go_sum((folder / "go.sum").read_text()),
+        env=GoEnv(),
+        credentials=Credentials(),
+    )
+    report = not_started(planned, message)
+    assert report.failed
+    [check] = report.checks
+    assert (check.name, check.outcome.evidence) == ("pod", message)
+    assert field in check.outcome.remedy
+    assert {row.outcome.status for row in report.rows} == {"not checked"}
+
+
+SECRETLIB = "127.0.0.1/srv/git/team/secretlib.git"
+
+
+def test_a_private_module_over_ssh_downloads_on_the_direct_route_with_the_ssh_credential() -> None:
+    report = merged("ssh_ok", credentials=Credentials(ssh_hosts=("127.0.0.1:2222",), ssh_secret="git-ssh"))
+    assert not report.failed
+    row = next(row for row in report.rows if row.route.path == SECRETLIB)
+    assert (row.route.kind, row.route.noproxy, row.route.credential, row.outcome.status) == (
+        "direct",
+        "GOPRIVATE=127.0.0.1",
+        "ssh 127.0.0.1:2222",
+        OK,
+    )
+
+
+def test_an_unknown_host_key_is_read_from_git_where_go_says_only_no_secure_protocol() -> None:
+    report = merged("ssh_unknown_host_key")
+    [row] = [row for row in report.rows if row.outcome.status == FAILED]
+    assert row.route.path == SECRETLIB
+    assert row.outcome.reason == "HostKeyVerificationFailed"
+    assert "knownHostsKey" in row.outcome.remedy
+    # the project stops at that module; go's own words there say less, so it says the same
+    project = next(c for c in report.checks if c.name == "project")
+    assert project.outcome == row.outcome
+
+
+@pytest.mark.parametrize(
+    ("path", "url"),
+    [
+        (SECRETLIB, f"https://{SECRETLIB}"),
+        ("git.corp.example/team/lib.git/v2", "https://git.corp.example/team/lib.git"),
+        ("github.com/team/lib", None),
+        (".git/x", None),
+        ("host.example/.git", None),
+    ],
+)
+def test_the_repository_git_is_asked_is_the_path_up_to_its_vcs_qualifier(path: str, url: str | None) -> None:
+    assert repository(path) == url
+
+
+def test_only_modules_on_the_direct_route_with_a_qualifier_are_probed_with_git() -> None:
+    gomod = parse_go_mod((FIXTURES / "ssh_ok" / "go.mod").read_text())
+    planned = plan(gomod, parse_go_sum(""), env=GoEnv(goprivate="127.0.0.1"), credentials=Credentials())
+    assert git_probes(planned) == [(f"{SECRETLIB}@v1.0.0", f"https://{SECRETLIB}")]

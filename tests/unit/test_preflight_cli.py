@@ -23,8 +23,9 @@ CONFIG = {"goproxy": ["http://mirror.builds.svc:8080", "off"], "gosumdb": "off"}
 class FakeCluster:
     """Reads the config, and answers the Job with a recorded log; keeps what it was given."""
 
-    def __init__(self, case: str, *, injected: str = "corp") -> None:
-        self.log = (FIXTURES / case / "job.log").read_text()
+    def __init__(self, case: str, *, injected: str = "corp", stuck: str = "") -> None:
+        self.log = "" if stuck else (FIXTURES / case / "job.log").read_text()
+        self.stuck = stuck
         self.injected = injected
         self.jobs: list[tuple[dict[str, Any], dict[str, Any], float]] = []
         self.asked: list[tuple[str, str | None]] = []
@@ -37,9 +38,9 @@ class FakeCluster:
 
     def run_job(
         self, job: dict[str, Any], config_map: dict[str, Any], timeout: float
-    ) -> tuple[str, str, str]:
+    ) -> tuple[str, str, str, str]:
         self.jobs.append((job, config_map, timeout))
-        return self.log, self.injected, "gobuild-preflight-x-abcde"
+        return self.log, self.injected, "gobuild-preflight-x-abcde", self.stuck
 
 
 def project(tmp_path: Path, case: str) -> Path:

@@ -43,7 +43,10 @@ from gobuild_operator.core.preflight.report import (
     Report,
     downloads,
     from_spec,
+    git_probes,
     merge,
+    not_started,
+    plan,
 )
 from gobuild_operator.redact import redact_text
 
@@ -93,8 +96,9 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
 
 
 #: Runs the Job and its ConfigMap for at most the seconds given: (the Pod's log, the config the
-#: webhook injected, the Pod's name). The default is k8s/preflight.py's; tests give their own.
-JobRunner = Callable[[dict[str, Any], dict[str, Any], float], tuple[str, str, str]]
+#: webhook injected, the Pod's name, why the Pod never started or ""). The default is
+#: k8s/preflight.py's; tests give their own.
+JobRunner = Callable[[dict[str, Any], dict[str, Any], float], tuple[str, str, str, str]]
 
 
 def main(
@@ -166,6 +170,7 @@ def run(
     except LookupError as exc:
         raise UsageError(str(exc)) from None
     env, credentials = from_spec(name, spec, namespace=namespace)
+    planned = plan(gomod, gosum, env=env, credentials=credentials)
     job, config_map = jobs.objects(
         name=f"gobuild-preflight-{secrets.token_hex(3)}",
         namespace=namespace,
@@ -175,9 +180,13 @@ def run(
         go_sum=sum_text,
         modules=downloads(gomod),
         timeout_seconds=args.timeout,
+        repos=git_probes(planned),
     )
-    log, injected, pod = (run_job or _run_in_cluster)(job, config_map, args.timeout + 30)
-    report = merge(gomod, gosum, parse_output(log), env=env, credentials=credentials)
+    log, injected, pod, stuck = (run_job or _run_in_cluster)(job, config_map, args.timeout + 30)
+    if stuck:
+        report = not_started(planned, f"pod {pod}: {stuck}")
+    else:
+        report = merge(gomod, gosum, parse_output(log), env=env, credentials=credentials)
     if injected != name:
         got = f"GoBuildConfig {injected}" if injected else "no GoBuildConfig"
         summary = (
@@ -195,7 +204,9 @@ def _default_namespace() -> str:
     return current_namespace()
 
 
-def _run_in_cluster(job: dict[str, Any], config_map: dict[str, Any], timeout: float) -> tuple[str, str, str]:
+def _run_in_cluster(
+    job: dict[str, Any], config_map: dict[str, Any], timeout: float
+) -> tuple[str, str, str, str]:
     try:
         from gobuild_operator.k8s import preflight as cluster
     except ImportError as exc:  # pragma: no cover - the kubernetes client is a dependency
@@ -206,7 +217,7 @@ def _run_in_cluster(job: dict[str, Any], config_map: dict[str, Any], timeout: fl
         raise UsageError(f"cannot reach the cluster: {exc}") from None
     except cluster.RunError as exc:
         raise UsageError(str(exc)) from None
-    return ran.log, ran.injected, ran.pod
+    return ran.log, ran.injected, ran.pod, ran.message
 
 
 def render_json(report: Report) -> str:

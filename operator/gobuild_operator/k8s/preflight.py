@@ -24,6 +24,18 @@ from gobuild_operator.k8s.gobuildconfigs import current_namespace
 
 FIELD_MANAGER: Final = "kubectl-gobuild"
 POLL_SECONDS: Final = 1.0
+#: After this long, a Pod that is not running is looked at: an image that cannot be pulled, or a
+#: volume whose Secret or ConfigMap does not exist, will not start by waiting for the deadline.
+STUCK_SECONDS: Final = 10.0
+NEVER_STARTS: Final = frozenset(
+    {
+        "ErrImagePull",
+        "ImagePullBackOff",
+        "InvalidImageName",
+        "CreateContainerConfigError",
+        "ErrImageNeverPull",
+    }
+)
 
 
 class NoCluster(Exception):
@@ -42,7 +54,7 @@ class Ran:
     phase: str
     injected: str  # the config the webhook injected (gobuild.dev/injected), "" when none
     pod: str
-    message: str = ""  # why the Pod did not finish (waiting reason, deadline)
+    message: str = ""  # why the Pod never started (its log is then empty)
 
 
 def default_namespace() -> str:
@@ -81,6 +93,7 @@ async def _run(job: Mapping[str, Any], config_map: Mapping[str, Any], *, timeout
 
 async def _wait(api: ApiClient, namespace: str, name: str, *, timeout: float) -> Ran:  # noqa: ASYNC109 - a deadline for polling, not one call
     deadline = time.monotonic() + timeout
+    started = time.monotonic()
     pod: Mapping[str, Any] | None = None
     while True:
         listed = await _request(
@@ -93,6 +106,10 @@ async def _wait(api: ApiClient, namespace: str, name: str, *, timeout: float) ->
         pod = items[0] if items else None
         if pod is not None and (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
             break
+        if pod is not None and time.monotonic() - started >= STUCK_SECONDS:
+            stuck = _never_starts(pod) or await _failed_mount(api, namespace, str(pod["metadata"]["name"]))
+            if stuck:
+                return _ran(pod, log="", message=stuck)
         if time.monotonic() > deadline:
             why = _waiting(pod) if pod is not None else "the Job created no Pod"
             raise RunError(f"the preflight Pod did not finish within {timeout:g} s: {why}")
@@ -103,14 +120,42 @@ async def _wait(api: ApiClient, namespace: str, name: str, *, timeout: float) ->
         f"/api/v1/namespaces/{namespace}/pods/{pod_name}/log",
         query=[("container", jobs.CONTAINER), ("limitBytes", str(MAX_LOG))],
     )
+    return _ran(pod, log=log, message="")
+
+
+def _ran(pod: Mapping[str, Any], *, log: str, message: str) -> Ran:
     annotations = (pod.get("metadata") or {}).get("annotations") or {}
     return Ran(
         log=log,
-        phase=str(pod["status"]["phase"]),
+        phase=str((pod.get("status") or {}).get("phase", "")),
         injected=str(annotations.get(ANNOTATION_INJECTED, "")),
-        pod=pod_name,
-        message=_waiting(pod),
+        pod=str(pod["metadata"]["name"]),
+        message=message,
     )
+
+
+def _never_starts(pod: Mapping[str, Any]) -> str:
+    """Why the Pod's container will not start by waiting longer ("" when it may)."""
+    for container in (pod.get("status") or {}).get("containerStatuses") or []:
+        waiting = (container.get("state") or {}).get("waiting") or {}
+        if waiting.get("reason") in NEVER_STARTS:
+            return f"{waiting['reason']}: {str(waiting.get('message', ''))[:500]}".rstrip(": ")
+    return ""
+
+
+async def _failed_mount(api: ApiClient, namespace: str, pod: str) -> str:
+    """The kubelet's FailedMount warning of a volume whose Secret or ConfigMap does not exist."""
+    listed = await _request(
+        api,
+        "GET",
+        f"/api/v1/namespaces/{namespace}/events",
+        query=[("fieldSelector", f"involvedObject.name={pod},reason=FailedMount")],
+    )
+    for event in listed.get("items") or []:
+        message = str(event.get("message", ""))
+        if "not found" in message:
+            return message[:500]
+    return ""
 
 
 def _waiting(pod: Mapping[str, Any]) -> str:

@@ -40,7 +40,11 @@ ENV_NAMES: Final = (
 
 def script(mount: str = MOUNT) -> str:
     """The container's shell script (POSIX sh: go images have no bash guarantee); `mount` is where
-    go.mod, go.sum and the module list are (scripts/record_preflight.py runs it on the host)."""
+    go.mod, go.sum and the module list are (scripts/record_preflight.py runs it on the host).
+
+    Each repository of a module on the direct route is also asked for its HEAD with `git ls-remote`
+    (what go runs first for it, through the same rewrite and credentials), output discarded: go
+    shows git's error only with -v, so its own message often says less than git's."""
     names = " ".join(ENV_NAMES)
     return f"""set -u -f
 W=$(mktemp -d 2>/dev/null) || W=/tmp/gobuild-preflight
@@ -56,6 +60,10 @@ run version "$W/outside" go version
 run env "$W/outside" go env -json {names}
 MODULES=$(cat {mount}/modules)
 if [ -n "$MODULES" ]; then run download "$W/outside" go mod download -json $MODULES; fi
+probe() {{ git ls-remote "$1" HEAD >/dev/null </dev/null; }}
+if [ -s {mount}/repos ]; then
+  while read -r module url; do run "git:$module" "$W/outside" probe "$url"; done < {mount}/repos
+fi
 run build "$W/module" go mod download -json
 echo "{MARK} end"
 exit 0
@@ -72,6 +80,7 @@ def objects(
     go_sum: str,
     modules: Sequence[str],
     timeout_seconds: int,
+    repos: Sequence[tuple[str, str]] = (),
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """(Job, ConfigMap); the ConfigMap's ownerReference to the Job is added once the Job exists."""
     labels = {LABEL: "true", "app.kubernetes.io/managed-by": "kubectl-gobuild"}
@@ -79,7 +88,12 @@ def objects(
         "apiVersion": "v1",
         "kind": "ConfigMap",
         "metadata": {"name": name, "namespace": namespace, "labels": labels},
-        "data": {"go.mod": go_mod, "go.sum": go_sum, "modules": "\n".join(modules) + "\n"},
+        "data": {
+            "go.mod": go_mod,
+            "go.sum": go_sum,
+            "modules": "\n".join(modules) + "\n",
+            "repos": "".join(f"{module} {url}\n" for module, url in repos),
+        },
     }
     job = {
         "apiVersion": "batch/v1",

@@ -11,10 +11,11 @@ route are the ones the operator would report for a build that failed the same wa
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Final
 
+from gobuild_operator import constants as c
 from gobuild_operator.api.spec import GoBuildConfigSpec
 from gobuild_operator.core.diagnosis.diagnose import Diagnosis, diagnose
 from gobuild_operator.core.diagnosis.reasons.registry import reason as registry_entry
@@ -139,6 +140,26 @@ def downloads(gomod: GoMod) -> list[str]:
     return list(seen)
 
 
+def repository(path: str) -> str | None:
+    """The https URL go hands git for a module path with a VCS qualifier (`host/team/lib.git/sub`:
+    https://host/team/lib.git); None without one (go would look the repository up first)."""
+    elements = path.split("/")
+    for index, element in enumerate(elements):
+        if index > 0 and element.endswith(".git") and len(element) > len(".git"):
+            return "https://" + "/".join(elements[: index + 1])
+    return None
+
+
+def git_probes(report: Report) -> list[tuple[str, str]]:
+    """(module@version, repository URL) of the modules go fetches from git directly."""
+    probes = []
+    for row in report.rows:
+        url = repository(row.route.path) if row.route.kind == "direct" else None
+        if url is not None and row.outcome.status != LOCAL:
+            probes.append((row.route.module, url))
+    return probes
+
+
 def plan(gomod: GoMod, gosum: GoSum, *, env: GoEnv, credentials: Credentials) -> Report:
     """The routes alone (nothing run yet)."""
     rows = []
@@ -175,6 +196,41 @@ def from_spec(config_name: str, spec: GoBuildConfigSpec, *, namespace: str) -> t
     return env, credentials
 
 
+#: The webhook's volumes (constants.py) -> what in the config names what the volume needs.
+_VOLUME_FIELDS: Final = {
+    c.VOLUME_NETRC: "spec.privateModules.netrc.secretName (a Secret with the key .netrc)",
+    c.VOLUME_SSH: "spec.privateModules.ssh.secretName (a Secret with ssh-privatekey and the knownHostsKey)",
+    c.VOLUME_CA: "spec.caBundle (its configMapName or secretName, with its key)",
+    c.VOLUME_CACHE: "spec.cache (the claim)",
+}
+
+
+def not_started(report: Report, message: str) -> Report:
+    """The plan, with why the preflight Pod never started (its volume's Secret or ConfigMap does not
+    exist, its image cannot be pulled): a build with this config would not start either."""
+    remedy = ""
+    for volume, field in _VOLUME_FIELDS.items():
+        if f'volume "{volume}"' in message:
+            remedy = (
+                f"Create what {field} names in this namespace, or correct the name in the "
+                "GoBuildConfig: every Pod injected with this config waits for it."
+            )
+            break
+    else:
+        if "Image" in message or "image" in message:
+            remedy = "Give --image an image the nodes can pull, the one your builds use."
+    check = Check(
+        "pod",
+        Outcome(
+            FAILED,
+            summary="the preflight Pod never started",
+            remedy=remedy,
+            evidence=redact_text(message)[:MAX_EVIDENCE],
+        ),
+    )
+    return replace(report, checks=(check,), ran=True)
+
+
 def job_env(output: JobOutput) -> dict[str, str] | None:
     """The Go settings `go env -json` printed in the Job (what the build really gets)."""
     section = output.section("env")
@@ -206,8 +262,14 @@ def merge(gomod: GoMod, gosum: GoSum, output: JobOutput, *, env: GoEnv, credenti
             rows.append(row)
             continue
         got = downloaded.get((row.route.path, row.route.version))
-        rows.append(Row(row.route, _module_outcome(row.route, got, gosum, settings, section is not None)))
-    checks = _checks(gomod, output, settings=settings, go_version=go_version or "?")
+        outcome = _module_outcome(row.route, got, gosum, settings, section is not None)
+        probe = output.section(f"git:{row.route.module}")
+        error = (got or {}).get("Error")
+        if outcome.status == FAILED and isinstance(error, str) and probe is not None and probe.status:
+            # git's own words for the same request (go hid them): the classifier ranks them
+            outcome = _classified(f"{probe.err}\n{error}", settings, module=row.route.path)
+        rows.append(Row(row.route, outcome))
+    checks = _checks(gomod, output, settings=settings, go_version=go_version or "?", rows=rows)
     return replace(report, rows=tuple(rows), checks=tuple(checks), go_version=go_version, ran=True)
 
 
@@ -259,7 +321,9 @@ def _classified(text: str, settings: GoSettings | None, *, module: str = "") -> 
     return Outcome(FAILED, found.reason, found.summary, redact_text(found.remedy), evidence)
 
 
-def _checks(gomod: GoMod, output: JobOutput, *, settings: GoSettings | None, go_version: str) -> list[Check]:
+def _checks(
+    gomod: GoMod, output: JobOutput, *, settings: GoSettings | None, go_version: str, rows: Sequence[Row]
+) -> list[Check]:
     checks = []
     if not output.complete:
         checks.append(
@@ -278,5 +342,11 @@ def _checks(gomod: GoMod, output: JobOutput, *, settings: GoSettings | None, go_
         objects, stray = json_objects(build.out)
         errors = [str(o["Error"]) for o in objects if isinstance(o.get("Error"), str)]
         text = "\n".join([build.err, stray, *errors]).strip()
-        checks.append(Check("project", _classified(text, settings), detail=f"{wanted}; image: {go_version}"))
+        # go stops the project at the first module it cannot get: when that module's own row knows
+        # more (git's words, go.sum), the project says the same
+        named = [
+            row.outcome for row in rows if row.outcome.status == FAILED and f"{row.route.module}:" in text
+        ]
+        outcome = named[0] if named else _classified(text, settings)
+        checks.append(Check("project", outcome, detail=f"{wanted}; image: {go_version}"))
     return checks
