@@ -23,7 +23,7 @@ from types import MappingProxyType
 from typing import Any, Final
 
 from gobuild_operator.api import policy as policies
-from gobuild_operator.api.fields import MAX_NAME_LENGTH, NAME_TOO_LONG, SpecError
+from gobuild_operator.api.fields.values import MAX_NAME_LENGTH, NAME_TOO_LONG, SpecError
 from gobuild_operator.api.policy import Policy
 from gobuild_operator.api.spec import GoBuildConfigSpec, parse_spec
 from gobuild_operator.api.status.reasons import ReasonName

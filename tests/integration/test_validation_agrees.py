@@ -20,7 +20,7 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from conftest import Cluster
-from gobuild_operator.api.fields import SpecError
+from gobuild_operator.api.fields.values import SpecError
 from gobuild_operator.api.spec import parse_spec
 from support.hostile import hostile_specs
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import yaml
 
-from gobuild_operator.api.fields import SpecError, bytes_of
+from gobuild_operator.api.fields.values import SpecError, bytes_of
 from gobuild_operator.api.spec import parse_spec
 from support.hostile import CREDENTIALS, PROBE_TRICKS, TOKEN, UNUSABLE, USABLE, Refused
 

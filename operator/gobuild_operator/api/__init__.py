@@ -2,15 +2,15 @@
 
 The pydantic models here are what `kubectl explain` shows and what the API server enforces:
 crd/schema.py generates the CRD's openAPIV3Schema from them (names, types, defaults, enums, bounds,
-descriptions, and the CEL rules and list semantics given with markers.py), `make generate` writes
-crds/ and the generated docs tables, and a test fails when the committed files differ. Changing a
-default or adding a field is an edit here.
+descriptions, and the CEL rules and list semantics given with fields/markers.py), `make generate`
+writes crds/ and the generated docs tables, and a test fails when the committed files differ.
+Changing a default or adding a field is an edit here.
 
-- fields.py: single values (URLs, names, flags, paths) with their validator and CEL rule;
 - blocks.py, spec.py: the spec and its parse (`parse_spec`, `SpecError` naming the field);
 - cache.py: the spec's module cache block;
 - policy.py: what a spec may set at all (the admin's allow lists);
-- markers.py: CEL rules and schema keywords on fields;
+- fields/: single values (URLs, names, flags, paths) with their validator and CEL rule (`values`),
+  and the CEL rules and schema keywords put on fields (`markers`);
 - status/: what the operator writes (`model`), and the names of download failure reasons, a
   public contract (`reasons`);
 - crd/: the whole object (`resource`) and the CRD generated from it (`schema`).

@@ -13,7 +13,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, model_validator
 
-from gobuild_operator.api.fields import (
+from gobuild_operator.api.fields.markers import INT32, SET, Rule, Schema
+from gobuild_operator.api.fields.values import (
     BUILD_ID,
     ENV_NAME,
     ENV_OWNER_MAP,
@@ -37,7 +38,6 @@ from gobuild_operator.api.fields import (
     check_ssh_user,
     unique,
 )
-from gobuild_operator.api.markers import INT32, SET, Rule, Schema
 
 # --- spec blocks ---------------------------------------------------------------------------------
 

@@ -15,7 +15,8 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, Field, model_validator
 
 from gobuild_operator import constants as c
-from gobuild_operator.api.fields import (
+from gobuild_operator.api.fields.markers import SET, Rule
+from gobuild_operator.api.fields.values import (
     CACHE_SIZE_MAX,
     CACHE_SIZE_MIN,
     DEFAULT_CACHE_SIZE,
@@ -35,7 +36,6 @@ from gobuild_operator.api.fields import (
     check_quantity,
     unique,
 )
-from gobuild_operator.api.markers import SET, Rule
 
 
 class Cache(SpecModel):

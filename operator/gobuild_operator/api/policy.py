@@ -24,7 +24,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Final
 
-from gobuild_operator.api.fields import bytes_of
+from gobuild_operator.api.fields.values import bytes_of
 from gobuild_operator.api.spec import GoBuildConfigSpec
 
 #: The condition reason of a config the policy refuses.

@@ -26,7 +26,8 @@ from gobuild_operator.api.blocks import (
     forbid_env_while,
 )
 from gobuild_operator.api.cache import Cache
-from gobuild_operator.api.fields import (
+from gobuild_operator.api.fields.markers import SET, Default, Rule, map_list
+from gobuild_operator.api.fields.values import (
     GOSUMDB_PATTERN,
     NO_CREDENTIALS,
     ContainerName,
@@ -41,7 +42,6 @@ from gobuild_operator.api.fields import (
     no_credentials_rule,
     unique,
 )
-from gobuild_operator.api.markers import SET, Default, Rule, map_list
 from gobuild_operator.redact import redact_text
 
 

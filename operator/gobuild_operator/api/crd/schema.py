@@ -24,7 +24,7 @@ from pydantic.fields import FieldInfo
 
 from gobuild_operator import constants as c
 from gobuild_operator.api.crd.resource import GoBuildConfig
-from gobuild_operator.api.markers import Default, Rule, Schema
+from gobuild_operator.api.fields.markers import Default, Rule, Schema
 
 #: `kubectl get gbc` (priority 0) and `-o wide` (priority 1); SPEC "Printer columns".
 PRINTER_COLUMNS: tuple[dict[str, Any], ...] = (

@@ -10,8 +10,8 @@ from typing import Annotated, Any, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
-from gobuild_operator.api.fields import Time
-from gobuild_operator.api.markers import Rule, Schema, map_list
+from gobuild_operator.api.fields.markers import Rule, Schema, map_list
+from gobuild_operator.api.fields.values import Time
 from gobuild_operator.api.status.reasons import NAMES as REASON_NAMES
 
 # --- status --------------------------------------------------------------------------------------

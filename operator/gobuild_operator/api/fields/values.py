@@ -18,7 +18,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 from gobuild_operator import constants as c
-from gobuild_operator.api.markers import DATE_TIME, Rule, Schema
+from gobuild_operator.api.fields.markers import DATE_TIME, Rule, Schema
 from gobuild_operator.redact import has_userinfo
 
 #: A TCP port, 1 to 65535 (a regular expression, so the CEL rules can share it).
