@@ -176,3 +176,15 @@ def test_the_module_entry_point_and_the_kubectl_plugin_offer_preflight(
     assert "usage: kubectl gobuild preflight" in capsys.readouterr().out
     assert module_main(["preflight", "--help"]) == 0
     assert "usage: python -m gobuild_operator preflight" in capsys.readouterr().out
+
+
+def test_a_pattern_that_sends_a_module_direct_and_skips_the_checksum_database_is_named_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cluster = FakeCluster("ssh_unknown_host_key")
+    code = preflight(cluster, "--config", "corp", "-n", "b", str(project(tmp_path, "ssh_unknown_host_key")))
+    out = capsys.readouterr().out
+    assert code == 1
+    [row] = [line for line in out.splitlines() if line.startswith("127.0.0.1/srv/git/team/secretlib.git ")]
+    assert row.split()[2:5] == ["direct", "GOPRIVATE=127.0.0.1", "off"]
+    assert "HostKeyVerificationFailed: 127.0.0.1/srv/git/team/secretlib.git@v1.0.0 (route direct)" in out

@@ -236,7 +236,8 @@ def render_table(report: Report) -> str:
     rows = [_COLUMNS]
     for row in report.rows:
         route = row.route
-        pattern = ", ".join(p for p in (route.noproxy, route.nosumdb) if p) or "-"
+        # GOPRIVATE sends a module direct and keeps it from the checksum database: named once
+        pattern = ", ".join(dict.fromkeys(p for p in (route.noproxy, route.nosumdb) if p)) or "-"
         outcome = (
             row.outcome.status if not row.outcome.reason else f"{row.outcome.status}: {row.outcome.reason}"
         )
