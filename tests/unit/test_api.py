@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from gobuild_operator.api.fields.values import SpecError, bytes_of
-from gobuild_operator.api.spec import parse_spec
+from gobuild_operator.api.spec.model import parse_spec
 from support.hostile import CREDENTIALS, PROBE_TRICKS, TOKEN, UNUSABLE, USABLE, Refused
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -6,9 +6,9 @@ descriptions, and the CEL rules and list semantics given with fields/markers.py)
 writes crds/ and the generated docs tables, and a test fails when the committed files differ.
 Changing a default or adding a field is an edit here.
 
-- blocks.py, spec.py: the spec and its parse (`parse_spec`, `SpecError` naming the field);
-- cache.py: the spec's module cache block;
-- policy.py: what a spec may set at all (the admin's allow lists);
+- spec/: the spec and its parse (`model`: `parse_spec`, whose `SpecError` names the field), its blocks
+  (`blocks`) and its module cache block (`cache`), and what a spec may set at all (`policy`: the
+  admin's allow lists);
 - fields/: single values (URLs, names, flags, paths) with their validator and CEL rule (`values`),
   and the CEL rules and schema keywords put on fields (`markers`);
 - status/: what the operator writes (`model`), and the names of download failure reasons, a

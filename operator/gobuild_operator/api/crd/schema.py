@@ -3,7 +3,7 @@
 What controller-gen does for Go operators: walk the typed model and write the openAPIV3Schema, with
 descriptions (Field(description=...), or the docstring of a model used as a list item), defaults
 (the model's, see `_default`), enums (Literal), bounds (pydantic's min/max constraints), required
-fields (fields without a default) and everything the markers of api/markers.py add (CEL rules, list
+fields (fields without a default) and everything the markers of api/fields/markers.py add (CEL rules, list
 semantics, formats). `make generate` writes the result to crds/; tests/unit/test_generated.py fails
 when the committed file differs.
 

@@ -15,17 +15,6 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, Field, ValidationError, model_validator
 from pydantic_core import ErrorDetails
 
-from gobuild_operator.api.blocks import (
-    CABundle,
-    CorporateProxy,
-    EnvEntry,
-    ImageBuilds,
-    LabelSelector,
-    PrivateModules,
-    Reporting,
-    forbid_env_while,
-)
-from gobuild_operator.api.cache import Cache
 from gobuild_operator.api.fields.markers import SET, Default, Rule, map_list
 from gobuild_operator.api.fields.values import (
     GOSUMDB_PATTERN,
@@ -42,6 +31,17 @@ from gobuild_operator.api.fields.values import (
     no_credentials_rule,
     unique,
 )
+from gobuild_operator.api.spec.blocks import (
+    CABundle,
+    CorporateProxy,
+    EnvEntry,
+    ImageBuilds,
+    LabelSelector,
+    PrivateModules,
+    Reporting,
+    forbid_env_while,
+)
+from gobuild_operator.api.spec.cache import Cache
 from gobuild_operator.redact import redact_text
 
 
