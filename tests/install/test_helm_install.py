@@ -271,6 +271,50 @@ def test_killing_the_leader_moves_the_handlers_and_nothing_is_counted_twice(
     assert downloads(installed, namespace)["injected"] == 20  # once more: a double count shows here
 
 
+def _hostile_pods() -> list[dict[str, Any]]:
+    """Stored Pods whose text once froze both replicas (quadratic patterns under the GIL): a 200 KB
+    config name, an 80 KB `sh -c` of repeated builder names, a 100 KB env value of URL schemes."""
+    name_pod = _pod("long-config-name", config="a-" * 100_000)
+    script_pod = _pod("long-script")
+    script_pod["spec"]["containers"][0]["command"] = ["sh", "-c", "buildctl " * 10_000]
+    env_pod = _pod("schemes")
+    container = env_pod["spec"]["containers"][0]
+    container["command"] = ["buildctl", "build"]
+    container["env"] = [{"name": "GOPROXY", "value": "a://" * 25_000}]
+    return [name_pod, script_pod, env_pod]
+
+
+def test_stored_hostile_pods_leave_both_replicas_ready_through_a_leader_kill(
+    installed: Cluster, namespace: str
+) -> None:
+    _make_config(installed, namespace, "go")
+    for pod in _hostile_pods():
+        installed.kubectl("create", "-n", namespace, "-f", "-", input=json.dumps(pod))
+    leader = _leader(installed)
+    installed.kubectl("delete", "pod", leader, "-n", NS, "--grace-period=0", "--force", check=False)
+    wait_for(
+        lambda: (holder := _leader(installed)) and holder != leader,
+        timeout=60,
+        what="another replica to take the lease with the hostile Pods stored",
+    )
+    wait_for(lambda: _ready_replicas(installed) == 2, timeout=120, what="both replicas Ready again")
+    other = f"{namespace}-other"
+    installed.kubectl("create", "namespace", other)
+    try:
+        _make_config(installed, other, "go")
+        assert all(_injected(p) for p in _create_pods(installed, other, [f"o{i}" for i in range(10)]))
+        wait_for(lambda: downloads(installed, other).get("injected") == 10, timeout=60, what="10 injections")
+        restarts = [
+            status.get("restartCount", 0)
+            for pod in _json(installed, "get", "pods", "-n", NS, "-l", SELECTOR)["items"]
+            for status in pod["status"].get("containerStatuses") or []
+        ]
+        assert restarts
+        assert max(restarts) == 0, restarts  # no replica was killed by its liveness probe
+    finally:
+        installed.kubectl("delete", "namespace", other, "--wait=false", check=False)
+
+
 def test_a_forced_renewal_and_an_upgrade_during_creations_lose_no_admission(
     installed: Cluster, namespace: str
 ) -> None:
