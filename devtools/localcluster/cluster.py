@@ -34,7 +34,7 @@ from typing import IO
 
 import yaml
 
-from gobuild_operator import pki
+from gobuild_operator.serving import pki
 from localcluster import addons, host
 from localcluster.binaries import CONTROL_PLANE, NODE, LogFn, _stderr, ensure_binaries
 from localcluster.kubeconfig import write_kubeconfig

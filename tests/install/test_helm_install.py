@@ -23,7 +23,7 @@ import pytest
 import yaml
 
 from conftest import REPO, Cluster
-from gobuild_operator import pki
+from gobuild_operator.serving import pki
 from gobuild_operator.serving.tls import split_pem
 from localcluster import chart
 from localcluster.install import install

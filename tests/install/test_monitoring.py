@@ -31,7 +31,7 @@ import pytest
 import yaml
 
 from conftest import REPO, Cluster
-from gobuild_operator import pki
+from gobuild_operator.serving import pki
 from localcluster import chart, demo, prometheus
 from localcluster.install import install
 from monitoring import alerts, dashboard

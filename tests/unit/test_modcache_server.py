@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from gobuild_operator import pki
+from gobuild_operator.serving import pki
 from support.modcache import (
     ConnectProxy,
     FakeClock,

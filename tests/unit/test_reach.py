@@ -21,10 +21,10 @@ import pytest
 from aiohttp import web
 from aiohttp.abc import AbstractResolver, ResolveResult
 
-from gobuild_operator import pki
 from gobuild_operator.core.status import health, reach
 from gobuild_operator.core.status.health import ProbeTarget
 from gobuild_operator.reporting.proxyprobe import probe, probe_session
+from gobuild_operator.serving import pki
 
 MODULE = "golang.org/x/mod"
 METADATA_REFUSAL = "link-local or cloud metadata"

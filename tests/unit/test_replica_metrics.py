@@ -11,8 +11,8 @@ from pathlib import Path
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from gobuild_operator import pki
 from gobuild_operator.metrics import Metrics
+from gobuild_operator.serving import pki
 from gobuild_operator.serving.tls import CertificateExpiry
 
 

@@ -20,10 +20,10 @@ from typing import Any
 import pytest
 from cryptography import x509
 
-from gobuild_operator import pki
 from gobuild_operator.handlers.admission import MAX_REVIEW_BYTES, Admission
 from gobuild_operator.handlers.webhook import LARGE_REVIEW_BYTES, TLSFiles, WebhookServer
 from gobuild_operator.metrics import Metrics
+from gobuild_operator.serving import pki
 from gobuild_operator.settings import Settings
 from gobuild_operator.store import Store
 from support.waiting import wait_for

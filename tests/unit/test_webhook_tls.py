@@ -6,7 +6,7 @@ import datetime
 
 import pytest
 
-from gobuild_operator import pki
+from gobuild_operator.serving import pki
 from gobuild_operator.serving.tls import plan, split_pem
 
 NAMES = (

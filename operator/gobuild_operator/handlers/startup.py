@@ -24,7 +24,6 @@ from typing import Any
 
 import kopf
 
-from gobuild_operator import pki
 from gobuild_operator.constants import LABEL_CONFIG
 from gobuild_operator.handlers.gobuildconfigs import reconcile_all
 from gobuild_operator.handlers.webhook import WebhookServer
@@ -33,6 +32,7 @@ from gobuild_operator.k8s.leases import ensure_namespace
 from gobuild_operator.k8s.metawatch import existing_configs_and_namespaces
 from gobuild_operator.k8s.webhookconfig import build_configuration, ensure_configuration
 from gobuild_operator.reporting.service import Reporting
+from gobuild_operator.serving import pki
 from gobuild_operator.serving.health import HealthServer
 from gobuild_operator.serving.leader import LeaderElection
 from gobuild_operator.serving.metrics_server import MetricsServer

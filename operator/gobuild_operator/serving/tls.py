@@ -31,7 +31,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gobuild_operator import pki
 from gobuild_operator.k8s.client import ApiClient
 from gobuild_operator.k8s.secrets import (
     RENEW_ANNOTATION,
@@ -40,6 +39,7 @@ from gobuild_operator.k8s.secrets import (
     write_tls_secret,
 )
 from gobuild_operator.k8s.webhookconfig import patch_ca_bundle, read_ca_bundles
+from gobuild_operator.serving import pki
 
 logger = logging.getLogger(__name__)
 

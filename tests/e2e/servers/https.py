@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from gobuild_operator import pki
+from gobuild_operator.serving import pki
 
 from .gitrepos import PrivateRepos, git_config_env
 from .goproxy import GoProxy, ModuleStore
