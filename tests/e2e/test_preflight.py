@@ -32,7 +32,14 @@ import pytest
 from conftest import Cluster
 
 from .modules import ModuleSet
-from .servers import GoProxyServer, ModuleStore, PrivateModule, SshGitServer, build_private_repos
+from .servers import (
+    GoProxyServer,
+    HttpsGitServer,
+    ModuleStore,
+    PrivateModule,
+    SshGitServer,
+    build_private_repos,
+)
 from .stored import Namespace, fresh_namespace
 
 pytestmark = pytest.mark.usefixtures("operator")
@@ -328,3 +335,56 @@ def test_a_missing_netrc_secret_is_found_before_the_deadline_naming_the_field(
     assert {r["outcome"] for r in answer["modules"]} == {"not checked"}
     assert {r["credential"] for r in answer["modules"]} == {f"netrc {proxy.url.split('//')[1].split(':')[0]}"}
     assert left_behind(ns) == []
+
+
+@pytest.mark.timeout(600)
+def test_an_authenticated_https_proxy_with_netrc_and_a_private_ca(
+    cluster: Cluster, ns: Namespace, https_git: HttpsGitServer, consumer_project: Path
+) -> None:
+    """The config's proxy is HTTPS with a private CA and Basic auth from the netrc Secret: with the
+    right token every module downloads and the token never shows; with a wrong one the proxy's 401
+    is AuthenticationFailed; without the caBundle, CertificateUntrusted."""
+    ns.create_secret("https-netrc", {".netrc": https_git.netrc()})
+    ns.create_secret("https-netrc-wrong", {".netrc": https_git.netrc(token="not-the-token")})
+    ns.create_config_map("https-ca", {"ca.crt": https_git.ca_pem.decode()})
+    base = {"goproxy": [https_git.proxy_url, "off"], "gosumdb": "off"}
+    ns.apply_config(
+        "https",
+        {
+            **base,
+            "privateModules": {"netrc": {"secretName": "https-netrc"}},
+            "caBundle": {"configMapName": "https-ca"},
+        },
+    )
+    ns.apply_config(
+        "https-wrong-token",
+        {
+            **base,
+            "privateModules": {"netrc": {"secretName": "https-netrc-wrong"}},
+            "caBundle": {"configMapName": "https-ca"},
+        },
+    )
+    ns.apply_config("https-no-ca", {**base, "privateModules": {"netrc": {"secretName": "https-netrc"}}})
+    host = https_git.proxy_url.split("//")[1].split(":")[0]
+
+    code, out, err = preflight(
+        cluster, ns, consumer_project, "--config", "https", "-o", "json", "--timeout", "240"
+    )
+    assert code == 0, out + err
+    answer = json.loads(out)
+    assert {(r["route"], r["credential"], r["outcome"]) for r in answer["modules"]} == {
+        ("proxy", f"netrc {host}", "ok")
+    }
+    assert https_git.token not in out + err
+    served = [r for r in https_git.requests if r.status == 200 and r.path.startswith("/proxy/")]
+    assert {r.user for r in served} == {https_git.username}  # go answered the proxy from the netrc
+
+    code, wrong = report(cluster, ns, consumer_project, config="https-wrong-token")
+    assert code == 1
+    assert {r["reason"] for r in wrong["modules"]} == {"AuthenticationFailed"}
+    assert "not-the-token" not in json.dumps(wrong)
+
+    code, untrusted = report(cluster, ns, consumer_project, config="https-no-ca")
+    assert code == 1
+    assert {r["reason"] for r in untrusted["modules"]} == {"CertificateUntrusted"}
+    assert all("spec.caBundle" in r["remedy"] for r in untrusted["modules"])
