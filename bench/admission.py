@@ -46,7 +46,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO / "operator"), str(REPO / "devtools"), str(REPO / "tests")]
 
-from gobuild_operator.api.spec.model import parse_spec  # noqa: E402
+from gobuild_operator.api.configspec.model import parse_spec  # noqa: E402
 from gobuild_operator.serving import pki  # noqa: E402
 from localcluster.kubectl import binary as kubectl_binary  # noqa: E402
 from localcluster.kubectl import run as kubectl_run  # noqa: E402

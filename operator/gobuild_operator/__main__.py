@@ -12,7 +12,7 @@ import socket
 import sys
 from pathlib import Path
 
-from gobuild_operator.api.spec.policy import Policy
+from gobuild_operator.api.configspec.policy import Policy
 from gobuild_operator.settings import LeaderSettings, Settings, WebhookSettings
 
 

@@ -6,7 +6,7 @@
 - the field table of README.md from the same model (descriptions and defaults);
 - the reason table of docs/diagnosis.md from the reason registry (core/diagnosis/reasons/), with the lines
   the classifier finds in the recorded logs of tests/fixtures/gofailures as examples;
-- the allow lists of docs/security.md from the operator's policy (api/spec/policy.py).
+- the allow lists of docs/security.md from the operator's policy (api/configspec/policy.py).
 
 Generated parts of Markdown files sit between `<!-- generated: NAME -->` and `<!-- end: NAME -->`;
 the rest of those files is prose and stays hand-written. `--check` writes nothing and exits 1 naming
@@ -26,8 +26,8 @@ from typing import Any
 
 import yaml
 
+from gobuild_operator.api.configspec import policy
 from gobuild_operator.api.crd import schema
-from gobuild_operator.api.spec import policy
 from gobuild_operator.constants import SYSTEM_NAMESPACES
 from gobuild_operator.core.diagnosis.diagnose import diagnose
 from gobuild_operator.core.diagnosis.reasons import registry

@@ -10,7 +10,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gobuild_operator.api.spec.policy import Policy
+from gobuild_operator.api.configspec.policy import Policy
 
 
 @dataclass(frozen=True)
@@ -97,7 +97,7 @@ class Settings:
     probe_interval_override: float | None = None
     #: While a config's checks find something wrong, re-check at least this often (seconds).
     recheck_interval: float = 30.0
-    #: Env names and GOFLAGS configs may set beyond the default allow lists (api/spec/policy.py;
+    #: Env names and GOFLAGS configs may set beyond the default allow lists (api/configspec/policy.py;
     #: --allow-env, --allow-goflag).
     policy: Policy = field(default_factory=Policy)
 

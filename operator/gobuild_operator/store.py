@@ -3,7 +3,7 @@
 kopf's watches feed it (handlers/gobuildconfigs.py, handlers/namespaces.py); the webhook, the
 reconciler, the per-config checks, the download reporter and the missed-injection check read it.
 Each GoBuildConfig's spec is parsed once per change of its generation, here and nowhere else, so
-admission never parses and never calls the API. The operator's policy (api/spec/policy.py: env names
+admission never parses and never calls the API. The operator's policy (api/configspec/policy.py: env names
 and GOFLAGS that run code, refused unless the admin allows them) is applied in the same place, so
 a refused config is "invalid" for selection, injection and the status alike.
 
@@ -22,10 +22,10 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Final
 
+from gobuild_operator.api.configspec import policy as policies
+from gobuild_operator.api.configspec.model import GoBuildConfigSpec, parse_spec
+from gobuild_operator.api.configspec.policy import Policy
 from gobuild_operator.api.fields.values import MAX_NAME_LENGTH, NAME_TOO_LONG, SpecError
-from gobuild_operator.api.spec import policy as policies
-from gobuild_operator.api.spec.model import GoBuildConfigSpec, parse_spec
-from gobuild_operator.api.spec.policy import Policy
 from gobuild_operator.api.status.reasons import ReasonName
 
 Key = tuple[str, str]  # (namespace, name)

@@ -20,8 +20,8 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from conftest import Cluster
+from gobuild_operator.api.configspec.model import parse_spec
 from gobuild_operator.api.fields.values import SpecError
-from gobuild_operator.api.spec.model import parse_spec
 from support.hostile import hostile_specs
 
 #: Bounded: each example is one dry-run request.

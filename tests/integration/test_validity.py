@@ -19,7 +19,7 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from conftest import Cluster
-from gobuild_operator.api.spec.model import GoBuildConfigSpec
+from gobuild_operator.api.configspec.model import GoBuildConfigSpec
 from gobuild_operator.core.injection.mutate import mutate
 from gobuild_operator.core.injection.workload import POD_TEMPLATE_PATH
 from gobuild_operator.core.plan import build_plan

@@ -10,7 +10,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from gobuild_operator.api.spec.model import parse_spec
+from gobuild_operator.api.configspec.model import parse_spec
 
 CONTAINER_NAMES = ["build", "test", "fetch", "sidecar"]
 ENV_NAMES = [

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 import yaml
 
+from gobuild_operator.api.configspec.model import parse_spec
 from gobuild_operator.api.fields.values import SpecError, bytes_of
-from gobuild_operator.api.spec.model import parse_spec
 from support.hostile import CREDENTIALS, PROBE_TRICKS, TOKEN, UNUSABLE, USABLE, Refused
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 import yaml
 
-from gobuild_operator.api.spec.model import parse_spec
+from gobuild_operator.api.configspec.model import parse_spec
 from gobuild_operator.core.imagebuilds.arguments import builder_args, image_build_plan
 from gobuild_operator.core.imagebuilds.recognition import recognise
 from gobuild_operator.core.injection.mutate import Mutation, mutate

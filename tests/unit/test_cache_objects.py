@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from gobuild_operator.api.spec.model import parse_spec
-from gobuild_operator.api.spec.policy import Policy, problems
+from gobuild_operator.api.configspec.model import parse_spec
+from gobuild_operator.api.configspec.policy import Policy, problems
 from gobuild_operator.core.injection.mutate import mutate
 from gobuild_operator.core.plan import build_plan
 from gobuild_operator.core.proxycache.deployment import CacheImage, cache_objects

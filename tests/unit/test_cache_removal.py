@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from gobuild_operator.api.spec.model import parse_spec
+from gobuild_operator.api.configspec.model import parse_spec
 from gobuild_operator.reconciler import cache as reconciler_cache
 from gobuild_operator.reconciler.cache import CacheObjects
 from gobuild_operator.store import ConfigInfo

@@ -3,7 +3,7 @@ and how a part written later keeps what the others wrote."""
 
 from __future__ import annotations
 
-from gobuild_operator.api.spec.model import parse_spec
+from gobuild_operator.api.configspec.model import parse_spec
 from gobuild_operator.api.status.model import Downloads, GoBuildConfigStatus
 from gobuild_operator.core.status import conditions as cond
 from gobuild_operator.core.status import health

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from gobuild_operator.api.spec.model import parse_spec
+from gobuild_operator.api.configspec.model import parse_spec
 from gobuild_operator.api.status.model import Failure
 from gobuild_operator.core.downloads import counting, events, missed, observe
 from gobuild_operator.core.downloads.observe import Observation

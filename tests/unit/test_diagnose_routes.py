@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 import yaml
 
-from gobuild_operator.api.spec.model import parse_spec
+from gobuild_operator.api.configspec.model import parse_spec
 from gobuild_operator.api.status.model import Downloads, Failure, GoBuildConfigStatus, ProxyStatus
 from gobuild_operator.cli.diagnose import main as diagnose_cli
 from gobuild_operator.core.diagnosis.diagnose import diagnose

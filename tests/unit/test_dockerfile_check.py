@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
-from gobuild_operator.api.spec.model import parse_spec
+from gobuild_operator.api.configspec.model import parse_spec
 from gobuild_operator.cli.check import read_context
 from gobuild_operator.core.dockercheck.check import check
 from gobuild_operator.core.dockercheck.findings import (

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from gobuild_operator.api.spec.model import parse_spec
+from gobuild_operator.api.configspec.model import parse_spec
 from gobuild_operator.core.dockercheck.check import check
 from gobuild_operator.core.dockercheck.findings import REASONS, RULES, Context, settings_from_spec
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from gobuild_operator.api.spec.model import parse_spec
+from gobuild_operator.api.configspec.model import parse_spec
 from gobuild_operator.api.status.model import CacheStatus, Condition
 from gobuild_operator.core.downloads.events import transition_events
 from gobuild_operator.core.status import conditions as cond

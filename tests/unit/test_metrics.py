@@ -8,7 +8,7 @@ import pytest
 from aiohttp import web
 from prometheus_client import generate_latest
 
-from gobuild_operator.api.spec.model import parse_spec
+from gobuild_operator.api.configspec.model import parse_spec
 from gobuild_operator.metrics import Metrics
 from gobuild_operator.reporting.checker import ConfigChecker
 from gobuild_operator.settings import Settings

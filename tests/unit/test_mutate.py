@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from gobuild_operator.api.spec.model import parse_spec
+from gobuild_operator.api.configspec.model import parse_spec
 from gobuild_operator.core.injection.mutate import Mutation, mutate
 from gobuild_operator.core.plan import build_plan
 from support.kubelet import container_environment

@@ -18,7 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from test_properties import PROPERTY, apply
 
-from gobuild_operator.api.spec.model import GoBuildConfigSpec, parse_spec
+from gobuild_operator.api.configspec.model import GoBuildConfigSpec, parse_spec
 from gobuild_operator.core.injection.patch import json_patch
 from gobuild_operator.handlers.admission import Admission
 from gobuild_operator.metrics import Metrics

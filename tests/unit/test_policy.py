@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 
 from gobuild_operator.__main__ import _names
-from gobuild_operator.api.spec import policy
-from gobuild_operator.api.spec.model import parse_spec
-from gobuild_operator.api.spec.policy import Policy
+from gobuild_operator.api.configspec import policy
+from gobuild_operator.api.configspec.model import parse_spec
+from gobuild_operator.api.configspec.policy import Policy
 from gobuild_operator.api.status.model import GoBuildConfigStatus
 from gobuild_operator.core.status import conditions as cond
 from gobuild_operator.core.status.compose import SpecView, with_spec

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from gobuild_operator.api.spec.model import parse_spec
+from gobuild_operator.api.configspec.model import parse_spec
 from gobuild_operator.core.preflight import job as jobs
 from gobuild_operator.core.preflight.gomod import GoModError, parse_go_mod, parse_go_sum
 from gobuild_operator.core.preflight.output import parse_output

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gobuild_operator import constants as c
-from gobuild_operator.api.spec.model import GoBuildConfigSpec
+from gobuild_operator.api.configspec.model import GoBuildConfigSpec
 from gobuild_operator.core.injection.mutate import Mutation, mutate
 from gobuild_operator.core.injection.selection import should_inject
 from gobuild_operator.core.injection.workload import POD_TEMPLATE_PATH

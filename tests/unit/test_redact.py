@@ -18,8 +18,8 @@ import pytest
 from aiohttp import web
 from prometheus_client import generate_latest
 
-from gobuild_operator.api.spec.blocks import CorporateProxy, Reporting
-from gobuild_operator.api.spec.model import GoBuildConfigSpec
+from gobuild_operator.api.configspec.blocks import CorporateProxy, Reporting
+from gobuild_operator.api.configspec.model import GoBuildConfigSpec
 from gobuild_operator.api.status.model import GoBuildConfigStatus
 from gobuild_operator.core.downloads.events import transition_events
 from gobuild_operator.core.status import health

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from gobuild_operator.api.spec.blocks import LabelSelector
-from gobuild_operator.api.spec.model import GoBuildConfigSpec, parse_spec
+from gobuild_operator.api.configspec.blocks import LabelSelector
+from gobuild_operator.api.configspec.model import GoBuildConfigSpec, parse_spec
 from gobuild_operator.core.injection.selection import Decision, selector_matches, should_inject
 
 NS = "builds"

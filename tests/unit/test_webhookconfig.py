@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from gobuild_operator.api.spec.model import parse_spec
+from gobuild_operator.api.configspec.model import parse_spec
 from gobuild_operator.core.injection.selection import namespace_label_value
 from gobuild_operator.k8s.webhookconfig import build_configuration
 from gobuild_operator.settings import Settings, WebhookSettings

@@ -31,8 +31,8 @@ from typing import Any, Final
 import yaml
 
 from gobuild_operator import constants as c
+from gobuild_operator.api.configspec.model import GoBuildConfigSpec, parse_spec
 from gobuild_operator.api.fields.values import SpecError
-from gobuild_operator.api.spec.model import GoBuildConfigSpec, parse_spec
 from gobuild_operator.cli.options import add_config_options
 from gobuild_operator.core.dockercheck.check import check
 from gobuild_operator.core.dockercheck.findings import (

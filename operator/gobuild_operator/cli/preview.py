@@ -40,9 +40,9 @@ from typing import IO, Any, Final
 import yaml
 
 from gobuild_operator import constants as c
-from gobuild_operator.api.spec import policy as policies
-from gobuild_operator.api.spec.model import GoBuildConfigSpec
-from gobuild_operator.api.spec.policy import Policy
+from gobuild_operator.api.configspec import policy as policies
+from gobuild_operator.api.configspec.model import GoBuildConfigSpec
+from gobuild_operator.api.configspec.policy import Policy
 from gobuild_operator.cli.check import UsageError, load_config
 from gobuild_operator.core.injection import workload
 from gobuild_operator.core.injection.inject import inject

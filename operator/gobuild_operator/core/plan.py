@@ -44,9 +44,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from gobuild_operator import constants as c
-from gobuild_operator.api.spec.blocks import CABundle, CorporateProxy, NetrcAuth, SSHAuth
-from gobuild_operator.api.spec.cache import Cache
-from gobuild_operator.api.spec.model import GoBuildConfigSpec
+from gobuild_operator.api.configspec.blocks import CABundle, CorporateProxy, NetrcAuth, SSHAuth
+from gobuild_operator.api.configspec.cache import Cache
+from gobuild_operator.api.configspec.model import GoBuildConfigSpec
 from gobuild_operator.core.imagebuilds.arguments import ImageBuildPlan, image_build_plan
 
 #: Directories Go reads CA certificates from by default on Linux; SSL_CERT_DIR replaces them.

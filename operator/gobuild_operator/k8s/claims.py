@@ -13,7 +13,7 @@ from typing import Any
 from kubernetes_asyncio import client
 from kubernetes_asyncio.client.exceptions import ApiException
 
-from gobuild_operator.api.spec.model import GoBuildConfigSpec
+from gobuild_operator.api.configspec.model import GoBuildConfigSpec
 from gobuild_operator.constants import API_VERSION, FIELD_MANAGER, KIND
 from gobuild_operator.core.plan import cache_claim_name
 

@@ -32,7 +32,7 @@ from typing import Any, Final
 import aiohttp
 
 from gobuild_operator import constants as c
-from gobuild_operator.api.spec.model import GoBuildConfigSpec
+from gobuild_operator.api.configspec.model import GoBuildConfigSpec
 from gobuild_operator.core.plan import cache_claim_name, cache_service_name, cache_url
 from gobuild_operator.core.status import health, reach
 from gobuild_operator.core.status.compose import Findings

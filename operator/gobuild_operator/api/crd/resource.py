@@ -7,9 +7,9 @@ from typing import Annotated, Any
 from pydantic import Field
 
 from gobuild_operator import constants as c
+from gobuild_operator.api.configspec.model import GoBuildConfigSpec
 from gobuild_operator.api.fields.markers import Default, Rule
 from gobuild_operator.api.fields.values import MAX_NAME_LENGTH, NAME_TOO_LONG
-from gobuild_operator.api.spec.model import GoBuildConfigSpec
 from gobuild_operator.api.status.model import GoBuildConfigStatus, StatusModel
 
 

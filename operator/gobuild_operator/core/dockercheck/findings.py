@@ -8,8 +8,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
-from gobuild_operator.api.spec.blocks import ImageBuilds
-from gobuild_operator.api.spec.model import GoBuildConfigSpec
+from gobuild_operator.api.configspec.blocks import ImageBuilds
+from gobuild_operator.api.configspec.model import GoBuildConfigSpec
 from gobuild_operator.core.imagebuilds.arguments import PROXY_VARIABLES
 from gobuild_operator.core.plan import build_plan
 

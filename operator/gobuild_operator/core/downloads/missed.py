@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from gobuild_operator import constants as c
-from gobuild_operator.api.spec.model import GoBuildConfigSpec
+from gobuild_operator.api.configspec.model import GoBuildConfigSpec
 from gobuild_operator.core.injection import workload
 from gobuild_operator.core.injection.budget import Budget
 from gobuild_operator.core.injection.inject import inject

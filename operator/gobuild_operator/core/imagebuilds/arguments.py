@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from gobuild_operator import constants as c
-from gobuild_operator.api.spec.blocks import ImageBuilds
-from gobuild_operator.api.spec.model import GoBuildConfigSpec
+from gobuild_operator.api.configspec.blocks import ImageBuilds
+from gobuild_operator.api.configspec.model import GoBuildConfigSpec
 from gobuild_operator.core.imagebuilds.recognition import (
     SCRIPT_PARSED_BYTES,
     BuilderKind,

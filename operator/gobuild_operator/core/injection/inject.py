@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from gobuild_operator import constants as c
-from gobuild_operator.api.spec.model import GoBuildConfigSpec
+from gobuild_operator.api.configspec.model import GoBuildConfigSpec
 from gobuild_operator.core.injection.budget import Budget
 from gobuild_operator.core.injection.mutate import mutate
 from gobuild_operator.core.injection.selection import should_inject

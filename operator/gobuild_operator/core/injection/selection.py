@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from gobuild_operator import constants as c
-from gobuild_operator.api.spec.blocks import LabelSelector, LabelSelectorRequirement
-from gobuild_operator.api.spec.model import GoBuildConfigSpec
+from gobuild_operator.api.configspec.blocks import LabelSelector, LabelSelectorRequirement
+from gobuild_operator.api.configspec.model import GoBuildConfigSpec
 from gobuild_operator.core.injection import workload
 
 #: The longest name a Kubernetes object can have (a DNS subdomain).

@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Final
 
 from gobuild_operator import constants as c
-from gobuild_operator.api.spec.model import GoBuildConfigSpec
+from gobuild_operator.api.configspec.model import GoBuildConfigSpec
 from gobuild_operator.core.diagnosis.diagnose import Diagnosis, diagnose
 from gobuild_operator.core.diagnosis.reasons.registry import reason as registry_entry
 from gobuild_operator.core.diagnosis.remedies import remedy_for

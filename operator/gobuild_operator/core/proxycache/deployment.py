@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from gobuild_operator import constants as c
+from gobuild_operator.api.configspec.model import GoBuildConfigSpec
 from gobuild_operator.api.fields.values import bytes_of
-from gobuild_operator.api.spec.model import GoBuildConfigSpec
 from gobuild_operator.core.plan import cache_claim_name, cache_service_name
 from gobuild_operator.core.proxycache.settings import CacheSettings
 

@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from gobuild_operator import constants as c
-from gobuild_operator.api.spec.model import GoBuildConfigSpec
+from gobuild_operator.api.configspec.model import GoBuildConfigSpec
 from gobuild_operator.api.status.model import GoBuildConfigStatus
 from gobuild_operator.core.plan import effective_goproxy, effective_gosumdb
 from gobuild_operator.core.status import conditions as cond

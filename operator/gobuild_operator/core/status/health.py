@@ -17,7 +17,7 @@ from typing import Final, Literal
 from urllib.parse import urlsplit
 
 from gobuild_operator import constants as c
-from gobuild_operator.api.spec.model import GoBuildConfigSpec
+from gobuild_operator.api.configspec.model import GoBuildConfigSpec
 from gobuild_operator.api.status.model import CacheStatus, Condition, Failure, ProxyStatus
 from gobuild_operator.core.plan import cache_claim_name, cache_service_name
 from gobuild_operator.core.status import conditions as cond

@@ -24,8 +24,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Final
 
+from gobuild_operator.api.configspec.model import GoBuildConfigSpec
 from gobuild_operator.api.fields.values import bytes_of
-from gobuild_operator.api.spec.model import GoBuildConfigSpec
 
 #: The condition reason of a config the policy refuses.
 REASON: Final = "NotAllowed"

@@ -15,6 +15,17 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, Field, ValidationError, model_validator
 from pydantic_core import ErrorDetails
 
+from gobuild_operator.api.configspec.blocks import (
+    CABundle,
+    CorporateProxy,
+    EnvEntry,
+    ImageBuilds,
+    LabelSelector,
+    PrivateModules,
+    Reporting,
+    forbid_env_while,
+)
+from gobuild_operator.api.configspec.cache import Cache
 from gobuild_operator.api.fields.markers import SET, Default, Rule, map_list
 from gobuild_operator.api.fields.values import (
     GOSUMDB_PATTERN,
@@ -31,17 +42,6 @@ from gobuild_operator.api.fields.values import (
     no_credentials_rule,
     unique,
 )
-from gobuild_operator.api.spec.blocks import (
-    CABundle,
-    CorporateProxy,
-    EnvEntry,
-    ImageBuilds,
-    LabelSelector,
-    PrivateModules,
-    Reporting,
-    forbid_env_while,
-)
-from gobuild_operator.api.spec.cache import Cache
 from gobuild_operator.redact import redact_text
 
 
