@@ -1,2 +1,3 @@
-"""The commands besides `run`: `check` (a Dockerfile), `diagnose` (a build log) and `selftest`
-(the webhook round trip of an installed operator). __main__.py dispatches to them."""
+"""The commands besides `run`: `check` (a Dockerfile), `diagnose` (a build log), `preview` (what
+the webhook would do to a workload), `preflight` (whether a go.mod will download with a config)
+and `selftest` (the webhook round trip of an installed operator). __main__.py dispatches to them."""
