@@ -298,7 +298,7 @@ def test_the_module_entry_point_and_the_kubectl_plugin_run_the_same_preview(
     assert kubectl_plugin(["preview", "--help"]) == 0
     assert capsys.readouterr().out.startswith("usage: kubectl gobuild preview")
     assert kubectl_plugin([]) == 2
-    assert "usage: kubectl gobuild {preview}" in capsys.readouterr().err
+    assert "usage: kubectl gobuild {preview,preflight}" in capsys.readouterr().err
 
 
 def test_a_config_file_must_be_spelled_as_a_path_and_a_file_is_not_for_the_server(
