@@ -97,7 +97,7 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
 
 #: Runs the Job and its ConfigMap for at most the seconds given: (the Pod's log, the config the
 #: webhook injected, the Pod's name, why the Pod never started or ""). The default is
-#: k8s/preflight.py's; tests give their own.
+#: k8s/commands/preflight.py's; tests give their own.
 JobRunner = Callable[[dict[str, Any], dict[str, Any], float], tuple[str, str, str, str]]
 
 
@@ -158,7 +158,7 @@ def run(
         raise UsageError(str(exc)) from None
     logging.getLogger("kubernetes_asyncio").setLevel(logging.ERROR)
     try:
-        from gobuild_operator.k8s import preflight as cluster
+        from gobuild_operator.k8s.commands import preflight as cluster
     except ImportError as exc:  # pragma: no cover - the kubernetes client is a dependency
         raise UsageError(f"cannot reach the cluster: {exc}") from None
     try:
@@ -208,7 +208,7 @@ def _run_in_cluster(
     job: dict[str, Any], config_map: dict[str, Any], timeout: float
 ) -> tuple[str, str, str, str]:
     try:
-        from gobuild_operator.k8s import preflight as cluster
+        from gobuild_operator.k8s.commands import preflight as cluster
     except ImportError as exc:  # pragma: no cover - the kubernetes client is a dependency
         raise UsageError(f"cannot reach the cluster: {exc}") from None
     try:

@@ -318,7 +318,7 @@ def preview_server(
 ) -> list[Preview]:
     """Each workload created as a server-side dry run: what the API server would store."""
     try:
-        from gobuild_operator.k8s import dryrun
+        from gobuild_operator.k8s.commands import dryrun
     except ImportError as exc:  # pragma: no cover - the kubernetes client is a dependency
         raise UsageError(f"cannot reach the cluster: {exc}") from None
     # The client logs "Config not found" once per lookup; the error below says it once, with the way out.

@@ -19,7 +19,7 @@ from typing import Any
 
 from gobuild_operator import constants as c
 from gobuild_operator.k8s.client import ApiException, make_api_client
-from gobuild_operator.k8s.selftest import (
+from gobuild_operator.k8s.commands.selftest import (
     create_config,
     create_namespace,
     delete_config,
