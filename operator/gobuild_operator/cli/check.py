@@ -1,4 +1,5 @@
-"""`python -m gobuild_operator check [Dockerfile] [--context DIR] [--config FILE|NAME] [--output json|text]`.
+"""`python -m gobuild_operator check [Dockerfile] [--context DIR] [--config FILE|NAME] [--output json|text]
+[--preflight]`.
 
 Reads a Dockerfile the way an image build will and reports, like a compiler, what will make
 `go mod download` fail in it (core/dockercheck/ has the reasons). Offline by default: the
@@ -12,8 +13,16 @@ as hadolint does: `# gobuild ignore=GB401` on the lines right above an instructi
 ignore=GB401` for the whole file. Output for people (text), scripts (json), code scanning (sarif,
 SARIF 2.1.0) and GitLab (codequality).
 
-Exit status: 0 nothing at or above --fail-on (default: error), 1 findings at or above it, 2 a
-usage, file or config error.
+With --preflight (and --config NAME of a GoBuildConfig in the cluster), the check is followed by
+`preflight` (cli/preflight.py) run with the image of the Dockerfile's go stage (the FROM of the
+stage whose RUN runs go mod download or go build, through ARGs and stage names) and the go.mod and
+go.sum that stage copies from the context: a go directive newer than that image's Go, a module the
+config's proxies do not have, an incomplete go.sum are found before the image is built. When the
+Dockerfile does not say which image runs go, the option is refused.
+
+Exit status: 0 nothing at or above --fail-on (default: error) and, with --preflight, every module
+downloads; 1 findings at or above it, or the preflight would fail; 2 a usage, file, config or
+cluster error.
 """
 
 from __future__ import annotations
@@ -34,7 +43,7 @@ from gobuild_operator import constants as c
 from gobuild_operator.api.configspec.model import GoBuildConfigSpec, parse_spec
 from gobuild_operator.api.fields.values import SpecError
 from gobuild_operator.cli.options import add_config_options
-from gobuild_operator.core.dockercheck.check import check
+from gobuild_operator.core.dockercheck.check import GoStage, NoGoStage, check, go_stage
 from gobuild_operator.core.dockercheck.findings import (
     DEFAULT_SETTINGS,
     REASONS,
@@ -45,6 +54,7 @@ from gobuild_operator.core.dockercheck.findings import (
     Finding,
     settings_from_spec,
 )
+from gobuild_operator.core.preflight.report import Report
 
 PROG: Final = "python -m gobuild_operator check"
 EXIT_CLEAN: Final = 0
@@ -60,6 +70,9 @@ _SKIPPED_DIRS: Final = frozenset({".git", ".hg", ".svn"})
 
 #: (name, namespace or None) -> the GoBuildConfig's spec; tests pass their own.
 ConfigReader = Callable[[str, "str | None"], Mapping[str, Any]]
+#: --preflight's Job runner (cli/preflight.py's JobRunner): (Job, ConfigMap, seconds) -> (the Pod's
+#: log, the config the webhook injected, the Pod's name, why it never started or ""); tests pass their own.
+JobRunner = Callable[[dict[str, Any], dict[str, Any], float], tuple[str, str, str, str]]
 
 
 class UsageError(Exception):
@@ -99,10 +112,29 @@ def build_parser() -> argparse.ArgumentParser:
         help="exit 1 when a finding of this severity or a worse one is found (default: error; "
         "none: always 0)",
     )
+    parser.add_argument(
+        "--preflight",
+        action="store_true",
+        help="then run preflight in the cluster with --config NAME, the image of the Dockerfile's go "
+        "stage and the go.mod and go.sum it copies (output text or json)",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=int,
+        default=300,
+        metavar="S",
+        help="with --preflight: seconds its Job may run (default: %(default)s)",
+    )
     return parser
 
 
-def main(argv: list[str] | None = None, *, read_cluster_config: ConfigReader | None = None) -> int:
+def main(
+    argv: list[str] | None = None,
+    *,
+    read_cluster_config: ConfigReader | None = None,
+    run_job: JobRunner | None = None,
+) -> int:
+    """`run_job` runs the preflight Job (cli/preflight.py's JobRunner; tests give their own)."""
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
@@ -116,6 +148,7 @@ def main(argv: list[str] | None = None, *, read_cluster_config: ConfigReader | N
             raise UsageError(f"the context {context_dir} is not a directory")
         ignore_file = _ignore_file(dockerfile, context_dir)
         context = read_context(context_dir, ignore_file)
+        stage = _preflight_stage(args, text, context, context_dir) if args.preflight else None
         config_name, settings = _settings(args.config, args.namespace, read_cluster_config)
     except UsageError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
@@ -125,21 +158,85 @@ def main(argv: list[str] | None = None, *, read_cluster_config: ConfigReader | N
         "dockerfile": str(dockerfile),
         "dockerignore": str(ignore_file) if ignore_file else ".dockerignore",
     }
+    code = EXIT_FINDINGS if failing(findings, args.fail_on) else EXIT_CLEAN
     if args.output == "json":
-        report = {
+        report: dict[str, Any] = {
             "dockerfile": str(dockerfile),
             "context": str(context_dir),
             "config": config_name,
             "findings": [finding.to_dict(file=files[finding.source]) for finding in findings],
         }
+        if stage is not None:
+            try:
+                ran = _preflight(args, stage, context_dir, read_cluster_config, run_job)
+            except UsageError as exc:
+                print(f"{PROG}: error: {exc}", file=sys.stderr)
+                return EXIT_USAGE
+            report["preflight"] = {"image": stage.image, "goMod": stage.go_mod, **ran.to_dict()}
+            code = max(code, EXIT_FINDINGS if ran.failed else EXIT_CLEAN)
         sys.stdout.write(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
-    elif args.output == "sarif":
+        return code
+    if args.output == "sarif":
         sys.stdout.write(json.dumps(sarif(findings, files), indent=2, ensure_ascii=False) + "\n")
     elif args.output == "codequality":
         sys.stdout.write(json.dumps(codequality(findings, files), indent=2, ensure_ascii=False) + "\n")
     else:
         sys.stdout.write("".join(render_text(finding, files[finding.source]) for finding in findings))
-    return EXIT_FINDINGS if failing(findings, args.fail_on) else EXIT_CLEAN
+    if stage is None:
+        return code
+    sys.stdout.write(
+        f"preflight: {stage.go_mod} with {stage.image} (the go stage: FROM on line {stage.from_line}, "
+        f"RUN on line {stage.run_line}) and GoBuildConfig {args.config}\n"
+    )
+    try:
+        ran = _preflight(args, stage, context_dir, read_cluster_config, run_job)
+    except UsageError as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    from gobuild_operator.cli.preflight import render_table  # it imports this module
+
+    sys.stdout.write(render_table(ran))
+    return max(code, EXIT_FINDINGS if ran.failed else EXIT_CLEAN)
+
+
+def _preflight_stage(args: argparse.Namespace, text: str, context: Context, context_dir: Path) -> GoStage:
+    """The go stage `--preflight` runs with, or why it cannot run (before anything is printed)."""
+    if args.config is None or "/" in args.config or Path(args.config).suffix in (".yaml", ".yml", ".json"):
+        raise UsageError("--preflight runs in the cluster: give --config NAME of a GoBuildConfig, not a file")
+    if args.output not in ("text", "json"):
+        raise UsageError(f"--preflight prints text or json, not {args.output}")
+    try:
+        stage = go_stage(text, context=context)
+    except NoGoStage as exc:
+        raise UsageError(
+            f"--preflight cannot tell which image runs go: {exc}; run preflight --image IMAGE"
+        ) from None
+    if not (context_dir / stage.go_mod).is_file():
+        raise UsageError(
+            f"--preflight: the go stage (line {stage.run_line}) reads {stage.go_mod}, which the context "
+            f"{context_dir} does not have"
+        )
+    return stage
+
+
+def _preflight(
+    args: argparse.Namespace,
+    stage: GoStage,
+    context_dir: Path,
+    read_cluster_config: ConfigReader | None,
+    run_job: JobRunner | None,
+) -> Report:
+    """preflight's run with the go stage's image and go.mod (UsageError: it could not run)."""
+    from gobuild_operator.cli import preflight  # it imports this module
+
+    options = argparse.Namespace(
+        config=args.config,
+        namespace=args.namespace,
+        project=str(context_dir / stage.go_mod),
+        timeout=args.timeout,
+        image=stage.image,
+    )
+    return preflight.run(options, read_config=read_cluster_config, run_job=run_job)
 
 
 def failing(findings: list[Finding], fail_on: str) -> bool:

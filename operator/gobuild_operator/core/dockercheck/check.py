@@ -12,6 +12,7 @@ from __future__ import annotations
 import fnmatch
 import posixpath
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 from gobuild_operator.core.dockercheck import dockerfile as df
 from gobuild_operator.core.dockercheck import dockerignore
@@ -31,8 +32,54 @@ def check(
     return sorted(checker.findings, key=Finding.sort_key)
 
 
+@dataclass(frozen=True)
+class GoStage:
+    """Where the build runs go: the image its stage is built FROM (ARGs expanded, stage names
+    followed to the first FROM), and the context's go.mod that go reads there."""
+
+    image: str
+    from_line: int
+    run_line: int
+    go_mod: str
+
+
+class NoGoStage(Exception):
+    """The Dockerfile does not say which image runs go; the message says why."""
+
+
+def go_stage(text: str, *, context: Context | None = None) -> GoStage:
+    """The image of the stage whose RUN runs `go mod download`, `go build` or another go command
+    that reads go.mod, for `check --preflight`. Refused (NoGoStage) when no RUN does, when the
+    stages that do start from different images, or when the image is not known (an ARG without a
+    default, scratch)."""
+    checker = _Checker(df.parse(text), context or Context(), DEFAULT_SETTINGS)
+    checker.run()
+    if not checker.go_runs:
+        raise NoGoStage("no RUN of the Dockerfile runs go mod download, go build or another go command")
+    images = {stage.root_image: stage for stage, _, _ in checker.go_runs}
+    if len(images) > 1:
+        named = ", ".join(f"{image} (FROM on line {stage.from_line})" for image, stage in images.items())
+        raise NoGoStage(f"go runs in stages built from different images: {named}")
+    root, run_line, go_mod = checker.go_runs[0]
+    [written] = [i.rest for i in checker.instructions if i.keyword == "FROM" and i.line == root.from_line]
+    if "$" in written.split(" ", 1)[0] and (root.root_image == "scratch" or "$" in root.root_image):
+        raise NoGoStage(
+            f"the FROM on line {root.from_line} names {written.split()[0]}: an ARG without a default "
+            "(the image is known only when the build passes it)"
+        )
+    if root.root_image.lower() == "scratch":
+        raise NoGoStage(f"the stage that runs go is built FROM scratch (line {root.from_line})")
+    return GoStage(root.root_image, root.from_line, run_line, go_mod)
+
+
 class _Checker(Build):
     """The walk: each instruction updates the stages it keeps; the rules (rules/) judge them."""
+
+    def __init__(self, dockerfile: df.Dockerfile, context: Context, settings: CheckSettings) -> None:
+        super().__init__(dockerfile, context, settings)
+        #: (first stage of the FROM chain, RUN line, context path of its go.mod) of each RUN that
+        #: runs a go command reading go.mod or fetching modules (`go_stage`).
+        self.go_runs: list[tuple[Stage, int, str]] = []
 
     # --- instructions ----------------------------------------------------------------------
 
@@ -272,6 +319,8 @@ class _Checker(Build):
                 stage.gomod.setdefault(stage.cwd, (instruction.line, None))
         if any(command.needs_go_mod or command.fetches for command in script.go):
             version.go_version(self, stage)
+            go_mods = [path for _, path in stage.gomod.values() if path]
+            self.go_runs.append((stage.root or stage, instruction.line, go_mods[0] if go_mods else "go.mod"))
         if any(
             command.fetches and not fetch.from_vendor(self, command, stage, script) for command in script.go
         ):
