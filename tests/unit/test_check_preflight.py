@@ -225,6 +225,9 @@ def test_json_holds_the_findings_and_the_preflight_in_one_object(
             ["--preflight", "--config", "corp", "-o", "sarif"], BUILD, "text or json, not sarif", id="sarif"
         ),
         pytest.param(
+            ["--preflight", "--config", "corp", "--timeout", "5"], BUILD, "at least 10 seconds", id="timeout"
+        ),
+        pytest.param(
             ["--preflight", "--config", "corp"],
             "ARG IMAGE\nFROM ${IMAGE}\nCOPY go.mod .\nRUN go mod download\n",
             "cannot tell which image runs go: the FROM on line 2 names ${IMAGE}",

@@ -83,7 +83,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG,
         description="Report what will make `go mod download` fail in an image build of this Dockerfile.",
-        epilog="exit status: 0 nothing found, 1 problems found, 2 usage, file or config error",
+        epilog="exit status: 0 nothing found, 1 problems found (or, with --preflight, the build would "
+        "fail), 2 usage, file, config or cluster error",
     )
     parser.add_argument(
         "dockerfile", nargs="?", default="Dockerfile", metavar="Dockerfile", help="default: ./Dockerfile"
@@ -205,6 +206,8 @@ def _preflight_stage(args: argparse.Namespace, text: str, context: Context, cont
         raise UsageError("--preflight runs in the cluster: give --config NAME of a GoBuildConfig, not a file")
     if args.output not in ("text", "json"):
         raise UsageError(f"--preflight prints text or json, not {args.output}")
+    if args.timeout < 10:
+        raise UsageError("--timeout must be at least 10 seconds")
     try:
         stage = go_stage(text, context=context)
     except NoGoStage as exc:
