@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import os
 
+import orjson
 from kubernetes_asyncio import client, config
 from kubernetes_asyncio.client import ApiClient
 from kubernetes_asyncio.client.exceptions import ApiException
 
-__all__ = ["ApiClient", "ApiException", "make_api_client"]
+__all__ = ["ApiClient", "ApiException", "make_api_client", "status_message"]
 
 
 async def make_api_client() -> ApiClient:
@@ -24,3 +25,14 @@ async def make_api_client() -> ApiClient:
     else:
         await config.load_kube_config(client_configuration=configuration)
     return ApiClient(configuration)
+
+
+def status_message(body: bytes, status: int, reason: str | None = None) -> str:
+    """What the API server says went wrong: its Status `message`, else the HTTP status and reason."""
+    try:
+        answer = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        answer = None
+    if isinstance(answer, dict) and isinstance(answer.get("message"), str):
+        return str(answer["message"])
+    return f"{status} {reason or ''}".strip()

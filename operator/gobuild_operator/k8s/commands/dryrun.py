@@ -13,7 +13,7 @@ from typing import Any, Final
 import orjson
 from kubernetes_asyncio.config.config_exception import ConfigException
 
-from gobuild_operator.k8s.client import ApiClient, make_api_client
+from gobuild_operator.k8s.client import ApiClient, make_api_client, status_message
 from gobuild_operator.k8s.gobuildconfigs import current_namespace
 
 #: kind -> the API path of its objects in a namespace (the kinds the webhook mutates).
@@ -78,7 +78,7 @@ async def _dry_run(api: ApiClient, namespace: str, obj: Mapping[str, Any]) -> Dr
         warnings = tuple(_warning_text(value) for value in response.headers.getall("Warning", []))
         body = await response.read()
         if response.status >= 300:
-            return DryRun(None, warnings, _status_message(body, response.status, response.reason))
+            return DryRun(None, warnings, status_message(body, response.status, response.reason))
         stored: dict[str, Any] = orjson.loads(body)
         return DryRun(stored, warnings)
 
@@ -88,13 +88,3 @@ def _warning_text(header: str) -> str:
     if match is None:
         return header
     return re.sub(r"\\(.)", r"\1", match.group(1))
-
-
-def _status_message(body: bytes, status: int, reason: str | None) -> str:
-    try:
-        answer = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        answer = None
-    if isinstance(answer, dict) and isinstance(answer.get("message"), str):
-        return str(answer["message"])
-    return f"{status} {reason or ''}".strip()

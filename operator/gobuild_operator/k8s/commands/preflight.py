@@ -19,7 +19,7 @@ from kubernetes_asyncio.config.config_exception import ConfigException
 from gobuild_operator.constants import ANNOTATION_INJECTED
 from gobuild_operator.core.preflight import job as jobs
 from gobuild_operator.core.preflight.output import MAX_LOG
-from gobuild_operator.k8s.client import ApiClient, make_api_client
+from gobuild_operator.k8s.client import ApiClient, make_api_client, status_message
 from gobuild_operator.k8s.gobuildconfigs import current_namespace
 
 FIELD_MANAGER: Final = "kubectl-gobuild"
@@ -192,7 +192,7 @@ async def _request(
     async with response:
         data = await response.read()
         if response.status >= 300:
-            raise RunError(f"{method} {path}: {_message(data, response.status)}")
+            raise RunError(f"{method} {path}: {status_message(data, response.status)}")
         answer: dict[str, Any] = orjson.loads(data)
         return answer
 
@@ -209,7 +209,7 @@ async def _text(api: ApiClient, path: str, *, query: list[tuple[str, str]]) -> s
     async with response:
         data = await response.read()
         if response.status >= 300:
-            raise RunError(f"reading the preflight Pod's log: {_message(data, response.status)}")
+            raise RunError(f"reading the preflight Pod's log: {status_message(data, response.status)}")
         return bytes(data).decode("utf-8", errors="replace")
 
 
@@ -224,13 +224,3 @@ async def _delete(api: ApiClient, path: str) -> None:
     )
     async with response:
         await response.read()  # 404: already gone (the Job's ttl, or its owner took it)
-
-
-def _message(body: bytes, status: int) -> str:
-    try:
-        answer = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        answer = None
-    if isinstance(answer, dict) and isinstance(answer.get("message"), str):
-        return str(answer["message"])
-    return str(status)
