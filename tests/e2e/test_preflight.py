@@ -14,6 +14,9 @@ no name has to be mapped into the Pod), with the config's privateModules.ssh; wi
 known_hosts it downloads, with a known_hosts that lacks the server's key it fails on the direct
 route with HostKeyVerificationFailed (go's own message says only "no secure protocol found"; the
 Job's `git ls-remote` of the repository says why).
+
+`check --preflight` runs the same Job with the image of a Dockerfile's go stage: a stage image
+golang:1.26 (through an ARG and a stage name) and a go line newer than it is ToolchainNotAvailable.
 """
 
 from __future__ import annotations
@@ -256,6 +259,47 @@ def test_a_go_line_newer_than_the_image_fails_the_project(
     assert project["reason"] == "ToolchainNotAvailable"
     assert answer["goVersion"].startswith("go1.26.")
     assert "golang:<that version>" in project["remedy"]
+
+
+@pytest.mark.timeout(600)
+def test_check_preflight_runs_the_dockerfiles_go_stage_image(
+    cluster: Cluster, ns: Namespace, consumer_project: Path
+) -> None:
+    """`check --preflight`: the go stage's image, named through an ARG and a stage name, is the one
+    the Job runs, so a go line newer than its Go is ToolchainNotAvailable before any image build."""
+    go_mod = consumer_project / "go.mod"
+    go_mod.write_text(go_mod.read_text().replace("go 1.22.0", "go 1.99.0"))
+    (consumer_project / "Dockerfile").write_text(
+        "ARG GO_VERSION=1.26\n"
+        "FROM golang:${GO_VERSION} AS base\n"
+        "ARG GOPROXY GOSUMDB\n"
+        "WORKDIR /src\n"
+        "FROM base AS build\n"
+        "ARG GOPROXY GOSUMDB\n"
+        "COPY go.mod go.sum ./\n"
+        "RUN --mount=type=cache,target=/go/pkg/mod go mod download\n"
+    )
+    env = {**os.environ, "KUBECONFIG": str(cluster.kubeconfig)}
+    argv = ["check", str(consumer_project / "Dockerfile"), "--config", "corp", "-n", ns.name, "--preflight"]
+    done = subprocess.run(
+        [sys.executable, "-m", "gobuild_operator", *argv, "-o", "json", "--timeout", "240"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=400,
+        check=False,
+    )
+
+    assert done.returncode == 1, done.stdout + done.stderr
+    answer = json.loads(done.stdout)
+    assert [f["reason"] for f in answer["findings"]] == ["GoVersionTooOld"]  # the static check
+    preflight = answer["preflight"]
+    assert (preflight["image"], preflight["goMod"]) == ("golang:1.26", "go.mod")
+    assert preflight["goVersion"].startswith("go1.26.")  # real go from the stage's image
+    assert {r["outcome"] for r in preflight["modules"]} == {"ok"}
+    [project] = [c for c in preflight["checks"] if c["check"] == "project"]
+    assert project["reason"] == "ToolchainNotAvailable"
+    assert left_behind(ns) == []
 
 
 @pytest.mark.timeout(600)
