@@ -262,7 +262,7 @@ def record(only: list[str]) -> None:
                     **env,
                 }
                 done = subprocess.run(
-                    ["sh", "-c", script(str(mount))],
+                    ["sh", "-c", script(str(mount), summary_path=str(work / "termination-log"))],
                     env=run_env,
                     capture_output=True,
                     text=True,

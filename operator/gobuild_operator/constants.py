@@ -47,6 +47,14 @@ ANNOTATION_BUILD_ARGS: Final = "gobuild.dev/build-args"
 #: Set on a finished Pod once its outcome is counted, so restarts never count it twice.
 ANNOTATION_RECORDED: Final = "gobuild.dev/recorded"
 
+# --- Set by `preflight` on its Job and Pod, read by the operator ---
+#: Label `gobuild.dev/preflight: "true"`: a preflight Pod, not a build. The operator records its
+#: outcome as status.lastPreflight and does not count it in status.downloads.
+LABEL_PREFLIGHT: Final = "gobuild.dev/preflight"
+#: The first line of the summary a preflight Pod's script writes as its termination message
+#: (core/preflight/job.py writes it, core/downloads/preflight.py reads it).
+PREFLIGHT_SUMMARY: Final = "gobuild-preflight/v1"
+
 #: Every volume the operator injects is named with this prefix.
 VOLUME_PREFIX: Final = "gobuild-"
 

@@ -2,7 +2,8 @@
 
 Three parts of the operator learn something a status shows: the spec reconcile (observedGeneration,
 the effective GOPROXY/GOSUMDB, SpecValid), the checks (probes, referenced objects, the cache) and
-the download counting (status.downloads, DownloadsHealthy). None of them writes: each hands what
+the download counting (status.downloads, DownloadsHealthy, and status.lastPreflight from finished
+preflight Pods, which it does not count). None of them writes: each hands what
 it found to this writer, which keeps the latest spec view and findings of each config and applies
 every part it holds, plus the counting batch when there is one, to the latest status in one write
 (core/status/compose.py, core/downloads/counting.py). So every write carries all parts consistently,
@@ -21,13 +22,13 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from gobuild_operator.api.status.model import GoBuildConfigStatus
+from gobuild_operator.api.status.model import GoBuildConfigStatus, LastPreflight
 from gobuild_operator.constants import API_VERSION, KIND
 from gobuild_operator.core.downloads import counting
 from gobuild_operator.core.downloads.counting import BatchResult
 from gobuild_operator.core.downloads.events import transition_events
 from gobuild_operator.core.downloads.observe import Observation
-from gobuild_operator.core.status.compose import Findings, SpecView, with_findings, with_spec
+from gobuild_operator.core.status.compose import Findings, SpecView, with_findings, with_preflight, with_spec
 from gobuild_operator.k8s.client import ApiClient
 from gobuild_operator.k8s.events import ObjectRef, post_event
 from gobuild_operator.k8s.status import update_status
@@ -46,6 +47,8 @@ class Batch:
     marked: Collection[tuple[str, str]] = ()
     gone: Collection[str] = ()
     running_limit: int = counting.RUNNING_LIMIT
+    #: Finished preflight Pods (not builds: never counted), for status.lastPreflight.
+    preflights: Sequence[LastPreflight] = ()
 
 
 @dataclass(frozen=True)
@@ -116,6 +119,8 @@ class StatusWriter:
                     )
                     result["batch"] = counted
                     new = counted.status
+                for record in batch.preflights:
+                    new = with_preflight(new, record)
             result["events"] = transition_events(current.conditions, new.conditions)
             return new
 

@@ -34,9 +34,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from gobuild_operator.api.status.model import PendingEntry
+from gobuild_operator.api.status.model import LastPreflight, PendingEntry
 from gobuild_operator.constants import ANNOTATION_RECORDED, API_VERSION, KIND, LABEL_CONFIG
-from gobuild_operator.core.downloads import counting, events, observe
+from gobuild_operator.core.downloads import counting, events, observe, preflight
 from gobuild_operator.core.downloads.counting import BatchResult
 from gobuild_operator.core.downloads.observe import Observation
 from gobuild_operator.k8s.client import ApiClient
@@ -62,6 +62,7 @@ class _Queue:
     observations: list[Observation] = field(default_factory=list)
     marked: set[tuple[str, str]] = field(default_factory=set)  # (uid, stage) annotated
     gone: set[str] = field(default_factory=set)  # uids of deleted Pods
+    preflights: list[LastPreflight] = field(default_factory=list)  # finished preflight Pods
     touched: bool = False  # settle every `pending` entry at a flush (left by a previous run, or a retry)
     running: int = 0  # running entries in the status last written
     settled_at: float = field(default_factory=time.monotonic)
@@ -78,7 +79,7 @@ class _Queue:
         if self.busy or now < self.retry_at:
             return False
         # New outcomes are written at once; a cleanup that failed waits for its own backoff.
-        return bool(self.observations or self.marked or self.gone) or (
+        return bool(self.observations or self.marked or self.gone or self.preflights) or (
             self.touched and now >= self.cleanup_at
         )
 
@@ -102,6 +103,7 @@ class DownloadReporter:
         self._running_limit = running_limit
         self._queues: dict[Key, _Queue] = {}
         self._known: dict[str, int] = {}  # uid -> highest level counted or queued by this process
+        self._preflights: set[str] = set()  # uids of the finished preflight Pods queued
         self._flushes: set[asyncio.Task[None]] = set()
         self._loop_task: asyncio.Task[None] | None = None
 
@@ -115,6 +117,9 @@ class DownloadReporter:
         metadata = pod.get("metadata") or {}
         uid = str(metadata.get("uid") or "")
         config = observe.injected_config(pod)
+        if preflight.is_preflight(pod):  # not a build: its outcome is status.lastPreflight
+            self._on_preflight(event_type, pod, config, uid)
+            return
         if event_type == "DELETED":
             self._known.pop(uid, None)
             if config and uid:  # its running entry, if any, can go (a previous run's too)
@@ -127,6 +132,20 @@ class DownloadReporter:
         obs = observe.observe(pod, known=self.known(uid), now=now_rfc3339())
         if obs is not None:
             self.add(str(metadata.get("namespace") or ""), config, obs)
+
+    def _on_preflight(
+        self, event_type: str | None, pod: Mapping[str, Any], config: str | None, uid: str
+    ) -> None:
+        """A finished preflight Pod's record goes to the writer once (its DELETED event carries the
+        Pod's last state, for a Pod deleted before its finished state was seen)."""
+        if config and uid and uid not in self._preflights:
+            record = preflight.read_preflight(pod, now=now_rfc3339())
+            if record is not None:
+                self._preflights.add(uid)
+                namespace = str((pod.get("metadata") or {}).get("namespace") or "")
+                self._queues.setdefault((namespace, config), _Queue()).preflights.append(record)
+        if event_type == "DELETED":
+            self._preflights.discard(uid)
 
     def _remember(self, uid: str, stage: str) -> None:
         """`stage` is counted for `uid`: a later event showing less is stale and ignored."""
@@ -165,7 +184,7 @@ class DownloadReporter:
         if self._flushes:
             await asyncio.gather(*self._flushes, return_exceptions=True)
         for key, queue in list(self._queues.items()):
-            if queue.observations or queue.marked or queue.gone:
+            if queue.observations or queue.marked or queue.gone or queue.preflights:
                 queue.busy = True
                 await self._flush(key, queue, settle=False)
 
@@ -182,15 +201,24 @@ class DownloadReporter:
         batch, queue.observations = queue.observations, []
         marked, queue.marked = queue.marked, set()
         gone, queue.gone = queue.gone, set()
+        preflights, queue.preflights = queue.preflights, []
         settle_all, queue.touched = queue.touched, False
         try:
             written = await self._writer.write(
-                key, batch=Batch(batch, marked=marked, gone=gone, running_limit=self._running_limit)
+                key,
+                batch=Batch(
+                    batch,
+                    marked=marked,
+                    gone=gone,
+                    running_limit=self._running_limit,
+                    preflights=preflights,
+                ),
             )
         except Exception as exc:
             queue.observations[:0] = batch
             queue.marked |= marked
             queue.gone |= gone
+            queue.preflights[:0] = preflights
             queue.touched |= settle_all
             queue.failures += 1
             queue.retry_at = time.monotonic() + min(30.0, self._interval * 2**queue.failures)

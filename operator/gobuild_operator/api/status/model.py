@@ -190,6 +190,34 @@ class Downloads(StatusModel):
     ] = ""
 
 
+class PreflightFailure(StatusModel):
+    """A module the last preflight found would not download, and why."""
+
+    module: Annotated[
+        str, Field(max_length=1024, description="The module path (or the project's, for the project check).")
+    ] = ""
+    reason: Annotated[
+        Literal[REASON_NAMES],  # type: ignore[valid-type]
+        Field(description="One of the fixed failure reasons (see downloads.byReason)."),
+    ] = "Unknown"
+
+
+class LastPreflight(StatusModel):
+    """The latest `preflight` (or `check --preflight`) run with this config, from its Pod."""
+
+    time: Annotated[Time, Field(description="When the preflight Pod finished.")] = ""
+    pod: Annotated[str, Field(description="The preflight Pod's name.")] = ""
+    outcome: Annotated[
+        Literal["Passed", "Failed"],
+        Field(description="Passed: every module downloads and go accepts the project; Failed: not so."),
+    ] = "Failed"
+    modules: Annotated[int, Field(ge=0, description="How many modules go was asked for.")] = 0
+    failing: Annotated[
+        list[PreflightFailure],
+        Field(max_length=5, description="The modules that would not download (at most 5), with the reason."),
+    ] = Field(default_factory=list)
+
+
 class GoBuildConfigStatus(StatusModel):
     observed_generation: Annotated[
         int | None, Field(description="The metadata.generation of the spec this status describes.")
@@ -216,4 +244,11 @@ class GoBuildConfigStatus(StatusModel):
     cache: Annotated[CacheStatus | None, Field(description="The module cache claim in use.")] = None
     downloads: Annotated[
         Downloads | None, Field(description="What happened to `go mod download` in the injected Pods.")
+    ] = None
+    last_preflight: Annotated[
+        LastPreflight | None,
+        Field(
+            description="The latest preflight run with this config (`preflight --config`): when, its Pod, "
+            "the outcome and the failing modules. Preflight Pods are not counted in downloads."
+        ),
     ] = None

@@ -2,6 +2,7 @@
 into an observation (succeeded, failed with a diagnosis, or missed: admitted without the injection it
 asked for, which `missed` decides); `counting` folds observations into `status.downloads` exactly
 once, restarts included; `events` says which Events a batch of observations and condition changes is
-worth. It stands on core/status/ (conditions, and what the probes mean for DownloadsHealthy). No
-I/O: reporting/ feeds it and the reconciler writes what it returns.
+worth; `preflight` reads a finished preflight Pod (not a build, never counted) as
+`status.lastPreflight`. It stands on core/status/ (conditions, and what the probes mean for
+DownloadsHealthy). No I/O: reporting/ feeds it and the reconciler writes what it returns.
 """

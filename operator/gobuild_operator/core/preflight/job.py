@@ -4,7 +4,9 @@ The Job carries the `gobuild.dev/config` annotation, so the operator's webhook g
 what a build with that config gets (settings, credentials, CA, proxies, cache); preflight adds
 nothing to its environment. The project's go.mod and go.sum, and the list of modules to fetch,
 come in a ConfigMap the Job owns. The script runs real go and always exits 0: its findings are in
-its log, so the operator counts a preflight Pod as a finished build, never as a failed one.
+its log, which the command reads, and in a short summary it writes as the container's termination
+message, which the operator reads for the config's status.lastPreflight (the Pod's label
+`gobuild.dev/preflight` tells the operator it is not a build to count).
 """
 
 from __future__ import annotations
@@ -20,7 +22,13 @@ DEFAULT_IMAGE: Final = "golang:1.26"
 CONTAINER: Final = "preflight"
 MOUNT: Final = "/gobuild-preflight"
 VOLUME: Final = "gobuild-preflight-project"  # not gobuild-*: that prefix is the webhook's
-LABEL: Final = "gobuild.dev/preflight"
+LABEL: Final = c.LABEL_PREFLIGHT
+#: What the summary (the container's termination message) holds at most: the kubelet keeps 4 KiB.
+SUMMARY_BYTES: Final = 4000
+SUMMARY_FAILURES: Final = 5
+SUMMARY_TEXT: Final = 400
+#: The container's terminationMessagePath (the Kubernetes default, which the Job leaves as it is).
+TERMINATION_LOG: Final = "/dev/termination-log"
 #: Seconds a finished Job (and with it its ConfigMap and Pod) is kept if the command could not delete it.
 TTL_AFTER_FINISHED: Final = 300
 #: The go env names the Job prints (the settings routes are decided from, and go's version).
@@ -38,7 +46,7 @@ ENV_NAMES: Final = (
 )
 
 
-def script(mount: str = MOUNT) -> str:
+def script(mount: str = MOUNT, summary_path: str = TERMINATION_LOG) -> str:
     """The container's shell script (POSIX sh: go images have no bash guarantee); `mount` is where
     go.mod, go.sum and the module list are (scripts/record_preflight.py runs it on the host).
 
@@ -54,19 +62,77 @@ if [ -s {mount}/go.sum ]; then cp {mount}/go.sum "$W/module/go.sum"; fi
 run() {{
   name=$1; dir=$2; shift 2
   (cd "$dir" && "$@") >"$W/out" 2>"$W/err"
-  echo "{MARK} $name $?"; cat "$W/out"; echo; echo "{MARK} $name.stderr"; cat "$W/err"; echo
+  st=$?
+  echo "{MARK} $name $st"; cat "$W/out"; echo; echo "{MARK} $name.stderr"; cat "$W/err"; echo
 }}
 run version "$W/outside" go version
 run env "$W/outside" go env -json {names}
 MODULES=$(cat {mount}/modules)
-if [ -n "$MODULES" ]; then run download "$W/outside" go mod download -json $MODULES; fi
+: >"$W/download.out"; : >"$W/git.err"; DL=0
+if [ -n "$MODULES" ]; then
+  run download "$W/outside" go mod download -json $MODULES; DL=$st; cp "$W/out" "$W/download.out"
+fi
 probe() {{ git ls-remote "$1" HEAD >/dev/null </dev/null; }}
 if [ -s {mount}/repos ]; then
-  while read -r module url; do run "git:$module" "$W/outside" probe "$url"; done < {mount}/repos
+  while read -r module url; do
+    run "git:$module" "$W/outside" probe "$url"
+    if [ "$st" != 0 ]; then printf '%s %s\\n' "$module" "$(grep . "$W/err" | head -n 1)" >>"$W/git.err"; fi
+  done < {mount}/repos
 fi
 run build "$W/module" go mod download -json
+BS=$st
 echo "{MARK} end"
-exit 0
+{summary(mount, summary_path)}exit 0
+"""
+
+
+def summary(mount: str = MOUNT, path: str = TERMINATION_LOG) -> str:
+    """The lines that write the run's summary to `path`, the container's termination message, where
+    the operator reads it (core/downloads/preflight.py) without reading the log: the first line
+    `gobuild-preflight/v1 modules=N download=STATUS build=STATUS`, then at most SUMMARY_FAILURES
+    failing modules (`err MODULE@VERSION go's error`, `sum MODULE@VERSION missing|mismatch` against
+    go.sum, `git MODULE git's error`), or, when none did and go mod download failed in the
+    project, `project MODULE go's last error line` (else the first line it printed); then `end`.
+    Each line is cut to SUMMARY_TEXT characters, URL userinfo is removed, the whole is at most
+    SUMMARY_BYTES bytes."""
+    return f"""{{ awk -v dl="$DL" -v bs="$BS" -v most={SUMMARY_FAILURES} -v cut={SUMMARY_TEXT} \\
+  -v sums={mount}/go.sum -v gomod={mount}/go.mod -v downloads="$W/download.out" -v git="$W/git.err" \\
+  -v builderr="$W/err" -v buildout="$W/out" '
+function value(line) {{ sub(/^[ \t]*"[A-Za-z]+": "/, "", line); sub(/",?[ \t]*$/, "", line); return line }}
+function emit(line) {{ if (shown < most) {{ out = out substr(line, 1, cut) "\\n"; shown++ }} }}
+FILENAME == sums {{ if (NF >= 3) sum[$1 " " $2] = $3; next }}
+FILENAME == gomod {{ if ($1 == "module") project = $2; next }}
+FILENAME == downloads {{
+  if ($0 ~ /^[ \t]*"Path": /) path = value($0)
+  else if ($0 ~ /^[ \t]*"Version": /) version = value($0)
+  else if ($0 ~ /^[ \t]*"Error": /) error = value($0)
+  else if ($0 ~ /^[ \t]*"Sum": /) zip = value($0)
+  else if ($0 ~ /^[ \t]*"GoModSum": /) mod = value($0)
+  else if ($0 ~ /^}}/) {{
+    modules++
+    key = path " " version
+    gm = key "/go.mod"
+    if (error != "") emit("err " path "@" version " " error)
+    else if ((zip != "" && key in sum && sum[key] != zip) || (mod != "" && gm in sum && sum[gm] != mod))
+      emit("sum " path "@" version " mismatch")
+    else if ((zip != "" && !(key in sum)) || (mod != "" && !(gm in sum)))
+      emit("sum " path "@" version " missing")
+    path = ""; version = ""; error = ""; zip = ""; mod = ""
+  }}
+  next
+}}
+FILENAME == git {{ emit("git " $0); next }}
+FILENAME == builderr {{
+  if ($0 ~ /^go: /) last = $0
+  else if (first == "" && $0 ~ /[^ \t]/) first = $0
+  next
+}}
+FILENAME == buildout {{ if (first == "" && $0 ~ /^[ \t]*"Error": /) first = value($0); next }}
+END {{
+  if (bs != 0 && shown == 0) emit("project " project " " (last != "" ? last : first))
+  printf "gobuild-preflight/v1 modules=%d download=%s build=%s\\n%send\\n", modules, dl, bs, out
+}}' {mount}/go.sum {mount}/go.mod "$W/download.out" "$W/git.err" "$W/err" "$W/out" \\
+  | sed 's#://[^/@ ]*@#://#g' | head -c {SUMMARY_BYTES} >{path}; }} 2>/dev/null
 """
 
 

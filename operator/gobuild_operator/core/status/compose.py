@@ -17,11 +17,12 @@ from dataclasses import dataclass
 
 from gobuild_operator import constants as c
 from gobuild_operator.api.configspec.model import GoBuildConfigSpec
-from gobuild_operator.api.status.model import GoBuildConfigStatus
+from gobuild_operator.api.status.model import GoBuildConfigStatus, LastPreflight
 from gobuild_operator.core.plan import effective_goproxy, effective_gosumdb
 from gobuild_operator.core.status import conditions as cond
 from gobuild_operator.core.status import health
 from gobuild_operator.redact import redact_text
+from gobuild_operator.timeutil import parse_rfc3339
 
 
 @dataclass(frozen=True)
@@ -111,3 +112,12 @@ def with_findings(
             "conditions": cond.with_ready(conditions, generation=generation, now=now),
         }
     )
+
+
+def with_preflight(status: GoBuildConfigStatus, record: LastPreflight) -> GoBuildConfigStatus:
+    """status.lastPreflight, unless it already holds a later run (a stale watch event, an old Pod
+    seen again after a restart) or this very one."""
+    last = status.last_preflight
+    if last is not None and (last.pod == record.pod or parse_rfc3339(last.time) > parse_rfc3339(record.time)):
+        return status
+    return status.model_copy(update={"last_preflight": record})
