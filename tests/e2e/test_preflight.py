@@ -7,6 +7,9 @@ checksum database is off, so nothing is asked of a public name (the node's Pods 
 this machine anyway). Each case is what the issue names: everything right exits 0 and leaves
 nothing behind; a module the proxy lacks, an incomplete go.sum, an unreachable proxy and a go line
 newer than the image each exit 1 naming the module (or the project), the route and the remedy.
+After the passing run and the missing-module run, the operator has recorded each on the config's
+status.lastPreflight (Passed; Failed with the module and ModuleNotFound) and counted neither in
+status.downloads.
 
 A private module over SSH comes from the e2e sshd on this machine, named by its address
 (`ADDRESS/srv/git/team/secretlib.git`: a module path's first element may be an IPv4 address, so
@@ -33,6 +36,7 @@ from typing import Any
 import pytest
 
 from conftest import Cluster
+from support.waiting import wait_for
 
 from .modules import ModuleSet
 from .servers import (
@@ -151,6 +155,28 @@ def rows(answer: dict[str, Any]) -> dict[str, dict[str, str]]:
     return {row["module"]: row for row in answer["modules"]}
 
 
+def config_status(ns: Namespace, config: str = "corp") -> dict[str, Any]:
+    return dict(ns.get("gobuildconfig", config).get("status") or {})
+
+
+def counts(status: dict[str, Any]) -> tuple[int, int, int]:
+    """status.downloads' (injected, succeeded, failed)."""
+    downloads = status.get("downloads") or {}
+    return downloads.get("injected", 0), downloads.get("succeeded", 0), downloads.get("failed", 0)
+
+
+def new_last_preflight(ns: Namespace, before: dict[str, Any], config: str = "corp") -> dict[str, Any]:
+    """The config's status once the operator has recorded a preflight other than `before`'s."""
+    old = (before.get("lastPreflight") or {}).get("pod")
+
+    def recorded() -> dict[str, Any] | None:
+        status = config_status(ns, config)
+        record = status.get("lastPreflight") or {}
+        return status if record.get("pod") not in (None, old) else None
+
+    return wait_for(recorded, timeout=30, interval=0.5, what=f"a new status.lastPreflight on {config}")
+
+
 def left_behind(ns: Namespace) -> list[str]:
     listed = ns.kubectl("get", "jobs,configmaps", "-n", ns.name, "-l", "gobuild.dev/preflight", "-o", "name")
     return listed.stdout.split()
@@ -161,6 +187,7 @@ def test_everything_right_exits_zero_and_leaves_nothing_behind(
     cluster: Cluster, ns: Namespace, proxy: GoProxyServer, consumer_project: Path
 ) -> None:
     proxy.reset()
+    before = config_status(ns)
     code, out, err = preflight(cluster, ns, consumer_project, "--config", "corp", "--timeout", "240")
 
     assert code == 0, out + err
@@ -175,6 +202,12 @@ def test_everything_right_exits_zero_and_leaves_nothing_behind(
     zips = {r.path for r in proxy.requests if r.path.endswith(".zip")}
     assert len(zips) == 5, zips
     assert left_behind(ns) == []
+    # the operator recorded the run on the config's status, and did not count it as a build
+    status = new_last_preflight(ns, before)
+    record = status["lastPreflight"]
+    assert (record["outcome"], record["modules"], record.get("failing", [])) == ("Passed", 5, [])
+    assert record["pod"].startswith("gobuild-preflight-")
+    assert counts(status) == counts(before)  # the preflight Pod is not a build
 
 
 @pytest.mark.timeout(600)
@@ -185,6 +218,7 @@ def test_a_module_absent_from_the_proxy_is_named_with_its_route_and_remedy(
     go_mod.write_text(
         go_mod.read_text().replace("require (\n", "require (\n\texample.com/absent v1.0.0\n", 1)
     )
+    before = config_status(ns)
 
     code, answer = report(cluster, ns, consumer_project)
 
@@ -206,6 +240,11 @@ def test_a_module_absent_from_the_proxy_is_named_with_its_route_and_remedy(
         "ok",
     )
     assert left_behind(ns) == []
+    status = new_last_preflight(ns, before)
+    record = status["lastPreflight"]
+    assert (record["outcome"], record["modules"]) == ("Failed", 6)
+    assert record["failing"] == [{"module": "example.com/absent", "reason": "ModuleNotFound"}]
+    assert counts(status) == counts(before)  # the preflight Pod is not a build
 
 
 @pytest.mark.timeout(600)
