@@ -70,8 +70,9 @@ _SKIPPED_DIRS: Final = frozenset({".git", ".hg", ".svn"})
 
 #: (name, namespace or None) -> the GoBuildConfig's spec; tests pass their own.
 ConfigReader = Callable[[str, "str | None"], Mapping[str, Any]]
-#: --preflight's Job runner (cli/preflight.py's JobRunner): (Job, ConfigMap, seconds) -> (the Pod's
-#: log, the config the webhook injected, the Pod's name, why it never started or ""); tests pass their own.
+#: Runs preflight's Job and its ConfigMap for at most the seconds given: (the Pod's log, the config
+#: the webhook injected, the Pod's name, why the Pod never started or ""). The default is
+#: k8s/commands/preflight.py's; tests pass their own. `preflight` and `check --preflight` share it.
 JobRunner = Callable[[dict[str, Any], dict[str, Any], float], tuple[str, str, str, str]]
 
 

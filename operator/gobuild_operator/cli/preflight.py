@@ -22,11 +22,10 @@ import json
 import logging
 import secrets
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Final
 
-from gobuild_operator.cli.check import ConfigReader, UsageError, load_config
+from gobuild_operator.cli.check import ConfigReader, JobRunner, UsageError, load_config
 from gobuild_operator.core.preflight import job as jobs
 from gobuild_operator.core.preflight.gomod import (
     MAX_GO_MOD,
@@ -93,12 +92,6 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
         help="the Go toolchain image the Job runs: the one your builds use (default: %(default)s)",
     )
     return parser
-
-
-#: Runs the Job and its ConfigMap for at most the seconds given: (the Pod's log, the config the
-#: webhook injected, the Pod's name, why the Pod never started or ""). The default is
-#: k8s/commands/preflight.py's; tests give their own.
-JobRunner = Callable[[dict[str, Any], dict[str, Any], float], tuple[str, str, str, str]]
 
 
 def main(
