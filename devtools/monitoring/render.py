@@ -8,8 +8,9 @@ styling looks like, and the picture says so.
 
     python -m monitoring.render http://PROMETHEUS:9090 docs/monitoring-dashboard.png --minutes 20
 
-(needs matplotlib: `pip install -e '.[picture]'`). tests/install/test_monitoring.py calls it after
-its scenario when GOBUILD_DASHBOARD_PICTURE names the file to write.
+(needs matplotlib: `pip install -e '.[picture]'`).
+tests/install/test_prometheus_scrapes_the_install.py calls it after its scenario when
+GOBUILD_DASHBOARD_PICTURE names the file to write.
 """
 
 from __future__ import annotations

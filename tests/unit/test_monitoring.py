@@ -1,9 +1,9 @@
 """The chart's alerts and dashboard are what devtools/monitoring generates, and say what they should.
 
 The alerts' behaviour is tested by promtool (tests/integration/test_alert_rules.py) and against the
-real operator in the local cluster (tests/install/test_monitoring.py); here, without a cluster: the
-committed copies are current, every alert has its runbook, and the dashboard queries only metrics
-the operator and the module cache export.
+real operator in the local cluster (tests/install/test_prometheus_scrapes_the_install.py); here,
+without a cluster: the committed copies are current, every alert has its runbook, and the
+dashboard queries only metrics the operator and the module cache export.
 """
 
 from __future__ import annotations
