@@ -40,6 +40,7 @@ from gobuild_operator.k8s import applied
 from gobuild_operator.k8s.client import ApiClient
 from gobuild_operator.k8s.references import lookup, read_claim, read_config_map_key
 from gobuild_operator.metrics import Metrics
+from gobuild_operator.ratelimit import TokenBucket
 from gobuild_operator.reconciler.cache import CacheObjects
 from gobuild_operator.reconciler.status import StatusWriter
 from gobuild_operator.redact import redact_url
@@ -55,26 +56,6 @@ logger = logging.getLogger(__name__)
 ROUND_GAP: Final = 2.0
 #: Probes per second over all configs (a token bucket that refills at this rate, as deep).
 PROBES_PER_SECOND: Final = 10.0
-
-
-class _Bucket:
-    """At most `rate` acquisitions per second on average, bursts up to `rate`."""
-
-    def __init__(self, rate: float) -> None:
-        self._rate = rate
-        self._tokens = rate
-        self._at = 0.0
-
-    async def take(self) -> None:
-        loop = asyncio.get_running_loop()
-        while True:
-            now = loop.time()
-            self._tokens = min(self._rate, self._tokens + (now - self._at) * self._rate)
-            self._at = now
-            if self._tokens >= 1:
-                self._tokens -= 1
-                return
-            await asyncio.sleep((1 - self._tokens) / self._rate)
 
 
 class ConfigChecker:
@@ -97,7 +78,7 @@ class ConfigChecker:
         self._tasks: dict[Key, asyncio.Task[None]] = {}
         self._triggers: dict[Key, asyncio.Event] = {}
         self._session: aiohttp.ClientSession | None = None
-        self._bucket = _Bucket(PROBES_PER_SECOND)
+        self._bucket = TokenBucket(rate=PROBES_PER_SECOND, depth=PROBES_PER_SECOND)
         self._plain: aiohttp.ClientSession | None = None
         self._guard = reach.Guard(
             allow_link_local=settings.probe_allow_link_local,

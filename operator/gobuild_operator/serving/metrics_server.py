@@ -23,6 +23,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 
 from gobuild_operator.k8s.authn import may_get, review_token
 from gobuild_operator.k8s.client import ApiClient
+from gobuild_operator.ratelimit import TokenBucket
 from gobuild_operator.serving.http import PlainHTTPServer
 
 logger = logging.getLogger(__name__)
@@ -48,17 +49,7 @@ class MetricsServer(PlainHTTPServer):
         super().__init__(addr=addr, port=port)
         self._registry, self._api, self._clock = registry, api, clock
         self._decisions: OrderedDict[str, tuple[float, int]] = OrderedDict()
-        self._allowance, self._refilled = float(REVIEW_BURST), clock()
-
-    def _may_review(self) -> bool:
-        """Take one review from the bucket (REVIEW_BURST deep, refilled at REVIEW_RATE a second)."""
-        now = self._clock()
-        self._allowance = min(float(REVIEW_BURST), self._allowance + (now - self._refilled) * REVIEW_RATE)
-        self._refilled = now
-        if self._allowance < 1:
-            return False
-        self._allowance -= 1
-        return True
+        self._reviews = TokenBucket(rate=REVIEW_RATE, depth=REVIEW_BURST, clock=clock)
 
     def add_routes(self, router: web.UrlDispatcher) -> None:
         router.add_get("/metrics", self._metrics)
@@ -81,7 +72,7 @@ class MetricsServer(PlainHTTPServer):
         cached = self._decisions.get(key)
         if cached is not None and self._clock() - cached[0] < DECISION_TTL:
             return cached[1]
-        if not self._may_review():
+        if not self._reviews.try_take():
             return 429
         assert self._api is not None
         try:
