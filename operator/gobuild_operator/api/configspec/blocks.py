@@ -19,6 +19,8 @@ from gobuild_operator.api.fields.values import (
     ENV_NAME,
     ENV_OWNER_MAP,
     LABEL_KEY,
+    LABEL_KEY_FORM,
+    LABEL_KEY_MAX,
     MODULE_PATH,
     SSH_USER,
     DataKey,
@@ -62,7 +64,9 @@ class LabelSelectorRequirement(SpecModel):
 
     key: Annotated[
         str,
-        Field(min_length=1, max_length=317, description="The label key the requirement applies to."),
+        Field(
+            min_length=1, max_length=LABEL_KEY_MAX, description="The label key the requirement applies to."
+        ),
         AfterValidator(check_label_key),
         Rule(
             cel_matches(LABEL_KEY),
@@ -107,9 +111,8 @@ class LabelSelector(SpecModel):
         ),
         Schema({"maxProperties": 64}),
         Rule(
-            f"self.all(k, k.size() <= 317 && k.matches(r'{LABEL_KEY}'))",
-            'keys must be label keys: an optional DNS-subdomain prefix and "/", then a name of at most 63 '
-            'letters, digits, "-", "_" or "." that starts and ends with a letter or digit',
+            f"self.all(k, k.size() <= {LABEL_KEY_MAX} && k.matches(r'{LABEL_KEY}'))",
+            f"keys must be label keys: {LABEL_KEY_FORM}",
         ),
     ] = Field(default_factory=dict)
     match_expressions: Annotated[

@@ -84,6 +84,13 @@ LABEL_KEY = (
     r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$"
 )
 _LABEL_KEY = re.compile(LABEL_KEY)
+#: A label key's longest: a 253-character prefix, "/", a 63-character name.
+LABEL_KEY_MAX = 317
+#: What a label key is, as the CRD's rules and the model say it.
+LABEL_KEY_FORM = (
+    'an optional DNS-subdomain prefix and "/", then a name of at most 63 letters, digits, "-", "_" '
+    'or "." that starts and ends with a letter or digit'
+)
 _LABEL_VALUE = r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$"
 _LABEL_VALUE_RE = re.compile(_LABEL_VALUE)
 #: A BuildKit ssh or secret id: it travels inside CSV flag values (`--secret id=X,src=...`), so no
@@ -146,12 +153,9 @@ def _no_space_or_comma(value: str) -> str:
 
 def check_label_key(value: str) -> str:
     """A label key as the CRD's rule checks it; the length comes first, so the pattern runs on at
-    most 317 characters of a tenant's text."""
-    if len(value) > 317 or not _LABEL_KEY.fullmatch(value):
-        raise ValueError(
-            f'{value[:80]!r} is not a label key: an optional DNS-subdomain prefix and "/", then a name '
-            'of at most 63 letters, digits, "-", "_" or "." that starts and ends with a letter or digit'
-        )
+    most LABEL_KEY_MAX characters of a tenant's text."""
+    if len(value) > LABEL_KEY_MAX or not _LABEL_KEY.fullmatch(value):
+        raise ValueError(f"{value[:80]!r} is not a label key: {LABEL_KEY_FORM}")
     return value
 
 
