@@ -84,3 +84,13 @@ def test_turning_the_proxy_cache_on_and_off_again_deletes_again(
     calls.clear()
     asyncio.run(objects.ensure(_info({"cache": {"enabled": False}})))
     assert ("delete", "Deployment") in calls
+
+
+def test_a_deleted_config_is_forgotten(calls: list[tuple[str, str]]) -> None:
+    objects = CacheObjects(api=object(), image=None)  # type: ignore[arg-type]
+    off = _info({"cache": {"enabled": False}})
+    asyncio.run(objects.ensure(off))
+    objects.forget(UID)
+    calls.clear()
+    asyncio.run(objects.ensure(off))  # a config of the same uid again: checked again, not assumed
+    assert ("read", "Deployment") in calls

@@ -66,6 +66,10 @@ class CacheObjects:
             return f"could not apply the cache's objects: HTTP {exc.status} {exc.reason or ''}".strip()
         return ""
 
+    def forget(self, uid: str) -> None:
+        """The config is gone: nothing is remembered for it."""
+        self._without_proxy.discard(uid)
+
     async def _remove_proxy(self, info: ConfigInfo) -> None:
         name = cache_service_name(info.name)
         for kind in applied.KINDS:

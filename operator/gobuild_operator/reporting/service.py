@@ -130,6 +130,7 @@ class Reporting:
             if self.leading:
                 self.checker.remove((namespace, name))
                 self.writer.forget((namespace, name))
+                self.cache.forget(str(metadata.get("uid") or ""))
         else:
             info, old = self.store.put_config(body)
             if self.leading:
