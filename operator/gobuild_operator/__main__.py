@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from gobuild_operator.api.configspec.policy import Policy
+from gobuild_operator.api.fields.values import is_dns_label
 from gobuild_operator.settings import LeaderSettings, Settings, WebhookSettings
 
 
@@ -43,6 +44,10 @@ def _run(args: argparse.Namespace) -> int:
         own_addresses=tuple(a.strip() for a in os.environ.get("POD_IPS", "").split(",") if a.strip()),
         cache_image=args.cache_image,
         cache_image_pull_policy=args.cache_image_pull_policy,
+        cache_network_policy=args.cache_network_policy,
+        cache_ingress_namespaces=tuple(
+            dict.fromkeys(name for names in args.cache_ingress_namespace for name in names)
+        ),
         probe_hosts=tuple(
             host.strip() for value in args.probe_hosts for host in value.split(",") if host.strip()
         ),
@@ -74,6 +79,15 @@ def _run(args: argparse.Namespace) -> int:
 def _names(values: list[str]) -> list[str]:
     """Repeated and comma-separated flag values, without dashes ("-toolexec" and "toolexec" alike)."""
     return [name.strip().lstrip("-") for value in values for name in value.split(",") if name.strip()]
+
+
+def _namespace_names(value: str) -> list[str]:
+    """A comma-separated list of namespace names (DNS labels), for argparse."""
+    names = [name.strip() for name in value.split(",") if name.strip()]
+    for name in names:
+        if not is_dns_label(name):
+            raise argparse.ArgumentTypeError(f"{name!r} is not a namespace name (a DNS label)")
+    return names
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -204,6 +218,22 @@ def main(argv: list[str] | None = None) -> int:
         "--cache-image-pull-policy",
         default=os.environ.get("OPERATOR_IMAGE_PULL_POLICY", "IfNotPresent"),
         choices=("Always", "IfNotPresent", "Never"),
+    )
+    run.add_argument(
+        "--cache-network-policy",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="give each Proxy cache a NetworkPolicy that admits only the Pods of its config's namespace, "
+        "the operator's namespace and --cache-ingress-namespace (default: on; it takes effect where the "
+        "CNI enforces NetworkPolicy)",
+    )
+    run.add_argument(
+        "--cache-ingress-namespace",
+        action="append",
+        default=[],
+        type=_namespace_names,
+        metavar="NS[,NS]",
+        help="namespaces whose Pods may also reach every Proxy cache, e.g. Prometheus' (it scrapes /metrics)",
     )
     run.add_argument(
         "--probe-allow-link-local",

@@ -92,6 +92,10 @@ class Settings:
     #: empty: the operator cannot run Proxy caches and says so on CacheReady.
     cache_image: str = ""
     cache_image_pull_policy: str = "IfNotPresent"
+    #: Give each Proxy cache a NetworkPolicy admitting only its namespace's Pods, the operator's
+    #: namespace and `cache_ingress_namespaces` (the cache holds what the config's credentials fetched).
+    cache_network_policy: bool = True
+    cache_ingress_namespaces: tuple[str, ...] = ()
     #: Probe every config this often instead of its spec.reporting.probeIntervalSeconds (whose
     #: CRD minimum is 30 s): for tests and demos only.
     probe_interval_override: float | None = None

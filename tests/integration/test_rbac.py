@@ -181,7 +181,7 @@ def test_the_charts_rbac_is_enough(
     claim = json.loads(cluster.kubectl("get", "pvc", "go-gomodcache", "-n", namespace, "-o", "json").stdout)
     assert claim["metadata"]["ownerReferences"][0]["name"] == "go"
     # The Proxy cache: created as the chart's ServiceAccount, within what cache-writes allows.
-    for kind in ("configmap", "service", "deployment", "poddisruptionbudget"):
+    for kind in ("configmap", "service", "deployment", "poddisruptionbudget", "networkpolicy"):
         made = wait_for(
             lambda kind=kind: (
                 got
@@ -275,6 +275,22 @@ def test_the_operators_account_can_run_nothing_but_module_caches(
     assert "only write the objects of a GoBuildConfig's module cache" in as_operator(other)
     config_map = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "coredns"}, "data": {}}
     assert "only write the objects" in as_operator(config_map)
+
+    def network_policy(pods: dict[str, Any], *types: str) -> dict[str, Any]:
+        return {
+            "apiVersion": "networking.k8s.io/v1",
+            "kind": "NetworkPolicy",
+            "metadata": {"name": "x-gomodcache", "labels": labels, "ownerReferences": [owner]},
+            "spec": {"podSelector": pods, "policyTypes": list(types), "ingress": [{}]},
+        }
+
+    cache_pods = {"matchLabels": {"app.kubernetes.io/name": "gomodcache", "app.kubernetes.io/instance": "x"}}
+    assert as_operator(network_policy(cache_pods, "Ingress")) == ""
+    # a policy of the cache's name may not select (and so open or close) other Pods, nor their egress
+    confined = "must select module cache Pods only"
+    assert confined in as_operator(network_policy({}, "Ingress"))
+    assert confined in as_operator(network_policy({"matchLabels": {"app": "web"}}, "Ingress"))
+    assert confined in as_operator(network_policy(cache_pods, "Ingress", "Egress"))
 
 
 def test_the_operators_account_may_change_one_namespace_label_and_its_webhooks_ca_only(

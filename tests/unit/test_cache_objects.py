@@ -12,7 +12,7 @@ from gobuild_operator.api.configspec.model import parse_spec
 from gobuild_operator.api.configspec.policy import Policy, problems
 from gobuild_operator.core.injection.mutate import mutate
 from gobuild_operator.core.plan import build_plan
-from gobuild_operator.core.proxycache.deployment import CacheImage, cache_objects
+from gobuild_operator.core.proxycache.deployment import CacheAccess, CacheImage, cache_objects
 from gobuild_operator.core.proxycache.settings import CacheSettings
 
 IMAGE = CacheImage("registry.example/gobuild-operator:1.2.3")
@@ -28,9 +28,17 @@ CORP = {
 }
 
 
-def objects(spec: dict[str, Any]) -> dict[str, dict[str, Any]]:
+ACCESS = CacheAccess("gobuild-system", ("monitoring",))
+
+
+def objects(spec: dict[str, Any], *, access: CacheAccess | None = ACCESS) -> dict[str, dict[str, Any]]:
     found = cache_objects(
-        config_name="go", namespace="builds", config_uid="uid-1", spec=parse_spec(spec), image=IMAGE
+        config_name="go",
+        namespace="builds",
+        config_uid="uid-1",
+        spec=parse_spec(spec),
+        image=IMAGE,
+        access=access,
     )
     return {obj["kind"]: obj for obj in found}
 
@@ -76,6 +84,34 @@ def test_every_object_is_the_configs_and_says_it_is_a_cache() -> None:
         assert metadata["labels"]["app.kubernetes.io/component"] == "gomodcache"
         assert metadata["ownerReferences"][0]["kind"] == "GoBuildConfig"
         assert metadata["ownerReferences"][0]["uid"] == "uid-1"
+
+
+def test_only_the_configs_namespace_the_operator_and_the_admins_namespaces_may_reach_the_cache() -> None:
+    """A cache holds what its config's credentials fetched: another namespace's Pods are not admitted."""
+    policy = objects(CORP)["NetworkPolicy"]["spec"]
+    pods = objects(CORP)["Deployment"]["spec"]["template"]["metadata"]["labels"]
+
+    selected = policy["podSelector"]["matchLabels"]
+    assert selected.items() <= pods.items()
+    assert selected["app.kubernetes.io/name"] == "gomodcache"
+    assert selected["app.kubernetes.io/instance"] == "go"  # this config's cache, no other
+    assert policy["policyTypes"] == ["Ingress"]  # its fetches from the upstreams are not touched
+    (rule,) = policy["ingress"]
+    assert rule["ports"] == [{"port": 8080, "protocol": "TCP"}]
+    assert rule["from"] == [
+        {"podSelector": {}},  # Pods of the policy's own namespace: the builds
+        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "gobuild-system"}}},
+        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}},
+    ]
+
+
+def test_the_configs_own_namespace_is_admitted_once_and_no_policy_is_made_when_the_admin_says_so() -> None:
+    same = objects(CORP, access=CacheAccess("builds", ("builds", "monitoring", "monitoring")))
+    assert same["NetworkPolicy"]["spec"]["ingress"][0]["from"] == [
+        {"podSelector": {}},
+        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}},
+    ]
+    assert "NetworkPolicy" not in objects(CORP, access=None)
 
 
 def test_a_new_upstream_rolls_the_cache() -> None:

@@ -1,6 +1,7 @@
 """What the reconciler reads to keep a config's Proxy-cache objects right (reconciler/cache.py):
 objects of a config that turned the Proxy cache off are deleted once, and a config without a Proxy
-cache is not read for them on every reconcile (it was: four GETs per config, each time)."""
+cache is not read for them on every reconcile (it was: four GETs per config, each time); a
+NetworkPolicy made before the admin turned policies off is deleted once."""
 
 from __future__ import annotations
 
@@ -94,3 +95,24 @@ def test_a_deleted_config_is_forgotten(calls: list[tuple[str, str]]) -> None:
     calls.clear()
     asyncio.run(objects.ensure(off))  # a config of the same uid again: checked again, not assumed
     assert ("read", "Deployment") in calls
+
+
+def test_with_policies_turned_off_an_earlier_policy_is_deleted_once_and_no_new_one_applied(
+    calls: list[tuple[str, str]],
+) -> None:
+    from gobuild_operator.core.proxycache.deployment import CacheAccess, CacheImage
+
+    image = CacheImage(image="gobuild-operator:dev", pull_policy="Never")
+    with_policy = CacheObjects(api=object(), image=image, access=CacheAccess("gobuild-system"))  # type: ignore[arg-type]
+    on = _info({"cache": {"enabled": True}})
+    asyncio.run(with_policy.ensure(on))
+    assert ("apply", "NetworkPolicy") in calls
+    calls.clear()
+
+    without = CacheObjects(api=object(), image=image, access=None)  # type: ignore[arg-type]
+    for _ in range(3):
+        asyncio.run(without.ensure(on))
+    assert ("apply", "NetworkPolicy") not in calls
+    assert calls.count(("delete", "NetworkPolicy")) == 1
+    assert calls.count(("read", "NetworkPolicy")) == 1  # not read again at every reconcile
+    assert ("delete", "Deployment") not in calls

@@ -1,5 +1,5 @@
 """Objects the operator owns in a GoBuildConfig's namespace (the Proxy cache's ConfigMap,
-Deployment, Service and PodDisruptionBudget): applied server-side, read back, deleted.
+Deployment, Service, PodDisruptionBudget and NetworkPolicy): applied server-side, read back, deleted.
 
 Server-side apply with the operator's field manager, forced: the operator's fields are the object
 as the config says it should be, so a hand edit of them is put back at the next reconcile, while
@@ -23,6 +23,7 @@ _PATHS: Final[Mapping[str, str]] = {
     "Service": "/api/v1/namespaces/{namespace}/services",
     "Deployment": "/apis/apps/v1/namespaces/{namespace}/deployments",
     "PodDisruptionBudget": "/apis/policy/v1/namespaces/{namespace}/poddisruptionbudgets",
+    "NetworkPolicy": "/apis/networking.k8s.io/v1/namespaces/{namespace}/networkpolicies",
 }
 KINDS: Final = tuple(_PATHS)
 

@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from gobuild_operator.constants import LABEL_CONFIG
-from gobuild_operator.core.proxycache.deployment import CacheImage
+from gobuild_operator.core.proxycache.deployment import CacheAccess, CacheImage
 from gobuild_operator.k8s.client import ApiClient
 from gobuild_operator.k8s.metawatch import watch_objects
 from gobuild_operator.metrics import Metrics
@@ -54,6 +54,11 @@ class Reporting:
         self.cache = CacheObjects(
             api=api,
             image=CacheImage(image, settings.cache_image_pull_policy) if image else None,
+            access=(
+                CacheAccess(settings.operator_namespace, settings.cache_ingress_namespaces)
+                if settings.cache_network_policy
+                else None
+            ),
         )
         self.reporter = DownloadReporter(
             api=api,

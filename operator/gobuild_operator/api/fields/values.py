@@ -264,8 +264,13 @@ def check_gosumdb(value: str) -> str:
     return value
 
 
+def is_dns_label(value: str) -> bool:
+    """An RFC 1123 label, as container and namespace names are."""
+    return len(value) <= 63 and _DNS_LABEL.fullmatch(value) is not None
+
+
 def _container_name(value: str) -> str:
-    if len(value) > 63 or not _DNS_LABEL.fullmatch(value):
+    if not is_dns_label(value):
         raise ValueError(f"{value!r} is not a valid container name")
     return value
 

@@ -5,9 +5,12 @@ ConfigMap with the cache's settings (CacheSettings as JSON, from the config's GO
 GONOSUMDB/GOPRIVATE and corporate proxy), a Deployment of one replica on the config's claim
 (ReadWriteOnce is enough: only the cache mounts it), a Service the builds reach, and a
 PodDisruptionBudget that lets a drain move it (builds fall through to the config's own list while
-it is away). The cache runs the operator's own image, as any non-root user, with a read-only root
-filesystem, no ServiceAccount token and no capabilities, reading the config's netrc Secret and CA
-bundle only where the config names them.
+it is away), and unless the admin turned it off a NetworkPolicy that admits to the cache only the
+Pods of the config's own namespace, the operator's and the namespaces the admin names (Prometheus'):
+a cache holds what the config's credentials fetched, so a Pod of another namespace must not read
+it (where the CNI enforces NetworkPolicy). The cache runs the operator's own image, as any non-root
+user, with a read-only root filesystem, no ServiceAccount token and no capabilities, reading the
+config's netrc Secret and CA bundle only where the config names them.
 
 Pure: the reconciler (reconciler/cache.py) applies what this returns.
 """
@@ -38,6 +41,17 @@ STORAGE_SHARE: Final = 0.85
 USER: Final = 65532
 LABEL_NAME: Final = "app.kubernetes.io/name"
 LABEL_INSTANCE: Final = "app.kubernetes.io/instance"
+#: The label the API server gives every namespace, its name (what a NetworkPolicy can select by).
+NAMESPACE_NAME_LABEL: Final = "kubernetes.io/metadata.name"
+
+
+@dataclass(frozen=True)
+class CacheAccess:
+    """Who besides the Pods of the config's namespace may reach a cache: the operator (it reads the
+    cache's /metrics) and `namespaces` (e.g. Prometheus'), by namespace name."""
+
+    operator_namespace: str
+    namespaces: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -68,9 +82,16 @@ def cache_settings(spec: GoBuildConfigSpec, *, claim_bytes: int | None) -> Cache
 
 
 def cache_objects(
-    *, config_name: str, namespace: str, config_uid: str, spec: GoBuildConfigSpec, image: CacheImage
+    *,
+    config_name: str,
+    namespace: str,
+    config_uid: str,
+    spec: GoBuildConfigSpec,
+    image: CacheImage,
+    access: CacheAccess | None = None,
 ) -> list[dict[str, Any]]:
-    """The ConfigMap, Deployment, Service and PodDisruptionBudget of the config's Proxy cache."""
+    """The ConfigMap, Deployment, Service and PodDisruptionBudget of the config's Proxy cache, and
+    its NetworkPolicy when `access` says who may reach it."""
     name = cache_service_name(config_name)
     size = None if spec.cache.existing_claim else int(bytes_of(spec.cache.claim_size))
     settings = json.dumps(cache_settings(spec, claim_bytes=size).to_mapping(), indent=2, sort_keys=True)
@@ -193,4 +214,27 @@ def cache_objects(
         "metadata": meta(),
         "spec": {"maxUnavailable": 1, "selector": {"matchLabels": selector}},
     }
-    return [config_map, deployment, service, budget]
+    objects = [config_map, deployment, service, budget]
+    if access is not None:
+        objects.append(_network_policy(meta(), selector, namespace=namespace, access=access))
+    return objects
+
+
+def _network_policy(
+    metadata: dict[str, Any], selector: dict[str, str], *, namespace: str, access: CacheAccess
+) -> dict[str, Any]:
+    """Ingress to the cache's port from its namespace's Pods (the builds), the operator's namespace and
+    the admin's; nothing else (its egress, to the upstreams, is left to the cluster's policies)."""
+    others = sorted({access.operator_namespace, *access.namespaces} - {namespace})
+    peers: list[dict[str, Any]] = [{"podSelector": {}}]
+    peers += [{"namespaceSelector": {"matchLabels": {NAMESPACE_NAME_LABEL: other}}} for other in others]
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": metadata,
+        "spec": {
+            "podSelector": {"matchLabels": dict(selector)},
+            "policyTypes": ["Ingress"],
+            "ingress": [{"from": peers, "ports": [{"port": c.CACHE_PORT, "protocol": "TCP"}]}],
+        },
+    }
