@@ -59,6 +59,8 @@ def chart_values(*, scrape_interval: str = "15s") -> list[str]:
         "--set=monitoring.prometheusConfig.enabled=true",
         "--set=monitoring.dashboard.enabled=true",
         f"--set=metrics.serviceMonitor.interval={scrape_interval}",
+        # it scrapes the module caches too, whose NetworkPolicies admit only the namespaces named
+        f"--set=operator.cache.ingressNamespaces={{{NAMESPACE}}}",
     ]
 
 
