@@ -72,7 +72,12 @@ def record_modules(project: dict[str, str], *, log: LogFn = _stderr) -> Path:
 
 
 def goproxy_image(*, log: LogFn = _stderr) -> ImageArchive:
-    modules = record_modules(example_project(), log=log)
+    """The quick start's mirror: the static GOPROXY with the example's modules."""
+    return mirror_image(IMAGE, record_modules(example_project(), log=log), log=log)
+
+
+def mirror_image(ref: str, modules: Path, *, log: LogFn = _stderr) -> ImageArchive:
+    """An image `ref` of the static GOPROXY serving `modules` (a GOPROXY-layout tree) from /modules."""
     binary = cache_dir().parent / "demo-goproxy" / "goproxy"
     binary.parent.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "CGO_ENABLED": "0", "GOTOOLCHAIN": "local"}
@@ -87,14 +92,48 @@ def goproxy_image(*, log: LogFn = _stderr) -> ImageArchive:
     for path in sorted(modules.rglob("*")):
         if path.is_file():
             files[f"/modules/{path.relative_to(modules)}"] = path
-    return image_from_files(IMAGE, files=files, entrypoint=["/goproxy"], user="65532:65532", log=log)
+    return image_from_files(ref, files=files, entrypoint=["/goproxy"], user="65532:65532", log=log)
 
 
 def manifests() -> list[dict[str, Any]]:
-    labels = {"app.kubernetes.io/name": "goproxy", "app.kubernetes.io/part-of": "gobuild-demo"}
-    meta = {"name": "goproxy", "namespace": NAMESPACE, "labels": labels}
     return [
         {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}},
+        *mirror_manifests(NAMESPACE),
+    ]
+
+
+def mirror_manifests(
+    namespace: str,
+    *,
+    name: str = "goproxy",
+    image: str = IMAGE,
+    node: str | None = None,
+    latency: str = "",
+) -> list[dict[str, Any]]:
+    """A Deployment (one replica, on `node` if given) and a Service `name` on port 80 for a mirror
+    image; `latency` (a Go duration) delays each answer, as an upstream across a WAN would."""
+    labels = {"app.kubernetes.io/name": name, "app.kubernetes.io/part-of": "gobuild-demo"}
+    meta = {"name": name, "namespace": namespace, "labels": labels}
+    pod_spec: dict[str, Any] = {
+        "containers": [
+            {
+                "name": "goproxy",
+                "image": image,
+                "args": ["-root=/modules", "-addr=:8080", *([f"-latency={latency}"] if latency else [])],
+                "ports": [{"name": "http", "containerPort": 8080}],
+                "readinessProbe": {"httpGet": {"path": "/healthz", "port": "http"}},
+                "securityContext": {
+                    "allowPrivilegeEscalation": False,
+                    "readOnlyRootFilesystem": True,
+                    "runAsNonRoot": True,
+                    "capabilities": {"drop": ["ALL"]},
+                },
+            }
+        ]
+    }
+    if node is not None:
+        pod_spec["nodeSelector"] = {"kubernetes.io/hostname": node}
+    return [
         {
             "apiVersion": "apps/v1",
             "kind": "Deployment",
@@ -102,26 +141,7 @@ def manifests() -> list[dict[str, Any]]:
             "spec": {
                 "replicas": 1,
                 "selector": {"matchLabels": labels},
-                "template": {
-                    "metadata": {"labels": labels},
-                    "spec": {
-                        "containers": [
-                            {
-                                "name": "goproxy",
-                                "image": IMAGE,
-                                "args": ["-root=/modules", "-addr=:8080"],
-                                "ports": [{"name": "http", "containerPort": 8080}],
-                                "readinessProbe": {"httpGet": {"path": "/healthz", "port": "http"}},
-                                "securityContext": {
-                                    "allowPrivilegeEscalation": False,
-                                    "readOnlyRootFilesystem": True,
-                                    "runAsNonRoot": True,
-                                    "capabilities": {"drop": ["ALL"]},
-                                },
-                            }
-                        ]
-                    },
-                },
+                "template": {"metadata": {"labels": labels}, "spec": pod_spec},
             },
         },
         {

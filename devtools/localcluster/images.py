@@ -565,6 +565,10 @@ class UserLayer:
             yield Entry(path, "dir", mode=0o1777, uid=self.uid, gid=self.uid)
 
 
+#: How many of a files layer's paths its description names.
+SHOWN_FILES = 5
+
+
 @dataclass(frozen=True)
 class FilesLayer:
     """Given files (content hashed into the key), with their parent directories."""
@@ -591,7 +595,10 @@ class FilesLayer:
         return {"kind": "files", "files": [list(f) for f in self.files]}
 
     def describe(self) -> str:
-        return "files " + " ".join("/" + path for path, _, _ in self.files)
+        """The files' paths; past a few, the first ones and how many (a mirror image has hundreds)."""
+        shown = " ".join("/" + path for path, _, _ in self.files[:SHOWN_FILES])
+        more = len(self.files) - SHOWN_FILES
+        return f"files {shown}" + (f" and {more} more" if more > 0 else "")
 
     def entries(self, lower: Sequence[Path], work: Path, log: LogFn) -> Iterator[Entry]:
         dirs: dict[str, Entry] = {}

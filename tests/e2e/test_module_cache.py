@@ -3,16 +3,19 @@ node-local (ReadWriteOnce, as on managed clusters): the operator runs the cache 
 Deployment on a ReadWriteOnce claim), builds on either node read it over the Pod network, and
 nothing a build does to its own module cache reaches the next build.
 
-The upstream is the test's module proxy on this machine (`goproxy`); its request log carries the
-client address, so a request from the cache's Pod and one from a build Pod are told apart. The
-checksum database is off for the config (go.sum is complete, and the cache keeps what it cannot
-check only when nothing covers it): the cache's own checks against a database are proven by
-tests/unit/test_modcache_server.py against x/mod's real checksum server.
+The first test's upstream is the test's module proxy on this machine (`goproxy`); the second's is a
+static mirror inside the cluster (devtools/images/goproxy, the quick start's kind, answering after
+100 ms as a distant upstream would) serving a real program's 22 modules. Both log each request
+with the client address, so a request from the cache's Pod and one from a build Pod are told
+apart. The checksum database is off for the configs (go.sum is complete, and the cache keeps what
+it cannot check only when nothing covers it): the cache's own checks against a database are proven
+by tests/unit/test_modcache_server.py against x/mod's real checksum server.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,7 +26,7 @@ import pytest
 from conftest import Cluster
 from support.waiting import wait_for
 
-from .modules import ModuleSet
+from .modules import ModuleSet, ModulesMissing, load
 from .servers import GoProxyServer, ModuleStore
 from .stored import Namespace, fresh_namespace
 from .test_injected_pods import ROOT_IMAGE, assert_injected_once, env_of, pod_ip, pod_manifest, project_files
@@ -144,3 +147,105 @@ def test_builds_on_two_nodes_share_modules_through_the_cache_and_none_changes_wh
         assert (cache["mode"], cache["url"]) == ("Proxy", url)
         done = ns.wait_downloads("corp", lambda d: d.get("succeeded") == 2, what="two successes")
         assert done.get("failed", 0) == 0, done
+
+
+# --------------------------------------------------------------------------- a real project
+
+
+#: The in-cluster mirror's image: the static GOPROXY with yq's modules baked in.
+MIRROR_IMAGE = "gobuild.dev/local/goproxy-yq:v1"
+#: A line of the mirror's log: `2026/12/07 13:20:00 10.88.1.7 GET /golang.org/x/net/@v/v0.33.0.zip 200`.
+MIRROR_LOG_LINE = re.compile(
+    r"^\S+ \S+ (?P<client>\S+) (?P<method>GET|HEAD) (?P<path>\S+) (?P<status>\d{3})$"
+)
+#: What the build prints between `go mod download` and `go build` (milliseconds).
+DOWNLOADED = re.compile(r"^downloaded in (?P<ms>\d+) ms$", re.MULTILINE)
+
+
+@pytest.fixture(scope="module")
+def real_project() -> ModuleSet:
+    """github.com/mikefarah/yq/v4 v4.45.1's requirements, recorded from the Go module proxy."""
+    try:
+        return load(project="yq")
+    except ModulesMissing as missing:
+        pytest.skip(str(missing))
+
+
+@pytest.fixture(scope="module")
+def mirror_image(two_node_cluster: Cluster, real_project: ModuleSet) -> str:
+    """The static mirror of the real project's modules, as an image on both nodes."""
+    from localcluster.demo import mirror_image as build_mirror_image
+
+    archive = build_mirror_image(MIRROR_IMAGE, real_project.download)
+    if two_node_cluster.local is not None:
+        two_node_cluster.local.import_images([archive.path])
+    return archive.ref
+
+
+def mirror_requests(ns: Namespace, *, since_line: int = 0) -> list[dict[str, str]]:
+    """The module requests in the in-cluster mirror's log (line `since_line` on), as its log shows them."""
+    logs = ns.kubectl("logs", "deployment/mirror", "-n", ns.name).stdout.splitlines()[since_line:]
+    return [match.groupdict() for line in logs if (match := MIRROR_LOG_LINE.match(line))]
+
+
+def mirror_log_length(ns: Namespace) -> int:
+    return len(ns.kubectl("logs", "deployment/mirror", "-n", ns.name).stdout.splitlines())
+
+
+@pytest.mark.timeout(1500)  # the mirror and the cache start, two real compiles of yq on 2 cores
+def test_a_real_project_fetched_on_node_1_builds_on_node_2_without_asking_the_in_cluster_mirror(
+    two_node_cluster: Cluster, node_images: dict[str, str], mirror_image: str, real_project: ModuleSet
+) -> None:
+    node1, node2 = two_node_cluster.node_names[:2]
+    with fresh_namespace(two_node_cluster.kubectl, "e2e-realproject") as ns:
+        from localcluster.demo import mirror_manifests
+
+        # 100 ms before each answer: an upstream across a WAN, not one on the same node's bridge.
+        mirror_objects = mirror_manifests(
+            ns.name, name="mirror", image=mirror_image, node=node1, latency="100ms"
+        )
+        for manifest in mirror_objects:
+            ns.kubectl("apply", "-n", ns.name, "-f", "-", input=json.dumps(manifest))
+        ns.kubectl("rollout", "status", "deployment/mirror", "-n", ns.name, "--timeout=180s")
+        ns.create_config_map("project", project_files(real_project.project))
+        mirror = f"http://mirror.{ns.name}.svc.cluster.local"
+        ns.apply_config("corp", {"goproxy": [mirror], "gosumdb": "off", "cache": {"enabled": True}})
+        cache_ip = cache_pod_ip(ns, "corp")
+        script = (
+            "s=$(date +%s%N); go mod download; e=$(date +%s%N); "
+            'echo "downloaded in $(( (e - s) / 1000000 )) ms"; '
+            "go build -o /tmp/yq . && echo 'project: {name: gobuild}' | /tmp/yq eval '.project.name'"
+        )
+
+        def build(name: str, node: str) -> dict[str, Any]:
+            pod = pod_manifest(
+                name,
+                config="corp",
+                image=node_images[ROOT_IMAGE],
+                project="project",
+                script=script,
+                host_ip=two_node_cluster.address,
+            )
+            pod["spec"]["nodeSelector"] = {"kubernetes.io/hostname": node}
+            return pod
+
+        first = ns.run_pod(build("first", node1), timeout=900)
+
+        assert first.phase == "Succeeded", str(first)
+        assert first.logs.splitlines()[-1] == "gobuild", first.logs  # the real yq, built and run
+        fetched = mirror_requests(ns)
+        zips = {r["path"] for r in fetched if r["path"].endswith(".zip") and r["status"] == "200"}
+        assert len(zips) >= 20, fetched  # the graph's module zips, through the cache
+        assert {r["client"] for r in fetched} == {cache_ip}, fetched  # the build asked only the cache
+        assert Counter(r["path"] for r in fetched).most_common(1)[0][1] == 1, fetched  # each file once
+        heard = mirror_log_length(ns)
+
+        second = ns.run_pod(build("second", node2), timeout=900)
+
+        assert second.phase == "Succeeded", str(second)
+        assert second.pod["spec"]["nodeName"] == node2 != first.pod["spec"]["nodeName"]
+        assert second.logs.splitlines()[-1] == "gobuild", second.logs
+        # Everything came from the cache's disk: the mirror's log has no request from anyone since.
+        assert mirror_requests(ns, since_line=heard) == []
+        durations = [int(m["ms"]) for run in (first, second) if (m := DOWNLOADED.search(run.logs))]
+        print(f"go mod download of yq's graph: first build {durations[0]} ms, second {durations[1]} ms")

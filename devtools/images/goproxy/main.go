@@ -31,6 +31,8 @@ func (r *recorder) WriteHeader(status int) {
 func main() {
 	root := flag.String("root", "/modules", "directory in GOPROXY layout")
 	addr := flag.String("addr", ":8080", "listen address")
+	latency := flag.Duration("latency", 0, "wait this long before answering each module request "+
+		"(a stand-in for an upstream across a WAN; tests only)")
 	flag.Parse()
 
 	files := http.FileServer(http.Dir(*root))
@@ -46,6 +48,7 @@ func main() {
 			// A module proxy answers files only; directory listings would leak the layout.
 			http.NotFound(rec, req)
 		default:
+			time.Sleep(*latency)
 			files.ServeHTTP(rec, req)
 		}
 		client, _, _ := net.SplitHostPort(req.RemoteAddr)
