@@ -45,9 +45,7 @@ def _run(args: argparse.Namespace) -> int:
         cache_image=args.cache_image,
         cache_image_pull_policy=args.cache_image_pull_policy,
         cache_network_policy=args.cache_network_policy,
-        cache_ingress_namespaces=tuple(
-            dict.fromkeys(name for names in args.cache_ingress_namespace for name in names)
-        ),
+        cache_ingress_namespaces=tuple(name for names in args.cache_ingress_namespace for name in names),
         probe_hosts=tuple(
             host.strip() for value in args.probe_hosts for host in value.split(",") if host.strip()
         ),

@@ -75,6 +75,22 @@ def cache_pod_ip(ns: Namespace, config: str) -> str:
     return address
 
 
+def build_on(
+    cluster: Cluster, images: dict[str, str], name: str, *, script: str, node: str
+) -> dict[str, Any]:
+    """A build Pod opted into GoBuildConfig `corp`, running `script` on the project, on `node`."""
+    pod = pod_manifest(
+        name,
+        config="corp",
+        image=images[ROOT_IMAGE],
+        project="project",
+        script=script,
+        host_ip=cluster.address,
+    )
+    pod["spec"]["nodeSelector"] = {"kubernetes.io/hostname": node}
+    return pod
+
+
 @pytest.mark.timeout(900)  # the cache's first start, two builds, a round of checks
 def test_builds_on_two_nodes_share_modules_through_the_cache_and_none_changes_what_the_next_compiles(
     two_node_cluster: Cluster,
@@ -93,16 +109,7 @@ def test_builds_on_two_nodes_share_modules_through_the_cache_and_none_changes_wh
         assert claim["spec"]["accessModes"] == ["ReadWriteOnce"]
 
         def build(name: str, script: str, *, node: str) -> dict[str, Any]:
-            pod = pod_manifest(
-                name,
-                config="corp",
-                image=node_images[ROOT_IMAGE],
-                project="project",
-                script=script,
-                host_ip=two_node_cluster.address,
-            )
-            pod["spec"]["nodeSelector"] = {"kubernetes.io/hostname": node}
-            return pod
+            return build_on(two_node_cluster, node_images, name, script=script, node=node)
 
         # The first build downloads through the cache, then rewrites the module it compiled in its
         # own module cache, as a pull-request build running untrusted code could.
@@ -182,14 +189,14 @@ def mirror_image(two_node_cluster: Cluster, real_project: ModuleSet) -> str:
     return archive.ref
 
 
-def mirror_requests(ns: Namespace, *, since_line: int = 0) -> list[dict[str, str]]:
-    """The module requests in the in-cluster mirror's log (line `since_line` on), as its log shows them."""
-    logs = ns.kubectl("logs", "deployment/mirror", "-n", ns.name).stdout.splitlines()[since_line:]
-    return [match.groupdict() for line in logs if (match := MIRROR_LOG_LINE.match(line))]
+def mirror_log(ns: Namespace) -> list[str]:
+    """The in-cluster mirror's log lines so far."""
+    return list(ns.kubectl("logs", "deployment/mirror", "-n", ns.name).stdout.splitlines())
 
 
-def mirror_log_length(ns: Namespace) -> int:
-    return len(ns.kubectl("logs", "deployment/mirror", "-n", ns.name).stdout.splitlines())
+def module_requests(log: list[str]) -> list[dict[str, str]]:
+    """The module requests among the mirror's log lines (client, method, path, status)."""
+    return [match.groupdict() for line in log if (match := MIRROR_LOG_LINE.match(line))]
 
 
 @pytest.mark.timeout(1500)  # the mirror and the cache start, two real compiles of yq on 2 cores
@@ -218,27 +225,18 @@ def test_a_real_project_fetched_on_node_1_builds_on_node_2_without_asking_the_in
         )
 
         def build(name: str, node: str) -> dict[str, Any]:
-            pod = pod_manifest(
-                name,
-                config="corp",
-                image=node_images[ROOT_IMAGE],
-                project="project",
-                script=script,
-                host_ip=two_node_cluster.address,
-            )
-            pod["spec"]["nodeSelector"] = {"kubernetes.io/hostname": node}
-            return pod
+            return build_on(two_node_cluster, node_images, name, script=script, node=node)
 
         first = ns.run_pod(build("first", node1), timeout=900)
 
         assert first.phase == "Succeeded", str(first)
         assert first.logs.splitlines()[-1] == "gobuild", first.logs  # the real yq, built and run
-        fetched = mirror_requests(ns)
+        log = mirror_log(ns)
+        fetched = module_requests(log)
         zips = {r["path"] for r in fetched if r["path"].endswith(".zip") and r["status"] == "200"}
         assert len(zips) >= 20, fetched  # the graph's module zips, through the cache
         assert {r["client"] for r in fetched} == {cache_ip}, fetched  # the build asked only the cache
         assert Counter(r["path"] for r in fetched).most_common(1)[0][1] == 1, fetched  # each file once
-        heard = mirror_log_length(ns)
 
         second = ns.run_pod(build("second", node2), timeout=900)
 
@@ -246,6 +244,6 @@ def test_a_real_project_fetched_on_node_1_builds_on_node_2_without_asking_the_in
         assert second.pod["spec"]["nodeName"] == node2 != first.pod["spec"]["nodeName"]
         assert second.logs.splitlines()[-1] == "gobuild", second.logs
         # Everything came from the cache's disk: the mirror's log has no request from anyone since.
-        assert mirror_requests(ns, since_line=heard) == []
+        assert module_requests(mirror_log(ns)[len(log) :]) == []
         durations = [int(m["ms"]) for run in (first, second) if (m := DOWNLOADED.search(run.logs))]
         print(f"go mod download of yq's graph: first build {durations[0]} ms, second {durations[1]} ms")
