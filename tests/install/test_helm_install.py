@@ -266,9 +266,20 @@ def test_killing_the_leader_moves_the_handlers_and_nothing_is_counted_twice(
         what="another replica to take the lease",
     )
     print(f"leadership moved from {leader} to {new} in {time.monotonic() - started:.1f}s")
-    _create_pods(installed, namespace, [f"l{i}" for i in range(10)])
-    wait_for(lambda: downloads(installed, namespace).get("injected") == 20, timeout=60, what="20 injections")
-    assert downloads(installed, namespace)["injected"] == 20  # once more: a double count shows here
+    # A killed replica is not drained: until kube-proxy drops its endpoint, the API server's calls
+    # to it fail and the Pods they were for are admitted uninjected (failurePolicy Ignore). On a
+    # loaded machine that is a few of these ten; each must then be counted as missed, once.
+    after = _create_pods(installed, namespace, [f"l{i}" for i in range(10)])
+    injected = 10 + sum(_injected(p) for p in after)
+    expected = {"injected": injected, "missedInjections": 20 - injected}
+    print(f"after the kill: {expected}")
+
+    def counted() -> dict[str, int]:
+        status = downloads(installed, namespace)
+        return {key: status.get(key, 0) for key in expected}
+
+    wait_for(lambda: counted() == expected, timeout=60, what=f"the 20 Pods counted as {expected}")
+    assert counted() == expected  # once more: a double count shows here
 
 
 def _hostile_pods() -> list[dict[str, Any]]:
