@@ -21,8 +21,8 @@ from conftest import Cluster
 
 from .servers import HttpsGitServer
 from .stored import fresh_namespace
-from .test_injected_pods import ROOT_IMAGE, env_of, pod_ip, pod_manifest, project_files
-from .test_module_cache import cache_pod_ip
+from .test_injected_pods import env_of, pod_ip, project_files
+from .test_module_cache import build_on, cache_pod_ip
 
 pytestmark = pytest.mark.usefixtures("operator")
 
@@ -54,14 +54,7 @@ def test_a_module_fetched_with_one_namespaces_credentials_is_not_served_to_anoth
         a_cache, b_cache = cache_pod_ip(a, "corp"), cache_pod_ip(b, "corp")
 
         def build(name: str) -> dict[str, object]:
-            return pod_manifest(
-                name,
-                config="corp",
-                image=images[ROOT_IMAGE],
-                project="project",
-                script="go mod download && go run .",
-                host_ip=cluster.address,
-            )
+            return build_on(cluster, images, name, script="go mod download && go run .")
 
         first = a.run_pod(build("first"))
 

@@ -76,9 +76,10 @@ def cache_pod_ip(ns: Namespace, config: str) -> str:
 
 
 def build_on(
-    cluster: Cluster, images: dict[str, str], name: str, *, script: str, node: str
+    cluster: Cluster, images: dict[str, str], name: str, *, script: str, node: str | None = None
 ) -> dict[str, Any]:
-    """A build Pod opted into GoBuildConfig `corp`, running `script` on the project, on `node`."""
+    """A build Pod opted into GoBuildConfig `corp`, running `script` on the project, on `node` if
+    given (else wherever the scheduler puts it)."""
     pod = pod_manifest(
         name,
         config="corp",
@@ -87,7 +88,8 @@ def build_on(
         script=script,
         host_ip=cluster.address,
     )
-    pod["spec"]["nodeSelector"] = {"kubernetes.io/hostname": node}
+    if node is not None:
+        pod["spec"]["nodeSelector"] = {"kubernetes.io/hostname": node}
     return pod
 
 
@@ -191,7 +193,7 @@ def mirror_image(two_node_cluster: Cluster, real_project: ModuleSet) -> str:
 
 def mirror_log(ns: Namespace) -> list[str]:
     """The in-cluster mirror's log lines so far."""
-    return list(ns.kubectl("logs", "deployment/mirror", "-n", ns.name).stdout.splitlines())
+    return ns.kubectl("logs", "deployment/mirror", "-n", ns.name).stdout.splitlines()
 
 
 def module_requests(log: list[str]) -> list[dict[str, str]]:

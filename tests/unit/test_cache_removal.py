@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from gobuild_operator.api.configspec.model import parse_spec
+from gobuild_operator.core.proxycache.deployment import CacheAccess, CacheImage
 from gobuild_operator.reconciler import cache as reconciler_cache
 from gobuild_operator.reconciler.cache import CacheObjects
 from gobuild_operator.store import ConfigInfo
@@ -100,8 +101,6 @@ def test_a_deleted_config_is_forgotten(calls: list[tuple[str, str]]) -> None:
 def test_with_policies_turned_off_an_earlier_policy_is_deleted_once_and_no_new_one_applied(
     calls: list[tuple[str, str]],
 ) -> None:
-    from gobuild_operator.core.proxycache.deployment import CacheAccess, CacheImage
-
     image = CacheImage(image="gobuild-operator:dev", pull_policy="Never")
     with_policy = CacheObjects(api=object(), image=image, access=CacheAccess("gobuild-system"))  # type: ignore[arg-type]
     on = _info({"cache": {"enabled": True}})
